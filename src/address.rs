@@ -1,0 +1,362 @@
+//! Addresses: [`ActorId`], [`ActorRef`], and the shared core behind them.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::exit::{Down, ExitReason, Stopped};
+use crate::links::{MonitorRef, Relations};
+use crate::mailbox::{Envelope, ExitSignal, Mail, MailboxTx};
+use crate::system::SystemInner;
+
+/// An actor's identity: unique within its [`System`](crate::System), never reused.
+///
+/// ```
+/// use ferrotp::ActorId;
+/// assert_eq!(ActorId::EXTERNAL.to_string(), "#0");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActorId(pub(crate) u64);
+
+impl ActorId {
+    /// The sender of an exit signal that came from plain code
+    /// ([`ActorRef::exit`]) or from the system itself.
+    pub const EXTERNAL: ActorId = ActorId(0);
+
+    /// The number behind the id.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ActorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+pub(crate) const RUNNING: u8 = 0;
+/// The actor's own driver is terminating it (its `stopped` hook runs).
+pub(crate) const EXITING: u8 = 1;
+pub(crate) const DEAD: u8 = 2;
+
+/// What every address of one actor shares.
+pub(crate) struct Core {
+    pub id: ActorId,
+    pub system: Arc<SystemInner>,
+    pub mailbox: MailboxTx,
+    pub status: AtomicU8,
+    pub trapping: AtomicBool,
+    relations: Mutex<Relations>,
+}
+
+thread_local! {
+    /// The actor whose code this thread runs now, if any.
+    static CURRENT: RefCell<Option<Arc<Core>>> = const { RefCell::new(None) };
+}
+
+/// Marks this thread as running `core`'s code until the guard drops.
+pub(crate) struct CurrentGuard(Option<Arc<Core>>);
+
+impl CurrentGuard {
+    pub fn enter(core: &Arc<Core>) -> Self {
+        CurrentGuard(CURRENT.with(|c| c.replace(Some(core.clone()))))
+    }
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// The id of the actor this thread runs, if any.
+pub(crate) fn current_actor() -> Option<ActorId> {
+    CURRENT.with(|c| c.borrow().as_ref().map(|core| core.id))
+}
+
+/// True when this thread runs the handler of an actor that was killed:
+/// whatever it sends now is discarded.
+fn sender_was_killed() -> bool {
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .is_some_and(|core| core.status.load(Ordering::Acquire) == DEAD)
+    })
+}
+
+impl Core {
+    pub fn new(id: ActorId, system: Arc<SystemInner>, mailbox: MailboxTx, trapping: bool) -> Self {
+        Core {
+            id,
+            system,
+            mailbox,
+            status: AtomicU8::new(RUNNING),
+            trapping: AtomicBool::new(trapping),
+            relations: Mutex::new(Relations::default()),
+        }
+    }
+
+    pub fn relations(&self) -> MutexGuard<'_, Relations> {
+        // Relations are only changed by short, non-panicking sections; a
+        // poisoned lock still holds consistent data.
+        self.relations.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.status.load(Ordering::Acquire) == DEAD
+    }
+
+    pub fn deliver(&self, envelope: Envelope) {
+        if sender_was_killed() {
+            self.system
+                .dead_letter(self.id, envelope.type_name, "sender was killed");
+            return;
+        }
+        if self.is_dead() {
+            self.system
+                .dead_letter(self.id, envelope.type_name, "actor is dead");
+            return;
+        }
+        if let Err(returned) = self.mailbox.messages.send(Mail::Message(envelope)) {
+            if let Mail::Message(envelope) = returned.0 {
+                self.system
+                    .dead_letter(self.id, envelope.type_name, "actor is dead");
+            }
+        }
+    }
+
+    /// Sends an exit signal: into the message queue (in order with earlier
+    /// messages) when the actor traps exits, else into the signal queue,
+    /// which the driver reads before any queued message.
+    pub fn deliver_exit(&self, signal: ExitSignal) {
+        if self.is_dead() {
+            return;
+        }
+        if !signal.force && self.trapping.load(Ordering::Acquire) {
+            let _ = self.mailbox.messages.send(Mail::Exit(signal));
+        } else if self.mailbox.signals.send(signal).is_ok() {
+            let _ = self.mailbox.messages.send(Mail::Wake);
+        }
+    }
+
+    pub fn deliver_down(&self, down: Down) {
+        if !self.is_dead() {
+            let _ = self.mailbox.messages.send(Mail::Down(down));
+        }
+    }
+
+    pub fn wake(&self) {
+        let _ = self.mailbox.messages.send(Mail::Wake);
+    }
+
+    /// Marks the actor dead and tells the world, exactly once: frees its
+    /// name, forgets it in the system's table, answers `reply_to` with
+    /// `Stopped`, drops the monitors it holds, then sends exit signals along
+    /// its links and `Down` to its watchers. Returns `false` if the actor was
+    /// already dead.
+    pub fn close(&self, reason: &ExitReason, reply_to: Option<ActorRef>) -> bool {
+        let closed = {
+            let mut rel = self.relations();
+            if rel.closed {
+                return false;
+            }
+            rel.closed = true;
+            self.status.store(DEAD, Ordering::Release);
+            rel.take_all()
+        };
+        let name = closed.name.as_deref();
+        if let Some(name) = name {
+            self.system.registry.release(name, self.id);
+        }
+        self.system.forget(self.id);
+        log_exit(self.id, name, reason);
+
+        if let Some(stopper) = reply_to {
+            let stopped = Stopped {
+                actor: self.id,
+                reason: reason.clone(),
+            };
+            stopper.core.deliver(Envelope::new(stopped, None));
+        }
+        for (monitor, target) in closed.watching {
+            target.core.relations().watchers.remove(&monitor);
+        }
+        for (_, linked) in closed.links {
+            tracing::debug!(actor = %self.id, name, to = %linked.id(), %reason, "link fired");
+            linked.core.deliver_exit(ExitSignal {
+                from: self.id,
+                reason: reason.clone(),
+                via_link: true,
+                force: false,
+            });
+        }
+        for (monitor, watcher) in closed.watchers {
+            tracing::debug!(actor = %self.id, name, watcher = %watcher.id(), "monitor fired");
+            watcher.core.deliver_down(Down {
+                monitor,
+                actor: self.id,
+                reason: reason.clone(),
+            });
+        }
+        true
+    }
+}
+
+fn log_exit(id: ActorId, name: Option<&str>, reason: &ExitReason) {
+    if reason.is_normal() {
+        tracing::debug!(actor = %id, name, %reason, "actor exited");
+    } else {
+        tracing::warn!(actor = %id, name, %reason, "actor exited");
+    }
+}
+
+/// The address of an actor: cheap to clone, `Send + Sync`, untyped.
+///
+/// Any message type can be sent; the receiving actor picks its handler by
+/// the message's type. Sending to a dead actor is not an error: the message
+/// goes to the system's dead letters ([`System::dead_letters`](crate::System::dead_letters)).
+#[derive(Clone)]
+pub struct ActorRef {
+    pub(crate) core: Arc<Core>,
+}
+
+impl ActorRef {
+    pub(crate) fn from_core(core: Arc<Core>) -> Self {
+        ActorRef { core }
+    }
+
+    /// This actor's id.
+    pub fn id(&self) -> ActorId {
+        self.core.id
+    }
+
+    /// Sends `msg` with no sender.
+    pub fn send<M: Send + 'static>(&self, msg: M) {
+        self.core.deliver(Envelope::new(msg, None));
+    }
+
+    /// Sends `msg` on behalf of `sender` (whom a `reply` will reach).
+    pub fn send_from<M: Send + 'static>(&self, msg: M, sender: &ActorRef) {
+        self.core.deliver(Envelope::new(msg, Some(sender.clone())));
+    }
+
+    /// Whether the actor is still alive (it may die right after this returns).
+    pub fn is_alive(&self) -> bool {
+        !self.core.is_dead()
+    }
+
+    /// Terminates the actor with [`ExitReason::Killed`], untrappably.
+    ///
+    /// Takes effect at once, even if the actor's current handler never
+    /// returns: the actor is marked dead, its name freed, its links and
+    /// monitors fire with `Killed`, and whatever its thread sends afterwards
+    /// is discarded. Its `stopped` hook does not run.
+    pub fn kill(&self) {
+        if self.core.close(&ExitReason::Killed, None) {
+            tracing::warn!(actor = %self.id(), "killed");
+            self.core.wake();
+        }
+    }
+
+    /// Sends an exit signal from outside, like Erlang's `exit/2`.
+    ///
+    /// A target that does not trap exits terminates with `reason`, unless it
+    /// is `Normal` (then nothing happens); a trapping target receives
+    /// `Stopped { actor: ActorId::EXTERNAL, reason }`. `Killed` is the same
+    /// as [`kill`](Self::kill). Inside an actor, prefer
+    /// [`Context::exit`](crate::Context::exit), which names the sender.
+    pub fn exit(&self, reason: ExitReason) {
+        self.exit_from(ActorId::EXTERNAL, reason);
+    }
+
+    pub(crate) fn exit_from(&self, from: ActorId, reason: ExitReason) {
+        if reason == ExitReason::Killed {
+            self.kill();
+            return;
+        }
+        self.core.deliver_exit(ExitSignal {
+            from,
+            reason,
+            via_link: false,
+            force: false,
+        });
+    }
+
+    /// The name the actor is registered under, if any.
+    pub fn name(&self) -> Option<String> {
+        self.core.relations().name.clone()
+    }
+
+    /// A snapshot of the actor's links, monitors, name and mailbox.
+    pub fn info(&self) -> ActorInfo {
+        let rel = self.core.relations();
+        let mut links: Vec<ActorId> = rel.links.keys().copied().collect();
+        links.sort();
+        let mut monitored_by: Vec<ActorId> = rel.watchers.values().map(|w| w.id()).collect();
+        monitored_by.sort();
+        let mut monitoring: Vec<(MonitorRef, ActorId)> =
+            rel.watching.iter().map(|(m, t)| (*m, t.id())).collect();
+        monitoring.sort();
+        ActorInfo {
+            id: self.id(),
+            name: rel.name.clone(),
+            alive: !rel.closed,
+            trap_exit: self.core.trapping.load(Ordering::Acquire),
+            links,
+            monitored_by,
+            monitoring,
+            mailbox_len: self.core.mailbox.messages.len(),
+        }
+    }
+}
+
+impl PartialEq for ActorRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.core, &other.core)
+    }
+}
+
+impl Eq for ActorRef {}
+
+impl Hash for ActorRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
+impl fmt::Debug for ActorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ActorRef({})", self.id())
+    }
+}
+
+impl fmt::Display for ActorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.id(), f)
+    }
+}
+
+/// A read-only snapshot of one actor, for tools and tests ([`ActorRef::info`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActorInfo {
+    /// The actor.
+    pub id: ActorId,
+    /// Its registered name.
+    pub name: Option<String>,
+    /// Whether it was alive when the snapshot was taken.
+    pub alive: bool,
+    /// Whether it traps exits.
+    pub trap_exit: bool,
+    /// The actors it is linked to, sorted.
+    pub links: Vec<ActorId>,
+    /// The actors that monitor it (one entry per monitor), sorted.
+    pub monitored_by: Vec<ActorId>,
+    /// The monitors it holds, and their targets.
+    pub monitoring: Vec<(MonitorRef, ActorId)>,
+    /// Messages waiting in its mailbox (including internal wake-ups).
+    pub mailbox_len: usize,
+}

@@ -1,0 +1,207 @@
+//! [`Bridge`]: plain code calls and stops actors.
+
+use std::time::{Duration, Instant};
+
+use crate::address::ActorRef;
+use crate::error::{CallError, RecvError};
+use crate::exit::{Down, Stop, Stopped};
+use crate::inbox::Inbox;
+use crate::links::MonitorRef;
+use crate::mailbox::Envelope;
+use crate::system::System;
+
+/// Lets plain code talk to actors: request/reply with a timeout, stopping,
+/// and watching.
+///
+/// Every call gets a reply address of its own and watches its target while
+/// it waits: a reply that arrives after its call timed out never answers a
+/// later call, and a call to an actor that dies fails at once with
+/// [`CallError::Stopped`].
+///
+/// ```
+/// use ferrotp::{Actor, Context, Handlers, System};
+/// use std::time::Duration;
+///
+/// struct Doubler;
+/// impl Doubler {
+///     fn double(&mut self, n: i64, ctx: &mut Context<Self>) {
+///         ctx.reply(n * 2);
+///     }
+/// }
+/// impl Actor for Doubler {
+///     fn handlers() -> Handlers<Self> { Handlers::new().on(Self::double) }
+/// }
+///
+/// let system = System::new();
+/// let bridge = system.bridge();
+/// let doubler = system.spawn(Doubler);
+/// let four: i64 = bridge.call(&doubler, 2i64, Duration::from_secs(5)).unwrap();
+/// assert_eq!(four, 4);
+/// let stopped = bridge.stop(&[doubler], Duration::from_secs(5));
+/// assert!(stopped[0].is_some());
+/// ```
+pub struct Bridge {
+    system: System,
+    inbox: Inbox,
+}
+
+/// One pending request: its own reply address, watching its target.
+struct Pending {
+    inbox: Inbox,
+    monitor: MonitorRef,
+}
+
+impl Pending {
+    fn send<M: Send + 'static>(system: &System, target: &ActorRef, msg: M) -> Self {
+        let inbox = system.inbox();
+        let monitor = inbox.monitor(target);
+        inbox.send(target, msg);
+        Pending { inbox, monitor }
+    }
+
+    /// The first message that is not the monitor's `Down`, or the `Down`.
+    fn wait(&self, deadline: Instant) -> Result<Result<Envelope, Down>, RecvError> {
+        let envelope = self.inbox.recv_deadline(deadline)?;
+        match envelope.downcast::<Down>() {
+            Ok(down) if down.monitor == self.monitor => Ok(Err(down)),
+            Ok(other) => Ok(Ok(Envelope::new(other, None))),
+            Err(envelope) => Ok(Ok(envelope)),
+        }
+    }
+
+    fn reply<R: Send + 'static>(&self, deadline: Instant) -> Result<R, CallError> {
+        match self.wait(deadline) {
+            Err(RecvError::Timeout) => Err(CallError::Timeout),
+            Ok(Err(down)) => Err(CallError::Stopped(down.reason)),
+            Ok(Ok(envelope)) => {
+                let got = envelope.type_name();
+                envelope
+                    .downcast::<R>()
+                    .map_err(|_| CallError::WrongReplyType {
+                        expected: std::any::type_name::<R>(),
+                        got,
+                    })
+            }
+        }
+    }
+}
+
+impl Bridge {
+    pub(crate) fn new(system: &System) -> Self {
+        Bridge {
+            // A bridge does not keep its system alive.
+            system: System::non_owning(system.inner().clone()),
+            inbox: system.inbox(),
+        }
+    }
+
+    /// Sends `request` to `target` and waits up to `timeout` for a reply of type `R`.
+    pub fn call<R, M>(
+        &self,
+        target: &ActorRef,
+        request: M,
+        timeout: Duration,
+    ) -> Result<R, CallError>
+    where
+        R: Send + 'static,
+        M: Send + 'static,
+    {
+        let deadline = Instant::now() + timeout;
+        Pending::send(&self.system, target, request).reply(deadline)
+    }
+
+    /// Sends every request at once, then collects the replies, in the order
+    /// of the requests, all within one `timeout`.
+    pub fn multi_call<R, M>(
+        &self,
+        requests: impl IntoIterator<Item = (ActorRef, M)>,
+        timeout: Duration,
+    ) -> Vec<Result<R, CallError>>
+    where
+        R: Send + 'static,
+        M: Send + 'static,
+    {
+        let deadline = Instant::now() + timeout;
+        let pending: Vec<Pending> = requests
+            .into_iter()
+            .map(|(target, request)| Pending::send(&self.system, &target, request))
+            .collect();
+        pending.iter().map(|p| p.reply(deadline)).collect()
+    }
+
+    /// Sends [`Stop`] to every actor at once and waits, within one
+    /// `timeout`, for each to terminate. The answer is in the order of
+    /// `actors`: `Some(Stopped)` with the reason it terminated with (an
+    /// actor that was already dead gives `NoProc`), or `None` if it was
+    /// still alive at the deadline.
+    pub fn stop(&self, actors: &[ActorRef], timeout: Duration) -> Vec<Option<Stopped>> {
+        let deadline = Instant::now() + timeout;
+        let pending: Vec<(ActorRef, Pending)> = actors
+            .iter()
+            .map(|a| (a.clone(), Pending::send(&self.system, a, Stop)))
+            .collect();
+        pending
+            .iter()
+            .map(|(actor, p)| loop {
+                match p.wait(deadline) {
+                    Err(RecvError::Timeout) => return None,
+                    Ok(Err(down)) => {
+                        return Some(Stopped {
+                            actor: actor.id(),
+                            reason: down.reason,
+                        })
+                    }
+                    Ok(Ok(envelope)) => {
+                        if let Ok(stopped) = envelope.downcast::<Stopped>() {
+                            if stopped.actor == actor.id() {
+                                return Some(stopped);
+                            }
+                        }
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// This bridge's own address (the sender of [`send`](Self::send)).
+    pub fn actor(&self) -> &ActorRef {
+        self.inbox.actor()
+    }
+
+    /// Sends `msg` to `to` with this bridge as the sender; replies arrive
+    /// through [`recv`](Self::recv).
+    pub fn send<M: Send + 'static>(&self, to: &ActorRef, msg: M) {
+        self.inbox.send(to, msg);
+    }
+
+    /// Monitors `target`; its end arrives through [`recv`](Self::recv) as a [`Down`].
+    pub fn monitor(&self, target: &ActorRef) -> MonitorRef {
+        self.inbox.monitor(target)
+    }
+
+    /// Removes a monitor; no `Down` for it arrives after this returns.
+    pub fn demonitor(&self, monitor: MonitorRef) -> bool {
+        self.inbox.demonitor(monitor)
+    }
+
+    /// Links the bridge with `actor`; the actor's end arrives through
+    /// [`recv`](Self::recv) as [`Stopped`].
+    pub fn link(&self, actor: &ActorRef) {
+        self.inbox.link(actor);
+    }
+
+    /// Removes a link both ways.
+    pub fn unlink(&self, actor: &ActorRef) {
+        self.inbox.unlink(actor);
+    }
+
+    /// The next message sent to this bridge (replies to `send`, `Down`, `Stopped`).
+    pub fn recv(&self, timeout: Duration) -> Result<Envelope, RecvError> {
+        self.inbox.recv(timeout)
+    }
+
+    /// The system this bridge talks to.
+    pub fn system(&self) -> &System {
+        &self.system
+    }
+}

@@ -1,0 +1,216 @@
+//! One actor's state machine: start, handle one piece of mail, terminate.
+//!
+//! Nothing here knows which thread drives it: an executor calls
+//! [`ActorCell::start`] once, then [`ActorCell::handle`] for each piece of
+//! mail until it returns [`Flow::Done`], then [`ActorCell::finish`].
+
+use std::any::{Any, TypeId};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+
+use crate::actor::Actor;
+use crate::address::{ActorRef, Core, EXITING, RUNNING};
+use crate::context::Context;
+use crate::exit::{ExitReason, Stop, Stopped};
+use crate::handlers::Handlers;
+use crate::links;
+use crate::mailbox::{Envelope, ExitSignal, Mail, MailboxRx};
+use crate::panic::guard;
+
+/// Whether the actor goes on after a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    Done,
+}
+
+pub(crate) struct ActorCell<A: Actor> {
+    state: Option<A>,
+    ctx: Context<A>,
+    handlers: Arc<Handlers<A>>,
+    pub(crate) mailbox: MailboxRx,
+    /// Answered once `started` has run, for spawns that wait for it.
+    started_reply: Option<Sender<Result<(), ExitReason>>>,
+}
+
+impl<A: Actor> ActorCell<A> {
+    pub fn new(
+        state: A,
+        ctx: Context<A>,
+        handlers: Arc<Handlers<A>>,
+        mailbox: MailboxRx,
+        started_reply: Option<Sender<Result<(), ExitReason>>>,
+    ) -> Self {
+        ActorCell {
+            state: Some(state),
+            ctx,
+            handlers,
+            mailbox,
+            started_reply,
+        }
+    }
+
+    pub fn core(&self) -> &Arc<Core> {
+        &self.ctx.myself().core
+    }
+
+    fn myself(&self) -> &ActorRef {
+        self.ctx.myself()
+    }
+
+    /// Runs `started`.
+    pub fn start(&mut self) -> Flow {
+        let outcome = match self.state.as_mut() {
+            Some(state) => {
+                let ctx = &mut self.ctx;
+                guard(|| state.started(ctx)).unwrap_or_else(|text| Err(ExitReason::Panic(text)))
+            }
+            None => Err(ExitReason::Killed),
+        };
+        let outcome = outcome.and_then(|()| match self.ctx.stop_request.take() {
+            Some(reason) => Err(reason),
+            None => Ok(()),
+        });
+        if let Some(reply) = self.started_reply.take() {
+            let _ = reply.send(outcome.clone());
+        }
+        match outcome {
+            Ok(()) if self.core().is_dead() => self.abandon(),
+            Ok(()) => Flow::Continue,
+            Err(reason) => self.terminate(reason),
+        }
+    }
+
+    /// Handles one piece of mail.
+    pub fn handle(&mut self, mail: Mail) -> Flow {
+        if self.core().is_dead() {
+            return self.abandon();
+        }
+        match mail {
+            Mail::Wake => Flow::Continue,
+            Mail::Message(envelope) => self.on_message(envelope),
+            Mail::Exit(signal) => self.on_exit_signal(signal),
+            Mail::Down(down) => {
+                if !links::accept_down(self.myself(), down.monitor) {
+                    return Flow::Continue;
+                }
+                let envelope = Envelope::new(down, None);
+                self.on_message(envelope)
+            }
+        }
+    }
+
+    fn on_message(&mut self, envelope: Envelope) -> Flow {
+        let Envelope {
+            payload,
+            type_name,
+            sender,
+        } = envelope;
+        if payload.as_ref().type_id() == TypeId::of::<Stop>()
+            && !self.handlers.handles_type(TypeId::of::<Stop>())
+        {
+            self.ctx.stop_reply_to = sender;
+            return self.terminate(ExitReason::Normal);
+        }
+        self.ctx.sender = sender;
+        let outcome = self.run_handler(payload, type_name);
+        self.ctx.sender = None;
+        if self.core().is_dead() {
+            return self.abandon();
+        }
+        match outcome.and_then(|()| self.ctx.stop_request.take().map_or(Ok(()), Err)) {
+            Ok(()) => Flow::Continue,
+            Err(reason) => self.terminate(reason),
+        }
+    }
+
+    fn run_handler(
+        &mut self,
+        payload: Box<dyn Any + Send>,
+        type_name: &'static str,
+    ) -> Result<(), ExitReason> {
+        let Some(state) = self.state.as_mut() else {
+            return Ok(());
+        };
+        let handlers = &self.handlers;
+        let ctx = &mut self.ctx;
+        match guard(|| handlers.dispatch(state, payload, type_name, ctx)) {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_unhandled)) => {
+                let core = self.ctx.myself().core.clone();
+                core.system
+                    .dead_letter(core.id, type_name, "no handler for this type");
+                Ok(())
+            }
+            Err(text) => Err(ExitReason::Panic(text)),
+        }
+    }
+
+    fn on_exit_signal(&mut self, signal: ExitSignal) -> Flow {
+        if signal.via_link && !links::accept_link_exit(self.myself(), signal.from) {
+            return Flow::Continue;
+        }
+        if signal.force {
+            return self.terminate(signal.reason);
+        }
+        if self.core().trapping.load(Ordering::Acquire) {
+            let stopped = Stopped {
+                actor: signal.from,
+                reason: signal.reason,
+            };
+            return self.on_message(Envelope::new(stopped, None));
+        }
+        if signal.reason == ExitReason::Normal {
+            return Flow::Continue;
+        }
+        self.terminate(signal.reason)
+    }
+
+    /// Runs `stopped`, drops the state, then closes the actor (name freed,
+    /// then links and monitors notified) — in that order.
+    fn terminate(&mut self, reason: ExitReason) -> Flow {
+        let core = self.core().clone();
+        if core
+            .status
+            .compare_exchange(RUNNING, EXITING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return self.abandon();
+        }
+        if let Some(mut state) = self.state.take() {
+            let ctx = &mut self.ctx;
+            ctx.sender = None;
+            if let Err(text) = guard(|| state.stopped(&reason, ctx)) {
+                tracing::error!(actor = %core.id, panic = %text, "the stopped hook panicked");
+            }
+            if let Err(text) = guard(move || drop(state)) {
+                tracing::error!(actor = %core.id, panic = %text, "dropping the actor panicked");
+            }
+        }
+        let reply_to = self.ctx.stop_reply_to.take();
+        core.close(&reason, reply_to);
+        Flow::Done
+    }
+
+    /// The actor was killed: drop its state without running hooks.
+    fn abandon(&mut self) -> Flow {
+        if let Some(state) = self.state.take() {
+            let id = self.core().id;
+            if let Err(text) = guard(move || drop(state)) {
+                tracing::error!(actor = %id, panic = %text, "dropping the actor panicked");
+            }
+        }
+        Flow::Done
+    }
+
+    /// After `Done`: counts what is still queued as dead letters.
+    pub fn finish(self) {
+        let core = self.core().clone();
+        let dropped = self.mailbox.drain();
+        if dropped > 0 {
+            core.system.dead_letters_dropped(core.id, dropped);
+        }
+    }
+}

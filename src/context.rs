@@ -1,0 +1,219 @@
+//! [`Context`]: what a handler can do besides changing its actor's state.
+
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::actor::Actor;
+use crate::address::{ActorId, ActorRef};
+use crate::error::{RegistryError, SpawnError};
+use crate::exit::ExitReason;
+use crate::links::{self, MonitorRef};
+use crate::mailbox::Envelope;
+use crate::system::{SpawnOptions, System};
+use crate::timer::TimerRef;
+
+/// Given to every handler and hook: the actor's own address, the sender of
+/// the current message, and the ways to act on the world.
+pub struct Context<A> {
+    myself: ActorRef,
+    system: System,
+    pub(crate) sender: Option<ActorRef>,
+    pub(crate) stop_request: Option<ExitReason>,
+    /// Whom to answer with `Stopped` once terminated (the sender of `Stop`).
+    pub(crate) stop_reply_to: Option<ActorRef>,
+    _actor: PhantomData<fn() -> A>,
+}
+
+impl<A: Actor> Context<A> {
+    pub(crate) fn new(myself: ActorRef, system: System) -> Self {
+        Context {
+            myself,
+            system,
+            sender: None,
+            stop_request: None,
+            stop_reply_to: None,
+            _actor: PhantomData,
+        }
+    }
+
+    /// This actor's address.
+    pub fn myself(&self) -> &ActorRef {
+        &self.myself
+    }
+
+    /// The sender of the message being handled, if it had one.
+    pub fn sender(&self) -> Option<&ActorRef> {
+        self.sender.as_ref()
+    }
+
+    /// The system this actor runs in.
+    pub fn system(&self) -> &System {
+        &self.system
+    }
+
+    /// Sends `msg` to `to`, with this actor as the sender.
+    pub fn send<M: Send + 'static>(&self, to: &ActorRef, msg: M) {
+        to.core
+            .deliver(Envelope::new(msg, Some(self.myself.clone())));
+    }
+
+    /// Answers the sender of the current message. Without a sender the
+    /// reply is counted as a dead letter.
+    pub fn reply<M: Send + 'static>(&self, msg: M) {
+        match &self.sender {
+            Some(to) => self.send(to, msg),
+            None => self.myself.core.system.dead_letter(
+                ActorId::EXTERNAL,
+                std::any::type_name::<M>(),
+                "reply without a sender",
+            ),
+        }
+    }
+
+    /// Terminates this actor with `reason` once the current handler (or
+    /// hook) returns.
+    pub fn stop(&mut self, reason: ExitReason) {
+        self.stop_request = Some(reason);
+    }
+
+    /// Spawns an actor (see [`System::spawn`]).
+    pub fn spawn<B: Actor>(&self, actor: B) -> ActorRef {
+        self.system.spawn(actor)
+    }
+
+    /// Spawns an actor linked to this one; the link exists before the child
+    /// runs any code. If the child cannot be spawned, this actor receives an
+    /// exit signal with `NoProc` (as for any link to a dead actor).
+    pub fn spawn_link<B: Actor>(&self, actor: B) -> ActorRef {
+        let options = SpawnOptions::new().link(&self.myself);
+        match self.system.spawn_with(actor, options) {
+            Ok(child) => child,
+            Err(error) => {
+                let dead = self.system.dead_actor(&error);
+                links::link(&self.myself, &dead);
+                dead
+            }
+        }
+    }
+
+    /// Spawns an actor monitored by this one (the monitor exists before the
+    /// child runs any code).
+    pub fn spawn_monitor<B: Actor>(&self, actor: B) -> (ActorRef, MonitorRef) {
+        let mut options = SpawnOptions::new();
+        options.monitored_by = Some(self.myself.clone());
+        match self.system.spawn_inner(actor, options) {
+            Ok((child, Some(monitor))) => (child, monitor),
+            Ok((child, None)) => {
+                let monitor = self.monitor(&child);
+                (child, monitor)
+            }
+            Err(error) => {
+                let dead = self.system.dead_actor(&error);
+                let monitor = self.monitor(&dead);
+                (dead, monitor)
+            }
+        }
+    }
+
+    /// Spawns with explicit options (see [`System::spawn_with`]).
+    pub fn spawn_with<B: Actor>(
+        &self,
+        actor: B,
+        options: SpawnOptions,
+    ) -> Result<ActorRef, SpawnError> {
+        self.system.spawn_with(actor, options)
+    }
+
+    /// Links this actor with `other` (idempotent). If `other` is dead, this
+    /// actor gets an exit signal with `NoProc` at once.
+    pub fn link(&self, other: &ActorRef) {
+        links::link(&self.myself, other);
+    }
+
+    /// Removes the link both ways; no exit signal from `other` along it is
+    /// delivered after this returns.
+    pub fn unlink(&self, other: &ActorRef) {
+        links::unlink(&self.myself, other);
+    }
+
+    /// Whether exit signals become [`Stopped`](crate::Stopped) messages
+    /// (`true`) or terminate this actor when abnormal (`false`, the default).
+    pub fn trap_exit(&self, trap: bool) {
+        self.myself.core.trapping.store(trap, Ordering::Release);
+    }
+
+    /// Whether this actor traps exits.
+    pub fn is_trapping_exits(&self) -> bool {
+        self.myself.core.trapping.load(Ordering::Acquire)
+    }
+
+    /// Watches `target`: when it terminates, this actor receives one
+    /// [`Down`](crate::Down). A dead target yields `Down` with `NoProc` at once.
+    pub fn monitor(&self, target: &ActorRef) -> MonitorRef {
+        links::monitor(&self.myself, target)
+    }
+
+    /// Stops watching; no `Down` for `monitor` is delivered after this
+    /// returns. Returns whether the monitor was still active.
+    pub fn demonitor(&self, monitor: MonitorRef) -> bool {
+        links::demonitor(&self.myself, monitor)
+    }
+
+    /// Sends an exit signal to `to` with this actor as its origin (see
+    /// [`ActorRef::exit`]).
+    pub fn exit(&self, to: &ActorRef, reason: ExitReason) {
+        to.exit_from(self.myself.id(), reason);
+    }
+
+    /// Sends `msg` to `to` after `delay`, with this actor as the sender.
+    /// Dropped if this actor has terminated by then.
+    pub fn send_after<M: Send + 'static>(
+        &self,
+        delay: Duration,
+        to: &ActorRef,
+        msg: M,
+    ) -> TimerRef {
+        let envelope = Envelope::new(msg, Some(self.myself.clone()));
+        self.myself.core.system.timers.schedule(
+            delay,
+            to.clone(),
+            Some(self.myself.clone()),
+            envelope,
+        )
+    }
+
+    /// Cancels a timer; `true` if it had not fired yet (it never will).
+    pub fn cancel_timer(&self, timer: TimerRef) -> bool {
+        self.myself.core.system.timers.cancel(timer)
+    }
+
+    /// Registers this actor under `name`.
+    pub fn register_self(&self, name: &str) -> Result<(), RegistryError> {
+        self.system.register(name, &self.myself)
+    }
+
+    /// Registers `actor` under `name` (see [`System::register`]).
+    pub fn register(&self, name: &str, actor: &ActorRef) -> Result<(), RegistryError> {
+        self.system.register(name, actor)
+    }
+
+    /// Frees `name` (see [`System::unregister`]).
+    pub fn unregister(&self, name: &str) -> Option<ActorRef> {
+        self.system.unregister(name)
+    }
+
+    /// The live actor registered under `name`.
+    pub fn whereis(&self, name: &str) -> Option<ActorRef> {
+        self.system.whereis(name)
+    }
+
+    /// Sends `msg` to the actor registered under `name`, with this actor as the sender.
+    pub fn send_named<M: Send + 'static>(&self, name: &str, msg: M) -> Result<(), RegistryError> {
+        let to = self
+            .whereis(name)
+            .ok_or_else(|| RegistryError::NotRegistered(name.to_string()))?;
+        self.send(&to, msg);
+        Ok(())
+    }
+}

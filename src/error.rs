@@ -1,0 +1,88 @@
+//! The errors a user can cause, one type per family of operations.
+
+use std::time::Duration;
+
+use crate::address::ActorId;
+use crate::exit::ExitReason;
+
+/// A name could not be (un)registered or resolved.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    /// Another live actor holds the name.
+    #[error("the name `{name}` is taken by actor {holder}")]
+    NameTaken {
+        /// The name asked for.
+        name: String,
+        /// Who holds it.
+        holder: ActorId,
+    },
+    /// The actor already has a name (an actor has at most one).
+    #[error("actor {actor} is already registered as `{name}`")]
+    AlreadyNamed {
+        /// The actor.
+        actor: ActorId,
+        /// Its current name.
+        name: String,
+    },
+    /// The actor is not alive, so it cannot be named.
+    #[error("the actor is not alive")]
+    NotAlive,
+    /// No live actor is registered under the name.
+    #[error("no actor is registered as `{0}`")]
+    NotRegistered(String),
+}
+
+/// A `Bridge` call failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// No reply came within the timeout.
+    #[error("no reply within the timeout")]
+    Timeout,
+    /// The reply was of another type than the one asked for.
+    #[error("expected a reply of type `{expected}`, got `{got}`")]
+    WrongReplyType {
+        /// The type the caller asked for.
+        expected: &'static str,
+        /// The type that came back.
+        got: &'static str,
+    },
+    /// The target terminated (or was not alive) before it replied.
+    #[error("the actor stopped before replying ({0})")]
+    Stopped(ExitReason),
+}
+
+/// An actor could not be spawned.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The operating system refused a thread.
+    #[error("the operating system refused a thread: {0}")]
+    Thread(#[source] std::io::Error),
+    /// The system is shutting down and accepts no new actors.
+    #[error("the system is shutting down")]
+    ShuttingDown,
+    /// The name in the spawn options could not be registered.
+    #[error("could not register the new actor: {0}")]
+    Name(#[from] RegistryError),
+    /// The actor's `started` hook failed (only reported when the spawn
+    /// options asked to wait for it).
+    #[error("the actor failed to start: {0}")]
+    StartFailed(ExitReason),
+}
+
+/// What went wrong when receiving from an [`Inbox`](crate::Inbox).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecvError {
+    /// Nothing arrived in time.
+    #[error("nothing arrived within the timeout")]
+    Timeout,
+}
+
+/// `System::shutdown` finished, but not every actor stopped in time.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{} actor(s) did not stop within {timeout:?}: {actors:?}", actors.len())]
+pub struct ShutdownError {
+    /// The actors that had to be killed, or whose threads are still stuck.
+    pub actors: Vec<ActorId>,
+    /// The timeout that was given.
+    pub timeout: Duration,
+}

@@ -1,0 +1,87 @@
+//! Names: a name names at most one live actor, an actor has at most one name.
+//!
+//! A terminating actor's name is released before any exit signal or `Down`
+//! about it is sent (see `Core::close`), so whoever restarts it can register
+//! the same name at once.
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+
+use crate::address::{ActorId, ActorRef};
+use crate::error::RegistryError;
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    names: DashMap<String, ActorRef>,
+}
+
+impl Registry {
+    pub fn register(&self, name: &str, actor: &ActorRef) -> Result<(), RegistryError> {
+        // Lock order: the actor's relations, then the map's shard.
+        let mut rel = actor.core.relations();
+        if rel.closed {
+            return Err(RegistryError::NotAlive);
+        }
+        if let Some(current) = &rel.name {
+            return Err(RegistryError::AlreadyNamed {
+                actor: actor.id(),
+                name: current.clone(),
+            });
+        }
+        match self.names.entry(name.to_string()) {
+            Entry::Occupied(mut held) => {
+                // A holder that is already dead is about to release the name.
+                if held.get().is_alive() {
+                    return Err(RegistryError::NameTaken {
+                        name: name.to_string(),
+                        holder: held.get().id(),
+                    });
+                }
+                held.insert(actor.clone());
+            }
+            Entry::Vacant(free) => {
+                free.insert(actor.clone());
+            }
+        }
+        rel.name = Some(name.to_string());
+        drop(rel);
+        tracing::debug!(actor = %actor.id(), name, "registered");
+        Ok(())
+    }
+
+    pub fn unregister(&self, name: &str) -> Option<ActorRef> {
+        let holder = self.names.get(name)?.value().clone();
+        let mut rel = holder.core.relations();
+        if rel.name.as_deref() != Some(name) {
+            return None;
+        }
+        rel.name = None;
+        self.names.remove_if(name, |_, r| r.id() == holder.id());
+        drop(rel);
+        tracing::debug!(actor = %holder.id(), name, "unregistered");
+        Some(holder)
+    }
+
+    pub fn whereis(&self, name: &str) -> Option<ActorRef> {
+        let found = self.names.get(name)?.value().clone();
+        found.is_alive().then_some(found)
+    }
+
+    pub fn registered(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .names
+            .iter()
+            .filter(|e| e.value().is_alive())
+            .map(|e| e.key().clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Frees `name` if `id` still holds it (called when `id` terminates).
+    pub fn release(&self, name: &str, id: ActorId) {
+        if self.names.remove_if(name, |_, r| r.id() == id).is_some() {
+            tracing::debug!(actor = %id, name, "unregistered");
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! [`System`]: where actors live — spawning, names, dead letters, shutdown.
+
+use std::cmp::Reverse;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+
+use crate::actor::Actor;
+use crate::address::{current_actor, ActorId, ActorInfo, ActorRef, Core};
+use crate::bridge::Bridge;
+use crate::cell::ActorCell;
+use crate::context::Context;
+use crate::error::{RegistryError, ShutdownError, SpawnError};
+use crate::executor::thread::ThreadExecutor;
+use crate::exit::{Down, ExitReason};
+use crate::handlers::handlers_for;
+use crate::inbox::Inbox;
+use crate::links::{self, MonitorRef};
+use crate::mailbox::{mailbox, Envelope, ExitSignal};
+use crate::registry::Registry;
+use crate::timer::{TimerRef, Timers};
+
+/// How long dropping the last owning [`System`] handle waits for actors.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a system shares with every actor in it.
+pub(crate) struct SystemInner {
+    next_id: AtomicU64,
+    /// Live actors (not inboxes), for shutdown and lookups.
+    actors: DashMap<ActorId, ActorRef>,
+    pub registry: Registry,
+    pub timers: Arc<Timers>,
+    executor: ThreadExecutor,
+    dead_letters: AtomicU64,
+    shutting_down: AtomicBool,
+}
+
+impl SystemInner {
+    pub fn next_id(&self) -> ActorId {
+        ActorId(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub fn forget(&self, id: ActorId) {
+        self.actors.remove(&id);
+    }
+
+    pub fn dead_letter(&self, to: ActorId, type_name: &'static str, why: &'static str) {
+        self.dead_letters.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(actor = %to, message = type_name, why, "dead letter");
+    }
+
+    pub fn dead_letters_dropped(&self, to: ActorId, count: u64) {
+        self.dead_letters.fetch_add(count, Ordering::Relaxed);
+        tracing::debug!(actor = %to, count, "dead letters: messages left in a terminated actor's mailbox");
+    }
+}
+
+/// Ends the system when the last owning handle drops.
+struct Owner(Arc<SystemInner>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if let Err(error) = shutdown(&self.0, DEFAULT_SHUTDOWN_TIMEOUT) {
+            tracing::error!(%error, "system dropped: not every actor stopped");
+        }
+    }
+}
+
+/// An actor system: a set of actors, their names and their threads.
+///
+/// `System` is a cheap handle. Handles made by [`System::new`] (and their
+/// clones) *own* the system: when the last of them drops, the system shuts
+/// down ([`DEFAULT_SHUTDOWN_TIMEOUT`]). The handle an actor gets from
+/// [`Context::system`] does not own it, so actors never keep their own
+/// system alive. Several systems can live in one process; they share nothing.
+///
+/// ```
+/// use ferrotp::{Actor, Context, Handlers, System};
+/// use std::time::Duration;
+///
+/// struct Echo;
+/// impl Echo {
+///     fn echo(&mut self, text: String, ctx: &mut Context<Self>) {
+///         ctx.reply(text);
+///     }
+/// }
+/// impl Actor for Echo {
+///     fn handlers() -> Handlers<Self> {
+///         Handlers::new().on(Self::echo)
+///     }
+/// }
+///
+/// let system = System::new();
+/// let echo = system.spawn(Echo);
+/// let answer: String = system.bridge().call(&echo, "hi".to_string(), Duration::from_secs(5)).unwrap();
+/// assert_eq!(answer, "hi");
+/// system.shutdown(Duration::from_secs(5)).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct System {
+    inner: Arc<SystemInner>,
+    _owner: Option<Arc<Owner>>,
+}
+
+/// Settings for a new [`System`] ([`System::builder`]).
+#[derive(Clone, Debug, Default)]
+pub struct SystemBuilder {
+    stack_size: Option<usize>,
+}
+
+impl SystemBuilder {
+    /// Stack size of each actor thread, in bytes (default: Rust's default).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Makes the system.
+    pub fn build(self) -> System {
+        let inner = Arc::new(SystemInner {
+            next_id: AtomicU64::new(1),
+            actors: DashMap::new(),
+            registry: Registry::default(),
+            timers: Arc::new(Timers::default()),
+            executor: ThreadExecutor::new(self.stack_size),
+            dead_letters: AtomicU64::new(0),
+            shutting_down: AtomicBool::new(false),
+        });
+        System {
+            _owner: Some(Arc::new(Owner(inner.clone()))),
+            inner,
+        }
+    }
+}
+
+/// Options for [`System::spawn_with`].
+///
+/// ```
+/// use ferrotp::SpawnOptions;
+/// let options = SpawnOptions::new().name("cache").trap_exit(true).await_started();
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SpawnOptions {
+    name: Option<String>,
+    link: Option<ActorRef>,
+    trap_exit: bool,
+    await_started: bool,
+    pub(crate) monitored_by: Option<ActorRef>,
+}
+
+impl SpawnOptions {
+    /// No name, no link, not trapping, not waiting.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers the actor under `name` before it runs any code; the spawn
+    /// fails with [`SpawnError::Name`] if the name is taken.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Links the actor to `other` before it runs any code.
+    pub fn link(mut self, other: &ActorRef) -> Self {
+        self.link = Some(other.clone());
+        self
+    }
+
+    /// Whether the actor traps exits from its first line of code.
+    pub fn trap_exit(mut self, trap: bool) -> Self {
+        self.trap_exit = trap;
+        self
+    }
+
+    /// Makes the spawn return only once the actor's `started` hook has
+    /// returned, and fail with [`SpawnError::StartFailed`] if it failed.
+    /// (Supervisors start their children this way, one after another.)
+    pub fn await_started(mut self) -> Self {
+        self.await_started = true;
+        self
+    }
+}
+
+impl Default for System {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl System {
+    /// A new, empty system.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// Settings for a new system.
+    pub fn builder() -> SystemBuilder {
+        SystemBuilder::default()
+    }
+
+    /// A handle that does not keep the system alive (given to actors).
+    pub(crate) fn non_owning(inner: Arc<SystemInner>) -> Self {
+        System {
+            inner,
+            _owner: None,
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<SystemInner> {
+        &self.inner
+    }
+
+    /// Spawns `actor` on a thread of its own and returns its address.
+    ///
+    /// Never panics. If the actor cannot be spawned (the OS refuses a
+    /// thread, or the system is shutting down) the error is logged and the
+    /// returned address is of an actor that is already dead: messages to it
+    /// are dead letters, and linking to or monitoring it reports `NoProc`.
+    /// Use [`try_spawn`](Self::try_spawn) to get the error instead.
+    pub fn spawn<A: Actor>(&self, actor: A) -> ActorRef {
+        match self.try_spawn(actor) {
+            Ok(actor) => actor,
+            Err(error) => self.dead_actor(&error),
+        }
+    }
+
+    /// Spawns `actor`, or says why it could not.
+    pub fn try_spawn<A: Actor>(&self, actor: A) -> Result<ActorRef, SpawnError> {
+        self.spawn_with(actor, SpawnOptions::new())
+    }
+
+    /// Spawns `actor` with options: a name, a link, exit trapping, and
+    /// waiting for `started`.
+    pub fn spawn_with<A: Actor>(
+        &self,
+        actor: A,
+        options: SpawnOptions,
+    ) -> Result<ActorRef, SpawnError> {
+        self.spawn_inner(actor, options).map(|(actor, _)| actor)
+    }
+
+    pub(crate) fn dead_actor(&self, error: &SpawnError) -> ActorRef {
+        tracing::error!(%error, "spawn failed; returning the address of a dead actor");
+        let inbox = Inbox::in_system(&self.inner);
+        inbox.actor().clone()
+    }
+
+    pub(crate) fn spawn_inner<A: Actor>(
+        &self,
+        actor: A,
+        options: SpawnOptions,
+    ) -> Result<(ActorRef, Option<MonitorRef>), SpawnError> {
+        let inner = &self.inner;
+        if inner.shutting_down.load(Ordering::Acquire) {
+            return Err(SpawnError::ShuttingDown);
+        }
+        let id = inner.next_id();
+        let (tx, rx) = mailbox();
+        let core = Arc::new(Core::new(id, inner.clone(), tx, options.trap_exit));
+        let actor_ref = ActorRef::from_core(core);
+        if let Some(name) = &options.name {
+            if let Err(error) = inner.registry.register(name, &actor_ref) {
+                actor_ref.core.close(&ExitReason::NoProc, None);
+                return Err(error.into());
+            }
+        }
+        if let Some(other) = &options.link {
+            links::link(&actor_ref, other);
+        }
+        let monitor = options
+            .monitored_by
+            .as_ref()
+            .map(|watcher| links::monitor(watcher, &actor_ref));
+        inner.actors.insert(id, actor_ref.clone());
+
+        let (started_tx, started_rx) = if options.await_started {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let ctx = Context::new(actor_ref.clone(), System::non_owning(inner.clone()));
+        let cell = ActorCell::new(actor, ctx, handlers_for::<A>(), rx, started_tx);
+        tracing::debug!(actor = %id, name = options.name.as_deref(), kind = std::any::type_name::<A>(), "spawned");
+        if let Err(error) = inner.executor.launch(id, cell) {
+            actor_ref.core.close(
+                &ExitReason::Error(format!("could not spawn a thread: {error}")),
+                None,
+            );
+            return Err(SpawnError::Thread(error));
+        }
+        if let Some(started) = started_rx {
+            match started.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(reason)) => return Err(SpawnError::StartFailed(reason)),
+                // The actor was killed before `started` could report.
+                Err(_) => return Err(SpawnError::StartFailed(ExitReason::Killed)),
+            }
+        }
+        Ok((actor_ref, monitor))
+    }
+
+    /// A [`Bridge`], through which plain code calls and stops actors.
+    pub fn bridge(&self) -> Bridge {
+        Bridge::new(self)
+    }
+
+    /// An [`Inbox`]: a mailbox read by plain code, with an address actors
+    /// can send to, link to and be monitored from.
+    pub fn inbox(&self) -> Inbox {
+        Inbox::in_system(&self.inner)
+    }
+
+    /// Registers `actor` under `name`.
+    ///
+    /// Fails if another live actor holds the name ([`RegistryError::NameTaken`]),
+    /// if `actor` already has a name ([`RegistryError::AlreadyNamed`]) or if it
+    /// is dead ([`RegistryError::NotAlive`]). The name is freed when the actor
+    /// terminates, before anyone is told of its end.
+    ///
+    /// ```
+    /// # use ferrotp::{Actor, Handlers, System, RegistryError};
+    /// # struct Idle;
+    /// # impl Actor for Idle { fn handlers() -> Handlers<Self> { Handlers::new() } }
+    /// let system = System::new();
+    /// let a = system.spawn(Idle);
+    /// let b = system.spawn(Idle);
+    /// system.register("db", &a).unwrap();
+    /// assert!(matches!(system.register("db", &b), Err(RegistryError::NameTaken { .. })));
+    /// assert_eq!(system.whereis("db"), Some(a));
+    /// ```
+    pub fn register(&self, name: &str, actor: &ActorRef) -> Result<(), RegistryError> {
+        self.inner.registry.register(name, actor)
+    }
+
+    /// Frees `name`; returns the actor that held it, or `None` if no one did.
+    pub fn unregister(&self, name: &str) -> Option<ActorRef> {
+        self.inner.registry.unregister(name)
+    }
+
+    /// The live actor registered under `name`.
+    pub fn whereis(&self, name: &str) -> Option<ActorRef> {
+        self.inner.registry.whereis(name)
+    }
+
+    /// Every registered name, sorted.
+    pub fn registered(&self) -> Vec<String> {
+        self.inner.registry.registered()
+    }
+
+    /// Sends `msg` (no sender) to the actor registered under `name`.
+    pub fn send_named<M: Send + 'static>(&self, name: &str, msg: M) -> Result<(), RegistryError> {
+        let to = self
+            .whereis(name)
+            .ok_or_else(|| RegistryError::NotRegistered(name.to_string()))?;
+        to.send(msg);
+        Ok(())
+    }
+
+    /// A snapshot of the live actor `id`.
+    pub fn actor_info(&self, id: ActorId) -> Option<ActorInfo> {
+        self.inner.actors.get(&id).map(|a| a.value().info())
+    }
+
+    /// The live actors, in spawn order.
+    pub fn actors(&self) -> Vec<ActorRef> {
+        let mut actors: Vec<ActorRef> = self
+            .inner
+            .actors
+            .iter()
+            .map(|e| e.value().clone())
+            .collect();
+        actors.sort_by_key(|a| a.id());
+        actors
+    }
+
+    /// How many messages were sent to dead actors, had no handler, or were
+    /// left in a terminated actor's mailbox.
+    pub fn dead_letters(&self) -> u64 {
+        self.inner.dead_letters.load(Ordering::Relaxed)
+    }
+
+    /// Actor threads started and not yet joined.
+    pub fn threads(&self) -> usize {
+        self.inner.executor.threads()
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) has begun (spawns now fail).
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Sends `msg` (no sender) to `to` after `delay`.
+    pub fn send_after<M: Send + 'static>(
+        &self,
+        delay: Duration,
+        to: &ActorRef,
+        msg: M,
+    ) -> TimerRef {
+        self.inner
+            .timers
+            .schedule(delay, to.clone(), None, Envelope::new(msg, None))
+    }
+
+    /// Cancels a timer; `true` if it had not fired yet (it never will).
+    pub fn cancel_timer(&self, timer: TimerRef) -> bool {
+        self.inner.timers.cancel(timer)
+    }
+
+    /// Stops every actor, in reverse spawn order, and joins their threads.
+    ///
+    /// Each actor gets an untrappable exit signal `Shutdown` (its `stopped`
+    /// hook runs) and the next one is signalled when it has terminated.
+    /// Actors still running at the deadline are killed; their ids are in the
+    /// error. New spawns fail from the moment this is called.
+    pub fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
+        shutdown(&self.inner, timeout)
+    }
+}
+
+fn shutdown(inner: &Arc<SystemInner>, timeout: Duration) -> Result<(), ShutdownError> {
+    let deadline = Instant::now() + timeout;
+    inner.shutting_down.store(true, Ordering::Release);
+    // An actor that shuts its own system down is signalled last, and its
+    // own thread is not waited for.
+    let me = current_actor();
+    let watcher = Inbox::in_system(inner);
+    let mut not_stopped = Vec::new();
+    for _pass in 0..3 {
+        let mut actors: Vec<ActorRef> = inner
+            .actors
+            .iter()
+            .map(|e| e.value().clone())
+            .filter(|a| Some(a.id()) != me)
+            .collect();
+        if actors.is_empty() {
+            break;
+        }
+        actors.sort_by_key(|a| Reverse(a.id()));
+        for actor in actors {
+            let monitor = watcher.monitor(&actor);
+            actor.core.deliver_exit(ExitSignal {
+                from: ActorId::EXTERNAL,
+                reason: ExitReason::Shutdown,
+                via_link: false,
+                force: true,
+            });
+            if !wait_for_down(&watcher, monitor, deadline) {
+                actor.kill();
+                not_stopped.push(actor.id());
+            }
+        }
+    }
+    if let Some(me) = me.and_then(|id| inner.actors.get(&id).map(|a| a.value().clone())) {
+        me.core.deliver_exit(ExitSignal {
+            from: ActorId::EXTERNAL,
+            reason: ExitReason::Shutdown,
+            via_link: false,
+            force: true,
+        });
+    }
+    inner.timers.stop();
+    // Threads of actors that stopped report within moments; only killed,
+    // stuck ones can use up the grace.
+    let join_deadline = deadline.max(Instant::now() + Duration::from_millis(500));
+    for id in inner.executor.join_all(join_deadline, me) {
+        if !not_stopped.contains(&id) {
+            not_stopped.push(id);
+        }
+    }
+    if not_stopped.is_empty() {
+        Ok(())
+    } else {
+        not_stopped.sort();
+        Err(ShutdownError {
+            actors: not_stopped,
+            timeout,
+        })
+    }
+}
+
+fn wait_for_down(watcher: &Inbox, monitor: MonitorRef, deadline: Instant) -> bool {
+    while let Ok(envelope) = watcher.recv_deadline(deadline) {
+        if let Ok(down) = envelope.downcast::<Down>() {
+            if down.monitor == monitor {
+                return true;
+            }
+        }
+    }
+    false
+}
