@@ -17,7 +17,7 @@ use crate::system::SystemInner;
 /// use ferrotp::ActorId;
 /// assert_eq!(ActorId::EXTERNAL.to_string(), "#0");
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ActorId(pub(crate) u64);
 
 impl ActorId {
@@ -28,6 +28,12 @@ impl ActorId {
     /// The number behind the id.
     pub fn as_u64(self) -> u64 {
         self.0
+    }
+}
+
+impl fmt::Debug for ActorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
     }
 }
 
@@ -49,6 +55,8 @@ pub(crate) struct Core {
     pub mailbox: MailboxTx,
     pub status: AtomicU8,
     pub trapping: AtomicBool,
+    /// Set by `kill`: the actor's thread may still run, and what it sends is void.
+    pub killed: AtomicBool,
     relations: Mutex<Relations>,
 }
 
@@ -84,7 +92,7 @@ fn sender_was_killed() -> bool {
     CURRENT.with(|c| {
         c.borrow()
             .as_ref()
-            .is_some_and(|core| core.status.load(Ordering::Acquire) == DEAD)
+            .is_some_and(|core| core.killed.load(Ordering::Acquire))
     })
 }
 
@@ -96,6 +104,7 @@ impl Core {
             mailbox,
             status: AtomicU8::new(RUNNING),
             trapping: AtomicBool::new(trapping),
+            killed: AtomicBool::new(false),
             relations: Mutex::new(Relations::default()),
         }
     }
@@ -256,6 +265,8 @@ impl ActorRef {
     /// monitors fire with `Killed`, and whatever its thread sends afterwards
     /// is discarded. Its `stopped` hook does not run.
     pub fn kill(&self) {
+        // Set first: from now on, whatever the actor's thread sends is void.
+        self.core.killed.store(true, Ordering::Release);
         if self.core.close(&ExitReason::Killed, None) {
             tracing::warn!(actor = %self.id(), "killed");
             self.core.wake();

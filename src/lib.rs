@@ -70,3 +70,8 @@ pub use mailbox::Envelope;
 pub use panic::silence_actor_panics;
 pub use system::{SpawnOptions, System, SystemBuilder, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use timer::TimerRef;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -48,7 +48,7 @@ impl SystemInner {
 
     pub fn dead_letter(&self, to: ActorId, type_name: &'static str, why: &'static str) {
         self.dead_letters.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(actor = %to, message = type_name, why, "dead letter");
+        tracing::debug!(actor = %to, msg_type = type_name, why, "dead letter");
     }
 
     pub fn dead_letters_dropped(&self, to: ActorId, count: u64) {
