@@ -177,6 +177,9 @@ impl Core {
             self.status.store(DEAD, Ordering::Release);
             rel.take_all()
         };
+        if let Some(waiter) = closed.start_waiter {
+            let _ = waiter.send(Err(reason.clone()));
+        }
         let name = closed.name.as_deref();
         if let Some(name) = name {
             self.system.registry.release(name, self.id);
@@ -285,6 +288,12 @@ impl ActorRef {
     }
 
     pub(crate) fn exit_from(&self, from: ActorId, reason: ExitReason) {
+        // Like its messages, the exit signals that a killed actor's stuck
+        // thread sends afterwards are discarded.
+        if sender_was_killed() {
+            tracing::debug!(actor = %self.id(), %reason, "exit signal from a killed actor discarded");
+            return;
+        }
         if reason == ExitReason::Killed {
             self.kill();
             return;

@@ -8,8 +8,6 @@ use std::any::{Any, TypeId};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crossbeam_channel::Sender;
-
 use crate::actor::Actor;
 use crate::address::{ActorRef, Core, EXITING, RUNNING};
 use crate::context::Context;
@@ -31,8 +29,6 @@ pub(crate) struct ActorCell<A: Actor> {
     ctx: Context<A>,
     handlers: Arc<Handlers<A>>,
     pub(crate) mailbox: MailboxRx,
-    /// Answered once `started` has run, for spawns that wait for it.
-    started_reply: Option<Sender<Result<(), ExitReason>>>,
 }
 
 impl<A: Actor> ActorCell<A> {
@@ -41,14 +37,12 @@ impl<A: Actor> ActorCell<A> {
         ctx: Context<A>,
         handlers: Arc<Handlers<A>>,
         mailbox: MailboxRx,
-        started_reply: Option<Sender<Result<(), ExitReason>>>,
     ) -> Self {
         ActorCell {
             state: Some(state),
             ctx,
             handlers,
             mailbox,
-            started_reply,
         }
     }
 
@@ -73,12 +67,15 @@ impl<A: Actor> ActorCell<A> {
             Some(reason) => Err(reason),
             None => Ok(()),
         });
-        if let Some(reply) = self.started_reply.take() {
-            let _ = reply.send(outcome.clone());
-        }
         match outcome {
             Ok(()) if self.core().is_dead() => self.abandon(),
-            Ok(()) => Flow::Continue,
+            Ok(()) => {
+                // A failure is answered by `Core::close`, with the reason.
+                if let Some(waiter) = self.core().relations().start_waiter.take() {
+                    let _ = waiter.send(Ok(()));
+                }
+                Flow::Continue
+            }
             Err(reason) => self.terminate(reason),
         }
     }

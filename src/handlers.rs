@@ -161,18 +161,20 @@ impl<A: Actor> Handlers<A> {
 }
 
 /// `A::handlers()`, built once per actor type and shared by every spawn.
+///
+/// Each type gets a `OnceLock` cell: concurrent first spawns of one type
+/// wait for a single build instead of each calling `A::handlers()`, and the
+/// build runs outside the map's lock, so it may itself spawn other types.
 pub(crate) fn handlers_for<A: Actor>() -> Arc<Handlers<A>> {
-    static TABLES: OnceLock<DashMap<TypeId, Arc<dyn Any + Send + Sync>>> = OnceLock::new();
+    type Table = Arc<dyn Any + Send + Sync>;
+    static TABLES: OnceLock<DashMap<TypeId, Arc<OnceLock<Table>>>> = OnceLock::new();
     let tables = TABLES.get_or_init(DashMap::new);
-    let key = TypeId::of::<A>();
-    if let Some(table) = tables.get(&key) {
-        if let Ok(table) = table.value().clone().downcast::<Handlers<A>>() {
-            return table;
-        }
-    }
-    let table: Arc<dyn Any + Send + Sync> = Arc::new(A::handlers());
-    let table = tables.entry(key).or_insert(table).value().clone();
+    let cell = tables.entry(TypeId::of::<A>()).or_default().value().clone();
+    let table = cell
+        .get_or_init(|| Arc::new(A::handlers()) as Table)
+        .clone();
     table
         .downcast::<Handlers<A>>()
+        // Unreachable: the cell is keyed by `A`'s TypeId.
         .unwrap_or_else(|_| Arc::new(A::handlers()))
 }

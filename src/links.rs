@@ -13,6 +13,8 @@ use std::mem;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::MutexGuard;
 
+use crossbeam_channel::Sender;
+
 use crate::address::{ActorId, ActorRef};
 use crate::exit::{Down, ExitReason};
 use crate::mailbox::ExitSignal;
@@ -45,6 +47,10 @@ pub(crate) struct Relations {
     pub watchers: HashMap<MonitorRef, ActorRef>,
     /// Monitors this actor holds, and their targets.
     pub watching: HashMap<MonitorRef, ActorRef>,
+    /// A spawner waiting for `started` (`SpawnOptions::await_started`). It is
+    /// answered when `started` returns, or by whatever terminates the actor
+    /// first — a `kill` included — so it never waits on a stuck actor.
+    pub start_waiter: Option<Sender<Result<(), ExitReason>>>,
 }
 
 impl Relations {
@@ -55,6 +61,7 @@ impl Relations {
             links: mem::take(&mut self.links),
             watchers: mem::take(&mut self.watchers),
             watching: mem::take(&mut self.watching),
+            start_waiter: self.start_waiter.take(),
         }
     }
 }

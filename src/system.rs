@@ -277,14 +277,13 @@ impl System {
             .map(|watcher| links::monitor(watcher, &actor_ref));
         inner.actors.insert(id, actor_ref.clone());
 
-        let (started_tx, started_rx) = if options.await_started {
+        let started = options.await_started.then(|| {
             let (tx, rx) = crossbeam_channel::bounded(1);
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
+            actor_ref.core.relations().start_waiter = Some(tx);
+            rx
+        });
         let ctx = Context::new(actor_ref.clone(), System::non_owning(inner.clone()));
-        let cell = ActorCell::new(actor, ctx, handlers_for::<A>(), rx, started_tx);
+        let cell = ActorCell::new(actor, ctx, handlers_for::<A>(), rx);
         tracing::debug!(actor = %id, name = options.name.as_deref(), kind = std::any::type_name::<A>(), "spawned");
         if let Err(error) = inner.executor.launch(id, cell) {
             actor_ref.core.close(
@@ -293,12 +292,12 @@ impl System {
             );
             return Err(SpawnError::Thread(error));
         }
-        if let Some(started) = started_rx {
+        if let Some(started) = started {
             match started.recv() {
                 Ok(Ok(())) => {}
                 Ok(Err(reason)) => return Err(SpawnError::StartFailed(reason)),
-                // The actor was killed before `started` could report.
-                Err(_) => return Err(SpawnError::StartFailed(ExitReason::Killed)),
+                // Unreachable: the waiter is answered before it is dropped.
+                Err(_) => return Err(SpawnError::StartFailed(ExitReason::NoProc)),
             }
         }
         Ok((actor_ref, monitor))
