@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::events::LifecycleEvent;
 use crate::exit::{Down, ExitReason, Stopped};
 use crate::links::{MonitorRef, Relations};
 use crate::mailbox::{Envelope, ExitSignal, Mail, MailboxTx};
@@ -57,6 +58,9 @@ pub(crate) struct Core {
     pub trapping: AtomicBool,
     /// Set by `kill`: the actor's thread may still run, and what it sends is void.
     pub killed: AtomicBool,
+    /// Counts down the messages before an injected panic (0: none pending).
+    #[cfg(feature = "testkit")]
+    pub fault_countdown: std::sync::atomic::AtomicU64,
     relations: Mutex<Relations>,
 }
 
@@ -105,6 +109,8 @@ impl Core {
             status: AtomicU8::new(RUNNING),
             trapping: AtomicBool::new(trapping),
             killed: AtomicBool::new(false),
+            #[cfg(feature = "testkit")]
+            fault_countdown: std::sync::atomic::AtomicU64::new(0),
             relations: Mutex::new(Relations::default()),
         }
     }
@@ -113,6 +119,19 @@ impl Core {
         // Relations are only changed by short, non-panicking sections; a
         // poisoned lock still holds consistent data.
         self.relations.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether an injected panic is due at this message (see `testkit`).
+    #[cfg(feature = "testkit")]
+    pub fn fault_due(&self) -> bool {
+        let step = |n: u64| n.checked_sub(1);
+        match self
+            .fault_countdown
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, step)
+        {
+            Ok(before) => before == 1,
+            Err(_) => false,
+        }
     }
 
     pub fn is_dead(&self) -> bool {
@@ -182,10 +201,17 @@ impl Core {
         }
         let name = closed.name.as_deref();
         if let Some(name) = name {
-            self.system.registry.release(name, self.id);
+            self.system
+                .registry
+                .release(name, self.id, &self.system.events);
         }
         self.system.forget(self.id);
         log_exit(self.id, name, reason);
+        self.system.events.emit(|| LifecycleEvent::Exited {
+            actor: self.id,
+            name: closed.name.clone(),
+            reason: reason.clone(),
+        });
 
         if let Some(stopper) = reply_to {
             let stopped = Stopped {

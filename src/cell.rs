@@ -32,12 +32,7 @@ pub(crate) struct ActorCell<A: Actor> {
 }
 
 impl<A: Actor> ActorCell<A> {
-    pub fn new(
-        state: A,
-        ctx: Context<A>,
-        handlers: Arc<Handlers<A>>,
-        mailbox: MailboxRx,
-    ) -> Self {
+    pub fn new(state: A, ctx: Context<A>, handlers: Arc<Handlers<A>>, mailbox: MailboxRx) -> Self {
         ActorCell {
             state: Some(state),
             ctx,
@@ -112,6 +107,13 @@ impl<A: Actor> ActorCell<A> {
             return self.terminate(ExitReason::Normal);
         }
         self.ctx.sender = sender;
+        #[cfg(feature = "testkit")]
+        if self.core().fault_due() {
+            drop(payload);
+            return self.terminate(ExitReason::Panic(
+                crate::testkit::INJECTED_PANIC.to_string(),
+            ));
+        }
         let outcome = self.run_handler(payload, type_name);
         self.ctx.sender = None;
         if self.core().is_dead() {

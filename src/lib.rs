@@ -46,6 +46,7 @@ mod bridge;
 mod cell;
 mod context;
 mod error;
+mod events;
 mod executor;
 mod exit;
 mod handlers;
@@ -57,11 +58,15 @@ mod registry;
 mod system;
 mod timer;
 
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
 pub use actor::Actor;
 pub use address::{ActorId, ActorInfo, ActorRef};
 pub use bridge::Bridge;
 pub use context::Context;
 pub use error::{CallError, RecvError, RegistryError, ShutdownError, SpawnError};
+pub use events::{Events, LifecycleEvent};
 pub use exit::{Down, ExitReason, Stop, Stopped};
 pub use handlers::{HandlerResult, Handlers};
 pub use inbox::Inbox;

@@ -9,6 +9,7 @@ use dashmap::DashMap;
 
 use crate::address::{ActorId, ActorRef};
 use crate::error::RegistryError;
+use crate::events::{EventBus, LifecycleEvent};
 
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -16,7 +17,12 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    pub fn register(&self, name: &str, actor: &ActorRef) -> Result<(), RegistryError> {
+    pub fn register(
+        &self,
+        name: &str,
+        actor: &ActorRef,
+        events: &EventBus,
+    ) -> Result<(), RegistryError> {
         // Lock order: the actor's relations, then the map's shard.
         let mut rel = actor.core.relations();
         if rel.closed {
@@ -46,10 +52,14 @@ impl Registry {
         rel.name = Some(name.to_string());
         drop(rel);
         tracing::debug!(actor = %actor.id(), name, "registered");
+        events.emit(|| LifecycleEvent::Registered {
+            actor: actor.id(),
+            name: name.to_string(),
+        });
         Ok(())
     }
 
-    pub fn unregister(&self, name: &str) -> Option<ActorRef> {
+    pub fn unregister(&self, name: &str, events: &EventBus) -> Option<ActorRef> {
         let holder = self.names.get(name)?.value().clone();
         let mut rel = holder.core.relations();
         if rel.name.as_deref() != Some(name) {
@@ -59,6 +69,10 @@ impl Registry {
         self.names.remove_if(name, |_, r| r.id() == holder.id());
         drop(rel);
         tracing::debug!(actor = %holder.id(), name, "unregistered");
+        events.emit(|| LifecycleEvent::Unregistered {
+            actor: holder.id(),
+            name: name.to_string(),
+        });
         Some(holder)
     }
 
@@ -79,9 +93,13 @@ impl Registry {
     }
 
     /// Frees `name` if `id` still holds it (called when `id` terminates).
-    pub fn release(&self, name: &str, id: ActorId) {
+    pub fn release(&self, name: &str, id: ActorId, events: &EventBus) {
         if self.names.remove_if(name, |_, r| r.id() == id).is_some() {
             tracing::debug!(actor = %id, name, "unregistered");
+            events.emit(|| LifecycleEvent::Unregistered {
+                actor: id,
+                name: name.to_string(),
+            });
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::bridge::Bridge;
 use crate::cell::ActorCell;
 use crate::context::Context;
 use crate::error::{RegistryError, ShutdownError, SpawnError};
+use crate::events::{EventBus, Events, LifecycleEvent};
 use crate::executor::thread::ThreadExecutor;
 use crate::exit::{Down, ExitReason};
 use crate::handlers::handlers_for;
@@ -31,6 +32,7 @@ pub(crate) struct SystemInner {
     /// Live actors (not inboxes), for shutdown and lookups.
     actors: DashMap<ActorId, ActorRef>,
     pub registry: Registry,
+    pub events: EventBus,
     pub timers: Arc<Timers>,
     executor: ThreadExecutor,
     dead_letters: AtomicU64,
@@ -123,6 +125,7 @@ impl SystemBuilder {
             next_id: AtomicU64::new(1),
             actors: DashMap::new(),
             registry: Registry::default(),
+            events: EventBus::default(),
             timers: Arc::new(Timers::default()),
             executor: ThreadExecutor::new(self.stack_size),
             dead_letters: AtomicU64::new(0),
@@ -263,7 +266,7 @@ impl System {
         let core = Arc::new(Core::new(id, inner.clone(), tx, options.trap_exit));
         let actor_ref = ActorRef::from_core(core);
         if let Some(name) = &options.name {
-            if let Err(error) = inner.registry.register(name, &actor_ref) {
+            if let Err(error) = inner.registry.register(name, &actor_ref, &inner.events) {
                 actor_ref.core.close(&ExitReason::NoProc, None);
                 return Err(error.into());
             }
@@ -285,6 +288,10 @@ impl System {
         let ctx = Context::new(actor_ref.clone(), System::non_owning(inner.clone()));
         let cell = ActorCell::new(actor, ctx, handlers_for::<A>(), rx);
         tracing::debug!(actor = %id, name = options.name.as_deref(), kind = std::any::type_name::<A>(), "spawned");
+        inner.events.emit(|| LifecycleEvent::Spawned {
+            actor: id,
+            name: options.name.clone(),
+        });
         if let Err(error) = inner.executor.launch(id, cell) {
             actor_ref.core.close(
                 &ExitReason::Error(format!("could not spawn a thread: {error}")),
@@ -333,12 +340,14 @@ impl System {
     /// assert_eq!(system.whereis("db"), Some(a));
     /// ```
     pub fn register(&self, name: &str, actor: &ActorRef) -> Result<(), RegistryError> {
-        self.inner.registry.register(name, actor)
+        self.inner
+            .registry
+            .register(name, actor, &self.inner.events)
     }
 
     /// Frees `name`; returns the actor that held it, or `None` if no one did.
     pub fn unregister(&self, name: &str) -> Option<ActorRef> {
-        self.inner.registry.unregister(name)
+        self.inner.registry.unregister(name, &self.inner.events)
     }
 
     /// The live actor registered under `name`.
@@ -386,6 +395,36 @@ impl System {
     /// Actor threads started and not yet joined.
     pub fn threads(&self) -> usize {
         self.inner.executor.threads()
+    }
+
+    /// Subscribes to this system's [`LifecycleEvent`]s, from now on.
+    ///
+    /// ```
+    /// # use ferrotp::{Actor, Handlers, LifecycleEvent, Stop, System};
+    /// # use std::time::Duration;
+    /// # struct Idle;
+    /// # impl Actor for Idle { fn handlers() -> Handlers<Self> { Handlers::new() } }
+    /// let system = System::new();
+    /// let events = system.subscribe();
+    /// let idle = system.spawn(Idle);
+    /// idle.send(Stop);
+    /// let exited = events
+    ///     .wait_for(Duration::from_secs(5), |e| matches!(e, LifecycleEvent::Exited { .. }))
+    ///     .unwrap();
+    /// assert_eq!(exited.actor(), Some(idle.id()));
+    /// ```
+    pub fn subscribe(&self) -> Events {
+        self.inner.events.subscribe()
+    }
+
+    /// Publishes a custom event to this system's subscribers (as
+    /// [`LifecycleEvent::Custom`]). Behaviours built on the kernel — the
+    /// supervisors, or your own — report what they do this way. Nothing is
+    /// built or sent when no one subscribed.
+    pub fn publish<E: Send + Sync + 'static>(&self, make: impl FnOnce() -> E) {
+        self.inner
+            .events
+            .emit(|| LifecycleEvent::Custom(Arc::new(make())));
     }
 
     /// Whether [`shutdown`](Self::shutdown) has begun (spawns now fail).
