@@ -196,9 +196,6 @@ impl Core {
             self.status.store(DEAD, Ordering::Release);
             rel.take_all()
         };
-        if let Some(waiter) = closed.start_waiter {
-            let _ = waiter.send(Err(reason.clone()));
-        }
         let name = closed.name.as_deref();
         if let Some(name) = name {
             self.system
@@ -206,6 +203,11 @@ impl Core {
                 .release(name, self.id, &self.system.events);
         }
         self.system.forget(self.id);
+        // A spawner waiting for `started` learns of the failure like anyone
+        // told of an end: once the name is free and the actor is forgotten.
+        if let Some(waiter) = closed.start_waiter {
+            let _ = waiter.send(Err(reason.clone()));
+        }
         log_exit(self.id, name, reason);
         self.system.events.emit(|| LifecycleEvent::Exited {
             actor: self.id,

@@ -1,0 +1,385 @@
+//! The Bridge: calls with their errors, multi_call and stop, results in
+//! target order, and calls that never mix up their replies.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ferrotp::{
+    silence_actor_panics, Actor, ActorRef, CallError, Context, ExitReason, Handlers, Stop, Stopped,
+    System,
+};
+
+const WAIT: Duration = Duration::from_secs(10);
+/// A timeout no test should ever reach: calls that must fail "at once" are
+/// given this one and must return well before it.
+const LONG: Duration = Duration::from_secs(60);
+
+/// Asserts that an operation begun at `started` did not wait anywhere near
+/// `LONG`.
+fn assert_prompt(started: Instant) {
+    let waited = started.elapsed();
+    assert!(waited < WAIT, "waited {waited:?}, as if for the timeout");
+}
+
+/// Answers a `Req` in the way it says: doubling, with the wrong type,
+/// never, by dying, or after a pause. One request type for all, because a
+/// `multi_call` sends one type to every target.
+struct Service;
+
+enum Req {
+    Double(u64),
+    /// The pause makes this reply come after those of faster targets.
+    SlowDouble(u64, Duration),
+    WrongType,
+    Ignore,
+    Die,
+    Panic,
+}
+
+impl Service {
+    fn request(&mut self, req: Req, ctx: &mut Context<Self>) {
+        match req {
+            Req::Double(n) => ctx.reply(n * 2),
+            Req::SlowDouble(n, pause) => {
+                thread::sleep(pause);
+                ctx.reply(n * 2);
+            }
+            Req::WrongType => ctx.reply("not a number"),
+            Req::Ignore => {}
+            Req::Die => ctx.stop(ExitReason::Error("gone".to_string())),
+            Req::Panic => panic!("service panicked"),
+        }
+    }
+}
+
+impl Actor for Service {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::request)
+    }
+}
+
+/// A service that is already dead.
+fn dead_service(system: &System) -> ActorRef {
+    let actor = system.spawn(Service);
+    let stopped = system.bridge().stop(std::slice::from_ref(&actor), WAIT);
+    assert_eq!(
+        stopped[0].as_ref().map(|s| &s.reason),
+        Some(&ExitReason::Normal)
+    );
+    actor
+}
+
+#[test]
+fn call_returns_the_reply() {
+    let system = System::new();
+    let bridge = system.bridge();
+    let service = system.spawn(Service);
+    for n in 0..20u64 {
+        let doubled: u64 = bridge.call(&service, Req::Double(n), WAIT).unwrap();
+        assert_eq!(doubled, n * 2);
+    }
+}
+
+#[test]
+fn call_reports_a_reply_of_the_wrong_type() {
+    let system = System::new();
+    let service = system.spawn(Service);
+    let result: Result<u64, CallError> = system.bridge().call(&service, Req::WrongType, WAIT);
+    assert_eq!(
+        result,
+        Err(CallError::WrongReplyType {
+            expected: std::any::type_name::<u64>(),
+            got: std::any::type_name::<&str>(),
+        })
+    );
+    // The service is fine.
+    let doubled: u64 = system
+        .bridge()
+        .call(&service, Req::Double(4), WAIT)
+        .unwrap();
+    assert_eq!(doubled, 8);
+}
+
+#[test]
+fn call_times_out_when_no_reply_comes() {
+    let system = System::new();
+    let service = system.spawn(Service);
+    let timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let result: Result<u64, CallError> = system.bridge().call(&service, Req::Ignore, timeout);
+    assert_eq!(result, Err(CallError::Timeout));
+    assert!(started.elapsed() >= timeout, "gave up before the timeout");
+    assert!(service.is_alive());
+}
+
+/// Replies with the number it is given; for `Gated` requests, only once
+/// the test opens the gate.
+struct Gatekeeper {
+    gate: mpsc::Receiver<()>,
+}
+struct Gated(u64);
+struct Open(u64);
+
+impl Gatekeeper {
+    fn gated(&mut self, Gated(n): Gated, ctx: &mut Context<Self>) {
+        let _ = self.gate.recv_timeout(WAIT);
+        ctx.reply(n);
+    }
+    fn open(&mut self, Open(n): Open, ctx: &mut Context<Self>) {
+        ctx.reply(n);
+    }
+}
+
+impl Actor for Gatekeeper {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::gated).on(Self::open)
+    }
+}
+
+#[test]
+fn a_late_reply_never_answers_a_later_call() {
+    let system = System::new();
+    let bridge = system.bridge();
+    let (open_gate, gate) = mpsc::channel();
+    let keeper = system.spawn(Gatekeeper { gate });
+
+    let first: Result<u64, CallError> = bridge.call(&keeper, Gated(1), Duration::from_millis(100));
+    assert_eq!(first, Err(CallError::Timeout));
+    open_gate.send(()).unwrap();
+    // The keeper answers the first request (late) before it even sees the
+    // second one: a shared reply address would hand `1` to this call.
+    let second: u64 = bridge.call(&keeper, Open(2), WAIT).unwrap();
+    assert_eq!(second, 2);
+    let third: u64 = bridge.call(&keeper, Open(3), WAIT).unwrap();
+    assert_eq!(third, 3);
+}
+
+#[test]
+fn a_call_to_an_actor_that_stops_without_replying_fails_at_once() {
+    silence_actor_panics();
+    let system = System::new();
+    let bridge = system.bridge();
+
+    let service = system.spawn(Service);
+    let started = Instant::now();
+    let result: Result<u64, CallError> = bridge.call(&service, Req::Die, LONG);
+    assert_eq!(
+        result,
+        Err(CallError::Stopped(ExitReason::Error("gone".to_string())))
+    );
+    assert_prompt(started);
+
+    let service = system.spawn(Service);
+    let started = Instant::now();
+    let result: Result<u64, CallError> = bridge.call(&service, Req::Panic, LONG);
+    assert_eq!(
+        result,
+        Err(CallError::Stopped(ExitReason::Panic(
+            "service panicked".to_string()
+        )))
+    );
+    assert_prompt(started);
+}
+
+/// Blocks in its handler until released, telling the test when it is in.
+struct Stuck {
+    entered: mpsc::Sender<()>,
+    release: mpsc::Receiver<()>,
+}
+struct Hang;
+
+impl Stuck {
+    fn hang(&mut self, _: Hang, ctx: &mut Context<Self>) {
+        let _ = self.entered.send(());
+        let _ = self.release.recv_timeout(LONG);
+        ctx.reply(0u64);
+    }
+}
+
+impl Actor for Stuck {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::hang)
+    }
+}
+
+#[test]
+fn a_call_to_an_actor_killed_mid_call_fails_at_once() {
+    let system = System::new();
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let stuck = system.spawn(Stuck {
+        entered: entered_tx,
+        release: release_rx,
+    });
+    // Once the call's request is being handled, kill the actor from
+    // another thread.
+    let killer = {
+        let stuck = stuck.clone();
+        thread::spawn(move || {
+            entered
+                .recv_timeout(WAIT)
+                .expect("the call reached the actor");
+            stuck.kill();
+        })
+    };
+    let started = Instant::now();
+    let result: Result<u64, CallError> = system.bridge().call(&stuck, Hang, LONG);
+    assert_eq!(result, Err(CallError::Stopped(ExitReason::Killed)));
+    assert_prompt(started);
+    killer.join().unwrap();
+    // Let the stuck thread end; its reply is discarded.
+    let _ = release.send(());
+    system.shutdown(WAIT).unwrap();
+}
+
+#[test]
+fn a_call_to_a_dead_actor_fails_with_noproc() {
+    let system = System::new();
+    let dead = dead_service(&system);
+    let started = Instant::now();
+    let result: Result<u64, CallError> = system.bridge().call(&dead, Req::Double(1), LONG);
+    assert_eq!(result, Err(CallError::Stopped(ExitReason::NoProc)));
+    assert_prompt(started);
+}
+
+#[test]
+fn multi_call_returns_results_in_target_order_with_mixed_outcomes() {
+    silence_actor_panics();
+    let system = System::new();
+    let spawn = || system.spawn(Service);
+    let fast = spawn();
+    let requests = vec![
+        // Answers last, but comes first.
+        (spawn(), Req::SlowDouble(1, Duration::from_millis(200))),
+        (fast.clone(), Req::Double(2)),
+        (spawn(), Req::WrongType),
+        (dead_service(&system), Req::Double(4)),
+        (spawn(), Req::Die),
+        (spawn(), Req::Panic),
+        (spawn(), Req::Ignore),
+        // The same target twice: each request has its own reply.
+        (fast, Req::Double(8)),
+    ];
+    let timeout = Duration::from_secs(5);
+    let started = Instant::now();
+    let results: Vec<Result<u64, CallError>> = system.bridge().multi_call(requests, timeout);
+    assert_eq!(
+        results,
+        vec![
+            Ok(2),
+            Ok(4),
+            Err(CallError::WrongReplyType {
+                expected: std::any::type_name::<u64>(),
+                got: std::any::type_name::<&str>(),
+            }),
+            Err(CallError::Stopped(ExitReason::NoProc)),
+            Err(CallError::Stopped(ExitReason::Error("gone".to_string()))),
+            Err(CallError::Stopped(ExitReason::Panic(
+                "service panicked".to_string()
+            ))),
+            Err(CallError::Timeout),
+            Ok(16),
+        ]
+    );
+    // One timeout for all, not one per target.
+    assert!(started.elapsed() >= timeout);
+    assert!(
+        started.elapsed() < timeout * 2,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// Takes a while to stop, so that the others stop first.
+struct SlowToStop;
+
+impl Actor for SlowToStop {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+    }
+    fn stopped(&mut self, _: &ExitReason, _: &mut Context<Self>) {
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Handles `Stop` itself and ignores it.
+struct Unstoppable;
+
+impl Actor for Unstoppable {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(|_: &mut Self, _: Stop, _: &mut Context<Self>| {})
+    }
+}
+
+/// `Some(Stopped { actor, reason })`, as `Bridge::stop` gives it.
+fn stopped(actor: &ActorRef, reason: ExitReason) -> Option<Stopped> {
+    Some(Stopped {
+        actor: actor.id(),
+        reason,
+    })
+}
+
+#[test]
+fn stop_returns_stopped_in_target_order() {
+    let system = System::new();
+    let actors = [
+        system.spawn(SlowToStop),
+        system.spawn(Service),
+        system.spawn(Service),
+    ];
+    let result = system.bridge().stop(&actors, WAIT);
+    assert_eq!(
+        result,
+        vec![
+            stopped(&actors[0], ExitReason::Normal),
+            stopped(&actors[1], ExitReason::Normal),
+            stopped(&actors[2], ExitReason::Normal),
+        ]
+    );
+    assert!(actors.iter().all(|a| !a.is_alive()));
+}
+
+/// Fails when told to stop.
+struct RefusesStop;
+
+impl Actor for RefusesStop {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(|_: &mut Self, _: Stop, _: &mut Context<Self>| Err("refused to stop"))
+    }
+}
+
+#[test]
+fn stop_reports_dead_and_failing_actors_in_target_order() {
+    let system = System::new();
+    let alive = system.spawn(Service);
+    let dead = dead_service(&system);
+    let failing = system.spawn(RefusesStop);
+    let actors = [alive.clone(), dead.clone(), failing.clone()];
+    let result = system.bridge().stop(&actors, WAIT);
+    assert_eq!(
+        result,
+        vec![
+            stopped(&alive, ExitReason::Normal),
+            stopped(&dead, ExitReason::NoProc),
+            stopped(&failing, ExitReason::Error("refused to stop".to_string())),
+        ]
+    );
+}
+
+#[test]
+fn stop_gives_none_for_an_actor_that_ignores_stop() {
+    let system = System::new();
+    let unstoppable = system.spawn(Unstoppable);
+    let normal = system.spawn(Service);
+    let timeout = Duration::from_secs(2);
+    let started = Instant::now();
+    let result = system
+        .bridge()
+        .stop(&[unstoppable.clone(), normal.clone()], timeout);
+    assert_eq!(result, vec![None, stopped(&normal, ExitReason::Normal)]);
+    assert!(started.elapsed() >= timeout, "gave up before the timeout");
+    assert!(unstoppable.is_alive());
+    system.shutdown(WAIT).unwrap();
+    assert!(!unstoppable.is_alive());
+}
