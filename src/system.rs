@@ -455,6 +455,11 @@ impl System {
     /// hook runs) and the next one is signalled when it has terminated.
     /// Actors still running at the deadline are killed; their ids are in the
     /// error. New spawns fail from the moment this is called.
+    ///
+    /// The deadline is shared: an actor that does not stop holds up the
+    /// actors spawned before it, which are killed (without `stopped`) if it
+    /// uses up the whole timeout. Supervision trees stop their own children
+    /// in order, so only the trees' roots depend on this order.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
         shutdown(&self.inner, timeout)
     }
