@@ -1,0 +1,580 @@
+//! The static supervisor: its actor and its [`Supervisor`] handle.
+
+use std::any::TypeId;
+use std::mem;
+use std::ops::Range;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use ferrotp::{Actor, ActorId, ActorRef, Context, ExitReason, Handlers, Stopped, System};
+
+use crate::error::SupervisorError;
+use crate::intensity::RestartWindow;
+use crate::lifecycle::{clean_end, spawn_child, Parent, Stopper};
+use crate::protocol::{
+    name_option, ChildCount, ChildInfo, CountChildren, DeleteChild, Describe, Handle, RestartChild,
+    StartChild, StartReply, Summary, TerminateChild, WhichChildren,
+};
+use crate::report::Reporter;
+use crate::spec::{ChildKind, ChildSpec, Restart, Strategy, SupervisorSpec};
+
+/// Sent by a supervisor to itself after a child failed to start during a
+/// restart, so that other requests are served before it tries again.
+struct RetryRestart(String);
+
+/// A running supervisor (a cheap, clonable handle to its actor).
+///
+/// The supervisor is an ordinary actor that traps exits. It starts its
+/// children in order, each fully started before the next, restarts them per
+/// its strategy and their restart policies, and terminates itself (children
+/// first, in reverse start order) with `Shutdown` when restarts exceed its
+/// intensity, so that its own supervisor can act.
+///
+/// The handle does not keep the system alive. Its calls wait for the
+/// supervisor to answer ([`DEFAULT_CALL_TIMEOUT`](crate::DEFAULT_CALL_TIMEOUT)); a supervisor that is not
+/// running fails them at once with [`SupervisorError::SupervisorDown`]. Do not
+/// call a supervisor from its own child's `started` hook: the supervisor
+/// answers only once that hook has returned.
+///
+/// ```
+/// use ferrotp::{Actor, Context, Handlers, System};
+/// use ferrotp_supervisors::{ChildSpec, Supervisor, SupervisorSpec};
+/// use std::time::Duration;
+///
+/// struct Pinger;
+/// impl Pinger {
+///     fn ping(&mut self, _: &'static str, ctx: &mut Context<Self>) { ctx.reply("pong"); }
+/// }
+/// impl Actor for Pinger {
+///     fn handlers() -> Handlers<Self> { Handlers::new().on(Self::ping) }
+/// }
+///
+/// let system = System::new();
+/// let sup = Supervisor::start(
+///     &system,
+///     SupervisorSpec::one_for_one().child(ChildSpec::worker("pinger", || Pinger).name("pinger")),
+/// )
+/// .unwrap();
+/// let children = sup.which_children().unwrap();
+/// assert_eq!(children[0].id, "pinger");
+/// let pinger = system.whereis("pinger").unwrap();
+/// let pong: &str = system.bridge().call(&pinger, "ping", Duration::from_secs(5)).unwrap();
+/// assert_eq!(pong, "pong");
+/// sup.stop(Duration::from_secs(5)).unwrap();
+/// assert!(system.whereis("pinger").is_none());
+/// ```
+#[derive(Clone)]
+pub struct Supervisor {
+    pub(crate) handle: Handle,
+}
+
+impl Supervisor {
+    /// Starts a supervisor and its children, in order; returns once all
+    /// have started. If a child fails to start, the ones already started are
+    /// stopped in reverse order and the error is
+    /// [`SupervisorError::StartFailed`] with that child's id and reason.
+    ///
+    /// The supervisor is not linked to the caller; an exit signal sent from
+    /// plain code ([`ActorRef::exit`]) counts as its parent's and makes it
+    /// shut its tree down.
+    pub fn start(system: &System, spec: SupervisorSpec) -> Result<Supervisor, SupervisorError> {
+        spec.validate()?;
+        let (reply, report) = mpsc::channel();
+        let options = name_option(spec.name.as_deref());
+        let actor = SupervisorActor::new(spec, Parent::External, Some(reply));
+        Handle::spawn(system, actor, options, report).map(|handle| Supervisor { handle })
+    }
+
+    /// Starts a supervisor linked to the calling actor (as OTP's
+    /// `start_link`): if the caller terminates, the supervisor shuts its
+    /// tree down; if the supervisor terminates, the caller gets the exit
+    /// signal. If it fails to start, the caller gets the error only (no
+    /// exit signal).
+    pub fn start_link<A: Actor>(
+        ctx: &Context<A>,
+        spec: SupervisorSpec,
+    ) -> Result<Supervisor, SupervisorError> {
+        spec.validate()?;
+        let (reply, report) = mpsc::channel();
+        let options = name_option(spec.name.as_deref()).link(ctx.myself());
+        let actor = SupervisorActor::new(spec, Parent::Actor(ctx.myself().clone()), Some(reply));
+        Handle::spawn(ctx.system(), actor, options, report).map(|handle| Supervisor { handle })
+    }
+
+    /// The supervisor's address.
+    pub fn actor(&self) -> &ActorRef {
+        &self.handle.actor
+    }
+
+    /// The same handle with another call timeout.
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.handle.call_timeout = timeout;
+        self
+    }
+
+    /// The children, in start order.
+    pub fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
+        self.handle.call(WhichChildren)
+    }
+
+    /// How many children there are, and of what kind.
+    pub fn count_children(&self) -> Result<ChildCount, SupervisorError> {
+        self.handle.call(CountChildren)
+    }
+
+    /// Adds a child at the end of the start order and starts it. Fails with
+    /// [`DuplicateChildId`](SupervisorError::DuplicateChildId) if the id is
+    /// taken (even by a child that is not running), and with
+    /// [`StartFailed`](SupervisorError::StartFailed) (the child is then not
+    /// added) if it does not start.
+    pub fn start_child(&self, spec: ChildSpec) -> Result<ActorRef, SupervisorError> {
+        self.handle.try_call(StartChild(spec))
+    }
+
+    /// Stops the child per its `Shutdown` and keeps its spec, so that it can
+    /// be restarted with [`restart_child`](Self::restart_child) (a temporary
+    /// child's spec is removed). Succeeds if the child was not running.
+    pub fn terminate_child(&self, id: &str) -> Result<(), SupervisorError> {
+        self.handle.try_call(TerminateChild(id.to_string()))
+    }
+
+    /// Starts a child that is not running (terminated, or transient and
+    /// ended normally). Does not count towards the restart intensity.
+    pub fn restart_child(&self, id: &str) -> Result<ActorRef, SupervisorError> {
+        self.handle.try_call(RestartChild(id.to_string()))
+    }
+
+    /// Removes the spec of a child that is not running.
+    pub fn delete_child(&self, id: &str) -> Result<(), SupervisorError> {
+        self.handle.try_call(DeleteChild(id.to_string()))
+    }
+
+    /// A handle to the nested (static) supervisor `id`, while it runs.
+    pub fn child_supervisor(&self, id: &str) -> Result<Supervisor, SupervisorError> {
+        self.handle
+            .child(id, None)
+            .map(|handle| Supervisor { handle })
+    }
+
+    /// A handle to the nested dynamic supervisor `id`, while it runs; its
+    /// children must take arguments of type `Args`.
+    pub fn child_dynamic_supervisor<Args: Clone + Send + 'static>(
+        &self,
+        id: &str,
+    ) -> Result<crate::DynamicSupervisor<Args>, SupervisorError> {
+        self.handle
+            .child(id, Some(TypeId::of::<Args>()))
+            .map(crate::DynamicSupervisor::from_handle)
+    }
+
+    /// Stops the supervisor and waits up to `timeout` until the whole subtree
+    /// is gone: children stop in reverse start order (a nested supervisor's
+    /// subtree before it), then the supervisor terminates with `Normal` (a
+    /// permanent parent restarts it, as in OTP). Fails with
+    /// [`Timeout`](SupervisorError::Timeout) if it is still running then (it
+    /// stops anyway, later), and with
+    /// [`SupervisorDown`](SupervisorError::SupervisorDown) if it was not running.
+    pub fn stop(&self, timeout: Duration) -> Result<(), SupervisorError> {
+        self.handle.stop(timeout)
+    }
+
+    /// The live tree under this supervisor as indented text: ids, names,
+    /// actor ids, restart counts.
+    pub fn tree(&self) -> Result<String, SupervisorError> {
+        crate::tree::render(&self.handle)
+    }
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Supervisor({})", self.handle.actor.id())
+    }
+}
+
+/// One child as the supervisor keeps it.
+struct Child {
+    spec: ChildSpec,
+    actor: Option<ActorRef>,
+    /// It failed to start during a restart; a `RetryRestart` is on its way.
+    restarting: bool,
+    restarts: u32,
+    /// The id of its last incarnation, for reports.
+    last: Option<ActorId>,
+}
+
+impl Child {
+    fn info(&self) -> ChildInfo {
+        ChildInfo {
+            id: self.spec.id.clone(),
+            actor: self.actor.clone(),
+            kind: self.spec.kind,
+            restart: self.spec.restart,
+            name: self.spec.name.clone(),
+            restarts: self.restarts,
+        }
+    }
+}
+
+/// The supervisor actor.
+pub(crate) struct SupervisorActor {
+    strategy: Strategy,
+    /// The children to start in `started`.
+    initial: Vec<ChildSpec>,
+    /// The children, in start order.
+    children: Vec<Child>,
+    window: RestartWindow,
+    parent: Parent,
+    reporter: Reporter,
+    start_reply: Option<StartReply>,
+}
+
+impl SupervisorActor {
+    pub fn new(spec: SupervisorSpec, parent: Parent, start_reply: Option<StartReply>) -> Self {
+        SupervisorActor {
+            strategy: spec.strategy,
+            initial: spec.children,
+            children: Vec::new(),
+            window: RestartWindow::new(spec.max_restarts, spec.period, spec.clock),
+            parent,
+            // The id is known once the actor runs (`started`).
+            reporter: Reporter {
+                id: ActorId::EXTERNAL,
+                name: spec.name,
+                system: None,
+            },
+            start_reply,
+        }
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        self.children.iter().position(|c| c.spec.id == id)
+    }
+
+    /// A child exited (or an exit signal came from elsewhere).
+    fn on_stopped(&mut self, Stopped { actor, reason }: Stopped, ctx: &mut Context<Self>) {
+        if self.parent.is(actor) {
+            self.reporter.parent_exited(actor, &reason);
+            ctx.stop(reason);
+            return;
+        }
+        // A genuine end of a child comes after the child is dead; an exit
+        // signal a live child sent on purpose does not make it restartable.
+        let found = self.children.iter().position(|c| {
+            c.actor
+                .as_ref()
+                .is_some_and(|a| a.id() == actor && !a.is_alive())
+        });
+        let Some(i) = found else {
+            self.reporter.ignored_exit(actor, &reason);
+            return;
+        };
+        let child = &mut self.children[i];
+        child.actor = None;
+        self.reporter.child_exited(&child.spec.id, actor, &reason);
+        let restart = match child.spec.restart {
+            Restart::Permanent => true,
+            Restart::Transient => !reason.is_normal(),
+            Restart::Temporary => false,
+        };
+        if restart {
+            self.restart(ctx, i);
+        } else if child.spec.restart == Restart::Temporary {
+            self.children.remove(i);
+        }
+    }
+
+    /// Restarts child `i` (and the siblings its strategy says), counting one
+    /// restart; terminates the supervisor if that exceeds the intensity.
+    fn restart(&mut self, ctx: &mut Context<Self>, i: usize) {
+        if ctx.system().is_shutting_down() {
+            // Spawns fail now; the system stops every actor anyway.
+            self.children[i].restarting = false;
+            return;
+        }
+        let count = match self.window.add_restart() {
+            Ok(count) => count,
+            Err(exceeded) => {
+                let child = &self.children[i];
+                self.reporter.escalated(
+                    &child.spec.id,
+                    child.last,
+                    exceeded.count,
+                    self.window.max_restarts(),
+                    self.window.period(),
+                );
+                self.children[i].restarting = false;
+                // The `stopped` hook stops the other children, in reverse order.
+                ctx.stop(ExitReason::Shutdown);
+                return;
+            }
+        };
+        // Stopping drops temporary siblings, but never child `i` (a
+        // temporary child is never restarted), so `i` stays valid.
+        let first = match self.strategy {
+            Strategy::OneForOne => {
+                self.start_range(ctx, i..i + 1, count);
+                return;
+            }
+            Strategy::OneForAll => 0,
+            Strategy::RestForOne => i,
+        };
+        self.stop_from(ctx, first);
+        let end = self.children.len();
+        self.start_range(ctx, first..end, count);
+    }
+
+    /// Starts the children in `range` that are not running, in order. On a
+    /// failure, the rest stay stopped and the failed child is retried later
+    /// (a retry is a restart: it counts).
+    fn start_range(&mut self, ctx: &mut Context<Self>, range: Range<usize>, count: usize) {
+        for j in range {
+            let child = &mut self.children[j];
+            if child.actor.is_some() {
+                continue;
+            }
+            match spawn_child(ctx, &*child.spec.start, child.spec.name.as_deref()) {
+                Ok(actor) => {
+                    self.reporter
+                        .child_restarted(&child.spec.id, child.last, actor.id(), count);
+                    child.last = Some(actor.id());
+                    child.actor = Some(actor);
+                    child.restarting = false;
+                    child.restarts += 1;
+                }
+                Err(reason) => {
+                    self.reporter.restart_failed(&child.spec.id, &reason, count);
+                    child.restarting = true;
+                    ctx.send(ctx.myself(), RetryRestart(child.spec.id.clone()));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Stops the running children from `from` on, in reverse start order,
+    /// and drops the temporary ones among them (they are never restarted).
+    fn stop_from(&mut self, ctx: &Context<Self>, from: usize) {
+        let from = from.min(self.children.len());
+        let stopper = Stopper::new(ctx.system());
+        for child in self.children[from..].iter_mut().rev() {
+            child.restarting = false;
+            if let Some(actor) = child.actor.take() {
+                let reason = stopper.stop(ctx, &actor, child.spec.shutdown);
+                let clean = clean_end(child.spec.shutdown, child.spec.restart, &reason);
+                self.reporter
+                    .child_stopped(&child.spec.id, actor.id(), &reason, clean);
+            }
+        }
+        let tail = self.children.split_off(from);
+        self.children.extend(
+            tail.into_iter()
+                .filter(|c| c.spec.restart != Restart::Temporary),
+        );
+    }
+
+    fn on_retry(&mut self, RetryRestart(id): RetryRestart, ctx: &mut Context<Self>) {
+        if ctx.sender() != Some(ctx.myself()) {
+            return;
+        }
+        // Still waiting for it? (It may have been terminated or deleted meanwhile.)
+        if let Some(i) = self
+            .position(&id)
+            .filter(|&i| self.children[i].restarting && self.children[i].actor.is_none())
+        {
+            self.restart(ctx, i);
+        }
+    }
+
+    fn which_children(&mut self, _: WhichChildren, ctx: &mut Context<Self>) {
+        let infos: Vec<ChildInfo> = self.children.iter().map(Child::info).collect();
+        ctx.reply(infos);
+    }
+
+    fn count_children(&mut self, _: CountChildren, ctx: &mut Context<Self>) {
+        let mut count = ChildCount::default();
+        for child in &self.children {
+            count.specs += 1;
+            if child.actor.as_ref().is_some_and(ActorRef::is_alive) {
+                count.active += 1;
+            }
+            match child.spec.kind {
+                ChildKind::Worker => count.workers += 1,
+                ChildKind::Supervisor => count.supervisors += 1,
+            }
+        }
+        ctx.reply(count);
+    }
+
+    fn describe(&mut self, _: Describe, ctx: &mut Context<Self>) {
+        let summary = Summary {
+            id: ctx.myself().id(),
+            name: self.reporter.name.clone(),
+            strategy: self.strategy.to_string(),
+            restarts_in_window: self.window.count(),
+            max_restarts: self.window.max_restarts(),
+            period: self.window.period(),
+            children: self.children.iter().map(Child::info).collect(),
+            dynamic_args: None,
+        };
+        ctx.reply(summary);
+    }
+
+    fn start_child(&mut self, StartChild(spec): StartChild, ctx: &mut Context<Self>) {
+        let result = self.add_child(spec, ctx);
+        ctx.reply(result);
+    }
+
+    fn add_child(
+        &mut self,
+        spec: ChildSpec,
+        ctx: &mut Context<Self>,
+    ) -> Result<ActorRef, SupervisorError> {
+        spec.validate()?;
+        if self.position(&spec.id).is_some() {
+            return Err(SupervisorError::DuplicateChildId(spec.id));
+        }
+        match spawn_child(ctx, &*spec.start, spec.name.as_deref()) {
+            Ok(actor) => {
+                self.reporter.child_started(&spec.id, actor.id());
+                self.children.push(Child {
+                    spec,
+                    actor: Some(actor.clone()),
+                    restarting: false,
+                    restarts: 0,
+                    last: Some(actor.id()),
+                });
+                Ok(actor)
+            }
+            Err(reason) => {
+                self.reporter.start_failed(&spec.id, &reason);
+                Err(SupervisorError::StartFailed {
+                    id: spec.id,
+                    reason,
+                })
+            }
+        }
+    }
+
+    fn terminate_child(&mut self, TerminateChild(id): TerminateChild, ctx: &mut Context<Self>) {
+        let result = match self.position(&id) {
+            None => Err(SupervisorError::NoSuchChild(id)),
+            Some(i) => {
+                let child = &mut self.children[i];
+                // A pending retry finds the child no longer restarting.
+                child.restarting = false;
+                if let Some(actor) = child.actor.take() {
+                    let reason = Stopper::new(ctx.system()).stop(ctx, &actor, child.spec.shutdown);
+                    let clean = clean_end(child.spec.shutdown, child.spec.restart, &reason);
+                    self.reporter
+                        .child_stopped(&child.spec.id, actor.id(), &reason, clean);
+                }
+                if child.spec.restart == Restart::Temporary {
+                    self.children.remove(i);
+                }
+                Ok(())
+            }
+        };
+        ctx.reply(result);
+    }
+
+    fn restart_child(&mut self, RestartChild(id): RestartChild, ctx: &mut Context<Self>) {
+        let result = match self.position(&id) {
+            None => Err(SupervisorError::NoSuchChild(id)),
+            Some(i) if self.children[i].restarting => Err(SupervisorError::ChildRestarting(id)),
+            Some(i) if self.children[i].actor.is_some() => Err(SupervisorError::ChildRunning(id)),
+            Some(i) => {
+                let child = &mut self.children[i];
+                match spawn_child(ctx, &*child.spec.start, child.spec.name.as_deref()) {
+                    Ok(actor) => {
+                        self.reporter.child_started(&id, actor.id());
+                        child.last = Some(actor.id());
+                        child.actor = Some(actor.clone());
+                        Ok(actor)
+                    }
+                    Err(reason) => {
+                        self.reporter.start_failed(&id, &reason);
+                        Err(SupervisorError::StartFailed { id, reason })
+                    }
+                }
+            }
+        };
+        ctx.reply(result);
+    }
+
+    fn delete_child(&mut self, DeleteChild(id): DeleteChild, ctx: &mut Context<Self>) {
+        let result = match self.position(&id) {
+            None => Err(SupervisorError::NoSuchChild(id)),
+            Some(i) if self.children[i].restarting => Err(SupervisorError::ChildRestarting(id)),
+            Some(i) if self.children[i].actor.is_some() => Err(SupervisorError::ChildRunning(id)),
+            Some(i) => {
+                self.children.remove(i);
+                Ok(())
+            }
+        };
+        ctx.reply(result);
+    }
+}
+
+impl Actor for SupervisorActor {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+            .on(Self::on_stopped)
+            .on(Self::on_retry)
+            .on(Self::which_children)
+            .on(Self::count_children)
+            .on(Self::describe)
+            .on(Self::start_child)
+            .on(Self::terminate_child)
+            .on(Self::restart_child)
+            .on(Self::delete_child)
+            .other(|sup: &mut Self, _payload, type_name, _ctx| {
+                sup.reporter.ignored_message(type_name);
+            })
+    }
+
+    fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        self.reporter.id = ctx.myself().id();
+        self.reporter.system = Some(ctx.system().clone());
+        for spec in mem::take(&mut self.initial) {
+            match spawn_child(ctx, &*spec.start, spec.name.as_deref()) {
+                Ok(actor) => {
+                    self.reporter.child_started(&spec.id, actor.id());
+                    self.children.push(Child {
+                        spec,
+                        last: Some(actor.id()),
+                        actor: Some(actor),
+                        restarting: false,
+                        restarts: 0,
+                    });
+                }
+                Err(reason) => {
+                    self.reporter.start_failed(&spec.id, &reason);
+                    self.stop_from(ctx, 0);
+                    self.children.clear();
+                    self.parent.unlink(ctx);
+                    let error = SupervisorError::StartFailed {
+                        id: spec.id,
+                        reason,
+                    };
+                    let exit = ExitReason::error(&error);
+                    if let Some(reply) = self.start_reply.take() {
+                        let _ = reply.send(Err(error));
+                    }
+                    return Err(exit);
+                }
+            }
+        }
+        if let Some(reply) = self.start_reply.take() {
+            // The supervisor's own context holds a handle that does not keep
+            // the system alive; the `Supervisor` handle keeps that one.
+            let _ = reply.send(Ok(ctx.system().clone()));
+        }
+        Ok(())
+    }
+
+    fn stopped(&mut self, reason: &ExitReason, ctx: &mut Context<Self>) {
+        let running = self.children.iter().filter(|c| c.actor.is_some()).count();
+        self.reporter.shutting_down(reason, running);
+        self.stop_from(ctx, 0);
+    }
+}
