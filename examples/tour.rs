@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use ferrotp::{Actor, Context, Down, ExitReason, Handlers, SpawnOptions, Stopped, System};
+use ferrotp_supervisors::{ChildSpec, Supervisor, SupervisorEvent, SupervisorSpec};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -142,6 +143,41 @@ fn main() {
         "   the name was freed: whereis(\"counter\") = {:?}",
         system.whereis("counter")
     );
+
+    step("a supervisor restarts what crashed");
+    let events = system.subscribe();
+    let spec = SupervisorSpec::one_for_one()
+        .intensity(3, Duration::from_secs(5))
+        .child(ChildSpec::worker("counter", || Counter { total: 0 }).name("counter"))
+        .child(ChildSpec::worker("spare", || Counter { total: 0 }));
+    let supervisor = Supervisor::start(&system, spec).expect("the tree starts");
+    let first = system
+        .whereis("counter")
+        .expect("registered by its supervisor");
+    first.send(Add(7));
+    first.send(Crash);
+    let restarted = events
+        .wait_for(WAIT, |e| e.custom::<SupervisorEvent>().is_some())
+        .expect("the supervisor reports the restart");
+    println!(
+        "   {:?}",
+        restarted
+            .custom::<SupervisorEvent>()
+            .expect("a supervisor event")
+    );
+    let again = system.whereis("counter").expect("registered again");
+    let total: i64 = bridge
+        .call(&again, Total, WAIT)
+        .expect("the new counter answers");
+    println!(
+        "   counter {} crashed; {} took its name with a fresh state: Total -> {total}",
+        first.id(),
+        again.id()
+    );
+    for line in supervisor.tree().expect("the supervisor answers").lines() {
+        println!("   {line}");
+    }
+    supervisor.stop(WAIT).expect("the tree stops");
 
     step("stop actors through the Bridge");
     let a = system.spawn(Counter { total: 0 });
