@@ -3,6 +3,7 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt::Display;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
@@ -19,6 +20,32 @@ type Fallback<A> = Box<
         + Send
         + Sync,
 >;
+
+/// A `TypeId` is already a hash: looking a handler up (once per message)
+/// need not hash it again with SipHash.
+#[derive(Default)]
+struct TypeIdHasher(u64);
+
+impl Hasher for TypeIdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for `TypeId`, which writes integers; kept correct anyway.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 ^= (n as u64) ^ ((n >> 64) as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// What a handler may return: `()`, or `Result<(), E>` with a printable
 /// error. `Err(e)` terminates the actor with `ExitReason::Error(e.to_string())`.
@@ -64,7 +91,7 @@ impl<E: Display> HandlerResult for Result<(), E> {
 /// }
 /// ```
 pub struct Handlers<A> {
-    by_type: HashMap<TypeId, Handler<A>>,
+    by_type: HashMap<TypeId, Handler<A>, BuildHasherDefault<TypeIdHasher>>,
     fallback: Option<Fallback<A>>,
 }
 
@@ -78,7 +105,7 @@ impl<A: Actor> Handlers<A> {
     /// No handlers: every message is a dead letter (but `Stop` still stops).
     pub fn new() -> Self {
         Handlers {
-            by_type: HashMap::new(),
+            by_type: HashMap::default(),
             fallback: None,
         }
     }
