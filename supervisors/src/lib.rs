@@ -78,6 +78,9 @@ mod spec;
 mod supervisor;
 mod tree;
 
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
 pub use dynamic::{DynamicSupervisor, DynamicSupervisorSpec};
 pub use error::SupervisorError;
 pub use intensity::{Clock, ManualClock, SystemClock};

@@ -1,0 +1,666 @@
+//! The runner: builds a live tree from a [`TreeShape`], applies [`Step`]s
+//! one at a time, each until its effects are over, and reports what
+//! happened ([`StepTrace`]).
+//!
+//! A step is over when every supervisor it could have made act has acted.
+//! The runner knows that from events, never from time: the `Down` of a
+//! crashed child (the runner's monitor predates the crash, so the `Down`
+//! comes after the child's exit signal reached its supervisor), then a
+//! `which_children` round trip to that supervisor (answered only after it
+//! handled the exit); if the supervisor itself ended (it escalated), the
+//! same again with its parent, up to the root.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrotp::testkit::inject_panic;
+use ferrotp::{ActorId, ActorRef, Down, Events, ExitReason, Inbox, MonitorRef, Stop, System};
+
+use crate::error::SupervisorError;
+use crate::intensity::ManualClock;
+use crate::protocol::{ChildInfo, Handle, WhichChildren};
+use crate::report::SupervisorEvent;
+use crate::spec::{ChildKind, ChildSpec};
+use crate::supervisor::Supervisor;
+use crate::testkit::schedule::{CrashReason, Schedule, Step};
+use crate::testkit::shape::{Path, TreeShape};
+use crate::testkit::snapshot::TreeSnapshot;
+use crate::testkit::worker::TestWorker;
+
+/// Makes the worker child with the given id (the runner then sets the id
+/// and the restart policy from the shape).
+pub type WorkerFactory = Arc<dyn Fn(&str) -> ChildSpec + Send + Sync>;
+
+/// How long the runner waits for any one event unless told otherwise.
+pub const DEFAULT_RUNNER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Builds live trees and applies schedules to them.
+///
+/// ```
+/// use ferrotp::System;
+/// use ferrotp_supervisors::testkit::{CrashReason, Path, Runner, Schedule, Step, TreeShape};
+/// use ferrotp_supervisors::{Restart, Strategy};
+///
+/// let tree = TreeShape::new(Strategy::OneForAll)
+///     .worker("a", Restart::Permanent)
+///     .worker("b", Restart::Permanent);
+/// let schedule = Schedule {
+///     tree,
+///     steps: vec![Step::Crash { child: Path::new(["b"]), reason: CrashReason::Error }],
+/// };
+/// let trace = Runner::new().run(&System::new(), &schedule).unwrap();
+/// let step = &trace.steps[0];
+/// assert_eq!(step.restarted, vec![Path::new(["a"]), Path::new(["b"])]);
+/// assert!(step.kept.is_empty() && step.escalated.is_empty());
+/// ```
+#[derive(Clone)]
+pub struct Runner {
+    workers: WorkerFactory,
+    timeout: Duration,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// A runner whose workers are [`TestWorker`]s, waiting up to
+    /// [`DEFAULT_RUNNER_TIMEOUT`] for any one event.
+    pub fn new() -> Self {
+        Runner {
+            workers: Arc::new(|id| ChildSpec::worker(id, || TestWorker)),
+            timeout: DEFAULT_RUNNER_TIMEOUT,
+        }
+    }
+
+    /// Supervises your own workers: `factory(id)` makes the worker child
+    /// `id`. The runner overrides the spec's id and restart policy with the
+    /// shape's and keeps the rest (shutdown, name). Crashes reach your
+    /// actor through the kernel, not its code (see
+    /// [`CrashReason`](super::CrashReason) for what that asks of it). Give
+    /// workers names only if no step kills a supervisor: a killed
+    /// supervisor's children end after it is restarted, so a restarted
+    /// child could find its name still taken.
+    pub fn workers(mut self, factory: impl Fn(&str) -> ChildSpec + Send + Sync + 'static) -> Self {
+        self.workers = Arc::new(factory);
+        self
+    }
+
+    /// How long to wait for any one event (a `Down`, a supervisor's answer)
+    /// before failing with [`RunError::Timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Starts the tree in `system`, its intensity counted on a fresh
+    /// [`ManualClock`] standing at zero.
+    pub fn start(&self, system: &System, tree: &TreeShape) -> Result<LiveTree, RunError> {
+        let clock = ManualClock::new();
+        // Subscribed first, so that no supervisor event of the run is missed.
+        let events = system.subscribe();
+        let spec = tree.spec(&clock, &self.workers);
+        let root = Supervisor::start(system, spec)
+            .map_err(RunError::Start)?
+            .with_call_timeout(self.timeout);
+        Ok(LiveTree {
+            system: system.clone(),
+            root,
+            clock,
+            workers: self.workers.clone(),
+            timeout: self.timeout,
+            events,
+            root_down: None,
+        })
+    }
+
+    /// Starts the schedule's tree, applies every step, stops the tree.
+    pub fn run(&self, system: &System, schedule: &Schedule) -> Result<Trace, RunError> {
+        let mut live = self.start(system, &schedule.tree)?;
+        let initial = live.snapshot_now()?;
+        let steps = schedule
+            .steps
+            .iter()
+            .map(|step| live.apply(step))
+            .collect::<Result<Vec<_>, _>>()?;
+        live.stop()?;
+        Ok(Trace { initial, steps })
+    }
+}
+
+/// What a whole run observed.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    /// The tree once started.
+    pub initial: TreeSnapshot,
+    /// One entry per step, in order.
+    pub steps: Vec<StepTrace>,
+}
+
+impl Trace {
+    /// The tree after the last step (`None` if the root is down).
+    pub fn last_tree(&self) -> Option<&TreeSnapshot> {
+        match self.steps.last() {
+            Some(step) => step.tree.as_ref(),
+            None => Some(&self.initial),
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Clone, Debug)]
+pub struct StepTrace {
+    /// The step.
+    pub step: Step,
+    /// Whether it was applied.
+    pub outcome: Outcome,
+    /// The children their supervisors restarted (each `ChildRestarted`
+    /// event, in order; `restart_child` is not a restart).
+    pub restarted: Vec<Path>,
+    /// The supervisors that exceeded their restart intensity, in order.
+    pub escalated: Vec<Path>,
+    /// The running children that kept the actor they had before the step.
+    pub kept: Vec<Path>,
+    /// The running children with an actor they did not have before the
+    /// step (restarted, or started).
+    pub replaced: Vec<Path>,
+    /// The tree after the step; `None` once the root is down.
+    pub tree: Option<TreeSnapshot>,
+}
+
+/// Whether a step was applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It was.
+    Applied,
+    /// The supervisor refused the request.
+    Refused(Refusal),
+    /// There was nothing to apply it to.
+    Skipped(Skip),
+}
+
+/// Why a supervisor refused a request (the [`SupervisorError`]s a request
+/// can meet in a healthy tree).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// [`SupervisorError::NoSuchChild`].
+    NoSuchChild,
+    /// [`SupervisorError::ChildRunning`].
+    ChildRunning,
+    /// [`SupervisorError::ChildRestarting`].
+    ChildRestarting,
+    /// [`SupervisorError::DuplicateChildId`].
+    DuplicateChildId,
+    /// [`SupervisorError::StartFailed`], with the child's reason.
+    StartFailed(ExitReason),
+}
+
+/// Why a step was skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// The root supervisor is down (it escalated): nothing runs any more.
+    RootDown,
+    /// The path's supervisor is not running (or is not a supervisor).
+    NoSupervisor,
+    /// The supervisor has no child with that id (or the path is the root's).
+    NoSuchChild,
+    /// The child is not running, so it cannot crash.
+    NotRunning,
+    /// A supervisor traps exit signals: `Shutdown` and `Error` crashes do
+    /// not apply to it.
+    TrapsExits,
+}
+
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The tree did not start.
+    #[error("the tree did not start: {0}")]
+    Start(SupervisorError),
+    /// An event did not come in time.
+    #[error("waited longer than the runner's timeout for {0}")]
+    Timeout(String),
+    /// A supervisor failed a request it should have answered.
+    #[error("{what}: {error}")]
+    Supervisor {
+        /// What the runner was doing.
+        what: String,
+        /// The error.
+        error: SupervisorError,
+    },
+    /// A crashed child ended with another reason than the crash's.
+    #[error("{child} ended with {got}, not {expected}")]
+    UnexpectedExit {
+        /// The child.
+        child: Path,
+        /// The crash's reason.
+        expected: ExitReason,
+        /// Its actual reason.
+        got: ExitReason,
+    },
+    /// The tree did not stop.
+    #[error("the tree did not stop: {0}")]
+    Stop(SupervisorError),
+}
+
+/// A started tree, to which steps are applied one at a time.
+pub struct LiveTree {
+    /// Kept so that the system lives as long as the tree.
+    system: System,
+    root: Supervisor,
+    clock: ManualClock,
+    workers: WorkerFactory,
+    timeout: Duration,
+    events: Events,
+    /// How the root ended, once it has.
+    root_down: Option<ExitReason>,
+}
+
+impl std::fmt::Debug for LiveTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveTree")
+            .field("root", &self.root)
+            .field("clock", &self.clock)
+            .field("root_down", &self.root_down)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveTree {
+    /// The root supervisor.
+    pub fn root(&self) -> &Supervisor {
+        &self.root
+    }
+
+    /// The manual clock every supervisor of the tree counts restarts on.
+    pub fn clock(&self) -> &ManualClock {
+        &self.clock
+    }
+
+    /// The system the tree runs in.
+    pub fn system(&self) -> &System {
+        &self.system
+    }
+
+    /// How the root ended, if it has (it escalated).
+    pub fn root_down(&self) -> Option<&ExitReason> {
+        self.root_down.as_ref()
+    }
+
+    /// The tree now (`None` once the root is down).
+    pub fn snapshot(&self) -> Result<Option<TreeSnapshot>, RunError> {
+        match self.root_down {
+            Some(_) => Ok(None),
+            None => self.snapshot_now().map(Some),
+        }
+    }
+
+    /// Applies `step` and returns once its effects are over: every restart
+    /// and escalation it caused has happened, and every actor it ended has
+    /// terminated.
+    pub fn apply(&mut self, step: &Step) -> Result<StepTrace, RunError> {
+        if self.root_down.is_some() {
+            return Ok(StepTrace {
+                step: step.clone(),
+                outcome: Outcome::Skipped(Skip::RootDown),
+                restarted: Vec::new(),
+                escalated: Vec::new(),
+                kept: Vec::new(),
+                replaced: Vec::new(),
+                tree: None,
+            });
+        }
+        // Whatever happened between steps is not this step's doing.
+        while self.events.try_recv().is_some() {}
+        let before = self.snapshot_now()?;
+        let mut watch = Watch::new(&self.system, self.timeout);
+        // Watched before the step acts, so that each one's `Down` comes
+        // after its exit signal reached its parent (see the module docs).
+        let chain: Vec<(ActorRef, MonitorRef)> = acted_on(step)
+            .map(|path| supervisor_chain(&before, &path))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|sup| {
+                let monitor = watch.monitor(&sup);
+                (sup, monitor)
+            })
+            .collect();
+
+        let outcome = self.act(step, &before, &mut watch)?;
+        self.settle(&chain, &mut watch)?;
+        let after = self.snapshot()?;
+
+        // A killed supervisor's subtree ends on its own, after its parent
+        // restarted it: wait for every actor that left the tree.
+        let live: HashSet<ActorId> = after
+            .iter()
+            .flat_map(|tree| tree.actors())
+            .map(|a| a.id())
+            .collect();
+        for actor in before.actors() {
+            if !live.contains(&actor.id()) {
+                let monitor = watch.monitor(&actor);
+                watch.wait(monitor, || format!("{} to end after {step:?}", actor.id()))?;
+            }
+        }
+
+        let mut paths = before.supervisor_paths();
+        if let Some(tree) = &after {
+            paths.extend(tree.supervisor_paths());
+        }
+        let (restarted, escalated) = self.supervisor_events(&paths);
+        let (kept, replaced) = identities(&before, after.as_ref());
+        Ok(StepTrace {
+            step: step.clone(),
+            outcome,
+            restarted,
+            escalated,
+            kept,
+            replaced,
+            tree: after,
+        })
+    }
+
+    /// Stops the tree (unless the root is down already) and waits until it
+    /// is gone.
+    pub fn stop(self) -> Result<(), RunError> {
+        if self.root_down.is_some() {
+            return Ok(());
+        }
+        self.root.stop(self.timeout).map_err(RunError::Stop)
+    }
+
+    fn snapshot_now(&self) -> Result<TreeSnapshot, RunError> {
+        TreeSnapshot::take(&self.root.handle).map_err(|error| RunError::Supervisor {
+            what: "reading the tree".into(),
+            error,
+        })
+    }
+
+    fn supervisor(&self, actor: &ActorRef) -> Supervisor {
+        Supervisor {
+            handle: Handle {
+                actor: actor.clone(),
+                system: self.root.handle.system.clone(),
+                call_timeout: self.timeout,
+            },
+        }
+    }
+
+    fn act(
+        &self,
+        step: &Step,
+        before: &TreeSnapshot,
+        watch: &mut Watch,
+    ) -> Result<Outcome, RunError> {
+        match step {
+            Step::Crash { child, reason } => self.crash(before, watch, child, *reason),
+            Step::TerminateChild { child } => {
+                self.request(step, before, child, |sup, id| sup.terminate_child(id))
+            }
+            Step::RestartChild { child } => self.request(step, before, child, |sup, id| {
+                sup.restart_child(id).map(drop)
+            }),
+            Step::DeleteChild { child } => {
+                self.request(step, before, child, |sup, id| sup.delete_child(id))
+            }
+            Step::StartChild {
+                supervisor,
+                id,
+                restart,
+            } => {
+                let Some(actor) = before.supervisor(supervisor) else {
+                    return Ok(Outcome::Skipped(Skip::NoSupervisor));
+                };
+                let mut spec = self.worker_spec(id);
+                spec.restart = *restart;
+                answer(step, self.supervisor(actor).start_child(spec).map(drop))
+            }
+            Step::AdvanceClock(by) => {
+                self.clock.advance(*by);
+                Ok(Outcome::Applied)
+            }
+        }
+    }
+
+    /// A worker spec for `start_child`, from the same factory as the tree's.
+    fn worker_spec(&self, id: &str) -> ChildSpec {
+        let mut spec = (self.workers)(id);
+        spec.id = id.to_string();
+        spec
+    }
+
+    /// One request to the supervisor of `child`, by the child's id.
+    fn request(
+        &self,
+        step: &Step,
+        before: &TreeSnapshot,
+        child: &Path,
+        op: impl FnOnce(&Supervisor, &str) -> Result<(), SupervisorError>,
+    ) -> Result<Outcome, RunError> {
+        let (Some(parent), Some(id)) = (child.parent(), child.id()) else {
+            return Ok(Outcome::Skipped(Skip::NoSuchChild));
+        };
+        let Some(actor) = before.supervisor(&parent) else {
+            return Ok(Outcome::Skipped(Skip::NoSupervisor));
+        };
+        answer(step, op(&self.supervisor(actor), id))
+    }
+
+    /// Makes the child end with `reason` and waits for its `Down`.
+    fn crash(
+        &self,
+        before: &TreeSnapshot,
+        watch: &mut Watch,
+        path: &Path,
+        reason: CrashReason,
+    ) -> Result<Outcome, RunError> {
+        let Some(parent) = path.parent() else {
+            return Ok(Outcome::Skipped(Skip::NoSuchChild));
+        };
+        if before.supervisor(&parent).is_none() {
+            return Ok(Outcome::Skipped(Skip::NoSupervisor));
+        }
+        let Some(child) = before.get(path) else {
+            return Ok(Outcome::Skipped(Skip::NoSuchChild));
+        };
+        let Some(actor) = &child.actor else {
+            return Ok(Outcome::Skipped(Skip::NotRunning));
+        };
+        if child.kind == ChildKind::Supervisor && !reason.applies_to_supervisors() {
+            return Ok(Outcome::Skipped(Skip::TrapsExits));
+        }
+        let monitor = watch.monitor(actor);
+        match reason {
+            CrashReason::Normal => actor.send(Stop),
+            CrashReason::Shutdown | CrashReason::Error => actor.exit(reason.exit_reason()),
+            CrashReason::Panic => {
+                inject_panic(actor);
+                // Any message triggers the injected panic; this one is never handled.
+                actor.send(Poke);
+            }
+            CrashReason::Killed => actor.kill(),
+        }
+        let got = watch.wait(monitor, || format!("{path} to end ({reason:?})"))?;
+        let expected = reason.exit_reason();
+        if got != expected {
+            return Err(RunError::UnexpectedExit {
+                child: path.clone(),
+                expected,
+                got,
+            });
+        }
+        Ok(Outcome::Applied)
+    }
+
+    /// Waits until the supervisors in `chain` (the one a step acted on, then
+    /// its ancestors) have handled what the step did: a round trip to the
+    /// first; if it ended, its `Down` and a round trip to its parent; and
+    /// so on. Records the root's end.
+    fn settle(
+        &mut self,
+        chain: &[(ActorRef, MonitorRef)],
+        watch: &mut Watch,
+    ) -> Result<(), RunError> {
+        for (sup, monitor) in chain {
+            match self
+                .supervisor(sup)
+                .handle
+                .call::<Vec<ChildInfo>, _>(WhichChildren)
+            {
+                Ok(_) => return Ok(()),
+                Err(SupervisorError::SupervisorDown(_)) => {
+                    let reason =
+                        watch.wait(*monitor, || format!("supervisor {} to end", sup.id()))?;
+                    if sup.id() == self.root.actor().id() {
+                        self.root_down = Some(reason);
+                    }
+                }
+                Err(error) => {
+                    return Err(RunError::Supervisor {
+                        what: format!("asking supervisor {}", sup.id()),
+                        error,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The restarts and escalations published since the step began.
+    fn supervisor_events(&self, paths: &HashMap<ActorId, Path>) -> (Vec<Path>, Vec<Path>) {
+        let path_of = |id: &ActorId| {
+            paths
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| Path::new([format!("?{id}")]))
+        };
+        let (mut restarted, mut escalated) = (Vec::new(), Vec::new());
+        while let Some(event) = self.events.try_recv() {
+            match event.custom::<SupervisorEvent>() {
+                Some(SupervisorEvent::ChildRestarted {
+                    supervisor,
+                    child_id,
+                    ..
+                }) => restarted.push(path_of(supervisor).child(child_id)),
+                Some(SupervisorEvent::SupervisorEscalated { supervisor, .. }) => {
+                    escalated.push(path_of(supervisor))
+                }
+                _ => {}
+            }
+        }
+        (restarted, escalated)
+    }
+}
+
+/// The message that triggers an injected panic.
+struct Poke;
+
+/// The supervisor a step asks or whose child it crashes.
+fn acted_on(step: &Step) -> Option<Path> {
+    match step {
+        Step::Crash { child, .. }
+        | Step::TerminateChild { child }
+        | Step::RestartChild { child }
+        | Step::DeleteChild { child } => child.parent(),
+        Step::StartChild { supervisor, .. } => Some(supervisor.clone()),
+        Step::AdvanceClock(_) => None,
+    }
+}
+
+/// The running supervisor at `path` and its ancestors up to the root
+/// (empty if it does not run).
+fn supervisor_chain(tree: &TreeSnapshot, path: &Path) -> Vec<ActorRef> {
+    let ids = path.ids();
+    (0..=ids.len())
+        .rev()
+        .map_while(|n| tree.supervisor(&Path::new(ids[..n].to_vec())).cloned())
+        .collect()
+}
+
+/// Which running children kept their actor, and which have a new one.
+fn identities(before: &TreeSnapshot, after: Option<&TreeSnapshot>) -> (Vec<Path>, Vec<Path>) {
+    let (mut kept, mut replaced) = (Vec::new(), Vec::new());
+    for (path, child) in after.map(TreeSnapshot::children_deep).unwrap_or_default() {
+        let Some(actor) = &child.actor else { continue };
+        let old = before.get(&path).and_then(|c| c.actor.as_ref());
+        if old.map(ActorRef::id) == Some(actor.id()) {
+            kept.push(path);
+        } else {
+            replaced.push(path);
+        }
+    }
+    (kept, replaced)
+}
+
+/// A request's result as an outcome; errors a healthy tree never gives
+/// stop the run.
+fn answer(step: &Step, result: Result<(), SupervisorError>) -> Result<Outcome, RunError> {
+    let refusal = match result {
+        Ok(()) => return Ok(Outcome::Applied),
+        Err(SupervisorError::NoSuchChild(_)) => Refusal::NoSuchChild,
+        Err(SupervisorError::ChildRunning(_)) => Refusal::ChildRunning,
+        Err(SupervisorError::ChildRestarting(_)) => Refusal::ChildRestarting,
+        Err(SupervisorError::DuplicateChildId(_)) => Refusal::DuplicateChildId,
+        Err(SupervisorError::StartFailed { reason, .. }) => Refusal::StartFailed(reason),
+        Err(error) => {
+            return Err(RunError::Supervisor {
+                what: format!("{step:?}"),
+                error,
+            })
+        }
+    };
+    Ok(Outcome::Refused(refusal))
+}
+
+/// The `Down`s of the monitors one step placed. They may arrive in any
+/// order, so each is kept until it is asked for.
+struct Watch {
+    inbox: Inbox,
+    seen: HashMap<MonitorRef, ExitReason>,
+    timeout: Duration,
+}
+
+impl Watch {
+    fn new(system: &System, timeout: Duration) -> Self {
+        Watch {
+            inbox: system.inbox(),
+            seen: HashMap::new(),
+            timeout,
+        }
+    }
+
+    fn monitor(&self, actor: &ActorRef) -> MonitorRef {
+        self.inbox.monitor(actor)
+    }
+
+    fn wait(
+        &mut self,
+        monitor: MonitorRef,
+        what: impl FnOnce() -> String,
+    ) -> Result<ExitReason, RunError> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            if let Some(reason) = self.seen.remove(&monitor) {
+                return Ok(reason);
+            }
+            let Ok(envelope) = self.inbox.recv_deadline(deadline) else {
+                return Err(RunError::Timeout(what()));
+            };
+            if let Ok(down) = envelope.downcast::<Down>() {
+                self.seen.insert(down.monitor, down.reason);
+            }
+        }
+    }
+}
