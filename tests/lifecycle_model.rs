@@ -1,0 +1,857 @@
+//! Issue 3, semantics 11: links, monitors, trapping, kill and the registry
+//! are race-free together. Random sequences of {spawn, link, unlink,
+//! monitor, demonitor, trap on/off, panic, stop, kill, exit, register,
+//! unregister} over 2–6 actors run against a live system, one step at a
+//! time, and against a small pure model; after every step, every actor
+//! must be in the predicted state (alive or dead with the predicted
+//! reason, its links, monitors, trap flag and name) and every watcher must
+//! have received exactly the predicted `Stopped`s and `Down`s.
+//!
+//! Each step is synchronous: the acting actor performs the operation in a
+//! handler and replies through `Bridge::call`. Its consequences are awaited
+//! as events: the test's inbox monitors every actor (one `Down` per death)
+//! and every actor forwards each `Stopped` and `Down` it handles. Then a
+//! ping to every live actor settles what needs no notice (a `Normal` exit
+//! signal to an actor that does not trap exits is acted on before the ping).
+//!
+//! Only outcomes that do not depend on a race are predicted. The one
+//! nondeterministic case is a notice addressed to an actor that itself dies
+//! in the same step: whether it handles the notice before its own exit
+//! signal depends on timing, so such notices are allowed but not required.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use ferrotp::{
+    Actor, ActorId, ActorRef, Bridge, CallError, Context, Down, Envelope, ExitReason, Handlers,
+    Inbox, MonitorRef, RegistryError, Stopped, System,
+};
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+
+const WAIT: Duration = Duration::from_secs(10);
+/// At most this many actors are alive at once...
+const MAX_ALIVE: usize = 6;
+/// ...and at most this many are spawned in one run (dead ones included).
+const MAX_SPAWNED: usize = 12;
+const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
+const PANIC_TEXT: &str = "model panic";
+const ERROR_TEXT: &str = "model error";
+
+// ---- the vocabulary shared by the model and the live system ----
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Reason {
+    Normal,
+    Shutdown,
+    Killed,
+    NoProc,
+    Panic,
+    Error,
+}
+
+impl Reason {
+    fn exit_reason(self) -> ExitReason {
+        match self {
+            Reason::Normal => ExitReason::Normal,
+            Reason::Shutdown => ExitReason::Shutdown,
+            Reason::Killed => ExitReason::Killed,
+            Reason::NoProc => ExitReason::NoProc,
+            Reason::Panic => ExitReason::Panic(PANIC_TEXT.into()),
+            Reason::Error => ExitReason::error(ERROR_TEXT),
+        }
+    }
+
+    fn of(reason: &ExitReason) -> Reason {
+        let known = [
+            Reason::Normal,
+            Reason::Shutdown,
+            Reason::Killed,
+            Reason::NoProc,
+            Reason::Panic,
+            Reason::Error,
+        ];
+        known
+            .into_iter()
+            .find(|r| &r.exit_reason() == reason)
+            .unwrap_or_else(|| panic!("an exit reason no step causes: {reason}"))
+    }
+}
+
+/// Who an exit signal is from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum From {
+    Actor(usize),
+    External,
+}
+
+/// A notice an actor handles, with actors and monitors as model indices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Note {
+    Stopped {
+        from: From,
+        reason: Reason,
+    },
+    Down {
+        monitor: usize,
+        actor: usize,
+        reason: Reason,
+    },
+}
+
+/// One step. The actor that acts (links, monitors, traps, panics, spawns a
+/// linked child) is chosen among the live ones; the other actor of a
+/// link or monitor, and the target of stop, kill, exit and register, among
+/// all actors spawned so far, dead ones included. Names and monitors are
+/// taken modulo their number.
+#[derive(Clone, Debug)]
+enum Op {
+    Spawn { linked_to: Option<u8> },
+    Link(u8, u8),
+    Unlink(u8, u8),
+    Monitor(u8, u8),
+    Demonitor(u8, u8),
+    Trap(u8, bool),
+    Panic(u8),
+    Stop(u8),
+    Kill(u8),
+    Exit(u8, Reason),
+    Register(u8, u8),
+    Unregister(u8),
+}
+
+// ---- the model ----
+
+/// A predicted answer of `register`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Ok,
+    NotAlive,
+    /// The actor already has this name.
+    AlreadyNamed(&'static str),
+    /// This actor holds the name.
+    NameTaken(usize),
+}
+
+#[derive(Clone, Debug)]
+struct ModelActor {
+    alive: bool,
+    reason: Option<Reason>,
+    trapping: bool,
+    links: BTreeSet<usize>,
+    name: Option<&'static str>,
+}
+
+#[derive(Clone, Debug)]
+struct ModelMonitor {
+    watcher: usize,
+    target: usize,
+    active: bool,
+}
+
+/// What one step is predicted to cause.
+#[derive(Debug, Default)]
+struct Effects {
+    /// Actors that die, and why.
+    deaths: BTreeMap<usize, Reason>,
+    /// Notices to actors alive at the end of the step: each must arrive.
+    required: Vec<(usize, Note)>,
+    /// Notices to actors that die in this step: each may arrive.
+    optional: Vec<(usize, Note)>,
+}
+
+#[derive(Debug, Default)]
+struct Model {
+    actors: Vec<ModelActor>,
+    monitors: Vec<ModelMonitor>,
+    names: BTreeMap<&'static str, usize>,
+    /// Notices of the current step, sorted into `Effects` by `finish`.
+    notes: Vec<(usize, Note)>,
+    deaths: BTreeMap<usize, Reason>,
+}
+
+impl Model {
+    fn alive(&self, i: usize) -> bool {
+        self.actors[i].alive
+    }
+
+    fn spawn(&mut self, linked_to: Option<usize>) -> usize {
+        let i = self.actors.len();
+        self.actors.push(ModelActor {
+            alive: true,
+            reason: None,
+            trapping: false,
+            links: BTreeSet::new(),
+            name: None,
+        });
+        if let Some(parent) = linked_to {
+            self.actors[i].links.insert(parent);
+            self.actors[parent].links.insert(i);
+        }
+        i
+    }
+
+    /// `i` (alive) links to `j`.
+    fn link(&mut self, i: usize, j: usize) {
+        if self.alive(j) {
+            self.actors[i].links.insert(j);
+            self.actors[j].links.insert(i);
+        } else {
+            self.signal(i, From::Actor(j), Reason::NoProc);
+        }
+    }
+
+    fn unlink(&mut self, i: usize, j: usize) {
+        self.actors[i].links.remove(&j);
+        self.actors[j].links.remove(&i);
+    }
+
+    /// `i` (alive) monitors `j`; returns the monitor's index.
+    fn monitor(&mut self, i: usize, j: usize) -> usize {
+        let k = self.monitors.len();
+        let active = self.alive(j);
+        self.monitors.push(ModelMonitor {
+            watcher: i,
+            target: j,
+            active,
+        });
+        if !active {
+            self.note(
+                i,
+                Note::Down {
+                    monitor: k,
+                    actor: j,
+                    reason: Reason::NoProc,
+                },
+            );
+        }
+        k
+    }
+
+    fn demonitor(&mut self, k: usize) -> bool {
+        std::mem::replace(&mut self.monitors[k].active, false)
+    }
+
+    /// An exit signal that is not `Killed` reaches `to`.
+    fn signal(&mut self, to: usize, from: From, reason: Reason) {
+        if !self.alive(to) {
+            return;
+        }
+        if self.actors[to].trapping {
+            self.note(to, Note::Stopped { from, reason });
+        } else if reason != Reason::Normal {
+            self.die(to, reason);
+        }
+    }
+
+    /// `ActorRef::exit` from plain code.
+    fn exit(&mut self, to: usize, reason: Reason) {
+        if reason == Reason::Killed {
+            self.die(to, reason);
+        } else {
+            self.signal(to, From::External, reason);
+        }
+    }
+
+    fn note(&mut self, to: usize, note: Note) {
+        self.notes.push((to, note));
+    }
+
+    /// `x` terminates with `reason`; the failure travels along links, one
+    /// actor at a time (as it does in the runtime).
+    fn die(&mut self, x: usize, reason: Reason) {
+        let mut dying = VecDeque::from([(x, reason)]);
+        while let Some((x, reason)) = dying.pop_front() {
+            if !self.alive(x) {
+                continue;
+            }
+            self.deaths.insert(x, reason);
+            let actor = &mut self.actors[x];
+            actor.alive = false;
+            actor.reason = Some(reason);
+            if let Some(name) = actor.name.take() {
+                self.names.remove(name);
+            }
+            let links = std::mem::take(&mut actor.links);
+            for monitor in self.monitors.iter_mut().filter(|m| m.watcher == x) {
+                monitor.active = false;
+            }
+            for linked in links {
+                self.actors[linked].links.remove(&x);
+                if !self.alive(linked) {
+                    continue;
+                }
+                if self.actors[linked].trapping {
+                    self.note(
+                        linked,
+                        Note::Stopped {
+                            from: From::Actor(x),
+                            reason,
+                        },
+                    );
+                } else if reason != Reason::Normal {
+                    dying.push_back((linked, reason));
+                }
+            }
+            let fired: Vec<(usize, usize)> = self
+                .monitors
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, m)| m.target == x && m.active)
+                .map(|(k, m)| {
+                    m.active = false;
+                    (k, m.watcher)
+                })
+                .collect();
+            for (k, watcher) in fired {
+                self.note(
+                    watcher,
+                    Note::Down {
+                        monitor: k,
+                        actor: x,
+                        reason,
+                    },
+                );
+            }
+        }
+    }
+
+    /// What `register(name, i)` may answer: `Ok` alone, or every rule it
+    /// breaks (the runtime may report any one of them).
+    fn register(&mut self, i: usize, name: &'static str) -> Vec<Verdict> {
+        if !self.alive(i) {
+            return vec![Verdict::NotAlive];
+        }
+        let mut broken = Vec::new();
+        if let Some(current) = self.actors[i].name {
+            broken.push(Verdict::AlreadyNamed(current));
+        }
+        if let Some(&holder) = self.names.get(name) {
+            broken.push(Verdict::NameTaken(holder));
+        }
+        if broken.is_empty() {
+            self.names.insert(name, i);
+            self.actors[i].name = Some(name);
+            broken.push(Verdict::Ok);
+        }
+        broken
+    }
+
+    fn unregister(&mut self, name: &'static str) -> Option<usize> {
+        let holder = self.names.remove(name)?;
+        self.actors[holder].name = None;
+        Some(holder)
+    }
+
+    /// Ends a step: sorts its notices by whether their addressee survived.
+    fn finish(&mut self) -> Effects {
+        let mut effects = Effects {
+            deaths: std::mem::take(&mut self.deaths),
+            ..Effects::default()
+        };
+        for (to, note) in std::mem::take(&mut self.notes) {
+            if self.alive(to) {
+                effects.required.push((to, note));
+            } else {
+                effects.optional.push((to, note));
+            }
+        }
+        effects
+    }
+}
+
+// ---- the live side ----
+
+/// Runs a piece of code in a `Puppet`'s handler.
+struct Job(Task);
+
+type Task = Box<dyn FnOnce(&mut Context<Puppet>) + Send>;
+struct Ping;
+#[derive(Debug)]
+struct Pong;
+
+/// Does what it is told, forwards every `Stopped` and `Down` it handles to
+/// the test's inbox.
+struct Puppet {
+    collector: ActorRef,
+}
+
+impl Puppet {
+    fn job(&mut self, Job(job): Job, ctx: &mut Context<Self>) {
+        job(ctx);
+    }
+    fn ping(&mut self, _: Ping, ctx: &mut Context<Self>) {
+        ctx.reply(Pong);
+    }
+    fn on_stopped(&mut self, stopped: Stopped, ctx: &mut Context<Self>) {
+        ctx.send(&self.collector, stopped);
+    }
+    fn on_down(&mut self, down: Down, ctx: &mut Context<Self>) {
+        ctx.send(&self.collector, down);
+    }
+}
+
+impl Actor for Puppet {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+            .on(Self::job)
+            .on(Self::ping)
+            .on(Self::on_stopped)
+            .on(Self::on_down)
+    }
+}
+
+/// A live system and the model it is held to.
+struct Harness {
+    model: Model,
+    collector: Inbox,
+    bridge: Bridge,
+    system: System,
+    actors: Vec<ActorRef>,
+    index: HashMap<ActorId, usize>,
+    /// The collector's monitor on each actor: its `Down` is the death notice.
+    death_watch: HashMap<MonitorRef, usize>,
+    /// Model monitor index -> the real monitor, and back.
+    monitors: Vec<MonitorRef>,
+    monitor_index: HashMap<MonitorRef, usize>,
+    log: Vec<String>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let system = System::new();
+        let mut harness = Harness {
+            model: Model::default(),
+            collector: system.inbox(),
+            bridge: system.bridge(),
+            system,
+            actors: Vec::new(),
+            index: HashMap::new(),
+            death_watch: HashMap::new(),
+            monitors: Vec::new(),
+            monitor_index: HashMap::new(),
+            log: Vec::new(),
+        };
+        for _ in 0..2 {
+            harness.step(&Op::Spawn { linked_to: None });
+        }
+        harness
+    }
+
+    fn puppet(&self) -> Puppet {
+        Puppet {
+            collector: self.collector.actor().clone(),
+        }
+    }
+
+    fn adopt(&mut self, actor: ActorRef) {
+        let i = self.actors.len();
+        let monitor = self.collector.monitor(&actor);
+        self.death_watch.insert(monitor, i);
+        self.index.insert(actor.id(), i);
+        self.actors.push(actor);
+    }
+
+    /// Runs `f` in actor `i`'s handler and returns its result.
+    fn ask<R: Send + 'static>(
+        &self,
+        i: usize,
+        f: impl FnOnce(&mut Context<Puppet>) -> R + Send + 'static,
+    ) -> R {
+        let job = Job(Box::new(move |ctx| {
+            let result = f(ctx);
+            ctx.reply(result);
+        }));
+        self.bridge
+            .call(&self.actors[i], job, WAIT)
+            .unwrap_or_else(|e| panic!("actor {i} did not run its job: {e}\n{}", self.story()))
+    }
+
+    fn story(&self) -> String {
+        self.log.join("\n")
+    }
+
+    /// Applies `op` to the system and the model, then checks the outcome.
+    fn step(&mut self, op: &Op) {
+        let n = self.actors.len();
+        let alive: Vec<usize> = (0..n).filter(|&i| self.model.alive(i)).collect();
+        // The acting actor: a live one, if any.
+        let acting = |raw: u8| (!alive.is_empty()).then(|| alive[usize::from(raw) % alive.len()]);
+        // Any actor.
+        let any = |raw: u8| usize::from(raw) % n;
+        // Any actor but `i`.
+        let other = |raw: u8, i: usize| (n > 1).then(|| (i + 1 + usize::from(raw) % (n - 1)) % n);
+        match *op {
+            Op::Spawn { linked_to } => {
+                if alive.len() >= MAX_ALIVE || n >= MAX_SPAWNED {
+                    return;
+                }
+                let parent = linked_to.and_then(acting);
+                let child = match parent {
+                    Some(p) => {
+                        let puppet = self.puppet();
+                        self.ask(p, move |ctx| ctx.spawn_link(puppet))
+                    }
+                    None => self.system.spawn(self.puppet()),
+                };
+                self.model.spawn(parent);
+                self.adopt(child);
+            }
+            Op::Link(a, b) | Op::Unlink(a, b) => {
+                let Some(i) = acting(a) else { return };
+                let Some(j) = other(b, i) else { return };
+                let other = self.actors[j].clone();
+                if matches!(op, Op::Link(..)) {
+                    self.ask(i, move |ctx| ctx.link(&other));
+                    self.model.link(i, j);
+                } else {
+                    self.ask(i, move |ctx| ctx.unlink(&other));
+                    self.model.unlink(i, j);
+                }
+            }
+            Op::Monitor(a, b) => {
+                let Some(i) = acting(a) else { return };
+                let Some(j) = other(b, i) else { return };
+                let target = self.actors[j].clone();
+                let monitor = self.ask(i, move |ctx| ctx.monitor(&target));
+                let k = self.model.monitor(i, j);
+                assert_eq!(k, self.monitors.len());
+                self.monitors.push(monitor);
+                self.monitor_index.insert(monitor, k);
+            }
+            Op::Demonitor(a, which) => {
+                let Some(i) = acting(a) else { return };
+                let held: Vec<usize> = (0..self.model.monitors.len())
+                    .filter(|&k| self.model.monitors[k].watcher == i)
+                    .collect();
+                if held.is_empty() {
+                    return;
+                }
+                let k = held[usize::from(which) % held.len()];
+                let monitor = self.monitors[k];
+                let removed = self.ask(i, move |ctx| ctx.demonitor(monitor));
+                let expected = self.model.demonitor(k);
+                assert_eq!(removed, expected, "demonitor's answer\n{}", self.story());
+            }
+            Op::Trap(a, on) => {
+                let Some(i) = acting(a) else { return };
+                self.ask(i, move |ctx| ctx.trap_exit(on));
+                self.model.actors[i].trapping = on;
+            }
+            Op::Panic(a) => {
+                let Some(i) = acting(a) else { return };
+                let job = Job(Box::new(|_| panic!("{}", PANIC_TEXT)));
+                let outcome = self.bridge.call::<(), _>(&self.actors[i], job, WAIT);
+                assert_eq!(
+                    outcome,
+                    Err(CallError::Stopped(Reason::Panic.exit_reason()))
+                );
+                self.model.die(i, Reason::Panic);
+            }
+            Op::Stop(a) => {
+                let i = any(a);
+                let stopped = self.bridge.stop(&self.actors[i..=i], WAIT);
+                let reason = stopped[0].as_ref().map(|s| s.reason.clone());
+                if self.model.alive(i) {
+                    assert_eq!(reason, Some(ExitReason::Normal), "{}", self.story());
+                    self.model.die(i, Reason::Normal);
+                } else {
+                    assert_eq!(reason, Some(ExitReason::NoProc), "{}", self.story());
+                }
+            }
+            Op::Kill(a) => {
+                let i = any(a);
+                self.actors[i].kill();
+                self.model.die(i, Reason::Killed);
+            }
+            Op::Exit(a, reason) => {
+                let i = any(a);
+                self.actors[i].exit(reason.exit_reason());
+                self.model.exit(i, reason);
+            }
+            Op::Register(a, name) => {
+                let i = any(a);
+                let name = NAMES[usize::from(name) % NAMES.len()];
+                let got = self.system.register(name, &self.actors[i]);
+                let allowed = self.model.register(i, name);
+                let got_verdict = self.verdict(i, name, &got);
+                let fits = got_verdict.is_some_and(|v| allowed.contains(&v));
+                assert!(
+                    fits,
+                    "register({name}, {i}) gave {got:?}, expected one of {allowed:?}\n{}",
+                    self.story()
+                );
+            }
+            Op::Unregister(name) => {
+                let name = NAMES[usize::from(name) % NAMES.len()];
+                let got = self.system.unregister(name).map(|a| self.index[&a.id()]);
+                assert_eq!(got, self.model.unregister(name), "{}", self.story());
+            }
+        }
+        self.log.push(format!("{op:?}"));
+        let effects = self.model.finish();
+        self.await_effects(effects);
+        self.check_state();
+    }
+
+    /// Waits for every predicted death and required notice; fails on any
+    /// death or notice that was not predicted.
+    fn await_effects(&mut self, effects: Effects) {
+        let Effects {
+            mut deaths,
+            mut required,
+            mut optional,
+        } = effects;
+        let deadline = Instant::now() + WAIT;
+        while !deaths.is_empty() || !required.is_empty() {
+            let Ok(envelope) = self.collector.recv_deadline(deadline) else {
+                panic!(
+                    "still waiting for deaths {deaths:?} and notices {required:?}\n{}",
+                    self.story()
+                );
+            };
+            self.account(envelope, &mut deaths, &mut required, &mut optional);
+        }
+        // Nothing else may have arrived: notices to actors that died were
+        // forwarded before those actors' own Downs, which are all here.
+        while let Some(envelope) = self.collector.try_recv() {
+            self.account(envelope, &mut deaths, &mut required, &mut optional);
+        }
+    }
+
+    /// Matches one arrival against what is still expected.
+    fn account(
+        &self,
+        envelope: Envelope,
+        deaths: &mut BTreeMap<usize, Reason>,
+        required: &mut Vec<(usize, Note)>,
+        optional: &mut Vec<(usize, Note)>,
+    ) {
+        let forwarded_by = envelope.sender().map(|s| self.index[&s.id()]);
+        let Some(by) = forwarded_by else {
+            // The collector's own monitor: a death notice.
+            let down: Down = envelope.downcast().expect("the collector only monitors");
+            let i = self.death_watch[&down.monitor];
+            let reason = Reason::of(&down.reason);
+            assert_eq!(
+                deaths.remove(&i),
+                Some(reason),
+                "actor {i} died of {reason:?} unexpectedly (still expected deaths {deaths:?})\n{}",
+                self.story()
+            );
+            return;
+        };
+        let note = match envelope.downcast::<Stopped>() {
+            Ok(stopped) => Note::Stopped {
+                from: if stopped.actor == ActorId::EXTERNAL {
+                    From::External
+                } else {
+                    From::Actor(self.index[&stopped.actor])
+                },
+                reason: Reason::of(&stopped.reason),
+            },
+            Err(envelope) => {
+                let down: Down = envelope
+                    .downcast()
+                    .expect("puppets forward Stopped and Down");
+                Note::Down {
+                    monitor: self.monitor_index[&down.monitor],
+                    actor: self.index[&down.actor],
+                    reason: Reason::of(&down.reason),
+                }
+            }
+        };
+        let arrival = (by, note);
+        if let Some(at) = required.iter().position(|n| *n == arrival) {
+            required.swap_remove(at);
+        } else if let Some(at) = optional.iter().position(|n| *n == arrival) {
+            optional.swap_remove(at);
+        } else {
+            panic!(
+                "actor {by} got {note:?}, which was not predicted (still expected {required:?})\n{}",
+                self.story()
+            );
+        }
+    }
+
+    /// `register(name, i)`'s answer in the model's terms; `None` if it
+    /// names the wrong actor or name.
+    fn verdict(&self, i: usize, name: &str, got: &Result<(), RegistryError>) -> Option<Verdict> {
+        match got {
+            Ok(()) => Some(Verdict::Ok),
+            Err(RegistryError::NotAlive) => Some(Verdict::NotAlive),
+            Err(RegistryError::AlreadyNamed {
+                actor,
+                name: current,
+            }) => {
+                if *actor != self.actors[i].id() {
+                    return None;
+                }
+                let current = NAMES.iter().find(|n| **n == current.as_str())?;
+                Some(Verdict::AlreadyNamed(current))
+            }
+            Err(RegistryError::NameTaken {
+                name: taken,
+                holder,
+            }) => {
+                if taken != name {
+                    return None;
+                }
+                Some(Verdict::NameTaken(*self.index.get(holder)?))
+            }
+            Err(RegistryError::NotRegistered(_)) => None,
+        }
+    }
+
+    /// Compares every actor, and the registry, with the model.
+    fn check_state(&self) {
+        for (i, (actor, expected)) in self.actors.iter().zip(&self.model.actors).enumerate() {
+            if !expected.alive {
+                assert!(
+                    !actor.is_alive(),
+                    "actor {i} should be dead\n{}",
+                    self.story()
+                );
+                assert_eq!(actor.name(), None);
+                continue;
+            }
+            // Every exit signal queued before the ping is handled first.
+            let pong = self.bridge.call::<Pong, _>(actor, Ping, WAIT);
+            assert!(
+                pong.is_ok(),
+                "actor {i} should be alive: {pong:?}\n{}",
+                self.story()
+            );
+            let info = actor.info();
+            assert!(info.alive);
+            assert_eq!(info.trap_exit, expected.trapping, "actor {i}'s trap flag");
+            let links: Vec<usize> = info.links.iter().map(|id| self.index[id]).collect();
+            let expected_links: Vec<usize> = expected.links.iter().copied().collect();
+            let mut links = links;
+            links.sort();
+            assert_eq!(links, expected_links, "actor {i}'s links\n{}", self.story());
+            assert_eq!(info.name.as_deref(), expected.name, "actor {i}'s name");
+
+            let mut monitoring: Vec<(usize, usize)> = info
+                .monitoring
+                .iter()
+                .map(|(m, target)| (self.monitor_index[m], self.index[target]))
+                .collect();
+            monitoring.sort();
+            let expected_monitoring: Vec<(usize, usize)> = self
+                .model
+                .monitors
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.active && m.watcher == i)
+                .map(|(k, m)| (k, m.target))
+                .collect();
+            assert_eq!(
+                monitoring,
+                expected_monitoring,
+                "actor {i}'s monitors\n{}",
+                self.story()
+            );
+
+            let collector = self.collector.actor().id();
+            let mut watchers: Vec<Option<usize>> = info
+                .monitored_by
+                .iter()
+                .map(|id| (*id != collector).then(|| self.index[id]))
+                .collect();
+            watchers.sort();
+            let mut expected_watchers: Vec<Option<usize>> = self
+                .model
+                .monitors
+                .iter()
+                .filter(|m| m.active && m.target == i)
+                .map(|m| Some(m.watcher))
+                .chain([None])
+                .collect();
+            expected_watchers.sort();
+            assert_eq!(
+                watchers,
+                expected_watchers,
+                "actor {i}'s watchers\n{}",
+                self.story()
+            );
+        }
+        for name in NAMES {
+            let holder = self.system.whereis(name).map(|a| self.index[&a.id()]);
+            assert_eq!(
+                holder,
+                self.model.names.get(name).copied(),
+                "whereis({name})"
+            );
+        }
+        let mut registered = self.system.registered();
+        registered.sort();
+        let expected: Vec<String> = self.model.names.keys().map(|n| n.to_string()).collect();
+        assert_eq!(registered, expected);
+    }
+}
+
+// ---- the property ----
+
+fn actor() -> impl Strategy<Value = u8> {
+    any::<u8>()
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let reason = prop_oneof![
+        Just(Reason::Normal),
+        Just(Reason::Shutdown),
+        Just(Reason::Error),
+        Just(Reason::Killed),
+    ];
+    prop_oneof![
+        3 => proptest::option::of(actor()).prop_map(|linked_to| Op::Spawn { linked_to }),
+        5 => (actor(), actor()).prop_map(|(a, b)| Op::Link(a, b)),
+        1 => (actor(), actor()).prop_map(|(a, b)| Op::Unlink(a, b)),
+        3 => (actor(), actor()).prop_map(|(a, b)| Op::Monitor(a, b)),
+        2 => (actor(), any::<u8>()).prop_map(|(a, k)| Op::Demonitor(a, k)),
+        3 => (actor(), any::<bool>()).prop_map(|(a, on)| Op::Trap(a, on)),
+        1 => actor().prop_map(Op::Panic),
+        1 => actor().prop_map(Op::Stop),
+        1 => actor().prop_map(Op::Kill),
+        1 => (actor(), reason).prop_map(|(a, r)| Op::Exit(a, r)),
+        1 => (actor(), 0..NAMES.len() as u8).prop_map(|(a, n)| Op::Register(a, n)),
+        1 => (0..NAMES.len() as u8).prop_map(Op::Unregister),
+    ]
+}
+
+fn config() -> Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128);
+    Config {
+        cases,
+        // Failures are reported with their shrunk sequence; no file is
+        // written into the source tree.
+        failure_persistence: None,
+        // A broken runtime makes steps wait out their timeout; bound the
+        // shrinking so that a failure is still reported in minutes.
+        max_shrink_time: 120_000,
+        ..Config::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn links_monitors_trapping_kill_and_names_follow_the_model(
+        ops in proptest::collection::vec(op(), 1..60)
+    ) {
+        ferrotp::silence_actor_panics();
+        let mut harness = Harness::new();
+        for op in &ops {
+            harness.step(op);
+        }
+        // Every actor ends as predicted: dead ones with their reason.
+        for (i, expected) in harness.model.actors.iter().enumerate() {
+            prop_assert_eq!(harness.actors[i].is_alive(), expected.alive);
+        }
+    }
+}
