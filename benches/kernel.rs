@@ -275,12 +275,45 @@ fn spawn_stop(c: &mut Criterion) {
     group.finish();
 }
 
+// ---- lifecycle events: what a subscriber costs, and what none costs ----
+
+fn lifecycle_events(c: &mut Criterion) {
+    let batch = 1_000;
+    let mut group = c.benchmark_group("events");
+    group.throughput(Throughput::Elements(batch as u64));
+    for subscribed in [false, true] {
+        let system = System::new();
+        let inbox = system.inbox();
+        let events = subscribed.then(|| system.subscribe());
+        let label = if subscribed {
+            "spawn_stop_1000_subscribed"
+        } else {
+            "spawn_stop_1000_no_subscriber"
+        };
+        group.bench_function(label, |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    spawn_stop_batch(&system, &inbox, batch);
+                    if let Some(events) = &events {
+                        // Spawned + Exited per actor (and the inboxes' exits).
+                        let seen = std::iter::from_fn(|| events.try_recv()).count();
+                        assert!(seen >= 2 * batch, "events were lost: {seen}");
+                    }
+                }
+                start.elapsed()
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
-    targets = ping_pong, fan_in, ring, spawn_stop
+    targets = ping_pong, fan_in, ring, spawn_stop, lifecycle_events
 }
 criterion_main!(benches);
