@@ -294,8 +294,14 @@ impl ActorRef {
     /// Takes effect at once, even if the actor's current handler never
     /// returns: the actor is marked dead, its name freed, its links and
     /// monitors fire with `Killed`, and whatever its thread sends afterwards
-    /// is discarded. Its `stopped` hook does not run.
+    /// is discarded (its messages, exit signals and kills). Its `stopped` hook
+    /// does not run.
     pub fn kill(&self) {
+        // A killed actor's stuck thread can no longer act on the world.
+        if sender_was_killed() {
+            tracing::debug!(actor = %self.id(), "kill from a killed actor discarded");
+            return;
+        }
         // Set first: from now on, whatever the actor's thread sends is void.
         self.core.killed.store(true, Ordering::Release);
         if self.core.close(&ExitReason::Killed, None) {

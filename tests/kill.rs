@@ -234,6 +234,7 @@ fn kill_of_an_actor_whose_handler_never_returns_takes_effect_at_once() {
     let trapping = spawn_watcher(&system, &inbox, true);
     let plain = spawn_watcher(&system, &inbox, false);
     let victim = spawn_watcher(&system, &inbox, false);
+    let kill_victim = spawn_watcher(&system, &inbox, false);
     let actor_watcher = spawn_watcher(&system, &inbox, false);
 
     let spawned = spawn_target(
@@ -258,12 +259,14 @@ fn kill_of_an_actor_whose_handler_never_returns_takes_effect_at_once() {
     // of reaching the world.
     let (release, gate) = mpsc::channel::<()>();
     let (to_inbox, victim2) = (inbox.actor().clone(), victim.clone());
+    let kill_victim2 = kill_victim.clone();
     stuck.send(Block {
         gate,
         then: Box::new(move |ctx| {
             ctx.send(&to_inbox, TooLate);
             to_inbox.send(TooLate);
             ctx.exit(&victim2, ExitReason::error("from a killed actor"));
+            kill_victim2.kill();
             ctx.stop(ExitReason::error("too late to choose"));
         }),
     });
@@ -336,6 +339,10 @@ fn kill_of_an_actor_whose_handler_never_returns_takes_effect_at_once() {
     assert!(
         answers_ping(&bridge, &victim),
         "a killed actor's late exit signal was delivered"
+    );
+    assert!(
+        answers_ping(&bridge, &kill_victim),
+        "a killed actor's late kill took effect"
     );
     assert!(
         !spawned.stopped_ran.load(Ordering::SeqCst),
