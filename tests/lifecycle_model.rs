@@ -273,9 +273,9 @@ impl Model {
                 self.names.remove(name);
             }
             let links = std::mem::take(&mut actor.links);
-            for monitor in self.monitors.iter_mut().filter(|m| m.watcher == x) {
-                monitor.active = false;
-            }
+            // The monitors `x` holds stay active until the step ends: a
+            // target dying in the same step may reach `x` first (its `Down`
+            // is then an optional notice), whatever order this loop takes.
             for linked in links {
                 self.actors[linked].links.remove(&x);
                 if !self.alive(linked) {
@@ -345,6 +345,11 @@ impl Model {
 
     /// Ends a step: sorts its notices by whether their addressee survived.
     fn finish(&mut self) -> Effects {
+        for monitor in &mut self.monitors {
+            if !self.actors[monitor.watcher].alive {
+                monitor.active = false;
+            }
+        }
         let mut effects = Effects {
             deaths: std::mem::take(&mut self.deaths),
             ..Effects::default()
