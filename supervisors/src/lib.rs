@@ -59,8 +59,8 @@
 //! sup.stop(t).unwrap();
 //! ```
 //!
-//! A whole service under supervision: `cargo run -p ferrotp-supervisors
-//! --example supervised_service`; restart latency: `cargo bench -p
+//! A whole service under supervision: `cargo run --example
+//! supervised_service` (in the workspace root); restart latency: `cargo bench -p
 //! ferrotp-supervisors --bench restart`.
 //!
 //! Semantics are OTP's `supervisor`; where this crate decides something OTP

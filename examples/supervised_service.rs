@@ -5,7 +5,7 @@
 //! now be stale) and the front restart after it. Clients retry a request
 //! that hit a restart, and never lose the service.
 //!
-//! `cargo run -p ferrotp-supervisors --example supervised_service`
+//! `cargo run --example supervised_service`
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
