@@ -6,71 +6,15 @@
 use std::any::type_name;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
 
+#[allow(dead_code)]
+mod common;
+
+use common::{answers_ping, ask, spawn_puppet, WAIT};
 use ferrotp::{
-    Actor, ActorId, ActorRef, Bridge, Context, Down, Envelope, ExitReason, Handlers, Inbox,
-    MonitorRef, SpawnOptions, Stopped, System,
+    Actor, ActorId, ActorRef, Context, Down, Envelope, ExitReason, Handlers, Inbox, MonitorRef,
+    SpawnOptions, Stopped, System,
 };
-
-const WAIT: Duration = Duration::from_secs(10);
-
-// ---- a watcher: forwards what it is told ----
-
-struct Ping;
-struct Pong;
-
-/// Forwards every `Stopped` and `Down` it handles to `report`, answers pings.
-struct Watcher {
-    report: ActorRef,
-}
-
-struct MonitorIt(ActorRef);
-struct LinkIt(ActorRef);
-
-impl Watcher {
-    fn ping(&mut self, _: Ping, ctx: &mut Context<Self>) {
-        ctx.reply(Pong);
-    }
-    fn on_stopped(&mut self, stopped: Stopped, ctx: &mut Context<Self>) {
-        ctx.send(&self.report, stopped);
-    }
-    fn on_down(&mut self, down: Down, ctx: &mut Context<Self>) {
-        ctx.send(&self.report, down);
-    }
-    fn monitor(&mut self, MonitorIt(target): MonitorIt, ctx: &mut Context<Self>) {
-        let monitor = ctx.monitor(&target);
-        ctx.reply(monitor);
-    }
-    fn link(&mut self, LinkIt(other): LinkIt, ctx: &mut Context<Self>) {
-        ctx.link(&other);
-        ctx.reply(());
-    }
-}
-
-impl Actor for Watcher {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new()
-            .on(Self::ping)
-            .on(Self::on_stopped)
-            .on(Self::on_down)
-            .on(Self::monitor)
-            .on(Self::link)
-    }
-}
-
-fn spawn_watcher(system: &System, report: &Inbox, trap: bool) -> ActorRef {
-    let watcher = Watcher {
-        report: report.actor().clone(),
-    };
-    system
-        .spawn_with(watcher, SpawnOptions::new().trap_exit(trap))
-        .expect("spawn a watcher")
-}
-
-fn answers_ping(bridge: &Bridge, actor: &ActorRef) -> bool {
-    bridge.call::<Pong, _>(actor, Ping, WAIT).is_ok()
-}
 
 // ---- the target ----
 
@@ -231,11 +175,11 @@ fn kill_of_an_actor_whose_handler_never_returns_takes_effect_at_once() {
     let system = System::new();
     let bridge = system.bridge();
     let inbox = system.inbox();
-    let trapping = spawn_watcher(&system, &inbox, true);
-    let plain = spawn_watcher(&system, &inbox, false);
-    let victim = spawn_watcher(&system, &inbox, false);
-    let kill_victim = spawn_watcher(&system, &inbox, false);
-    let actor_watcher = spawn_watcher(&system, &inbox, false);
+    let trapping = spawn_puppet(&system, &inbox, true);
+    let plain = spawn_puppet(&system, &inbox, false);
+    let victim = spawn_puppet(&system, &inbox, false);
+    let kill_victim = spawn_puppet(&system, &inbox, false);
+    let actor_watcher = spawn_puppet(&system, &inbox, false);
 
     let spawned = spawn_target(
         &system,
@@ -243,17 +187,16 @@ fn kill_of_an_actor_whose_handler_never_returns_takes_effect_at_once() {
         SpawnOptions::new().name("stuck").link(&trapping),
     );
     let stuck = spawned.actor.clone();
-    bridge
-        .call::<(), _>(&plain, LinkIt(stuck.clone()), WAIT)
-        .unwrap();
+    let stuck2 = stuck.clone();
+    ask(&bridge, &plain, move |ctx| ctx.link(&stuck2));
     // A separate inbox for plain's death, which may come before or after
     // the stuck actor's Down reaches `inbox`.
     let plain_watch = system.inbox();
     plain_watch.monitor(&plain);
     let monitor = inbox.monitor(&stuck);
-    let watcher_monitor: ferrotp::MonitorRef = bridge
-        .call(&actor_watcher, MonitorIt(stuck.clone()), WAIT)
-        .unwrap();
+    let stuck2 = stuck.clone();
+    let watcher_monitor: ferrotp::MonitorRef =
+        ask(&bridge, &actor_watcher, move |ctx| ctx.monitor(&stuck2));
 
     // Block the target in a handler that, once released, tries every way
     // of reaching the world.
@@ -282,7 +225,7 @@ fn kill_of_an_actor_whose_handler_never_returns_takes_effect_at_once() {
     let (down, mut heard) = down_already_here(&inbox, monitor);
     assert_eq!((down.actor, down.reason), (stuck.id(), ExitReason::Killed));
     // The name can be taken again at once.
-    let heir = spawn_watcher(&system, &inbox, false);
+    let heir = spawn_puppet(&system, &inbox, false);
     system.register("stuck", &heir).expect("the name is free");
     assert_eq!(system.whereis("stuck"), Some(heir));
 

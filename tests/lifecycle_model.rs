@@ -20,16 +20,19 @@
 //! signal depends on timing, so such notices are allowed but not required.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+#[allow(dead_code)]
+mod common;
+
+use common::{puppet, Job, Ping, Pong, Puppet, WAIT};
 use ferrotp::{
-    Actor, ActorId, ActorRef, Bridge, CallError, Context, Down, Envelope, ExitReason, Handlers,
-    Inbox, MonitorRef, RegistryError, Stopped, System,
+    ActorId, ActorRef, Bridge, CallError, Context, Down, Envelope, ExitReason, Inbox, MonitorRef,
+    RegistryError, Stopped, System,
 };
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
-const WAIT: Duration = Duration::from_secs(10);
 /// At most this many actors are alive at once...
 const MAX_ALIVE: usize = 6;
 /// ...and at most this many are spawned in one run (dead ones included).
@@ -367,45 +370,6 @@ impl Model {
 
 // ---- the live side ----
 
-/// Runs a piece of code in a `Puppet`'s handler.
-struct Job(Task);
-
-type Task = Box<dyn FnOnce(&mut Context<Puppet>) + Send>;
-struct Ping;
-#[derive(Debug)]
-struct Pong;
-
-/// Does what it is told, forwards every `Stopped` and `Down` it handles to
-/// the test's inbox.
-struct Puppet {
-    collector: ActorRef,
-}
-
-impl Puppet {
-    fn job(&mut self, Job(job): Job, ctx: &mut Context<Self>) {
-        job(ctx);
-    }
-    fn ping(&mut self, _: Ping, ctx: &mut Context<Self>) {
-        ctx.reply(Pong);
-    }
-    fn on_stopped(&mut self, stopped: Stopped, ctx: &mut Context<Self>) {
-        ctx.send(&self.collector, stopped);
-    }
-    fn on_down(&mut self, down: Down, ctx: &mut Context<Self>) {
-        ctx.send(&self.collector, down);
-    }
-}
-
-impl Actor for Puppet {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new()
-            .on(Self::job)
-            .on(Self::ping)
-            .on(Self::on_stopped)
-            .on(Self::on_down)
-    }
-}
-
 /// A live system and the model it is held to.
 struct Harness {
     model: Model,
@@ -444,9 +408,7 @@ impl Harness {
     }
 
     fn puppet(&self) -> Puppet {
-        Puppet {
-            collector: self.collector.actor().clone(),
-        }
+        puppet(&self.collector)
     }
 
     fn adopt(&mut self, actor: ActorRef) {

@@ -9,16 +9,17 @@
 
 use std::any::type_name;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{answers_ping, ask, crash, puppet, spawn_puppet, tell, WAIT};
 use ferrotp::{
     Actor, ActorId, ActorRef, Bridge, Context, Down, ExitReason, Handlers, Inbox, SpawnOptions,
     Stop, Stopped, System,
 };
-
-const WAIT: Duration = Duration::from_secs(10);
 
 /// The chain and the ring use thousands of threads; running them one at a
 /// time keeps the binary well under the process's thread and map limits.
@@ -30,100 +31,16 @@ fn heavy() -> MutexGuard<'static, ()> {
 
 // ---- a scriptable actor ----
 
-/// A piece of code a `Probe` runs inside one of its handlers.
-struct Job(Task);
-
-type Task = Box<dyn FnOnce(&mut Context<Probe>) + Send>;
-
-struct Ping;
-#[derive(Debug, PartialEq)]
-struct Pong;
-
-/// Runs jobs, answers pings, and forwards every `Stopped` and `Down` it
-/// handles to `report` (with itself as the sender), in the order it
-/// handles them.
-struct Probe {
-    report: ActorRef,
-    /// Set by the `stopped` hook.
-    stopped_ran: Arc<AtomicBool>,
-}
-
-impl Probe {
-    fn job(&mut self, Job(job): Job, ctx: &mut Context<Self>) {
-        job(ctx);
-    }
-    fn ping(&mut self, _: Ping, ctx: &mut Context<Self>) {
-        ctx.reply(Pong);
-    }
-    fn on_stopped(&mut self, stopped: Stopped, ctx: &mut Context<Self>) {
-        ctx.send(&self.report, stopped);
-    }
-    fn on_down(&mut self, down: Down, ctx: &mut Context<Self>) {
-        ctx.send(&self.report, down);
-    }
-}
-
-impl Actor for Probe {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new()
-            .on(Self::job)
-            .on(Self::ping)
-            .on(Self::on_stopped)
-            .on(Self::on_down)
-    }
-    fn stopped(&mut self, _reason: &ExitReason, _ctx: &mut Context<Self>) {
-        self.stopped_ran.store(true, Ordering::SeqCst);
-    }
-}
-
-fn probe(inbox: &Inbox) -> Probe {
-    Probe {
-        report: inbox.actor().clone(),
-        stopped_ran: Arc::new(AtomicBool::new(false)),
-    }
-}
-
-/// Spawns a probe reporting to `inbox`, trapping exits or not, monitored by `inbox`.
+/// Spawns a puppet reporting to `inbox`, trapping exits or not, monitored by `inbox`.
 fn spawn_probe(system: &System, inbox: &Inbox, trap: bool) -> ActorRef {
-    let actor = system
-        .spawn_with(probe(inbox), SpawnOptions::new().trap_exit(trap))
-        .expect("spawn");
+    let actor = spawn_puppet(system, inbox, trap);
     inbox.monitor(&actor);
     actor
 }
 
-/// Runs `f` inside `actor` and returns its result once the handler ran.
-fn ask<R: Send + 'static>(
-    bridge: &Bridge,
-    actor: &ActorRef,
-    f: impl FnOnce(&mut Context<Probe>) -> R + Send + 'static,
-) -> R {
-    let job = Job(Box::new(move |ctx| {
-        let result = f(ctx);
-        ctx.reply(result);
-    }));
-    bridge.call(actor, job, WAIT).expect("the job's reply")
-}
-
-/// Has `actor` run `f` later, without waiting for it.
-fn tell(actor: &ActorRef, f: impl FnOnce(&mut Context<Probe>) + Send + 'static) {
-    actor.send(Job(Box::new(f)));
-}
-
-fn crash(actor: &ActorRef) {
-    tell(actor, |_| panic!("crash"));
-}
-
-/// Whether `actor` answers a ping. Because exit signals are acted on
-/// before queued messages, a `true` means every exit signal queued before
-/// the ping was handled and did not terminate it.
-fn answers_ping(bridge: &Bridge, actor: &ActorRef) -> bool {
-    bridge.call::<Pong, _>(actor, Ping, WAIT).is_ok()
-}
-
 /// A stopped actor, whose address is that of a dead actor.
 fn dead_actor(system: &System, bridge: &Bridge, inbox: &Inbox) -> ActorRef {
-    let actor = system.spawn(probe(inbox));
+    let actor = system.spawn(puppet(inbox));
     let stopped = bridge.stop(std::slice::from_ref(&actor), WAIT);
     assert_eq!(
         stopped[0].as_ref().map(|s| &s.reason),
@@ -479,7 +396,7 @@ fn trapping_actor_gets_stopped_with_each_reason_through_its_handler() {
         (ExitReason::Killed, |a| a.kill()),
     ];
     for (reason, end) in endings {
-        let linked = system.spawn(probe(&inbox));
+        let linked = system.spawn(puppet(&inbox));
         let other = linked.clone();
         ask(&bridge, &trapping, move |ctx| ctx.link(&other));
         end(&linked);

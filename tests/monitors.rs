@@ -12,71 +12,17 @@ use std::collections::HashSet;
 use std::sync::mpsc;
 use std::time::Duration;
 
+#[allow(dead_code)]
+mod common;
+
+use common::{ask, crash, puppet, tell, Ping, Pong, WAIT};
 use ferrotp::{
-    Actor, ActorId, ActorRef, Bridge, Context, Down, Envelope, ExitReason, Handlers, Inbox,
-    MonitorRef, Stop, System,
+    Actor, ActorId, ActorRef, Context, Down, Envelope, ExitReason, Handlers, Inbox, MonitorRef,
+    Stop, System,
 };
 
-const WAIT: Duration = Duration::from_secs(10);
-
-/// A piece of code a `Probe` runs inside one of its handlers.
-struct Job(Task);
-
-type Task = Box<dyn FnOnce(&mut Context<Probe>) + Send>;
-
-struct Ping;
-struct Pong;
-
-/// Runs jobs, answers pings, forwards every `Down` it handles to `report`.
-struct Probe {
-    report: ActorRef,
-}
-
-impl Probe {
-    fn job(&mut self, Job(job): Job, ctx: &mut Context<Self>) {
-        job(ctx);
-    }
-    fn ping(&mut self, _: Ping, ctx: &mut Context<Self>) {
-        ctx.reply(Pong);
-    }
-    fn on_down(&mut self, down: Down, ctx: &mut Context<Self>) {
-        ctx.send(&self.report, down);
-    }
-}
-
-impl Actor for Probe {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new()
-            .on(Self::job)
-            .on(Self::ping)
-            .on(Self::on_down)
-    }
-}
-
 fn spawn_probe(system: &System, report: &Inbox) -> ActorRef {
-    system.spawn(Probe {
-        report: report.actor().clone(),
-    })
-}
-
-fn ask<R: Send + 'static>(
-    bridge: &Bridge,
-    actor: &ActorRef,
-    f: impl FnOnce(&mut Context<Probe>) -> R + Send + 'static,
-) -> R {
-    let job = Job(Box::new(move |ctx| {
-        let result = f(ctx);
-        ctx.reply(result);
-    }));
-    bridge.call(actor, job, WAIT).expect("the job's reply")
-}
-
-fn tell(actor: &ActorRef, f: impl FnOnce(&mut Context<Probe>) + Send + 'static) {
-    actor.send(Job(Box::new(f)));
-}
-
-fn crash(actor: &ActorRef) {
-    tell(actor, |_| panic!("crash"));
+    system.spawn(puppet(report))
 }
 
 fn next<T: 'static>(inbox: &Inbox) -> T {
