@@ -3,14 +3,13 @@
 //! released at once, the stuck thread's later sends discarded, and no
 //! `stopped` hook.
 
-use std::any::type_name;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
 #[allow(dead_code)]
 mod common;
 
-use common::{answers_ping, ask, spawn_puppet, WAIT};
+use common::{answers_ping, ask, next, spawn_puppet, WAIT};
 use ferrotp::{
     Actor, ActorId, ActorRef, Context, Down, Envelope, ExitReason, Handlers, Inbox, MonitorRef,
     SpawnOptions, Stopped, System,
@@ -80,18 +79,6 @@ fn spawn_target(system: &System, report: &Inbox, options: SpawnOptions) -> Spawn
             .expect("spawn the target"),
         stopped_ran,
         dropped,
-    }
-}
-
-fn next<T: 'static>(inbox: &Inbox) -> (T, Option<ActorId>) {
-    let envelope = inbox
-        .recv(WAIT)
-        .unwrap_or_else(|_| panic!("no {} within {WAIT:?}", type_name::<T>()));
-    let sender = envelope.sender().map(|s| s.id());
-    let got = envelope.type_name();
-    match envelope.downcast::<T>() {
-        Ok(value) => (value, sender),
-        Err(_) => panic!("expected a {}, got a {got}", type_name::<T>()),
     }
 }
 

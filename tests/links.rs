@@ -7,7 +7,6 @@
 //! Every wait is on an event (a reply, a `Down`, a `Stopped`, a channel)
 //! with a generous bound; no test sleeps to guess timing.
 
-use std::any::type_name;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
@@ -15,7 +14,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{answers_ping, ask, crash, puppet, spawn_puppet, tell, WAIT};
+use common::{answers_ping, ask, crash, next, puppet, spawn_puppet, tell, WAIT};
 use ferrotp::{
     Actor, ActorId, ActorRef, Bridge, Context, Down, ExitReason, Handlers, Inbox, SpawnOptions,
     Stop, Stopped, System,
@@ -51,19 +50,6 @@ fn dead_actor(system: &System, bridge: &Bridge, inbox: &Inbox) -> ActorRef {
 }
 
 // ---- receiving ----
-
-/// The next message in `inbox`, which must be a `T`; returns it and its sender.
-fn next<T: 'static>(inbox: &Inbox) -> (T, Option<ActorId>) {
-    let envelope = inbox
-        .recv(WAIT)
-        .unwrap_or_else(|_| panic!("no {} within {WAIT:?}", type_name::<T>()));
-    let sender = envelope.sender().map(|s| s.id());
-    let got = envelope.type_name();
-    match envelope.downcast::<T>() {
-        Ok(value) => (value, sender),
-        Err(_) => panic!("expected a {}, got a {got}", type_name::<T>()),
-    }
-}
 
 fn next_down(inbox: &Inbox) -> Down {
     next::<Down>(inbox).0

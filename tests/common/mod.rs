@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotp::{
-    Actor, ActorRef, Bridge, Context, Down, ExitReason, Handlers, Inbox, SpawnOptions, Stopped,
-    System,
+    Actor, ActorId, ActorRef, Bridge, Context, Down, ExitReason, Handlers, Inbox, SpawnOptions,
+    Stopped, System,
 };
 
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -100,4 +100,17 @@ pub fn crash(actor: &ActorRef) {
 /// the ping was handled and did not terminate it.
 pub fn answers_ping(bridge: &Bridge, actor: &ActorRef) -> bool {
     bridge.call::<Pong, _>(actor, Ping, WAIT).is_ok()
+}
+
+/// The next message in `inbox`, which must be a `T`; returns it and its sender.
+pub fn next<T: 'static>(inbox: &Inbox) -> (T, Option<ActorId>) {
+    let envelope = inbox
+        .recv(WAIT)
+        .unwrap_or_else(|_| panic!("no {} within {WAIT:?}", std::any::type_name::<T>()));
+    let sender = envelope.sender().map(|s| s.id());
+    let got = envelope.type_name();
+    match envelope.downcast::<T>() {
+        Ok(value) => (value, sender),
+        Err(_) => panic!("expected a {}, got a {got}", std::any::type_name::<T>()),
+    }
 }
