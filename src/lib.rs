@@ -67,6 +67,7 @@ pub use bridge::Bridge;
 pub use context::Context;
 pub use error::{CallError, RecvError, RegistryError, ShutdownError, SpawnError};
 pub use events::{Events, LifecycleEvent};
+pub use executor::Executor;
 pub use exit::{Down, ExitReason, Stop, Stopped};
 pub use handlers::{HandlerResult, Handlers};
 pub use inbox::Inbox;

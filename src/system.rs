@@ -15,6 +15,7 @@ use crate::context::Context;
 use crate::error::{RegistryError, ShutdownError, SpawnError};
 use crate::events::{EventBus, Events, LifecycleEvent};
 use crate::executor::thread::ThreadExecutor;
+use crate::executor::Executor;
 use crate::exit::{Down, ExitReason};
 use crate::handlers::handlers_for;
 use crate::inbox::Inbox;
@@ -34,6 +35,7 @@ pub(crate) struct SystemInner {
     pub registry: Registry,
     pub events: EventBus,
     pub timers: Arc<Timers>,
+    default_executor: Executor,
     executor: ThreadExecutor,
     dead_letters: AtomicU64,
     shutting_down: AtomicBool,
@@ -109,10 +111,18 @@ pub struct System {
 /// Settings for a new [`System`] ([`System::builder`]).
 #[derive(Clone, Debug, Default)]
 pub struct SystemBuilder {
+    executor: Executor,
     stack_size: Option<usize>,
 }
 
 impl SystemBuilder {
+    /// The executor that runs actors unless a spawn asks otherwise
+    /// ([`SpawnOptions::dedicated`]); default [`Executor::Pool`].
+    pub fn executor(mut self, executor: Executor) -> Self {
+        self.executor = executor;
+        self
+    }
+
     /// Stack size of each actor thread, in bytes (default: Rust's default).
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
@@ -127,6 +137,7 @@ impl SystemBuilder {
             registry: Registry::default(),
             events: EventBus::default(),
             timers: Arc::new(Timers::default()),
+            default_executor: self.executor,
             executor: ThreadExecutor::new(self.stack_size),
             dead_letters: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
@@ -151,6 +162,7 @@ pub struct SpawnOptions {
     link: Option<ActorRef>,
     trap_exit: bool,
     await_started: bool,
+    executor: Option<Executor>,
     pub(crate) monitored_by: Option<ActorRef>,
 }
 
@@ -184,6 +196,20 @@ impl SpawnOptions {
     /// (Supervisors start their children this way, one after another.)
     pub fn await_started(mut self) -> Self {
         self.await_started = true;
+        self
+    }
+
+    /// Runs the actor on a thread of its own, whatever the system's default
+    /// executor: for an actor that blocks (I/O, long computations) and must
+    /// not hold a pool worker. It links, monitors and is supervised exactly
+    /// like a pooled actor.
+    pub fn dedicated(self) -> Self {
+        self.executor(Executor::Threads)
+    }
+
+    /// Runs the actor on `executor` instead of the system's default.
+    pub fn executor(mut self, executor: Executor) -> Self {
+        self.executor = Some(executor);
         self
     }
 }
@@ -390,6 +416,11 @@ impl System {
     /// left in a terminated actor's mailbox.
     pub fn dead_letters(&self) -> u64 {
         self.inner.dead_letters.load(Ordering::Relaxed)
+    }
+
+    /// The executor actors run on unless spawned with another.
+    pub fn executor(&self) -> Executor {
+        self.inner.default_executor
     }
 
     /// Actor threads started and not yet joined.

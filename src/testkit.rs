@@ -212,3 +212,64 @@ fn end_of(envelope: Envelope, id: ActorId) -> Option<ExitReason> {
         },
     }
 }
+
+/// Runs the enclosed tests once on each [`Executor`](crate::Executor).
+///
+/// The items are compiled twice, into a module `pool` and a module
+/// `threads`; in each, `new_system()` makes a system whose default is that
+/// executor and `EXECUTOR` names it. Write the tests once with
+/// `new_system()` and both executors are held to them.
+///
+/// ```
+/// use ferrotp::{Actor, Handlers, Stop};
+///
+/// struct Idle;
+/// impl Actor for Idle {
+///     fn handlers() -> Handlers<Self> { Handlers::new() }
+/// }
+///
+/// ferrotp::on_each_executor! {
+///     #[test]
+///     fn stops_on_request() {
+///         let system = new_system();
+///         assert_eq!(system.executor(), EXECUTOR);
+///         let idle = system.spawn(Idle);
+///         idle.send(Stop);
+///         system.shutdown(std::time::Duration::from_secs(5)).unwrap();
+///     }
+/// }
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! on_each_executor {
+    ($($item:item)*) => {
+        /// The tests on the pooled executor.
+        mod pool {
+            #[allow(unused_imports)]
+            use super::*;
+            /// The executor these tests run on.
+            #[allow(dead_code)]
+            const EXECUTOR: $crate::Executor = $crate::Executor::Pool;
+            /// A new system on this module's executor.
+            #[allow(dead_code)]
+            fn new_system() -> $crate::System {
+                $crate::System::builder().executor(EXECUTOR).build()
+            }
+            $($item)*
+        }
+        /// The tests on the thread-per-actor executor.
+        mod threads {
+            #[allow(unused_imports)]
+            use super::*;
+            /// The executor these tests run on.
+            #[allow(dead_code)]
+            const EXECUTOR: $crate::Executor = $crate::Executor::Threads;
+            /// A new system on this module's executor.
+            #[allow(dead_code)]
+            fn new_system() -> $crate::System {
+                $crate::System::builder().executor(EXECUTOR).build()
+            }
+            $($item)*
+        }
+    };
+}
