@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::events::LifecycleEvent;
+use crate::executor::pool::PoolEntry;
 use crate::exit::{Down, ExitReason, Stopped};
 use crate::links::{MonitorRef, Relations};
-use crate::mailbox::{Envelope, ExitSignal, Mail, MailboxTx};
+use crate::mailbox::{Envelope, ExitSignal, Mail, Mailbox};
 use crate::system::SystemInner;
 
 /// An actor's identity: unique within its [`System`](crate::System), never reused.
@@ -49,11 +50,20 @@ pub(crate) const RUNNING: u8 = 0;
 pub(crate) const EXITING: u8 = 1;
 pub(crate) const DEAD: u8 = 2;
 
+/// Who runs an actor, and so how it learns of new mail.
+pub(crate) enum Driver {
+    /// A thread blocked in `Mailbox::recv`: a dedicated actor, or an inbox.
+    Thread,
+    /// A pool worker, once the actor is scheduled.
+    Pool(PoolEntry),
+}
+
 /// What every address of one actor shares.
 pub(crate) struct Core {
     pub id: ActorId,
     pub system: Arc<SystemInner>,
-    pub mailbox: MailboxTx,
+    pub mailbox: Mailbox,
+    pub driver: Driver,
     pub status: AtomicU8,
     pub trapping: AtomicBool,
     /// Set by `kill`: the actor's thread may still run, and what it sends is void.
@@ -101,11 +111,12 @@ fn sender_was_killed() -> bool {
 }
 
 impl Core {
-    pub fn new(id: ActorId, system: Arc<SystemInner>, mailbox: MailboxTx, trapping: bool) -> Self {
+    pub fn new(id: ActorId, system: Arc<SystemInner>, driver: Driver, trapping: bool) -> Self {
         Core {
             id,
             system,
-            mailbox,
+            mailbox: Mailbox::default(),
+            driver,
             status: AtomicU8::new(RUNNING),
             trapping: AtomicBool::new(trapping),
             killed: AtomicBool::new(false),
@@ -138,7 +149,7 @@ impl Core {
         self.status.load(Ordering::Acquire) == DEAD
     }
 
-    pub fn deliver(&self, envelope: Envelope) {
+    pub fn deliver(self: &Arc<Self>, envelope: Envelope) {
         if sender_was_killed() {
             self.system
                 .dead_letter(self.id, envelope.type_name, "sender was killed");
@@ -149,36 +160,56 @@ impl Core {
                 .dead_letter(self.id, envelope.type_name, "actor is dead");
             return;
         }
-        if let Err(returned) = self.mailbox.messages.send(Mail::Message(envelope)) {
-            if let Mail::Message(envelope) = returned.0 {
+        match self.mailbox.push(Mail::Message(envelope)) {
+            Ok(()) => self.schedule(),
+            Err(Mail::Message(envelope)) => {
                 self.system
                     .dead_letter(self.id, envelope.type_name, "actor is dead");
             }
+            Err(_) => {}
         }
     }
 
     /// Sends an exit signal: into the message queue (in order with earlier
     /// messages) when the actor traps exits, else into the signal queue,
     /// which the driver reads before any queued message.
-    pub fn deliver_exit(&self, signal: ExitSignal) {
+    pub fn deliver_exit(self: &Arc<Self>, signal: ExitSignal) {
         if self.is_dead() {
             return;
         }
-        if !signal.force && self.trapping.load(Ordering::Acquire) {
-            let _ = self.mailbox.messages.send(Mail::Exit(signal));
-        } else if self.mailbox.signals.send(signal).is_ok() {
-            let _ = self.mailbox.messages.send(Mail::Wake);
+        let queued = if !signal.force && self.trapping.load(Ordering::Acquire) {
+            self.mailbox.push(Mail::Exit(signal)).is_ok()
+        } else {
+            self.mailbox.push_signal(signal)
+        };
+        if queued {
+            self.schedule();
         }
     }
 
-    pub fn deliver_down(&self, down: Down) {
-        if !self.is_dead() {
-            let _ = self.mailbox.messages.send(Mail::Down(down));
+    pub fn deliver_down(self: &Arc<Self>, down: Down) {
+        if !self.is_dead() && self.mailbox.push(Mail::Down(down)).is_ok() {
+            self.schedule();
         }
     }
 
-    pub fn wake(&self) {
-        let _ = self.mailbox.messages.send(Mail::Wake);
+    /// Makes the driver look at the actor's status.
+    pub fn wake(self: &Arc<Self>) {
+        if self.mailbox.push(Mail::Wake).is_ok() {
+            self.schedule();
+        }
+    }
+
+    /// Tells the driver that mail arrived: a pooled actor is queued for a
+    /// turn unless it already is (a blocked thread was woken by the push).
+    fn schedule(self: &Arc<Self>) {
+        if let Driver::Pool(entry) = &self.driver {
+            if entry.claim() {
+                if let Some(pool) = self.system.pool() {
+                    pool.schedule(self.clone());
+                }
+            }
+        }
     }
 
     /// Marks the actor dead and tells the world, exactly once: frees its
@@ -307,6 +338,9 @@ impl ActorRef {
         if self.core.close(&ExitReason::Killed, None) {
             tracing::warn!(actor = %self.id(), "killed");
             self.core.wake();
+            if let (Driver::Pool(_), Some(pool)) = (&self.core.driver, self.core.system.pool()) {
+                pool.actor_killed(self.id());
+            }
         }
     }
 
@@ -363,7 +397,7 @@ impl ActorRef {
             links,
             monitored_by,
             monitoring,
-            mailbox_len: self.core.mailbox.messages.len(),
+            mailbox_len: self.core.mailbox.len(),
         }
     }
 }

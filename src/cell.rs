@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::exit::{ExitReason, Stop, Stopped};
 use crate::handlers::Handlers;
 use crate::links;
-use crate::mailbox::{Envelope, ExitSignal, Mail, MailboxRx};
+use crate::mailbox::{Envelope, ExitSignal, Mail};
 use crate::panic::guard;
 
 /// Whether the actor goes on after a step.
@@ -28,16 +28,14 @@ pub(crate) struct ActorCell<A: Actor> {
     state: Option<A>,
     ctx: Context<A>,
     handlers: Arc<Handlers<A>>,
-    pub(crate) mailbox: MailboxRx,
 }
 
 impl<A: Actor> ActorCell<A> {
-    pub fn new(state: A, ctx: Context<A>, handlers: Arc<Handlers<A>>, mailbox: MailboxRx) -> Self {
+    pub fn new(state: A, ctx: Context<A>, handlers: Arc<Handlers<A>>) -> Self {
         ActorCell {
             state: Some(state),
             ctx,
             handlers,
-            mailbox,
         }
     }
 
@@ -204,10 +202,11 @@ impl<A: Actor> ActorCell<A> {
         Flow::Done
     }
 
-    /// After `Done`: counts what is still queued as dead letters.
+    /// After `Done`: closes the mailbox and counts what is still queued as
+    /// dead letters.
     pub fn finish(self) {
         let core = self.core().clone();
-        let dropped = self.mailbox.drain();
+        let dropped = core.mailbox.close();
         if dropped > 0 {
             core.system.dead_letters_dropped(core.id, dropped);
         }

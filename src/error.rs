@@ -57,6 +57,14 @@ pub enum SpawnError {
     /// The operating system refused a thread.
     #[error("the operating system refused a thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// The process runs as many threads as it safely can: past this limit
+    /// (derived from the kernel's `vm.max_map_count`), a new thread could
+    /// abort the whole process. Spawn the actor on the pool instead.
+    #[error("too many threads: this process may run at most {limit} ferrotp threads")]
+    TooManyThreads {
+        /// The limit that was reached.
+        limit: usize,
+    },
     /// The system is shutting down and accepts no new actors.
     #[error("the system is shutting down")]
     ShuttingDown,

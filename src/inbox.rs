@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::address::{ActorRef, Core};
+use crate::address::{ActorRef, Core, Driver};
 use crate::error::RecvError;
 use crate::exit::{ExitReason, Stopped};
 use crate::links::{self, MonitorRef};
-use crate::mailbox::{mailbox, Envelope, Mail, MailboxRx};
+use crate::mailbox::{Envelope, Mail};
 use crate::system::{System, SystemInner};
 
 /// A mailbox for code that is not an actor: tests, `main`, services.
@@ -36,7 +36,6 @@ use crate::system::{System, SystemInner};
 /// ```
 pub struct Inbox {
     actor: ActorRef,
-    mailbox: MailboxRx,
 }
 
 impl Inbox {
@@ -46,11 +45,9 @@ impl Inbox {
     }
 
     pub(crate) fn in_system(system: &Arc<SystemInner>) -> Self {
-        let (tx, rx) = mailbox();
-        let core = Core::new(system.next_id(), system.clone(), tx, true);
+        let core = Core::new(system.next_id(), system.clone(), Driver::Thread, true);
         Inbox {
             actor: ActorRef::from_core(Arc::new(core)),
-            mailbox: rx,
         }
     }
 
@@ -72,14 +69,12 @@ impl Inbox {
     /// Waits until `deadline` for the next message.
     pub fn recv_deadline(&self, deadline: Instant) -> Result<Envelope, RecvError> {
         loop {
-            let mail = match self.mailbox.signals.try_recv() {
-                Ok(signal) => Mail::Exit(signal),
-                Err(_) => self
-                    .mailbox
-                    .messages
-                    .recv_deadline(deadline)
-                    .map_err(|_| RecvError::Timeout)?,
-            };
+            let mail = self
+                .actor
+                .core
+                .mailbox
+                .recv(Some(deadline))
+                .ok_or(RecvError::Timeout)?;
             if let Some(envelope) = self.open(mail) {
                 return Ok(envelope);
             }
@@ -89,10 +84,7 @@ impl Inbox {
     /// The next message if one is waiting.
     pub fn try_recv(&self) -> Option<Envelope> {
         loop {
-            let mail = match self.mailbox.signals.try_recv() {
-                Ok(signal) => Mail::Exit(signal),
-                Err(_) => self.mailbox.messages.try_recv().ok()?,
-            };
+            let mail = self.actor.core.mailbox.pop()?;
             if let Some(envelope) = self.open(mail) {
                 return Some(envelope);
             }
@@ -144,7 +136,7 @@ impl Inbox {
 
     /// Messages waiting (including internal wake-ups).
     pub fn len(&self) -> usize {
-        self.mailbox.messages.len()
+        self.actor.core.mailbox.len()
     }
 
     /// Whether nothing is waiting.
@@ -156,7 +148,7 @@ impl Inbox {
 impl Drop for Inbox {
     fn drop(&mut self) {
         self.actor.core.close(&ExitReason::Normal, None);
-        let dropped = self.mailbox.drain();
+        let dropped = self.actor.core.mailbox.close();
         if dropped > 0 {
             let core = &self.actor.core;
             core.system.dead_letters_dropped(core.id, dropped);

@@ -2,25 +2,26 @@
 
 use std::cmp::Reverse;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
 use crate::actor::Actor;
-use crate::address::{current_actor, ActorId, ActorInfo, ActorRef, Core};
+use crate::address::{current_actor, ActorId, ActorInfo, ActorRef, Core, CurrentGuard, Driver};
 use crate::bridge::Bridge;
-use crate::cell::ActorCell;
+use crate::cell::{ActorCell, Flow};
 use crate::context::Context;
 use crate::error::{RegistryError, ShutdownError, SpawnError};
 use crate::events::{EventBus, Events, LifecycleEvent};
+use crate::executor::pool::{Pool, PoolEntry, DEFAULT_QUOTA};
 use crate::executor::thread::ThreadExecutor;
 use crate::executor::Executor;
 use crate::exit::{Down, ExitReason};
 use crate::handlers::handlers_for;
 use crate::inbox::Inbox;
 use crate::links::{self, MonitorRef};
-use crate::mailbox::{mailbox, Envelope, ExitSignal};
+use crate::mailbox::{Envelope, ExitSignal};
 use crate::registry::Registry;
 use crate::timer::{TimerRef, Timers};
 
@@ -37,6 +38,10 @@ pub(crate) struct SystemInner {
     pub timers: Arc<Timers>,
     default_executor: Executor,
     executor: ThreadExecutor,
+    /// Started with the first pooled actor.
+    pool: OnceLock<Arc<Pool>>,
+    pool_starting: Mutex<()>,
+    pool_config: PoolConfig,
     dead_letters: AtomicU64,
     shutting_down: AtomicBool,
 }
@@ -44,6 +49,23 @@ pub(crate) struct SystemInner {
 impl SystemInner {
     pub fn next_id(&self) -> ActorId {
         ActorId(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub fn pool(&self) -> Option<&Arc<Pool>> {
+        self.pool.get()
+    }
+
+    fn pool_or_start(&self) -> Result<&Arc<Pool>, SpawnError> {
+        if let Some(pool) = self.pool.get() {
+            return Ok(pool);
+        }
+        let _starting = self.pool_starting.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pool) = self.pool.get() {
+            return Ok(pool);
+        }
+        let config = &self.pool_config;
+        let pool = Pool::start(config.workers, config.quota, config.stack_size)?;
+        Ok(self.pool.get_or_init(|| pool))
     }
 
     pub fn forget(&self, id: ActorId) {
@@ -108,11 +130,30 @@ pub struct System {
     _owner: Option<Arc<Owner>>,
 }
 
+#[derive(Clone, Copy, Debug)]
+struct PoolConfig {
+    workers: usize,
+    quota: usize,
+    stack_size: Option<usize>,
+}
+
 /// Settings for a new [`System`] ([`System::builder`]).
+///
+/// ```
+/// use ferrotp::{Executor, System};
+/// let system = System::builder()
+///     .executor(Executor::Pool)
+///     .workers(2)
+///     .turn_quota(32)
+///     .build();
+/// # let _ = system;
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct SystemBuilder {
     executor: Executor,
     stack_size: Option<usize>,
+    workers: Option<usize>,
+    turn_quota: Option<usize>,
 }
 
 impl SystemBuilder {
@@ -123,7 +164,23 @@ impl SystemBuilder {
         self
     }
 
-    /// Stack size of each actor thread, in bytes (default: Rust's default).
+    /// Worker threads of the pool (default: one per core). More are added
+    /// while workers block (see the README's "Executors").
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers.max(1));
+        self
+    }
+
+    /// The most messages a pooled actor handles in one turn before the
+    /// worker moves on to other actors (default 64): lower is fairer,
+    /// higher is faster for an actor with a backlog.
+    pub fn turn_quota(mut self, messages: usize) -> Self {
+        self.turn_quota = Some(messages.max(1));
+        self
+    }
+
+    /// Stack size of each thread (dedicated actors and pool workers), in
+    /// bytes (default: Rust's default).
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
@@ -139,6 +196,15 @@ impl SystemBuilder {
             timers: Arc::new(Timers::default()),
             default_executor: self.executor,
             executor: ThreadExecutor::new(self.stack_size),
+            pool: OnceLock::new(),
+            pool_starting: Mutex::new(()),
+            pool_config: PoolConfig {
+                workers: self
+                    .workers
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+                quota: self.turn_quota.unwrap_or(DEFAULT_QUOTA),
+                stack_size: self.stack_size,
+            },
             dead_letters: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
         });
@@ -288,8 +354,12 @@ impl System {
             return Err(SpawnError::ShuttingDown);
         }
         let id = inner.next_id();
-        let (tx, rx) = mailbox();
-        let core = Arc::new(Core::new(id, inner.clone(), tx, options.trap_exit));
+        let executor = options.executor.unwrap_or(inner.default_executor);
+        let driver = match executor {
+            Executor::Pool => Driver::Pool(PoolEntry::new()),
+            Executor::Threads => Driver::Thread,
+        };
+        let core = Arc::new(Core::new(id, inner.clone(), driver, options.trap_exit));
         let actor_ref = ActorRef::from_core(core);
         if let Some(name) = &options.name {
             if let Err(error) = inner.registry.register(name, &actor_ref, &inner.events) {
@@ -312,18 +382,50 @@ impl System {
             rx
         });
         let ctx = Context::new(actor_ref.clone(), System::non_owning(inner.clone()));
-        let cell = ActorCell::new(actor, ctx, handlers_for::<A>(), rx);
-        tracing::debug!(actor = %id, name = options.name.as_deref(), kind = std::any::type_name::<A>(), "spawned");
+        let mut cell = ActorCell::new(actor, ctx, handlers_for::<A>());
+        tracing::debug!(actor = %id, name = options.name.as_deref(), kind = std::any::type_name::<A>(), ?executor, "spawned");
         inner.events.emit(|| LifecycleEvent::Spawned {
             actor: id,
             name: options.name.clone(),
         });
-        if let Err(error) = inner.executor.launch(id, cell) {
-            actor_ref.core.close(
-                &ExitReason::Error(format!("could not spawn a thread: {error}")),
-                None,
-            );
-            return Err(SpawnError::Thread(error));
+        match executor {
+            Executor::Threads => {
+                if let Err(error) = inner.executor.launch(cell) {
+                    actor_ref.core.close(
+                        &ExitReason::Error(format!("could not spawn a thread: {error}")),
+                        None,
+                    );
+                    return Err(error);
+                }
+            }
+            Executor::Pool => {
+                let pool = match inner.pool_or_start() {
+                    Ok(pool) => pool,
+                    Err(error) => {
+                        actor_ref.core.close(
+                            &ExitReason::Error(format!("could not start the pool: {error}")),
+                            None,
+                        );
+                        return Err(error);
+                    }
+                };
+                // A spawner that waits for `started` may as well run it: a
+                // pool worker blocked on a child that needs a worker to
+                // start would only tie up two workers instead of one.
+                if started.is_some() {
+                    let flow = {
+                        let _current = CurrentGuard::enter(&actor_ref.core);
+                        cell.start()
+                    };
+                    if flow == Flow::Done {
+                        cell.finish();
+                    } else {
+                        pool.launch(actor_ref.core.clone(), cell, true);
+                    }
+                } else {
+                    pool.launch(actor_ref.core.clone(), cell, false);
+                }
+            }
         }
         if let Some(started) = started {
             match started.recv() {
@@ -423,9 +525,23 @@ impl System {
         self.inner.default_executor
     }
 
-    /// Actor threads started and not yet joined.
+    /// Dedicated actor threads started and not yet joined.
     pub fn threads(&self) -> usize {
         self.inner.executor.threads()
+    }
+
+    /// The pool's worker threads (0 until the first pooled actor is
+    /// spawned): one per core, more while some block, and those left
+    /// behind in killed actors' handlers ([`stuck_workers`](Self::stuck_workers)).
+    pub fn pool_workers(&self) -> usize {
+        self.inner.pool().map_or(0, |pool| pool.workers())
+    }
+
+    /// Pool workers left running the handler of an actor that was killed
+    /// mid-turn. Each was replaced at the kill, so the pool keeps its size;
+    /// a stuck worker leaves if its handler ever returns.
+    pub fn stuck_workers(&self) -> usize {
+        self.inner.pool().map_or(0, |pool| pool.stuck_workers())
     }
 
     /// Subscribes to this system's [`LifecycleEvent`]s, from now on.
@@ -545,6 +661,9 @@ fn shutdown(inner: &Arc<SystemInner>, timeout: Duration) -> Result<(), ShutdownE
         if !not_stopped.contains(&id) {
             not_stopped.push(id);
         }
+    }
+    if let Some(pool) = inner.pool() {
+        pool.stop(join_deadline);
     }
     if not_stopped.is_empty() {
         Ok(())

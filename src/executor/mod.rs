@@ -5,6 +5,7 @@
 //! on a few worker threads. A system picks a default ([`Executor`]) and any
 //! spawn can ask for a dedicated thread instead.
 
+pub(crate) mod pool;
 pub(crate) mod thread;
 
 /// Which executor runs an actor.

@@ -1,8 +1,8 @@
-//! One thread per actor.
+//! One thread per actor, and the thread bookkeeping both executors share.
 
 use std::collections::HashMap;
-use std::io;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -11,13 +11,14 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::actor::Actor;
 use crate::address::{ActorId, CurrentGuard};
 use crate::cell::{ActorCell, Flow};
+use crate::error::SpawnError;
 
-/// Drives `cell` until the actor terminates.
+/// Drives `cell` on the calling thread until the actor terminates.
 fn drive<A: Actor>(mut cell: ActorCell<A>) {
     let core = cell.core().clone();
     let _current = CurrentGuard::enter(&core);
     if cell.start() == Flow::Continue {
-        while let Some(mail) = cell.mailbox.recv() {
+        while let Some(mail) = core.mailbox.recv(None) {
             if cell.handle(mail) == Flow::Done {
                 break;
             }
@@ -26,19 +27,68 @@ fn drive<A: Actor>(mut cell: ActorCell<A>) {
     cell.finish();
 }
 
-/// The threads of one system's actors, so that shutdown can join them.
-pub(crate) struct ThreadExecutor {
-    stack_size: Option<usize>,
-    handles: Mutex<HashMap<ActorId, JoinHandle<()>>>,
-    /// Each thread sends its actor's id here just before it ends.
-    exited_tx: Sender<ActorId>,
-    exited_rx: Receiver<ActorId>,
+/// Threads this process's ferrotp systems have running, against
+/// [`thread_limit`].
+static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Memory mappings one thread costs: its stack, the stack's guard page, and
+/// the alternate signal stack with its own guard, which Rust's runtime sets
+/// up inside the new thread.
+const MAPPINGS_PER_THREAD: usize = 4;
+/// Mappings left for everything else in the process (libraries, heap).
+const MAPPINGS_RESERVED: usize = 8192;
+
+/// How many threads ferrotp starts in this process before `try_spawn`
+/// refuses. When the kernel's map limit (`vm.max_map_count`) runs out,
+/// the thread creation itself can succeed and the new thread then aborts
+/// the whole process as it sets up its signal stack, so the limit must be
+/// kept below, not detected.
+pub(crate) fn thread_limit() -> usize {
+    static LIMIT: OnceLock<usize> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()
+            .and_then(|text| text.trim().parse::<usize>().ok())
+            .map(|maps| maps.saturating_sub(MAPPINGS_RESERVED) / MAPPINGS_PER_THREAD)
+            .unwrap_or(usize::MAX)
+            .max(64)
+    })
 }
 
-impl ThreadExecutor {
+/// A slot counted in [`LIVE_THREADS`], returned when dropped.
+struct ThreadSlot;
+
+impl ThreadSlot {
+    fn take() -> Result<Self, SpawnError> {
+        let limit = thread_limit();
+        LIVE_THREADS
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .map(|_| ThreadSlot)
+            .map_err(|_| SpawnError::TooManyThreads { limit })
+    }
+}
+
+impl Drop for ThreadSlot {
+    fn drop(&mut self) {
+        LIVE_THREADS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Threads started under keys, so that they can be joined later.
+pub(crate) struct ThreadSet<K> {
+    stack_size: Option<usize>,
+    handles: Mutex<HashMap<K, JoinHandle<()>>>,
+    /// Each thread sends its key here just before it ends.
+    exited_tx: Sender<K>,
+    exited_rx: Receiver<K>,
+}
+
+impl<K: Copy + Eq + std::hash::Hash + Ord + Send + 'static> ThreadSet<K> {
     pub fn new(stack_size: Option<usize>) -> Self {
         let (exited_tx, exited_rx) = crossbeam_channel::unbounded();
-        ThreadExecutor {
+        ThreadSet {
             stack_size,
             handles: Mutex::new(HashMap::new()),
             exited_tx,
@@ -46,13 +96,19 @@ impl ThreadExecutor {
         }
     }
 
-    fn handles(&self) -> std::sync::MutexGuard<'_, HashMap<ActorId, JoinHandle<()>>> {
+    fn handles(&self) -> MutexGuard<'_, HashMap<K, JoinHandle<()>>> {
         self.handles.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts a thread that drives `cell`.
-    pub fn launch<A: Actor>(&self, id: ActorId, cell: ActorCell<A>) -> io::Result<()> {
-        let mut builder = std::thread::Builder::new().name(format!("ferrotp-{}", id.as_u64()));
+    /// Starts a thread named `name` that runs `body`.
+    pub fn start(
+        &self,
+        key: K,
+        name: String,
+        body: impl FnOnce() + Send + 'static,
+    ) -> Result<(), SpawnError> {
+        let slot = ThreadSlot::take()?;
+        let mut builder = std::thread::Builder::new().name(name);
         if let Some(size) = self.stack_size {
             builder = builder.stack_size(size);
         }
@@ -61,26 +117,29 @@ impl ThreadExecutor {
         // once cannot report before its handle is stored.
         let mut handles = self.handles();
         Self::reap(&mut handles, &self.exited_rx);
-        let handle = builder.spawn(move || {
-            drive(cell);
-            let _ = exited.send(id);
-        })?;
-        handles.insert(id, handle);
+        let handle = builder
+            .spawn(move || {
+                body();
+                let _ = exited.send(key);
+                drop(slot);
+            })
+            .map_err(SpawnError::Thread)?;
+        handles.insert(key, handle);
         Ok(())
     }
 
     /// Joins the threads that have reported their end.
-    fn reap(handles: &mut HashMap<ActorId, JoinHandle<()>>, exited: &Receiver<ActorId>) {
-        while let Ok(id) = exited.try_recv() {
-            if let Some(handle) = handles.remove(&id) {
+    fn reap(handles: &mut HashMap<K, JoinHandle<()>>, exited: &Receiver<K>) {
+        while let Ok(key) = exited.try_recv() {
+            if let Some(handle) = handles.remove(&key) {
                 let _ = handle.join();
             }
         }
     }
 
-    /// Joins every thread that ends before `deadline`, except the calling
-    /// thread's own; returns the actors whose threads are still running.
-    pub fn join_all(&self, deadline: Instant, except: Option<ActorId>) -> Vec<ActorId> {
+    /// Joins every thread that ends before `deadline`, except `except`'s;
+    /// returns the keys of the threads still running (they are detached).
+    pub fn join_all(&self, deadline: Instant, except: Option<K>) -> Vec<K> {
         let mut handles = self.handles();
         Self::reap(&mut handles, &self.exited_rx);
         if let Some(me) = except {
@@ -88,21 +147,67 @@ impl ThreadExecutor {
         }
         while !handles.is_empty() {
             match self.exited_rx.recv_deadline(deadline) {
-                Ok(id) => {
-                    if let Some(handle) = handles.remove(&id) {
+                Ok(key) => {
+                    if let Some(handle) = handles.remove(&key) {
                         let _ = handle.join();
                     }
                 }
                 Err(_) => break,
             }
         }
-        let mut stuck: Vec<ActorId> = handles.drain().map(|(id, _detached)| id).collect();
-        stuck.sort();
-        stuck
+        let mut running: Vec<K> = handles.drain().map(|(key, _detached)| key).collect();
+        running.sort();
+        running
+    }
+
+    /// Threads started and not yet joined.
+    pub fn len(&self) -> usize {
+        let mut handles = self.handles();
+        Self::reap(&mut handles, &self.exited_rx);
+        handles.len()
+    }
+}
+
+/// The dedicated-thread executor: a thread per actor.
+pub(crate) struct ThreadExecutor {
+    threads: ThreadSet<ActorId>,
+}
+
+impl ThreadExecutor {
+    pub fn new(stack_size: Option<usize>) -> Self {
+        ThreadExecutor {
+            threads: ThreadSet::new(stack_size),
+        }
+    }
+
+    /// Starts a thread that drives `cell`.
+    pub fn launch<A: Actor>(&self, cell: ActorCell<A>) -> Result<(), SpawnError> {
+        let id = cell.core().id;
+        self.threads
+            .start(id, format!("ferrotp-{}", id.as_u64()), move || drive(cell))
+    }
+
+    /// See [`ThreadSet::join_all`].
+    pub fn join_all(&self, deadline: Instant, except: Option<ActorId>) -> Vec<ActorId> {
+        self.threads.join_all(deadline, except)
     }
 
     /// Threads started and not yet joined.
     pub fn threads(&self) -> usize {
-        self.handles().len()
+        self.threads.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_leaves_room_below_the_map_limit() {
+        let limit = thread_limit();
+        if let Ok(text) = std::fs::read_to_string("/proc/sys/vm/max_map_count") {
+            let maps: usize = text.trim().parse().unwrap();
+            assert!(limit * MAPPINGS_PER_THREAD < maps || limit == 64);
+        }
     }
 }

@@ -1,0 +1,617 @@
+//! The pooled executor: many actors on a few worker threads (M:N).
+//!
+//! An idle actor costs no thread, only memory. When mail arrives for it,
+//! [`Core::schedule`](crate::address::Core) claims it (`IDLE → SCHEDULED`,
+//! so it is queued once and run by one worker at a time) and hands it to the
+//! pool. A worker runs one *turn*: up to `quota` pieces of mail, then the
+//! actor goes back in line (if mail is left) or to idle. Ending a turn
+//! stores `IDLE` and then looks at the mailbox again, so mail that arrived in
+//! between is never stranded: either the sender saw `IDLE` and scheduled the
+//! actor, or the worker sees the mail and does.
+//!
+//! Where work waits:
+//! - each worker's *next* slot: the actor its current turn woke last. It runs
+//!   right after the turn, on the same core (a request and its reply run
+//!   back to back without a thread switch). Not stolen, except from a worker
+//!   that was abandoned; after [`NEXT_SLOT_STREAK`] turns in a row from it,
+//!   the worker takes from its queue instead, so a pair of chatty actors
+//!   cannot starve the rest;
+//! - each worker's own queue (crossbeam-deque), which idle workers steal from;
+//! - the injector, for actors scheduled from outside the pool's workers.
+//!
+//! A worker that finds nothing spins briefly, then parks until new work is
+//! queued.
+//!
+//! Workers that block: a handler may block its worker (a `Bridge::call`, a
+//! supervisor waiting for a child to stop). Our own blocking points go
+//! through [`blocking`]: the worker hands its queued actors to the others and,
+//! if fewer than the pool's size of workers would be left unblocked, a worker
+//! is added. So actors that wait on each other cannot deadlock the pool.
+//! Surplus workers leave after being idle for [`SURPLUS_KEEP_ALIVE`].
+//!
+//! Workers stuck for good: `kill` of an actor whose turn is running marks
+//! that worker abandoned and adds a worker in its place. The abandoned thread
+//! leaves if the handler ever returns; until then it is counted in
+//! [`Pool::stuck_workers`].
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_utils::sync::{Parker, Unparker};
+use crossbeam_utils::Backoff;
+
+use super::thread::ThreadSet;
+use crate::actor::Actor;
+use crate::address::{ActorId, Core, CurrentGuard, Driver};
+use crate::cell::{ActorCell, Flow};
+use crate::error::SpawnError;
+
+/// Turns a worker runs from its next slot before it looks at its queue.
+pub(crate) const NEXT_SLOT_STREAK: u32 = 16;
+/// How often (in turns) a worker looks at the injector first.
+const INJECTOR_EVERY: u32 = 61;
+/// How long a worker beyond the pool's size stays parked before it leaves.
+pub(crate) const SURPLUS_KEEP_ALIVE: Duration = Duration::from_secs(1);
+/// Default messages per turn.
+pub(crate) const DEFAULT_QUOTA: usize = 64;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Only our own short, non-panicking sections hold these locks.
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const IDLE: u8 = 0;
+const SCHEDULED: u8 = 1;
+const FINISHED: u8 = 2;
+
+/// One turn of an actor: start it if needed, then handle up to `quota`
+/// pieces of mail.
+pub(crate) trait Turn: Send {
+    fn run(&mut self, quota: usize) -> TurnEnd;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TurnEnd {
+    /// The mailbox is empty.
+    Idle,
+    /// The quota ran out with mail left.
+    Busy,
+    /// The actor terminated.
+    Done,
+}
+
+/// A pooled actor's cell, and whether its `started` hook ran.
+struct PooledCell<A: Actor> {
+    cell: Option<ActorCell<A>>,
+    started: bool,
+}
+
+impl<A: Actor> Turn for PooledCell<A> {
+    fn run(&mut self, quota: usize) -> TurnEnd {
+        let Some(cell) = self.cell.as_mut() else {
+            return TurnEnd::Done;
+        };
+        let mut end = TurnEnd::Busy;
+        if !self.started {
+            self.started = true;
+            if cell.start() == Flow::Done {
+                end = TurnEnd::Done;
+            }
+        }
+        if end != TurnEnd::Done {
+            let core = cell.core().clone();
+            end = TurnEnd::Busy;
+            for _ in 0..quota {
+                match core.mailbox.pop() {
+                    None => {
+                        end = TurnEnd::Idle;
+                        break;
+                    }
+                    Some(mail) => {
+                        if cell.handle(mail) == Flow::Done {
+                            end = TurnEnd::Done;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if end == TurnEnd::Done {
+            if let Some(cell) = self.cell.take() {
+                cell.finish();
+            }
+        }
+        end
+    }
+}
+
+/// What the pool keeps in a pooled actor's core.
+pub(crate) struct PoolEntry {
+    state: AtomicU8,
+    turn: Mutex<Option<Box<dyn Turn>>>,
+}
+
+impl PoolEntry {
+    /// The entry of an actor about to be scheduled for its first turn.
+    pub fn new() -> Self {
+        PoolEntry {
+            state: AtomicU8::new(SCHEDULED),
+            turn: Mutex::new(None),
+        }
+    }
+
+    /// Puts the cell in (before the first turn). `started`: the `started`
+    /// hook already ran.
+    pub fn install<A: Actor>(&self, cell: ActorCell<A>, started: bool) {
+        *lock(&self.turn) = Some(Box::new(PooledCell {
+            cell: Some(cell),
+            started,
+        }));
+    }
+
+    /// Claims the actor for scheduling; `true` if the caller must queue it.
+    pub fn claim(&self) -> bool {
+        // Pairs with the fence in `Pool::run`: a sender that pushed mail and
+        // then fails to claim knows the worker will see that mail.
+        fence(Ordering::SeqCst);
+        self.state
+            .compare_exchange(IDLE, SCHEDULED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+}
+
+/// What other threads may see of one worker.
+struct WorkerShared {
+    stealer: Stealer<Arc<Core>>,
+    next: Mutex<Option<Arc<Core>>>,
+    unparker: Unparker,
+    /// The actor whose turn this worker runs (0: none).
+    running: AtomicU64,
+    /// An actor it ran was killed mid-turn: a replacement took its place.
+    abandoned: AtomicBool,
+}
+
+/// A worker's own side: its queue and counters, on its own thread.
+struct Local {
+    index: usize,
+    pool: Arc<Pool>,
+    shared: Arc<WorkerShared>,
+    queue: Worker<Arc<Core>>,
+    parker: Parker,
+    streak: Cell<u32>,
+    turns: Cell<u32>,
+}
+
+thread_local! {
+    /// The pool worker this thread is, if it is one.
+    static WORKER: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+}
+
+fn current_worker() -> Option<Rc<Local>> {
+    WORKER.with(|w| w.borrow().clone())
+}
+
+/// Runs `wait`, which may block the calling thread for long. On a pool
+/// worker, its queued actors go to other workers first and a worker is
+/// added if too few would be left to run them.
+pub(crate) fn blocking<T>(wait: impl FnOnce() -> T) -> T {
+    let Some(local) = current_worker() else {
+        return wait();
+    };
+    local.hand_off();
+    let pool = local.pool.clone();
+    pool.blocked.fetch_add(1, Ordering::SeqCst);
+    pool.add_worker_if_short();
+    let out = wait();
+    pool.blocked.fetch_sub(1, Ordering::SeqCst);
+    out
+}
+
+/// A pool of worker threads shared by one system's pooled actors.
+pub(crate) struct Pool {
+    size: usize,
+    quota: usize,
+    injector: Injector<Arc<Core>>,
+    workers: RwLock<Vec<Arc<WorkerShared>>>,
+    sleepers: Mutex<Vec<Arc<WorkerShared>>>,
+    sleeping: AtomicUsize,
+    /// Threads in the worker loop, blocked and abandoned ones included.
+    live: AtomicUsize,
+    /// Of those, blocked in [`blocking`] or abandoned.
+    blocked: AtomicUsize,
+    stuck: AtomicUsize,
+    stopping: AtomicBool,
+    next_worker: AtomicUsize,
+    threads: ThreadSet<usize>,
+}
+
+impl Pool {
+    /// A pool of `size` workers, started now; fails if not one worker
+    /// thread could be started.
+    pub fn start(
+        size: usize,
+        quota: usize,
+        stack_size: Option<usize>,
+    ) -> Result<Arc<Pool>, SpawnError> {
+        let pool = Arc::new(Pool {
+            size: size.max(1),
+            quota: quota.max(1),
+            injector: Injector::new(),
+            workers: RwLock::new(Vec::new()),
+            sleepers: Mutex::new(Vec::new()),
+            sleeping: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
+            blocked: AtomicUsize::new(0),
+            stuck: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+            next_worker: AtomicUsize::new(0),
+            threads: ThreadSet::new(stack_size),
+        });
+        let mut failure = None;
+        for _ in 0..pool.size {
+            if let Err(error) = pool.add_worker() {
+                failure = Some(error);
+            }
+        }
+        match failure {
+            Some(error) if pool.workers() == 0 => Err(error),
+            _ => Ok(pool),
+        }
+    }
+
+    /// Hands a new actor to the pool: `cell` runs its first turn soon.
+    pub fn launch<A: Actor>(self: &Arc<Self>, core: Arc<Core>, cell: ActorCell<A>, started: bool) {
+        if let Driver::Pool(entry) = &core.driver {
+            entry.install(cell, started);
+        }
+        self.schedule(core);
+    }
+
+    /// Queues an actor that was just claimed.
+    pub fn schedule(self: &Arc<Self>, core: Arc<Core>) {
+        let core = match current_worker() {
+            Some(local) if Arc::ptr_eq(&local.pool, self) => match local.make_next(core) {
+                None => return,
+                Some(core) => core,
+            },
+            _ => core,
+        };
+        self.injector.push(core);
+        self.notify_one();
+    }
+
+    /// Wakes one parked worker, if any is parked.
+    fn notify_one(&self) {
+        // Pairs with the fence in `park`: either this sees the sleeper, or
+        // the sleeper's last look sees the work just queued.
+        fence(Ordering::SeqCst);
+        if self.sleeping.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let sleeper = {
+            let mut sleepers = lock(&self.sleepers);
+            let sleeper = sleepers.pop();
+            self.sleeping.store(sleepers.len(), Ordering::SeqCst);
+            sleeper
+        };
+        if let Some(worker) = sleeper {
+            worker.unparker.unpark();
+        }
+    }
+
+    fn unblocked(&self) -> usize {
+        let live = self.live.load(Ordering::SeqCst);
+        live.saturating_sub(self.blocked.load(Ordering::SeqCst))
+    }
+
+    fn add_worker_if_short(self: &Arc<Self>) {
+        if self.unblocked() < self.size && !self.stopping.load(Ordering::Acquire) {
+            // A failure is logged; the pool goes on with the workers it has.
+            let _ = self.add_worker();
+        }
+    }
+
+    fn add_worker(self: &Arc<Self>) -> Result<(), SpawnError> {
+        let parker = Parker::new();
+        let queue = Worker::new_fifo();
+        let shared = Arc::new(WorkerShared {
+            stealer: queue.stealer(),
+            next: Mutex::new(None),
+            unparker: parker.unparker().clone(),
+            running: AtomicU64::new(0),
+            abandoned: AtomicBool::new(false),
+        });
+        self.live.fetch_add(1, Ordering::SeqCst);
+        self.workers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(shared.clone());
+        let index = self.next_worker.fetch_add(1, Ordering::Relaxed);
+        let pool = self.clone();
+        let started = self
+            .threads
+            .start(index, format!("ferrotp-worker-{index}"), {
+                let shared = shared.clone();
+                move || {
+                    let local = Rc::new(Local {
+                        index,
+                        pool,
+                        shared,
+                        queue,
+                        parker,
+                        streak: Cell::new(0),
+                        turns: Cell::new(0),
+                    });
+                    WORKER.with(|w| *w.borrow_mut() = Some(local.clone()));
+                    local.work();
+                    WORKER.with(|w| *w.borrow_mut() = None);
+                }
+            });
+        if let Err(error) = &started {
+            tracing::error!(%error, "could not start a pool worker");
+            self.remove_worker(&shared);
+        }
+        started
+    }
+
+    fn remove_worker(&self, shared: &Arc<WorkerShared>) {
+        self.workers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|w| !Arc::ptr_eq(w, shared));
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// `id` was killed: if a worker is in its turn now, that worker may
+    /// never come back; put another in its place.
+    pub fn actor_killed(self: &Arc<Self>, id: ActorId) {
+        let stuck = self
+            .workers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|w| w.running.load(Ordering::SeqCst) == id.as_u64())
+            .cloned();
+        if let Some(worker) = stuck {
+            if !worker.abandoned.swap(true, Ordering::SeqCst) {
+                self.stuck.fetch_add(1, Ordering::SeqCst);
+                self.blocked.fetch_add(1, Ordering::SeqCst);
+                tracing::warn!(actor = %id, "pool worker abandoned in a killed actor's turn; adding a worker");
+                self.add_worker_if_short();
+                self.notify_one();
+            }
+        }
+    }
+
+    /// Worker threads, abandoned ones included.
+    pub fn workers(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    /// Worker threads left in the turn of a killed actor.
+    pub fn stuck_workers(&self) -> usize {
+        self.stuck.load(Ordering::SeqCst)
+    }
+
+    /// Stops the workers and joins them until `deadline`; abandoned ones are
+    /// left running, detached.
+    pub fn stop(&self, deadline: Instant) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for worker in self
+            .workers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            worker.unparker.unpark();
+        }
+        // A worker that runs this very shutdown leaves once it returns.
+        let me = current_worker().map(|local| local.index);
+        self.threads.join_all(deadline, me);
+        // Actors still queued (killed ones, or spawned while stopping) hold
+        // the system alive through their cores: let them go.
+        while !self.injector.is_empty() {
+            let _ = self.injector.steal();
+        }
+    }
+
+    /// Takes work from the injector or another worker's queue.
+    fn steal(&self, into: &Worker<Arc<Core>>, me: &Arc<WorkerShared>) -> Option<Arc<Core>> {
+        loop {
+            let mut retry = false;
+            match self.injector.steal_batch_and_pop(into) {
+                Steal::Success(core) => return Some(core),
+                Steal::Retry => retry = true,
+                Steal::Empty => {}
+            }
+            let workers = self.workers.read().unwrap_or_else(|e| e.into_inner());
+            for other in workers.iter().filter(|w| !Arc::ptr_eq(w, me)) {
+                match other.stealer.steal_batch_and_pop(into) {
+                    Steal::Success(core) => return Some(core),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+                if other.abandoned.load(Ordering::Acquire) {
+                    if let Some(core) = lock(&other.next).take() {
+                        return Some(core);
+                    }
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+}
+
+impl Local {
+    /// Puts `core` in the next slot; returns the actor that must go
+    /// elsewhere (if this worker was abandoned, `core` itself).
+    fn make_next(&self, core: Arc<Core>) -> Option<Arc<Core>> {
+        if self.shared.abandoned.load(Ordering::Acquire) {
+            return Some(core);
+        }
+        let previous = lock(&self.shared.next).replace(core);
+        if let Some(previous) = previous {
+            self.queue.push(previous);
+            self.pool.notify_one();
+        }
+        None
+    }
+
+    /// Gives every actor queued here to the injector, for other workers.
+    fn hand_off(&self) {
+        let mut moved = false;
+        if let Some(core) = lock(&self.shared.next).take() {
+            self.pool.injector.push(core);
+            moved = true;
+        }
+        while let Some(core) = self.queue.pop() {
+            self.pool.injector.push(core);
+            moved = true;
+        }
+        if moved {
+            self.pool.notify_one();
+        }
+    }
+
+    fn find_work(&self) -> Option<Arc<Core>> {
+        let turns = self.turns.get().wrapping_add(1);
+        self.turns.set(turns);
+        if turns % INJECTOR_EVERY == 0 {
+            if let Some(core) = self.pool.injector.steal().success() {
+                return Some(core);
+            }
+        }
+        let next = lock(&self.shared.next).take();
+        if let Some(core) = next {
+            if self.streak.get() < NEXT_SLOT_STREAK {
+                self.streak.set(self.streak.get() + 1);
+                return Some(core);
+            }
+            self.queue.push(core);
+        }
+        self.streak.set(0);
+        self.queue
+            .pop()
+            .or_else(|| self.pool.steal(&self.queue, &self.shared))
+    }
+
+    fn work(&self) {
+        let pool = &self.pool;
+        loop {
+            if let Some(core) = self.find_work() {
+                self.run(core);
+                if self.shared.abandoned.load(Ordering::SeqCst) {
+                    self.leave_abandoned();
+                    return;
+                }
+                continue;
+            }
+            let backoff = Backoff::new();
+            let mut found = None;
+            while found.is_none() && !backoff.is_completed() {
+                backoff.snooze();
+                found = self.find_work();
+            }
+            if let Some(core) = found {
+                self.run(core);
+                continue;
+            }
+            if pool.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            if !self.park() {
+                break;
+            }
+        }
+        self.hand_off();
+        pool.remove_worker(&self.shared);
+    }
+
+    /// Parks until woken; `false` if this surplus worker should leave.
+    fn park(&self) -> bool {
+        let pool = &self.pool;
+        {
+            let mut sleepers = lock(&pool.sleepers);
+            sleepers.push(self.shared.clone());
+            pool.sleeping.store(sleepers.len(), Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+        let work_waits = !pool.injector.is_empty()
+            || pool
+                .workers
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|w| !w.stealer.is_empty());
+        let surplus = pool.unblocked() > pool.size;
+        if !work_waits && !pool.stopping.load(Ordering::SeqCst) {
+            if surplus {
+                self.parker.park_timeout(SURPLUS_KEEP_ALIVE);
+            } else {
+                self.parker.park();
+            }
+        }
+        {
+            let mut sleepers = lock(&pool.sleepers);
+            sleepers.retain(|w| !Arc::ptr_eq(w, &self.shared));
+            pool.sleeping.store(sleepers.len(), Ordering::SeqCst);
+        }
+        !(surplus && pool.unblocked() > pool.size && pool.injector.is_empty())
+    }
+
+    /// Runs one turn of `core`.
+    fn run(&self, core: Arc<Core>) {
+        let Driver::Pool(entry) = &core.driver else {
+            return;
+        };
+        let Some(mut turn) = lock(&entry.turn).take() else {
+            return;
+        };
+        self.shared
+            .running
+            .store(core.id.as_u64(), Ordering::SeqCst);
+        let end = {
+            let _current = CurrentGuard::enter(&core);
+            turn.run(self.pool.quota)
+        };
+        self.shared.running.store(0, Ordering::SeqCst);
+        match end {
+            TurnEnd::Done => {
+                entry.state.store(FINISHED, Ordering::SeqCst);
+                drop(turn);
+            }
+            TurnEnd::Busy => {
+                *lock(&entry.turn) = Some(turn);
+                self.queue.push(core);
+                self.pool.notify_one();
+            }
+            TurnEnd::Idle => {
+                *lock(&entry.turn) = Some(turn);
+                entry.state.store(IDLE, Ordering::SeqCst);
+                // Pairs with the fence in `PoolEntry::claim`.
+                fence(Ordering::SeqCst);
+                if !core.mailbox.is_empty() && entry.claim() {
+                    self.queue.push(core);
+                    self.pool.notify_one();
+                }
+            }
+        }
+    }
+
+    /// This worker was replaced while it ran a killed actor: hand its work
+    /// on and leave.
+    fn leave_abandoned(&self) {
+        let pool = &self.pool;
+        self.hand_off();
+        pool.blocked.fetch_sub(1, Ordering::SeqCst);
+        pool.stuck.fetch_sub(1, Ordering::SeqCst);
+        pool.remove_worker(&self.shared);
+        tracing::debug!("abandoned pool worker returned and left");
+    }
+}
