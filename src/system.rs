@@ -530,6 +530,15 @@ impl System {
         self.inner.executor.threads()
     }
 
+    /// How many threads ferrotp runs at most in this process, dedicated
+    /// actors and pool workers of every system together. Past it, spawning
+    /// a dedicated actor fails with [`SpawnError::TooManyThreads`]: the
+    /// limit keeps a margin below the kernel's `vm.max_map_count`, where a
+    /// new thread would abort the whole process instead of failing.
+    pub fn thread_limit() -> usize {
+        crate::executor::thread::thread_limit()
+    }
+
     /// The pool's worker threads (0 until the first pooled actor is
     /// spawned): one per core, more while some block, and those left
     /// behind in killed actors' handlers ([`stuck_workers`](Self::stuck_workers)).

@@ -241,6 +241,7 @@ fn end_of(envelope: Envelope, id: ActorId) -> Option<ExitReason> {
 /// # fn main() {}
 /// ```
 #[macro_export]
+#[allow(clippy::test_attr_in_doctest)]
 macro_rules! on_each_executor {
     ($($item:item)*) => {
         /// The tests on the pooled executor.

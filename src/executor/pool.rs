@@ -504,33 +504,36 @@ impl Local {
     fn work(&self) {
         let pool = &self.pool;
         loop {
-            if let Some(core) = self.find_work() {
-                self.run(core);
-                if self.shared.abandoned.load(Ordering::SeqCst) {
-                    self.leave_abandoned();
-                    return;
+            match self.find_work().or_else(|| self.spin_for_work()) {
+                Some(core) => {
+                    self.run(core);
+                    if self.shared.abandoned.load(Ordering::SeqCst) {
+                        self.leave_abandoned();
+                        return;
+                    }
                 }
-                continue;
-            }
-            let backoff = Backoff::new();
-            let mut found = None;
-            while found.is_none() && !backoff.is_completed() {
-                backoff.snooze();
-                found = self.find_work();
-            }
-            if let Some(core) = found {
-                self.run(core);
-                continue;
-            }
-            if pool.stopping.load(Ordering::SeqCst) {
-                break;
-            }
-            if !self.park() {
-                break;
+                None => {
+                    if pool.stopping.load(Ordering::SeqCst) || !self.park() {
+                        break;
+                    }
+                }
             }
         }
         self.hand_off();
         pool.remove_worker(&self.shared);
+    }
+
+    /// Looks for work a few more times, backing off, before parking costs
+    /// a sleep and a wake-up.
+    fn spin_for_work(&self) -> Option<Arc<Core>> {
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            backoff.snooze();
+            if let Some(core) = self.find_work() {
+                return Some(core);
+            }
+        }
+        None
     }
 
     /// Parks until woken; `false` if this surplus worker should leave.

@@ -1,0 +1,275 @@
+//! What only the pooled executor has to prove: a worker stuck in a killed
+//! actor's handler is replaced, actors that block on each other cannot
+//! deadlock a small pool, no actor starves the others, and many senders
+//! lose and reorder nothing. (Everything else runs on both executors in the
+//! other test files.)
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{answers_ping, ask, next, spawn_puppet, tell, Puppet, WAIT};
+use ferrotp::{
+    Actor, ActorRef, Bridge, Context, Down, Executor, ExitReason, Handlers, Stop, Stopped, System,
+};
+
+fn pool(workers: usize) -> System {
+    System::builder()
+        .executor(Executor::Pool)
+        .workers(workers)
+        .build()
+}
+
+/// Waits for a counter to reach a state. The pool's thread counts change
+/// without a message to wait on, so this re-reads them, for at most `WAIT`.
+fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_worker_stuck_in_a_killed_actors_handler_is_replaced() {
+    let system = pool(1);
+    let inbox = system.inbox();
+    let bridge = system.bridge();
+    let stuck = spawn_puppet(&system, &inbox, false);
+    let monitor = inbox.monitor(&stuck);
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    tell(&stuck, move |_| {
+        entered_tx.send(()).unwrap();
+        // Blocks the only worker, outside anything the runtime knows of.
+        let _ = released.recv();
+    });
+    entered.recv_timeout(WAIT).expect("the handler runs");
+    assert_eq!(system.pool_workers(), 1);
+
+    stuck.kill();
+    let (down, _) = next::<Down>(&inbox);
+    assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Killed));
+    assert_eq!(system.stuck_workers(), 1);
+    assert_eq!(
+        system.pool_workers(),
+        2,
+        "a worker took the stuck one's place"
+    );
+
+    // The pool still runs actors, old and new.
+    let fresh = spawn_puppet(&system, &inbox, false);
+    assert!(answers_ping(&bridge, &fresh));
+
+    // The handler returns at last: the abandoned worker leaves, and what
+    // it does on its way out is void.
+    release.send(()).unwrap();
+    wait_until("the abandoned worker leaves", || {
+        system.stuck_workers() == 0 && system.pool_workers() == 1
+    });
+    assert!(answers_ping(&bridge, &fresh));
+    system.shutdown(WAIT).unwrap();
+}
+
+/// Asks each actor of `chain` to ask the next, from inside its handler, with
+/// a blocking `Bridge::call`: every link holds its worker while it waits.
+fn relay(bridge: &Bridge, chain: &[ActorRef]) -> usize {
+    match chain.split_first() {
+        None => 0,
+        Some((first, rest)) => {
+            let rest = rest.to_vec();
+            ask(bridge, first, move |ctx| {
+                1 + relay(&ctx.system().bridge(), &rest)
+            })
+        }
+    }
+}
+
+#[test]
+fn actors_that_call_each_other_do_not_deadlock_a_one_worker_pool() {
+    let system = pool(1);
+    let inbox = system.inbox();
+    let chain: Vec<ActorRef> = (0..6)
+        .map(|_| spawn_puppet(&system, &inbox, false))
+        .collect();
+    assert_eq!(relay(&system.bridge(), &chain), 6);
+    // The workers added while the chain waited leave once they are idle.
+    system.shutdown(WAIT).unwrap();
+}
+
+#[test]
+fn a_child_started_from_a_handler_runs_while_its_spawner_waits() {
+    // A pooled spawner that awaits `started` on a one-worker pool: the
+    // child's `started` must not need the worker its spawner holds.
+    let system = pool(1);
+    let inbox = system.inbox();
+    let parent = spawn_puppet(&system, &inbox, false);
+    let report = inbox.actor().clone();
+    let started = ask(&system.bridge(), &parent, move |ctx| {
+        let child = Puppet {
+            report,
+            stopped_ran: Default::default(),
+        };
+        ctx.spawn_with(child, ferrotp::SpawnOptions::new().await_started())
+            .is_ok()
+    });
+    assert!(started);
+    system.shutdown(WAIT).unwrap();
+}
+
+struct Ball;
+
+/// Sends the ball back to its partner, forever.
+struct Bouncer {
+    partner: Option<ActorRef>,
+}
+
+impl Bouncer {
+    fn partner(&mut self, partner: ActorRef, _ctx: &mut Context<Self>) {
+        self.partner = Some(partner);
+    }
+    fn ball(&mut self, _: Ball, ctx: &mut Context<Self>) {
+        if let Some(partner) = &self.partner {
+            ctx.send(partner, Ball);
+        }
+    }
+}
+
+impl Actor for Bouncer {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::partner).on(Self::ball)
+    }
+}
+
+/// Sends itself another message for every message it handles.
+fn flood(ctx: &mut Context<Puppet>) {
+    let me = ctx.myself().clone();
+    tell(&me, flood);
+}
+
+#[test]
+fn a_flooding_actor_and_a_chatty_pair_do_not_starve_the_others() {
+    let system = System::builder()
+        .executor(Executor::Pool)
+        .workers(1)
+        .turn_quota(4)
+        .build();
+    let inbox = system.inbox();
+    let bridge = system.bridge();
+    let flooder = spawn_puppet(&system, &inbox, false);
+    tell(&flooder, flood);
+    let a = system.spawn(Bouncer { partner: None });
+    let b = system.spawn(Bouncer { partner: None });
+    a.send(b.clone());
+    b.send(a.clone());
+    a.send(Ball);
+
+    // Neither the flood nor the rally ever leaves the only worker idle,
+    // yet a newcomer and the flooder itself keep being served.
+    let newcomer = spawn_puppet(&system, &inbox, false);
+    for _ in 0..20 {
+        assert!(answers_ping(&bridge, &newcomer));
+        assert!(answers_ping(&bridge, &flooder));
+    }
+    system.shutdown(WAIT).unwrap();
+}
+
+/// Counts `(producer, sequence)` items and checks each producer's order.
+struct Tally {
+    expected: u64,
+    seen: u64,
+    last: HashMap<u64, u64>,
+    out_of_order: u64,
+    report: ActorRef,
+}
+
+impl Tally {
+    fn item(&mut self, (producer, seq): (u64, u64), ctx: &mut Context<Self>) {
+        let last = self.last.entry(producer).or_insert(0);
+        if seq != *last + 1 {
+            self.out_of_order += 1;
+        }
+        *last = seq;
+        self.seen += 1;
+        if self.seen == self.expected {
+            ctx.send(&self.report, (self.seen, self.out_of_order));
+        }
+    }
+}
+
+impl Actor for Tally {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::item)
+    }
+}
+
+#[test]
+fn many_senders_lose_and_reorder_nothing() {
+    const PRODUCERS: u64 = 6;
+    const EACH: u64 = 20_000;
+    let system = pool(2);
+    let inbox = system.inbox();
+    let tally = system.spawn(Tally {
+        expected: PRODUCERS * EACH,
+        seen: 0,
+        last: HashMap::new(),
+        out_of_order: 0,
+        report: inbox.actor().clone(),
+    });
+    // Pooled producers, in bursts so that they interleave with the tally,
+    // and one plain thread.
+    fn burst(ctx: &mut Context<Puppet>, producer: u64, from: u64, to: ActorRef) {
+        let end = (from + 500).min(EACH + 1);
+        for seq in from..end {
+            ctx.send(&to, (producer, seq));
+        }
+        if end <= EACH {
+            let me = ctx.myself().clone();
+            tell(&me, move |ctx| burst(ctx, producer, end, to));
+        }
+    }
+    for producer in 1..PRODUCERS {
+        let actor = spawn_puppet(&system, &inbox, false);
+        let to = tally.clone();
+        tell(&actor, move |ctx| burst(ctx, producer, 1, to));
+    }
+    let to = tally.clone();
+    let outside = std::thread::spawn(move || {
+        for seq in 1..=EACH {
+            to.send((PRODUCERS, seq));
+        }
+    });
+    let (seen, out_of_order) = next::<(u64, u64)>(&inbox).0;
+    outside.join().unwrap();
+    assert_eq!((seen, out_of_order), (PRODUCERS * EACH, 0));
+    tally.send(Stop);
+    system.shutdown(WAIT).unwrap();
+    assert_eq!(system.dead_letters(), 0);
+}
+
+#[test]
+fn a_dedicated_actor_and_a_pooled_one_stop_each_other_through_a_link() {
+    let system = pool(1);
+    let inbox = system.inbox();
+    let pooled = spawn_puppet(&system, &inbox, true);
+    let dedicated = system
+        .spawn_with(
+            common::puppet(&inbox),
+            ferrotp::SpawnOptions::new().dedicated().link(&pooled),
+        )
+        .unwrap();
+    assert_eq!(
+        system.threads(),
+        1,
+        "the dedicated actor has its own thread"
+    );
+    common::crash(&dedicated);
+    let (stopped, from) = next::<Stopped>(&inbox);
+    assert_eq!(from, Some(pooled.id()));
+    assert_eq!(stopped.actor, dedicated.id());
+    assert!(matches!(stopped.reason, ExitReason::Panic(_)));
+    system.shutdown(WAIT).unwrap();
+    assert_eq!((system.threads(), system.pool_workers()), (0, 0));
+}
