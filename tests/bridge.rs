@@ -70,49 +70,6 @@ fn dead_service(system: &System) -> ActorRef {
     actor
 }
 
-#[test]
-fn call_returns_the_reply() {
-    let system = System::new();
-    let bridge = system.bridge();
-    let service = system.spawn(Service);
-    for n in 0..20u64 {
-        let doubled: u64 = bridge.call(&service, Req::Double(n), WAIT).unwrap();
-        assert_eq!(doubled, n * 2);
-    }
-}
-
-#[test]
-fn call_reports_a_reply_of_the_wrong_type() {
-    let system = System::new();
-    let service = system.spawn(Service);
-    let result: Result<u64, CallError> = system.bridge().call(&service, Req::WrongType, WAIT);
-    assert_eq!(
-        result,
-        Err(CallError::WrongReplyType {
-            expected: std::any::type_name::<u64>(),
-            got: std::any::type_name::<&str>(),
-        })
-    );
-    // The service is fine.
-    let doubled: u64 = system
-        .bridge()
-        .call(&service, Req::Double(4), WAIT)
-        .unwrap();
-    assert_eq!(doubled, 8);
-}
-
-#[test]
-fn call_times_out_when_no_reply_comes() {
-    let system = System::new();
-    let service = system.spawn(Service);
-    let timeout = Duration::from_millis(300);
-    let started = Instant::now();
-    let result: Result<u64, CallError> = system.bridge().call(&service, Req::Ignore, timeout);
-    assert_eq!(result, Err(CallError::Timeout));
-    assert!(started.elapsed() >= timeout, "gave up before the timeout");
-    assert!(service.is_alive());
-}
-
 /// Replies with the number it is given; for `Gated` requests, only once
 /// the test opens the gate.
 struct Gatekeeper {
@@ -137,51 +94,6 @@ impl Actor for Gatekeeper {
     }
 }
 
-#[test]
-fn a_late_reply_never_answers_a_later_call() {
-    let system = System::new();
-    let bridge = system.bridge();
-    let (open_gate, gate) = mpsc::channel();
-    let keeper = system.spawn(Gatekeeper { gate });
-
-    let first: Result<u64, CallError> = bridge.call(&keeper, Gated(1), Duration::from_millis(100));
-    assert_eq!(first, Err(CallError::Timeout));
-    open_gate.send(()).unwrap();
-    // The keeper answers the first request (late) before it even sees the
-    // second one: a shared reply address would hand `1` to this call.
-    let second: u64 = bridge.call(&keeper, Open(2), WAIT).unwrap();
-    assert_eq!(second, 2);
-    let third: u64 = bridge.call(&keeper, Open(3), WAIT).unwrap();
-    assert_eq!(third, 3);
-}
-
-#[test]
-fn a_call_to_an_actor_that_stops_without_replying_fails_at_once() {
-    silence_actor_panics();
-    let system = System::new();
-    let bridge = system.bridge();
-
-    let service = system.spawn(Service);
-    let started = Instant::now();
-    let result: Result<u64, CallError> = bridge.call(&service, Req::Die, LONG);
-    assert_eq!(
-        result,
-        Err(CallError::Stopped(ExitReason::Error("gone".to_string())))
-    );
-    assert_prompt(started);
-
-    let service = system.spawn(Service);
-    let started = Instant::now();
-    let result: Result<u64, CallError> = bridge.call(&service, Req::Panic, LONG);
-    assert_eq!(
-        result,
-        Err(CallError::Stopped(ExitReason::Panic(
-            "service panicked".to_string()
-        )))
-    );
-    assert_prompt(started);
-}
-
 /// Blocks in its handler until released, telling the test when it is in.
 struct Stuck {
     entered: mpsc::Sender<()>,
@@ -201,94 +113,6 @@ impl Actor for Stuck {
     fn handlers() -> Handlers<Self> {
         Handlers::new().on(Self::hang)
     }
-}
-
-#[test]
-fn a_call_to_an_actor_killed_mid_call_fails_at_once() {
-    let system = System::new();
-    let (entered_tx, entered) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel();
-    let stuck = system.spawn(Stuck {
-        entered: entered_tx,
-        release: release_rx,
-    });
-    // Once the call's request is being handled, kill the actor from
-    // another thread.
-    let killer = {
-        let stuck = stuck.clone();
-        thread::spawn(move || {
-            entered
-                .recv_timeout(WAIT)
-                .expect("the call reached the actor");
-            stuck.kill();
-        })
-    };
-    let started = Instant::now();
-    let result: Result<u64, CallError> = system.bridge().call(&stuck, Hang, LONG);
-    assert_eq!(result, Err(CallError::Stopped(ExitReason::Killed)));
-    assert_prompt(started);
-    killer.join().unwrap();
-    // Let the stuck thread end; its reply is discarded.
-    let _ = release.send(());
-    system.shutdown(WAIT).unwrap();
-}
-
-#[test]
-fn a_call_to_a_dead_actor_fails_with_noproc() {
-    let system = System::new();
-    let dead = dead_service(&system);
-    let started = Instant::now();
-    let result: Result<u64, CallError> = system.bridge().call(&dead, Req::Double(1), LONG);
-    assert_eq!(result, Err(CallError::Stopped(ExitReason::NoProc)));
-    assert_prompt(started);
-}
-
-#[test]
-fn multi_call_returns_results_in_target_order_with_mixed_outcomes() {
-    silence_actor_panics();
-    let system = System::new();
-    let spawn = || system.spawn(Service);
-    let fast = spawn();
-    let requests = vec![
-        // Answers last, but comes first.
-        (spawn(), Req::SlowDouble(1, Duration::from_millis(200))),
-        (fast.clone(), Req::Double(2)),
-        (spawn(), Req::WrongType),
-        (dead_service(&system), Req::Double(4)),
-        (spawn(), Req::Die),
-        (spawn(), Req::Panic),
-        (spawn(), Req::Ignore),
-        // The same target twice: each request has its own reply.
-        (fast, Req::Double(8)),
-    ];
-    let timeout = Duration::from_secs(5);
-    let started = Instant::now();
-    let results: Vec<Result<u64, CallError>> = system.bridge().multi_call(requests, timeout);
-    assert_eq!(
-        results,
-        vec![
-            Ok(2),
-            Ok(4),
-            Err(CallError::WrongReplyType {
-                expected: std::any::type_name::<u64>(),
-                got: std::any::type_name::<&str>(),
-            }),
-            Err(CallError::Stopped(ExitReason::NoProc)),
-            Err(CallError::Stopped(ExitReason::Error("gone".to_string()))),
-            Err(CallError::Stopped(ExitReason::Panic(
-                "service panicked".to_string()
-            ))),
-            Err(CallError::Timeout),
-            Ok(16),
-        ]
-    );
-    // One timeout for all, not one per target.
-    assert!(started.elapsed() >= timeout);
-    assert!(
-        started.elapsed() < timeout * 2,
-        "took {:?}",
-        started.elapsed()
-    );
 }
 
 /// Takes a while to stop, so that the others stop first.
@@ -320,26 +144,6 @@ fn stopped(actor: &ActorRef, reason: ExitReason) -> Option<Stopped> {
     })
 }
 
-#[test]
-fn stop_returns_stopped_in_target_order() {
-    let system = System::new();
-    let actors = [
-        system.spawn(SlowToStop),
-        system.spawn(Service),
-        system.spawn(Service),
-    ];
-    let result = system.bridge().stop(&actors, WAIT);
-    assert_eq!(
-        result,
-        vec![
-            stopped(&actors[0], ExitReason::Normal),
-            stopped(&actors[1], ExitReason::Normal),
-            stopped(&actors[2], ExitReason::Normal),
-        ]
-    );
-    assert!(actors.iter().all(|a| !a.is_alive()));
-}
-
 /// Fails when told to stop.
 struct RefusesStop;
 
@@ -349,37 +153,236 @@ impl Actor for RefusesStop {
     }
 }
 
-#[test]
-fn stop_reports_dead_and_failing_actors_in_target_order() {
-    let system = System::new();
-    let alive = system.spawn(Service);
-    let dead = dead_service(&system);
-    let failing = system.spawn(RefusesStop);
-    let actors = [alive.clone(), dead.clone(), failing.clone()];
-    let result = system.bridge().stop(&actors, WAIT);
-    assert_eq!(
-        result,
-        vec![
-            stopped(&alive, ExitReason::Normal),
-            stopped(&dead, ExitReason::NoProc),
-            stopped(&failing, ExitReason::Error("refused to stop".to_string())),
-        ]
-    );
-}
+ferrotp::on_each_executor! {
+    #[test]
+    fn call_returns_the_reply() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let service = system.spawn(Service);
+        for n in 0..20u64 {
+            let doubled: u64 = bridge.call(&service, Req::Double(n), WAIT).unwrap();
+            assert_eq!(doubled, n * 2);
+        }
+    }
 
-#[test]
-fn stop_gives_none_for_an_actor_that_ignores_stop() {
-    let system = System::new();
-    let unstoppable = system.spawn(Unstoppable);
-    let normal = system.spawn(Service);
-    let timeout = Duration::from_secs(2);
-    let started = Instant::now();
-    let result = system
-        .bridge()
-        .stop(&[unstoppable.clone(), normal.clone()], timeout);
-    assert_eq!(result, vec![None, stopped(&normal, ExitReason::Normal)]);
-    assert!(started.elapsed() >= timeout, "gave up before the timeout");
-    assert!(unstoppable.is_alive());
-    system.shutdown(WAIT).unwrap();
-    assert!(!unstoppable.is_alive());
+    #[test]
+    fn call_reports_a_reply_of_the_wrong_type() {
+        let system = new_system();
+        let service = system.spawn(Service);
+        let result: Result<u64, CallError> = system.bridge().call(&service, Req::WrongType, WAIT);
+        assert_eq!(
+            result,
+            Err(CallError::WrongReplyType {
+                expected: std::any::type_name::<u64>(),
+                got: std::any::type_name::<&str>(),
+            })
+        );
+        // The service is fine.
+        let doubled: u64 = system
+            .bridge()
+            .call(&service, Req::Double(4), WAIT)
+            .unwrap();
+        assert_eq!(doubled, 8);
+    }
+
+    #[test]
+    fn call_times_out_when_no_reply_comes() {
+        let system = new_system();
+        let service = system.spawn(Service);
+        let timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        let result: Result<u64, CallError> = system.bridge().call(&service, Req::Ignore, timeout);
+        assert_eq!(result, Err(CallError::Timeout));
+        assert!(started.elapsed() >= timeout, "gave up before the timeout");
+        assert!(service.is_alive());
+    }
+
+    #[test]
+    fn a_late_reply_never_answers_a_later_call() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let (open_gate, gate) = mpsc::channel();
+        let keeper = system.spawn(Gatekeeper { gate });
+
+        let first: Result<u64, CallError> =
+            bridge.call(&keeper, Gated(1), Duration::from_millis(100));
+        assert_eq!(first, Err(CallError::Timeout));
+        open_gate.send(()).unwrap();
+        // The keeper answers the first request (late) before it even sees the
+        // second one: a shared reply address would hand `1` to this call.
+        let second: u64 = bridge.call(&keeper, Open(2), WAIT).unwrap();
+        assert_eq!(second, 2);
+        let third: u64 = bridge.call(&keeper, Open(3), WAIT).unwrap();
+        assert_eq!(third, 3);
+    }
+
+    #[test]
+    fn a_call_to_an_actor_that_stops_without_replying_fails_at_once() {
+        silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+
+        let service = system.spawn(Service);
+        let started = Instant::now();
+        let result: Result<u64, CallError> = bridge.call(&service, Req::Die, LONG);
+        assert_eq!(
+            result,
+            Err(CallError::Stopped(ExitReason::Error("gone".to_string())))
+        );
+        assert_prompt(started);
+
+        let service = system.spawn(Service);
+        let started = Instant::now();
+        let result: Result<u64, CallError> = bridge.call(&service, Req::Panic, LONG);
+        assert_eq!(
+            result,
+            Err(CallError::Stopped(ExitReason::Panic(
+                "service panicked".to_string()
+            )))
+        );
+        assert_prompt(started);
+    }
+
+    #[test]
+    fn a_call_to_an_actor_killed_mid_call_fails_at_once() {
+        let system = new_system();
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel();
+        let stuck = system.spawn(Stuck {
+            entered: entered_tx,
+            release: release_rx,
+        });
+        // Once the call's request is being handled, kill the actor from
+        // another thread.
+        let killer = {
+            let stuck = stuck.clone();
+            thread::spawn(move || {
+                entered
+                    .recv_timeout(WAIT)
+                    .expect("the call reached the actor");
+                stuck.kill();
+            })
+        };
+        let started = Instant::now();
+        let result: Result<u64, CallError> = system.bridge().call(&stuck, Hang, LONG);
+        assert_eq!(result, Err(CallError::Stopped(ExitReason::Killed)));
+        assert_prompt(started);
+        killer.join().unwrap();
+        // Let the stuck thread end; its reply is discarded.
+        let _ = release.send(());
+        system.shutdown(WAIT).unwrap();
+    }
+
+    #[test]
+    fn a_call_to_a_dead_actor_fails_with_noproc() {
+        let system = new_system();
+        let dead = dead_service(&system);
+        let started = Instant::now();
+        let result: Result<u64, CallError> = system.bridge().call(&dead, Req::Double(1), LONG);
+        assert_eq!(result, Err(CallError::Stopped(ExitReason::NoProc)));
+        assert_prompt(started);
+    }
+
+    #[test]
+    fn multi_call_returns_results_in_target_order_with_mixed_outcomes() {
+        silence_actor_panics();
+        let system = new_system();
+        let spawn = || system.spawn(Service);
+        let fast = spawn();
+        let requests = vec![
+            // Answers last, but comes first.
+            (spawn(), Req::SlowDouble(1, Duration::from_millis(200))),
+            (fast.clone(), Req::Double(2)),
+            (spawn(), Req::WrongType),
+            (dead_service(&system), Req::Double(4)),
+            (spawn(), Req::Die),
+            (spawn(), Req::Panic),
+            (spawn(), Req::Ignore),
+            // The same target twice: each request has its own reply.
+            (fast, Req::Double(8)),
+        ];
+        let timeout = Duration::from_secs(5);
+        let started = Instant::now();
+        let results: Vec<Result<u64, CallError>> = system.bridge().multi_call(requests, timeout);
+        assert_eq!(
+            results,
+            vec![
+                Ok(2),
+                Ok(4),
+                Err(CallError::WrongReplyType {
+                    expected: std::any::type_name::<u64>(),
+                    got: std::any::type_name::<&str>(),
+                }),
+                Err(CallError::Stopped(ExitReason::NoProc)),
+                Err(CallError::Stopped(ExitReason::Error("gone".to_string()))),
+                Err(CallError::Stopped(ExitReason::Panic(
+                    "service panicked".to_string()
+                ))),
+                Err(CallError::Timeout),
+                Ok(16),
+            ]
+        );
+        // One timeout for all, not one per target.
+        assert!(started.elapsed() >= timeout);
+        assert!(
+            started.elapsed() < timeout * 2,
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn stop_returns_stopped_in_target_order() {
+        let system = new_system();
+        let actors = [
+            system.spawn(SlowToStop),
+            system.spawn(Service),
+            system.spawn(Service),
+        ];
+        let result = system.bridge().stop(&actors, WAIT);
+        assert_eq!(
+            result,
+            vec![
+                stopped(&actors[0], ExitReason::Normal),
+                stopped(&actors[1], ExitReason::Normal),
+                stopped(&actors[2], ExitReason::Normal),
+            ]
+        );
+        assert!(actors.iter().all(|a| !a.is_alive()));
+    }
+
+    #[test]
+    fn stop_reports_dead_and_failing_actors_in_target_order() {
+        let system = new_system();
+        let alive = system.spawn(Service);
+        let dead = dead_service(&system);
+        let failing = system.spawn(RefusesStop);
+        let actors = [alive.clone(), dead.clone(), failing.clone()];
+        let result = system.bridge().stop(&actors, WAIT);
+        assert_eq!(
+            result,
+            vec![
+                stopped(&alive, ExitReason::Normal),
+                stopped(&dead, ExitReason::NoProc),
+                stopped(&failing, ExitReason::Error("refused to stop".to_string())),
+            ]
+        );
+    }
+
+    #[test]
+    fn stop_gives_none_for_an_actor_that_ignores_stop() {
+        let system = new_system();
+        let unstoppable = system.spawn(Unstoppable);
+        let normal = system.spawn(Service);
+        let timeout = Duration::from_secs(2);
+        let started = Instant::now();
+        let result = system
+            .bridge()
+            .stop(&[unstoppable.clone(), normal.clone()], timeout);
+        assert_eq!(result, vec![None, stopped(&normal, ExitReason::Normal)]);
+        assert!(started.elapsed() >= timeout, "gave up before the timeout");
+        assert!(unstoppable.is_alive());
+        system.shutdown(WAIT).unwrap();
+        assert!(!unstoppable.is_alive());
+    }
 }

@@ -12,9 +12,7 @@ use std::fmt;
 use std::sync::{Mutex, MutexGuard, Once};
 use std::time::Duration;
 
-use ferrotp::{
-    Actor, ActorRef, Context, Down, ExitReason, Handlers, Inbox, SpawnOptions, Stop, System,
-};
+use ferrotp::{Actor, ActorRef, Context, Down, ExitReason, Handlers, Inbox, SpawnOptions, Stop};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
@@ -143,155 +141,158 @@ fn wait_down(inbox: &Inbox, actor: &ActorRef) -> ExitReason {
     down.reason
 }
 
-#[test]
-fn a_shutdown_exit_is_a_debug_event_not_a_warning() {
-    let _recording = recording();
-    let system = System::new();
-    let inbox = system.inbox();
-    let a = system
-        .spawn_with(Subject, SpawnOptions::new().name("quiet"))
-        .unwrap();
-    let b = system
-        .spawn_with(Subject, SpawnOptions::new().link(&a))
-        .unwrap();
-    let b_watch = system.inbox();
-    b_watch.monitor(&b);
-    inbox.monitor(&a);
-    a.send(StopWith(ExitReason::Shutdown));
-    assert_eq!(wait_down(&inbox, &a), ExitReason::Shutdown);
-    assert_eq!(wait_down(&b_watch, &b), ExitReason::Shutdown);
+ferrotp::on_each_executor! {
+    #[test]
+    fn a_shutdown_exit_is_a_debug_event_not_a_warning() {
+        let _recording = recording();
+        let system = new_system();
+        let inbox = system.inbox();
+        let a = system
+            .spawn_with(Subject, SpawnOptions::new().name("quiet"))
+            .unwrap();
+        let b = system
+            .spawn_with(Subject, SpawnOptions::new().link(&a))
+            .unwrap();
+        let b_watch = system.inbox();
+        b_watch.monitor(&b);
+        inbox.monitor(&a);
+        a.send(StopWith(ExitReason::Shutdown));
+        assert_eq!(wait_down(&inbox, &a), ExitReason::Shutdown);
+        assert_eq!(wait_down(&b_watch, &b), ExitReason::Shutdown);
 
-    let exit = the_exit_event(&a);
-    assert_eq!(exit.level, Level::DEBUG);
-    assert_eq!(exit.field("reason"), Some("shutdown"));
-    assert_eq!(exit.field("name"), Some("quiet"));
-    // `b` died of the link, also with Shutdown, also quietly.
-    assert_eq!(the_exit_event(&b).level, Level::DEBUG);
+        let exit = the_exit_event(&a);
+        assert_eq!(exit.level, Level::DEBUG);
+        assert_eq!(exit.field("reason"), Some("shutdown"));
+        assert_eq!(exit.field("name"), Some("quiet"));
+        // `b` died of the link, also with Shutdown, also quietly.
+        assert_eq!(the_exit_event(&b).level, Level::DEBUG);
 
-    let loud: Vec<Recorded> = events()
+        let loud: Vec<Recorded> = events()
+            .iter()
+            .filter(|e| e.level <= Level::WARN)
+            .cloned()
+            .collect();
+        assert!(
+            loud.is_empty(),
+            "Shutdown exits logged as failures: {loud:?}"
+        );
+
+        // The link and the monitor firing are events too, naming both ends.
+        let a_events = events_of(&a);
+        let b_id = b.id().to_string();
+        assert!(
+            a_events
+                .iter()
+                .any(|e| e.message() == "link fired" && e.field("to") == Some(b_id.as_str())),
+            "{a_events:?}"
+        );
+        let inbox_id = inbox.actor().id().to_string();
+        assert!(
+            a_events
+                .iter()
+                .any(|e| e.message() == "monitor fired"
+                    && e.field("watcher") == Some(inbox_id.as_str())),
+            "{a_events:?}"
+        );
+    }
+
+    #[test]
+    fn a_panic_exit_is_a_warning_with_the_actor_id_and_name() {
+        ferrotp::silence_actor_panics();
+        let _recording = recording();
+        let system = new_system();
+        let inbox = system.inbox();
+        let a = system
+            .spawn_with(Subject, SpawnOptions::new().name("fragile"))
+            .unwrap();
+        inbox.monitor(&a);
+        a.send(Crash);
+        assert_eq!(wait_down(&inbox, &a), ExitReason::Panic("kaboom".into()));
+        let exit = the_exit_event(&a);
+        assert_eq!(exit.level, Level::WARN);
+        assert_eq!(exit.field("name"), Some("fragile"));
+        assert!(
+            exit.field("reason").is_some_and(|r| r.contains("kaboom")),
+            "{exit:?}"
+        );
+    }
+
+    #[test]
+    fn normal_and_error_exits_log_at_their_levels() {
+        let _recording = recording();
+        let system = new_system();
+        let inbox = system.inbox();
+        let normal = system.spawn(Subject);
+        inbox.monitor(&normal);
+        normal.send(Stop);
+        assert_eq!(wait_down(&inbox, &normal), ExitReason::Normal);
+        assert_eq!(the_exit_event(&normal).level, Level::DEBUG);
+
+        let failed = system.spawn(Subject);
+        inbox.monitor(&failed);
+        failed.send(StopWith(ExitReason::error("disk full")));
+        assert_eq!(wait_down(&inbox, &failed), ExitReason::error("disk full"));
+        let exit = the_exit_event(&failed);
+        assert_eq!(exit.level, Level::WARN);
+        assert_eq!(exit.field("reason"), Some("error: disk full"));
+    }
+
+    #[test]
+    fn a_kill_is_a_warning_event() {
+        let _recording = recording();
+        let system = new_system();
+        let inbox = system.inbox();
+        let a = system
+            .spawn_with(Subject, SpawnOptions::new().name("victim"))
+            .unwrap();
+        inbox.monitor(&a);
+        a.kill();
+        assert_eq!(wait_down(&inbox, &a), ExitReason::Killed);
+        let a_events = events_of(&a);
+        assert!(
+            a_events
+                .iter()
+                .any(|e| e.level == Level::WARN && e.message() == "killed"),
+            "{a_events:?}"
+        );
+        let exit = the_exit_event(&a);
+        assert_eq!(exit.level, Level::WARN);
+        assert_eq!(exit.field("reason"), Some("killed"));
+        assert_eq!(exit.field("name"), Some("victim"));
+    }
+
+    #[test]
+    fn registering_and_unregistering_are_events() {
+        let _recording = recording();
+        let system = new_system();
+        let inbox = system.inbox();
+        let a = system.spawn(Subject);
+        system.register("svc", &a).unwrap();
+        system.unregister("svc").unwrap();
+        system.register("svc2", &a).unwrap();
+        inbox.monitor(&a);
+        a.send(Stop);
+        assert_eq!(wait_down(&inbox, &a), ExitReason::Normal);
+        let names: Vec<(String, String)> = events_of(&a)
+            .into_iter()
+            .filter(|e| e.message() == "registered" || e.message() == "unregistered")
+            .map(|e| {
+                (
+                    e.message().to_string(),
+                    e.field("name").unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, String)> = [
+            ("registered", "svc"),
+            ("unregistered", "svc"),
+            ("registered", "svc2"),
+            // Freed by its end.
+            ("unregistered", "svc2"),
+        ]
         .iter()
-        .filter(|e| e.level <= Level::WARN)
-        .cloned()
+        .map(|(m, n)| (m.to_string(), n.to_string()))
         .collect();
-    assert!(
-        loud.is_empty(),
-        "Shutdown exits logged as failures: {loud:?}"
-    );
-
-    // The link and the monitor firing are events too, naming both ends.
-    let a_events = events_of(&a);
-    let b_id = b.id().to_string();
-    assert!(
-        a_events
-            .iter()
-            .any(|e| e.message() == "link fired" && e.field("to") == Some(b_id.as_str())),
-        "{a_events:?}"
-    );
-    let inbox_id = inbox.actor().id().to_string();
-    assert!(
-        a_events.iter().any(
-            |e| e.message() == "monitor fired" && e.field("watcher") == Some(inbox_id.as_str())
-        ),
-        "{a_events:?}"
-    );
-}
-
-#[test]
-fn a_panic_exit_is_a_warning_with_the_actor_id_and_name() {
-    ferrotp::silence_actor_panics();
-    let _recording = recording();
-    let system = System::new();
-    let inbox = system.inbox();
-    let a = system
-        .spawn_with(Subject, SpawnOptions::new().name("fragile"))
-        .unwrap();
-    inbox.monitor(&a);
-    a.send(Crash);
-    assert_eq!(wait_down(&inbox, &a), ExitReason::Panic("kaboom".into()));
-    let exit = the_exit_event(&a);
-    assert_eq!(exit.level, Level::WARN);
-    assert_eq!(exit.field("name"), Some("fragile"));
-    assert!(
-        exit.field("reason").is_some_and(|r| r.contains("kaboom")),
-        "{exit:?}"
-    );
-}
-
-#[test]
-fn normal_and_error_exits_log_at_their_levels() {
-    let _recording = recording();
-    let system = System::new();
-    let inbox = system.inbox();
-    let normal = system.spawn(Subject);
-    inbox.monitor(&normal);
-    normal.send(Stop);
-    assert_eq!(wait_down(&inbox, &normal), ExitReason::Normal);
-    assert_eq!(the_exit_event(&normal).level, Level::DEBUG);
-
-    let failed = system.spawn(Subject);
-    inbox.monitor(&failed);
-    failed.send(StopWith(ExitReason::error("disk full")));
-    assert_eq!(wait_down(&inbox, &failed), ExitReason::error("disk full"));
-    let exit = the_exit_event(&failed);
-    assert_eq!(exit.level, Level::WARN);
-    assert_eq!(exit.field("reason"), Some("error: disk full"));
-}
-
-#[test]
-fn a_kill_is_a_warning_event() {
-    let _recording = recording();
-    let system = System::new();
-    let inbox = system.inbox();
-    let a = system
-        .spawn_with(Subject, SpawnOptions::new().name("victim"))
-        .unwrap();
-    inbox.monitor(&a);
-    a.kill();
-    assert_eq!(wait_down(&inbox, &a), ExitReason::Killed);
-    let a_events = events_of(&a);
-    assert!(
-        a_events
-            .iter()
-            .any(|e| e.level == Level::WARN && e.message() == "killed"),
-        "{a_events:?}"
-    );
-    let exit = the_exit_event(&a);
-    assert_eq!(exit.level, Level::WARN);
-    assert_eq!(exit.field("reason"), Some("killed"));
-    assert_eq!(exit.field("name"), Some("victim"));
-}
-
-#[test]
-fn registering_and_unregistering_are_events() {
-    let _recording = recording();
-    let system = System::new();
-    let inbox = system.inbox();
-    let a = system.spawn(Subject);
-    system.register("svc", &a).unwrap();
-    system.unregister("svc").unwrap();
-    system.register("svc2", &a).unwrap();
-    inbox.monitor(&a);
-    a.send(Stop);
-    assert_eq!(wait_down(&inbox, &a), ExitReason::Normal);
-    let names: Vec<(String, String)> = events_of(&a)
-        .into_iter()
-        .filter(|e| e.message() == "registered" || e.message() == "unregistered")
-        .map(|e| {
-            (
-                e.message().to_string(),
-                e.field("name").unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    let expected: Vec<(String, String)> = [
-        ("registered", "svc"),
-        ("unregistered", "svc"),
-        ("registered", "svc2"),
-        // Freed by its end.
-        ("unregistered", "svc2"),
-    ]
-    .iter()
-    .map(|(m, n)| (m.to_string(), n.to_string()))
-    .collect();
-    assert_eq!(names, expected);
+        assert_eq!(names, expected);
+    }
 }

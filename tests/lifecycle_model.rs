@@ -387,8 +387,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn new() -> Self {
-        let system = System::new();
+    fn new(system: System) -> Self {
         let mut harness = Harness {
             model: Model::default(),
             collector: system.inbox(),
@@ -804,21 +803,23 @@ fn config() -> Config {
     }
 }
 
-proptest! {
-    #![proptest_config(config())]
+ferrotp::on_each_executor! {
+    proptest! {
+        #![proptest_config(config())]
 
-    #[test]
-    fn links_monitors_trapping_kill_and_names_follow_the_model(
-        ops in proptest::collection::vec(op(), 1..60)
-    ) {
-        ferrotp::silence_actor_panics();
-        let mut harness = Harness::new();
-        for op in &ops {
-            harness.step(op);
-        }
-        // Every actor ends as predicted: dead ones with their reason.
-        for (i, expected) in harness.model.actors.iter().enumerate() {
-            prop_assert_eq!(harness.actors[i].is_alive(), expected.alive);
+        #[test]
+        fn links_monitors_trapping_kill_and_names_follow_the_model(
+            ops in proptest::collection::vec(op(), 1..60)
+        ) {
+            ferrotp::silence_actor_panics();
+            let mut harness = Harness::new(new_system());
+            for op in &ops {
+                harness.step(op);
+            }
+            // Every actor ends as predicted: dead ones with their reason.
+            for (i, expected) in harness.model.actors.iter().enumerate() {
+                prop_assert_eq!(harness.actors[i].is_alive(), expected.alive);
+            }
         }
     }
 }

@@ -20,8 +20,9 @@ use ferrotp::{
     Stop, Stopped, System,
 };
 
-/// The chain and the ring use thousands of threads; running them one at a
-/// time keeps the binary well under the process's thread and map limits.
+/// The chain and the ring use thousands of threads (on `Executor::Threads`);
+/// running them one at a time keeps the binary well under the process's
+/// thread and map limits.
 static HEAVY: Mutex<()> = Mutex::new(());
 
 fn heavy() -> MutexGuard<'static, ()> {
@@ -62,7 +63,7 @@ fn reason_of(inbox: &Inbox, actor: &ActorRef) -> ExitReason {
     down.reason
 }
 
-/// Shuts the system down, which joins every actor thread: whatever any
+/// Shuts the system down, which waits for every actor to end: whatever any
 /// actor was going to send has been sent. Returns what `inbox` still holds.
 fn settle(system: &System, inbox: &Inbox) -> Vec<ferrotp::Envelope> {
     system.shutdown(WAIT).expect("shutdown");
@@ -77,38 +78,6 @@ fn panic_reason() -> ExitReason {
 }
 
 // ---- 1. abnormal exits propagate ----
-
-#[test]
-fn abnormal_exit_terminates_linked_actors_and_their_links_fire_in_turn() {
-    ferrotp::silence_actor_panics();
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let a = spawn_probe(&system, &inbox, false);
-    let b = spawn_probe(&system, &inbox, false);
-    let c = spawn_probe(&system, &inbox, false);
-    // a — b — c: c is not linked to a, so it can only die because b's own
-    // links fire when b dies.
-    let (a2, b2) = (a.clone(), b.clone());
-    ask(&bridge, &b, move |ctx| ctx.link(&a2));
-    ask(&bridge, &c, move |ctx| ctx.link(&b2));
-    crash(&a);
-    let mut reasons: Vec<(ActorId, ExitReason)> = (0..3)
-        .map(|_| {
-            let d = next_down(&inbox);
-            (d.actor, d.reason)
-        })
-        .collect();
-    reasons.sort_by_key(|(id, _)| *id);
-    assert_eq!(
-        reasons,
-        vec![
-            (a.id(), panic_reason()),
-            (b.id(), panic_reason()),
-            (c.id(), panic_reason())
-        ]
-    );
-}
 
 /// A chain member: counts its own terminations.
 struct Member {
@@ -190,71 +159,6 @@ fn assert_each_terminated_once(terminations: &[AtomicU32]) {
     }
 }
 
-#[test]
-fn a_chain_of_10000_linked_actors_terminates_each_exactly_once() {
-    ferrotp::silence_actor_panics();
-    let _heavy = heavy();
-    const N: usize = 10_000;
-    let system = System::builder().stack_size(128 * 1024).build();
-    let inbox = system.inbox();
-    let (members, terminations) = spawn_chain(&system, &inbox, N);
-    // From the middle, so the failure travels both ways.
-    members[N / 2].send(Crash);
-    expect_all_down(&inbox, &members, &panic_reason(), Duration::from_secs(120));
-    assert_each_terminated_once(&terminations);
-    let late = settle(&system, &inbox);
-    assert!(
-        late.is_empty(),
-        "{} more notifications after the chain ended",
-        late.len()
-    );
-    assert_each_terminated_once(&terminations);
-}
-
-#[test]
-fn a_ring_of_1000_linked_actors_terminates_each_exactly_once() {
-    ferrotp::silence_actor_panics();
-    let _heavy = heavy();
-    const N: usize = 1_000;
-    let system = System::builder().stack_size(128 * 1024).build();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let (members, terminations) = spawn_chain(&system, &inbox, N);
-    // Close the ring: the last member links to the first.
-    bridge
-        .call::<(), _>(&members[N - 1], Link(members[0].clone()), WAIT)
-        .expect("close the ring");
-    assert!(members[0].info().links.contains(&members[N - 1].id()));
-    members[0].send(Crash);
-    expect_all_down(&inbox, &members, &panic_reason(), Duration::from_secs(60));
-    assert_each_terminated_once(&terminations);
-    let late = settle(&system, &inbox);
-    assert!(
-        late.is_empty(),
-        "{} more notifications after the ring ended",
-        late.len()
-    );
-    assert_each_terminated_once(&terminations);
-}
-
-#[test]
-fn spawn_link_links_before_the_child_runs() {
-    ferrotp::silence_actor_panics();
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let parent = spawn_probe(&system, &inbox, false);
-    // The child fails in `started`, before any message. Had the link been
-    // made after the child ran, the parent would see `NoProc` (or nothing).
-    ask(&bridge, &parent, |ctx| {
-        ctx.spawn_link(FailsAtStart);
-    });
-    assert_eq!(
-        reason_of(&inbox, &parent),
-        ExitReason::Panic("failed to start".into())
-    );
-}
-
 struct FailsAtStart;
 impl Actor for FailsAtStart {
     fn handlers() -> Handlers<Self> {
@@ -265,188 +169,11 @@ impl Actor for FailsAtStart {
     }
 }
 
-// ---- 2. Normal does not propagate to actors that do not trap ----
-
-#[test]
-fn normal_exit_leaves_non_trapping_linked_actors_alive_and_tells_trapping_ones() {
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let a = spawn_probe(&system, &inbox, false);
-    let plain = spawn_probe(&system, &inbox, false);
-    let trapping = spawn_probe(&system, &inbox, true);
-    for linked in [&plain, &trapping] {
-        let a = a.clone();
-        ask(&bridge, linked, move |ctx| ctx.link(&a));
-    }
-    let stopped = bridge.stop(std::slice::from_ref(&a), WAIT);
-    assert_eq!(stopped[0].as_ref().unwrap().reason, ExitReason::Normal);
-
-    // The trapping actor is told, through its handler.
-    let mut saw_stopped = false;
-    let mut saw_down = false;
-    while !(saw_stopped && saw_down) {
-        let envelope = inbox.recv(WAIT).expect("the Stopped and the Down about a");
-        match envelope.downcast::<Stopped>() {
-            Ok(stopped) => {
-                assert_eq!(
-                    stopped,
-                    Stopped {
-                        actor: a.id(),
-                        reason: ExitReason::Normal
-                    }
-                );
-                saw_stopped = true;
-            }
-            Err(envelope) => {
-                let down: Down = envelope.downcast().expect("a Down");
-                assert_eq!((down.actor, down.reason), (a.id(), ExitReason::Normal));
-                saw_down = true;
-            }
-        }
-    }
-    // The exit signal reached `plain` before the Down reached us, and it is
-    // acted on before the ping: it did not terminate `plain`.
-    assert!(
-        answers_ping(&bridge, &plain),
-        "Normal killed a non-trapping actor"
-    );
-    assert!(answers_ping(&bridge, &trapping));
-    assert!(
-        plain.info().links.is_empty(),
-        "the link to a dead actor remains"
-    );
-    assert!(trapping.info().links.is_empty());
-}
-
-// ---- 3. Shutdown is abnormal for links ----
-
-#[test]
-fn shutdown_terminates_non_trapping_linked_actors_with_shutdown() {
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let a = spawn_probe(&system, &inbox, false);
-    let plain = spawn_probe(&system, &inbox, false);
-    let trapping = spawn_probe(&system, &inbox, true);
-    for linked in [&plain, &trapping] {
-        let a = a.clone();
-        ask(&bridge, linked, move |ctx| ctx.link(&a));
-    }
-    tell(&a, |ctx| ctx.stop(ExitReason::Shutdown));
-
-    let mut downs = Vec::new();
-    let mut stopped = Vec::new();
-    while downs.len() < 2 || stopped.is_empty() {
-        let envelope = inbox.recv(WAIT).expect("two Downs and a Stopped");
-        match envelope.downcast::<Down>() {
-            Ok(down) => downs.push((down.actor, down.reason)),
-            Err(envelope) => stopped.push(envelope.downcast::<Stopped>().expect("a Stopped")),
-        }
-    }
-    downs.sort_by_key(|(id, _)| *id);
-    let mut expected = vec![
-        (a.id(), ExitReason::Shutdown),
-        (plain.id(), ExitReason::Shutdown),
-    ];
-    expected.sort_by_key(|(id, _)| *id);
-    assert_eq!(downs, expected);
-    assert_eq!(
-        stopped,
-        vec![Stopped {
-            actor: a.id(),
-            reason: ExitReason::Shutdown
-        }]
-    );
-    assert!(answers_ping(&bridge, &trapping));
-}
-
 // ---- 4. trapping: Stopped through the handler, in order ----
-
-#[test]
-fn trapping_actor_gets_stopped_with_each_reason_through_its_handler() {
-    ferrotp::silence_actor_panics();
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let trapping = spawn_probe(&system, &inbox, true);
-    let endings: Vec<Ending> = vec![
-        (panic_reason(), crash),
-        (ExitReason::error("bad"), |a| {
-            tell(a, |ctx| ctx.stop(ExitReason::error("bad")))
-        }),
-        (ExitReason::Shutdown, |a| {
-            tell(a, |ctx| ctx.stop(ExitReason::Shutdown))
-        }),
-        (ExitReason::Normal, |a| a.send(Stop)),
-        (ExitReason::Killed, |a| a.kill()),
-    ];
-    for (reason, end) in endings {
-        let linked = system.spawn(puppet(&inbox));
-        let other = linked.clone();
-        ask(&bridge, &trapping, move |ctx| ctx.link(&other));
-        end(&linked);
-        let (stopped, from) = next::<Stopped>(&inbox);
-        assert_eq!(
-            stopped,
-            Stopped {
-                actor: linked.id(),
-                reason
-            }
-        );
-        assert_eq!(
-            from,
-            Some(trapping.id()),
-            "forwarded by the trapping actor's handler"
-        );
-    }
-    assert!(answers_ping(&bridge, &trapping));
-}
 
 /// Something the dying actor sent before it died.
 #[derive(Debug, PartialEq)]
 struct Last;
-
-#[test]
-fn a_message_sent_before_dying_is_handled_before_the_stopped() {
-    ferrotp::silence_actor_panics();
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let trapping = system
-        .spawn_with(
-            Forwarder {
-                report: inbox.actor().clone(),
-            },
-            SpawnOptions::new().trap_exit(true),
-        )
-        .unwrap();
-    for _round in 0..20 {
-        let a = spawn_probe(&system, &inbox, false);
-        let t = trapping.clone();
-        ask(&bridge, &a, move |ctx| ctx.link(&t));
-        // Hold the trapping actor so that `Last` and the exit signal are
-        // both queued when it looks at its mailbox again: an exit signal
-        // that jumped the queue would be seen first.
-        let (release, gate) = mpsc::channel::<()>();
-        trapping.send(Hold(gate));
-        let t = trapping.clone();
-        tell(&a, move |ctx| {
-            ctx.send(&t, Last);
-            panic!("crash");
-        });
-        assert_eq!(reason_of(&inbox, &a), panic_reason());
-        release.send(()).unwrap();
-        assert_eq!(next::<Last>(&inbox).0, Last);
-        assert_eq!(
-            next::<Stopped>(&inbox).0,
-            Stopped {
-                actor: a.id(),
-                reason: panic_reason()
-            }
-        );
-    }
-}
 
 /// Blocks the handling actor until the sender side sends or hangs up.
 struct Hold(mpsc::Receiver<()>);
@@ -508,12 +235,15 @@ impl Actor for Backlogged {
     }
 }
 
-/// Puts a non-trapping actor inside a held handler with 100,000 messages
-/// behind it, lets `signal` send it an exit signal, releases the handler,
-/// and returns the reason it died with and how much `Work` it handled.
-fn die_with_backlog(signal: impl FnOnce(&System, &Inbox, &ActorRef)) -> (ExitReason, usize) {
+/// Puts a non-trapping actor of `system` inside a held handler with
+/// 100,000 messages behind it, lets `signal` send it an exit signal,
+/// releases the handler, and returns the reason it died with and how much
+/// `Work` it handled.
+fn die_with_backlog(
+    system: &System,
+    signal: impl FnOnce(&System, &Inbox, &ActorRef),
+) -> (ExitReason, usize) {
     const BACKLOG: usize = 100_000;
-    let system = System::new();
     let inbox = system.inbox();
     let handled = Arc::new(AtomicUsize::new(0));
     let actor = system.spawn(Backlogged {
@@ -528,7 +258,7 @@ fn die_with_backlog(signal: impl FnOnce(&System, &Inbox, &ActorRef)) -> (ExitRea
         actor.send(Work);
     }
     assert!(actor.info().mailbox_len >= BACKLOG);
-    signal(&system, &inbox, &actor);
+    signal(system, &inbox, &actor);
     release.send(()).unwrap();
     // The running handler is not interrupted: it finishes first.
     next::<Leaving>(&inbox);
@@ -541,353 +271,784 @@ fn die_with_backlog(signal: impl FnOnce(&System, &Inbox, &ActorRef)) -> (ExitRea
     (down.reason, handled.load(Ordering::SeqCst))
 }
 
-#[test]
-fn an_exit_signal_takes_effect_before_a_backlog_of_100000_messages() {
-    let (reason, handled) = die_with_backlog(|_, _, actor| actor.exit(ExitReason::error("now")));
-    assert_eq!(reason, ExitReason::error("now"));
-    assert_eq!(
-        handled, 0,
-        "queued messages were handled before the exit signal"
-    );
+/// Spawn options for an actor on a thread of its own, whatever the
+/// system's default executor.
+fn dedicated() -> SpawnOptions {
+    SpawnOptions::new().dedicated()
 }
 
-#[test]
-fn a_link_exit_signal_takes_effect_before_a_backlog_of_100000_messages() {
-    ferrotp::silence_actor_panics();
-    let (reason, handled) = die_with_backlog(|system, inbox, actor| {
+ferrotp::on_each_executor! {
+    // ---- 1. abnormal exits propagate ----
+
+    #[test]
+    fn abnormal_exit_terminates_linked_actors_and_their_links_fire_in_turn() {
+        ferrotp::silence_actor_panics();
+        let system = new_system();
         let bridge = system.bridge();
-        let linked = spawn_probe(system, inbox, false);
-        let actor = actor.clone();
-        ask(&bridge, &linked, move |ctx| ctx.link(&actor));
-        crash(&linked);
-        assert_eq!(reason_of(inbox, &linked), panic_reason());
-    });
-    assert_eq!(reason, panic_reason());
-    assert_eq!(
-        handled, 0,
-        "queued messages were handled before the exit signal"
-    );
-}
-
-// ---- 7. links to dead actors, idempotence, unlink ----
-
-#[test]
-fn linking_plain_code_to_a_dead_actor_delivers_noproc_at_once() {
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let dead = dead_actor(&system, &bridge, &inbox);
-    let watcher = system.inbox();
-    watcher.link(&dead);
-    // "At once": already there when `link` returns, no waiting.
-    let envelope = watcher
-        .try_recv()
-        .expect("a Stopped as soon as link returns");
-    let stopped: Stopped = envelope.downcast().expect("a Stopped");
-    assert_eq!(
-        stopped,
-        Stopped {
-            actor: dead.id(),
-            reason: ExitReason::NoProc
-        }
-    );
-    assert!(watcher.actor().info().links.is_empty());
-}
-
-#[test]
-fn linking_an_actor_to_a_dead_actor_delivers_noproc() {
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let dead = dead_actor(&system, &bridge, &inbox);
-
-    let trapping = spawn_probe(&system, &inbox, true);
-    let d = dead.clone();
-    ask(&bridge, &trapping, move |ctx| ctx.link(&d));
-    let (stopped, from) = next::<Stopped>(&inbox);
-    assert_eq!(
-        stopped,
-        Stopped {
-            actor: dead.id(),
-            reason: ExitReason::NoProc
-        }
-    );
-    assert_eq!(from, Some(trapping.id()));
-    assert!(answers_ping(&bridge, &trapping));
-
-    let plain = spawn_probe(&system, &inbox, false);
-    let d = dead.clone();
-    ask(&bridge, &plain, move |ctx| ctx.link(&d));
-    assert_eq!(reason_of(&inbox, &plain), ExitReason::NoProc);
-}
-
-#[test]
-fn link_is_idempotent() {
-    ferrotp::silence_actor_panics();
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let a = spawn_probe(&system, &inbox, false);
-    let watcher = system.inbox();
-    let monitor = watcher.monitor(&a);
-    for _ in 0..3 {
-        watcher.link(&a);
+        let inbox = system.inbox();
+        let a = spawn_probe(&system, &inbox, false);
+        let b = spawn_probe(&system, &inbox, false);
+        let c = spawn_probe(&system, &inbox, false);
+        // a — b — c: c is not linked to a, so it can only die because b's own
+        // links fire when b dies.
+        let (a2, b2) = (a.clone(), b.clone());
+        ask(&bridge, &b, move |ctx| ctx.link(&a2));
+        ask(&bridge, &c, move |ctx| ctx.link(&b2));
+        crash(&a);
+        let mut reasons: Vec<(ActorId, ExitReason)> = (0..3)
+            .map(|_| {
+                let d = next_down(&inbox);
+                (d.actor, d.reason)
+            })
+            .collect();
+        reasons.sort_by_key(|(id, _)| *id);
+        assert_eq!(
+            reasons,
+            vec![
+                (a.id(), panic_reason()),
+                (b.id(), panic_reason()),
+                (c.id(), panic_reason())
+            ]
+        );
     }
-    for _ in 0..3 {
-        let w = watcher.actor().clone();
-        ask(&bridge, &a, move |ctx| ctx.link(&w));
+
+    #[test]
+    fn a_chain_of_10000_linked_actors_terminates_each_exactly_once() {
+        ferrotp::silence_actor_panics();
+        let _heavy = heavy();
+        const N: usize = 10_000;
+        let system = System::builder()
+            .executor(EXECUTOR)
+            .stack_size(128 * 1024)
+            .build();
+        let inbox = system.inbox();
+        let (members, terminations) = spawn_chain(&system, &inbox, N);
+        // From the middle, so the failure travels both ways.
+        members[N / 2].send(Crash);
+        expect_all_down(&inbox, &members, &panic_reason(), Duration::from_secs(120));
+        assert_each_terminated_once(&terminations);
+        let late = settle(&system, &inbox);
+        assert!(
+            late.is_empty(),
+            "{} more notifications after the chain ended",
+            late.len()
+        );
+        assert_each_terminated_once(&terminations);
     }
-    assert_eq!(a.info().links, vec![watcher.actor().id()]);
-    assert_eq!(watcher.actor().info().links, vec![a.id()]);
 
-    crash(&a);
-    let mut stopped = 0;
-    let mut downs = 0;
-    let envelopes: Vec<ferrotp::Envelope> = {
-        // The Stopped and the Down, then everything else once all threads
-        // have ended.
-        let mut got = vec![watcher.recv(WAIT).unwrap(), watcher.recv(WAIT).unwrap()];
-        got.extend(settle(&system, &watcher));
-        got
-    };
-    for envelope in envelopes {
-        match envelope.downcast::<Stopped>() {
-            Ok(s) => {
-                assert_eq!(
-                    s,
-                    Stopped {
-                        actor: a.id(),
-                        reason: panic_reason()
-                    }
-                );
-                stopped += 1;
-            }
-            Err(envelope) => {
-                let down: Down = envelope.downcast().expect("a Down");
-                assert_eq!(down.monitor, monitor);
-                downs += 1;
-            }
-        }
+    #[test]
+    fn a_ring_of_1000_linked_actors_terminates_each_exactly_once() {
+        ferrotp::silence_actor_panics();
+        let _heavy = heavy();
+        const N: usize = 1_000;
+        let system = System::builder()
+            .executor(EXECUTOR)
+            .stack_size(128 * 1024)
+            .build();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let (members, terminations) = spawn_chain(&system, &inbox, N);
+        // Close the ring: the last member links to the first.
+        bridge
+            .call::<(), _>(&members[N - 1], Link(members[0].clone()), WAIT)
+            .expect("close the ring");
+        assert!(members[0].info().links.contains(&members[N - 1].id()));
+        members[0].send(Crash);
+        expect_all_down(&inbox, &members, &panic_reason(), Duration::from_secs(60));
+        assert_each_terminated_once(&terminations);
+        let late = settle(&system, &inbox);
+        assert!(
+            late.is_empty(),
+            "{} more notifications after the ring ended",
+            late.len()
+        );
+        assert_each_terminated_once(&terminations);
     }
-    assert_eq!((stopped, downs), (1, 1), "one link, one exit signal");
-}
 
-#[test]
-fn one_unlink_undoes_several_links() {
-    ferrotp::silence_actor_panics();
-    let system = System::new();
-    let inbox = system.inbox();
-    let a = spawn_probe(&system, &inbox, false);
-    let watcher = system.inbox();
-    let monitor = watcher.monitor(&a);
-    watcher.link(&a);
-    watcher.link(&a);
-    watcher.unlink(&a);
-    assert!(a.info().links.is_empty());
-    assert!(watcher.actor().info().links.is_empty());
-    crash(&a);
-    let down: Down = watcher
-        .recv(WAIT)
-        .unwrap()
-        .downcast()
-        .expect("only the Down");
-    assert_eq!(down.monitor, monitor);
-    let late = settle(&system, &watcher);
-    assert!(
-        late.is_empty(),
-        "an exit signal came through a removed link"
-    );
-}
+    #[test]
+    fn spawn_link_links_before_the_child_runs() {
+        ferrotp::silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let parent = spawn_probe(&system, &inbox, false);
+        // The child fails in `started`, before any message. Had the link been
+        // made after the child ran, the parent would see `NoProc` (or nothing).
+        ask(&bridge, &parent, |ctx| {
+            ctx.spawn_link(FailsAtStart);
+        });
+        assert_eq!(
+            reason_of(&inbox, &parent),
+            ExitReason::Panic("failed to start".into())
+        );
+    }
 
-#[test]
-fn unlink_removes_both_directions() {
-    ferrotp::silence_actor_panics();
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    // Both directions, each way round: the side that unlinks survives the
-    // other's death, and so does the other side.
-    for unlinker_dies in [false, true] {
+    // ---- 2. Normal does not propagate to actors that do not trap ----
+
+    #[test]
+    fn normal_exit_leaves_non_trapping_linked_actors_alive_and_tells_trapping_ones() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let a = spawn_probe(&system, &inbox, false);
         let plain = spawn_probe(&system, &inbox, false);
         let trapping = spawn_probe(&system, &inbox, true);
-        let t = trapping.clone();
-        ask(&bridge, &plain, move |ctx| ctx.link(&t));
-        assert_eq!(trapping.info().links, vec![plain.id()]);
-        // The one that did not make the link removes it.
-        let p = plain.clone();
-        ask(&bridge, &trapping, move |ctx| ctx.unlink(&p));
-        assert!(plain.info().links.is_empty());
+        for linked in [&plain, &trapping] {
+            let a = a.clone();
+            ask(&bridge, linked, move |ctx| ctx.link(&a));
+        }
+        let stopped = bridge.stop(std::slice::from_ref(&a), WAIT);
+        assert_eq!(stopped[0].as_ref().unwrap().reason, ExitReason::Normal);
+
+        // The trapping actor is told, through its handler.
+        let mut saw_stopped = false;
+        let mut saw_down = false;
+        while !(saw_stopped && saw_down) {
+            let envelope = inbox.recv(WAIT).expect("the Stopped and the Down about a");
+            match envelope.downcast::<Stopped>() {
+                Ok(stopped) => {
+                    assert_eq!(
+                        stopped,
+                        Stopped {
+                            actor: a.id(),
+                            reason: ExitReason::Normal
+                        }
+                    );
+                    saw_stopped = true;
+                }
+                Err(envelope) => {
+                    let down: Down = envelope.downcast().expect("a Down");
+                    assert_eq!((down.actor, down.reason), (a.id(), ExitReason::Normal));
+                    saw_down = true;
+                }
+            }
+        }
+        // The exit signal reached `plain` before the Down reached us, and it is
+        // acted on before the ping: it did not terminate `plain`.
+        assert!(
+            answers_ping(&bridge, &plain),
+            "Normal killed a non-trapping actor"
+        );
+        assert!(answers_ping(&bridge, &trapping));
+        assert!(
+            plain.info().links.is_empty(),
+            "the link to a dead actor remains"
+        );
         assert!(trapping.info().links.is_empty());
-        if unlinker_dies {
-            crash(&trapping);
-            assert_eq!(reason_of(&inbox, &trapping), panic_reason());
-            assert!(
-                answers_ping(&bridge, &plain),
-                "the exit signal crossed a removed link"
+    }
+
+    // ---- 3. Shutdown is abnormal for links ----
+
+    #[test]
+    fn shutdown_terminates_non_trapping_linked_actors_with_shutdown() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let a = spawn_probe(&system, &inbox, false);
+        let plain = spawn_probe(&system, &inbox, false);
+        let trapping = spawn_probe(&system, &inbox, true);
+        for linked in [&plain, &trapping] {
+            let a = a.clone();
+            ask(&bridge, linked, move |ctx| ctx.link(&a));
+        }
+        tell(&a, |ctx| ctx.stop(ExitReason::Shutdown));
+
+        let mut downs = Vec::new();
+        let mut stopped = Vec::new();
+        while downs.len() < 2 || stopped.is_empty() {
+            let envelope = inbox.recv(WAIT).expect("two Downs and a Stopped");
+            match envelope.downcast::<Down>() {
+                Ok(down) => downs.push((down.actor, down.reason)),
+                Err(envelope) => stopped.push(envelope.downcast::<Stopped>().expect("a Stopped")),
+            }
+        }
+        downs.sort_by_key(|(id, _)| *id);
+        let mut expected = vec![
+            (a.id(), ExitReason::Shutdown),
+            (plain.id(), ExitReason::Shutdown),
+        ];
+        expected.sort_by_key(|(id, _)| *id);
+        assert_eq!(downs, expected);
+        assert_eq!(
+            stopped,
+            vec![Stopped {
+                actor: a.id(),
+                reason: ExitReason::Shutdown
+            }]
+        );
+        assert!(answers_ping(&bridge, &trapping));
+    }
+
+    // ---- 4. trapping: Stopped through the handler, in order ----
+
+    #[test]
+    fn trapping_actor_gets_stopped_with_each_reason_through_its_handler() {
+        ferrotp::silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let trapping = spawn_probe(&system, &inbox, true);
+        let endings: Vec<Ending> = vec![
+            (panic_reason(), crash),
+            (ExitReason::error("bad"), |a| {
+                tell(a, |ctx| ctx.stop(ExitReason::error("bad")))
+            }),
+            (ExitReason::Shutdown, |a| {
+                tell(a, |ctx| ctx.stop(ExitReason::Shutdown))
+            }),
+            (ExitReason::Normal, |a| a.send(Stop)),
+            (ExitReason::Killed, |a| a.kill()),
+        ];
+        for (reason, end) in endings {
+            let linked = system.spawn(puppet(&inbox));
+            let other = linked.clone();
+            ask(&bridge, &trapping, move |ctx| ctx.link(&other));
+            end(&linked);
+            let (stopped, from) = next::<Stopped>(&inbox);
+            assert_eq!(
+                stopped,
+                Stopped {
+                    actor: linked.id(),
+                    reason
+                }
             );
-            plain.kill();
-            assert_eq!(reason_of(&inbox, &plain), ExitReason::Killed);
-        } else {
-            crash(&plain);
-            assert_eq!(reason_of(&inbox, &plain), panic_reason());
-            // A Stopped would be forwarded before the pong.
-            assert!(answers_ping(&bridge, &trapping));
-            assert!(
-                inbox.try_recv().is_none(),
-                "a Stopped through a removed link"
+            assert_eq!(
+                from,
+                Some(trapping.id()),
+                "forwarded by the trapping actor's handler"
             );
-            trapping.kill();
-            assert_eq!(reason_of(&inbox, &trapping), ExitReason::Killed);
+        }
+        assert!(answers_ping(&bridge, &trapping));
+    }
+
+    #[test]
+    fn a_message_sent_before_dying_is_handled_before_the_stopped() {
+        ferrotp::silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let trapping = system
+            .spawn_with(
+                Forwarder {
+                    report: inbox.actor().clone(),
+                },
+                SpawnOptions::new().trap_exit(true),
+            )
+            .unwrap();
+        for _round in 0..20 {
+            let a = spawn_probe(&system, &inbox, false);
+            let t = trapping.clone();
+            ask(&bridge, &a, move |ctx| ctx.link(&t));
+            // Hold the trapping actor so that `Last` and the exit signal are
+            // both queued when it looks at its mailbox again: an exit signal
+            // that jumped the queue would be seen first.
+            let (release, gate) = mpsc::channel::<()>();
+            trapping.send(Hold(gate));
+            let t = trapping.clone();
+            tell(&a, move |ctx| {
+                ctx.send(&t, Last);
+                panic!("crash");
+            });
+            assert_eq!(reason_of(&inbox, &a), panic_reason());
+            release.send(()).unwrap();
+            assert_eq!(next::<Last>(&inbox).0, Last);
+            assert_eq!(
+                next::<Stopped>(&inbox).0,
+                Stopped {
+                    actor: a.id(),
+                    reason: panic_reason()
+                }
+            );
         }
     }
-}
 
-#[test]
-fn no_exit_signal_is_delivered_after_unlink_returns_even_if_already_queued() {
-    ferrotp::silence_actor_panics();
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    for trap in [true, false] {
-        let dying = spawn_probe(&system, &inbox, false);
-        let survivor = spawn_probe(&system, &inbox, trap);
-        let d = dying.clone();
-        ask(&bridge, &survivor, move |ctx| ctx.link(&d));
-        // Hold the survivor; when released it first unlinks, while the
-        // exit signal of `dying` already waits in its mailbox.
-        let (release, gate) = mpsc::channel::<()>();
-        let d = dying.clone();
-        let report = inbox.actor().clone();
-        tell(&survivor, move |ctx| {
-            ctx.send(&report, Entered);
-            let _ = gate.recv();
-            ctx.unlink(&d);
+    // ---- 5. an exit signal overtakes the backlog ----
+
+    #[test]
+    fn an_exit_signal_takes_effect_before_a_backlog_of_100000_messages() {
+        let (reason, handled) = die_with_backlog(&new_system(), |_, _, actor| {
+            actor.exit(ExitReason::error("now"))
         });
-        // Only once the survivor is inside that handler: a signal that came
-        // earlier would rightly be acted on before the unlink.
-        next::<Entered>(&inbox);
-        crash(&dying);
-        assert_eq!(reason_of(&inbox, &dying), panic_reason());
-        release.send(()).unwrap();
-        // A delivered signal would kill the non-trapping survivor, or be
-        // forwarded as a Stopped by the trapping one, before the pong.
-        assert!(
-            answers_ping(&bridge, &survivor),
-            "trap={trap}: killed by a removed link"
+        assert_eq!(reason, ExitReason::error("now"));
+        assert_eq!(
+            handled, 0,
+            "queued messages were handled before the exit signal"
         );
-        assert!(
-            inbox.try_recv().is_none(),
-            "trap={trap}: a Stopped after unlink"
-        );
-        survivor.kill();
-        assert_eq!(reason_of(&inbox, &survivor), ExitReason::Killed);
     }
 
-    // The same for plain code.
-    let dying = spawn_probe(&system, &inbox, false);
-    let watcher = system.inbox();
-    watcher.link(&dying);
-    crash(&dying);
-    assert_eq!(reason_of(&inbox, &dying), panic_reason());
-    // The Stopped is queued in `watcher` by now (exit signals are sent
-    // before Downs are, and the Down is here).
-    watcher.unlink(&dying);
-    assert!(
-        watcher.try_recv().is_none(),
-        "a Stopped after unlink returned"
-    );
-}
-
-// ---- exit signals from outside and from actors ----
-
-#[test]
-fn actor_ref_exit_normal_is_ignored_by_a_non_trapping_actor() {
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let plain = spawn_probe(&system, &inbox, false);
-    plain.exit(ExitReason::Normal);
-    assert!(
-        answers_ping(&bridge, &plain),
-        "exit(Normal) terminated a non-trapping actor"
-    );
-    assert!(plain.is_alive());
-}
-
-#[test]
-fn actor_ref_exit_abnormal_terminates_a_non_trapping_actor_with_that_reason() {
-    let system = System::new();
-    let inbox = system.inbox();
-    for reason in [
-        ExitReason::Shutdown,
-        ExitReason::error("go"),
-        ExitReason::Killed,
-    ] {
-        let plain = spawn_probe(&system, &inbox, false);
-        plain.exit(reason.clone());
-        assert_eq!(reason_of(&inbox, &plain), reason);
+    #[test]
+    fn a_link_exit_signal_takes_effect_before_a_backlog_of_100000_messages() {
+        ferrotp::silence_actor_panics();
+        let (reason, handled) = die_with_backlog(&new_system(), |system, inbox, actor| {
+            let bridge = system.bridge();
+            let linked = spawn_probe(system, inbox, false);
+            let actor = actor.clone();
+            ask(&bridge, &linked, move |ctx| ctx.link(&actor));
+            crash(&linked);
+            assert_eq!(reason_of(inbox, &linked), panic_reason());
+        });
+        assert_eq!(reason, panic_reason());
+        assert_eq!(
+            handled, 0,
+            "queued messages were handled before the exit signal"
+        );
     }
-}
 
-#[test]
-fn actor_ref_exit_reaches_a_trapping_actor_as_stopped_from_external() {
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let trapping = spawn_probe(&system, &inbox, true);
-    for reason in [
-        ExitReason::Normal,
-        ExitReason::Shutdown,
-        ExitReason::error("go"),
-    ] {
-        trapping.exit(reason.clone());
+    // ---- 7. links to dead actors, idempotence, unlink ----
+
+    #[test]
+    fn linking_plain_code_to_a_dead_actor_delivers_noproc_at_once() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let dead = dead_actor(&system, &bridge, &inbox);
+        let watcher = system.inbox();
+        watcher.link(&dead);
+        // "At once": already there when `link` returns, no waiting.
+        let envelope = watcher
+            .try_recv()
+            .expect("a Stopped as soon as link returns");
+        let stopped: Stopped = envelope.downcast().expect("a Stopped");
+        assert_eq!(
+            stopped,
+            Stopped {
+                actor: dead.id(),
+                reason: ExitReason::NoProc
+            }
+        );
+        assert!(watcher.actor().info().links.is_empty());
+    }
+
+    #[test]
+    fn linking_an_actor_to_a_dead_actor_delivers_noproc() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let dead = dead_actor(&system, &bridge, &inbox);
+
+        let trapping = spawn_probe(&system, &inbox, true);
+        let d = dead.clone();
+        ask(&bridge, &trapping, move |ctx| ctx.link(&d));
         let (stopped, from) = next::<Stopped>(&inbox);
         assert_eq!(
             stopped,
             Stopped {
-                actor: ActorId::EXTERNAL,
-                reason
+                actor: dead.id(),
+                reason: ExitReason::NoProc
             }
         );
         assert_eq!(from, Some(trapping.id()));
+        assert!(answers_ping(&bridge, &trapping));
+
+        let plain = spawn_probe(&system, &inbox, false);
+        let d = dead.clone();
+        ask(&bridge, &plain, move |ctx| ctx.link(&d));
+        assert_eq!(reason_of(&inbox, &plain), ExitReason::NoProc);
     }
-    assert!(answers_ping(&bridge, &trapping));
-    // Killed cannot be trapped.
-    trapping.exit(ExitReason::Killed);
-    assert_eq!(reason_of(&inbox, &trapping), ExitReason::Killed);
-}
 
-#[test]
-fn context_exit_names_the_sender() {
-    let system = System::new();
-    let bridge = system.bridge();
-    let inbox = system.inbox();
-    let sender = spawn_probe(&system, &inbox, false);
-    let trapping = spawn_probe(&system, &inbox, true);
-    let plain = spawn_probe(&system, &inbox, false);
-
-    let t = trapping.clone();
-    ask(&bridge, &sender, move |ctx| {
-        ctx.exit(&t, ExitReason::error("from an actor"))
-    });
-    let (stopped, _) = next::<Stopped>(&inbox);
-    assert_eq!(
-        stopped,
-        Stopped {
-            actor: sender.id(),
-            reason: ExitReason::error("from an actor")
+    #[test]
+    fn link_is_idempotent() {
+        ferrotp::silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let a = spawn_probe(&system, &inbox, false);
+        let watcher = system.inbox();
+        let monitor = watcher.monitor(&a);
+        for _ in 0..3 {
+            watcher.link(&a);
         }
-    );
+        for _ in 0..3 {
+            let w = watcher.actor().clone();
+            ask(&bridge, &a, move |ctx| ctx.link(&w));
+        }
+        assert_eq!(a.info().links, vec![watcher.actor().id()]);
+        assert_eq!(watcher.actor().info().links, vec![a.id()]);
 
-    let p = plain.clone();
-    ask(&bridge, &sender, move |ctx| {
-        ctx.exit(&p, ExitReason::error("from an actor"))
-    });
-    assert_eq!(
-        reason_of(&inbox, &plain),
-        ExitReason::error("from an actor")
-    );
-    // An exit signal is not a link: the sender lives on.
-    assert!(answers_ping(&bridge, &sender));
-    assert!(answers_ping(&bridge, &trapping));
+        crash(&a);
+        let mut stopped = 0;
+        let mut downs = 0;
+        let envelopes: Vec<ferrotp::Envelope> = {
+            // The Stopped and the Down, then everything else once all threads
+            // have ended.
+            let mut got = vec![watcher.recv(WAIT).unwrap(), watcher.recv(WAIT).unwrap()];
+            got.extend(settle(&system, &watcher));
+            got
+        };
+        for envelope in envelopes {
+            match envelope.downcast::<Stopped>() {
+                Ok(s) => {
+                    assert_eq!(
+                        s,
+                        Stopped {
+                            actor: a.id(),
+                            reason: panic_reason()
+                        }
+                    );
+                    stopped += 1;
+                }
+                Err(envelope) => {
+                    let down: Down = envelope.downcast().expect("a Down");
+                    assert_eq!(down.monitor, monitor);
+                    downs += 1;
+                }
+            }
+        }
+        assert_eq!((stopped, downs), (1, 1), "one link, one exit signal");
+    }
+
+    #[test]
+    fn one_unlink_undoes_several_links() {
+        ferrotp::silence_actor_panics();
+        let system = new_system();
+        let inbox = system.inbox();
+        let a = spawn_probe(&system, &inbox, false);
+        let watcher = system.inbox();
+        let monitor = watcher.monitor(&a);
+        watcher.link(&a);
+        watcher.link(&a);
+        watcher.unlink(&a);
+        assert!(a.info().links.is_empty());
+        assert!(watcher.actor().info().links.is_empty());
+        crash(&a);
+        let down: Down = watcher
+            .recv(WAIT)
+            .unwrap()
+            .downcast()
+            .expect("only the Down");
+        assert_eq!(down.monitor, monitor);
+        let late = settle(&system, &watcher);
+        assert!(
+            late.is_empty(),
+            "an exit signal came through a removed link"
+        );
+    }
+
+    #[test]
+    fn unlink_removes_both_directions() {
+        ferrotp::silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        // Both directions, each way round: the side that unlinks survives the
+        // other's death, and so does the other side.
+        for unlinker_dies in [false, true] {
+            let plain = spawn_probe(&system, &inbox, false);
+            let trapping = spawn_probe(&system, &inbox, true);
+            let t = trapping.clone();
+            ask(&bridge, &plain, move |ctx| ctx.link(&t));
+            assert_eq!(trapping.info().links, vec![plain.id()]);
+            // The one that did not make the link removes it.
+            let p = plain.clone();
+            ask(&bridge, &trapping, move |ctx| ctx.unlink(&p));
+            assert!(plain.info().links.is_empty());
+            assert!(trapping.info().links.is_empty());
+            if unlinker_dies {
+                crash(&trapping);
+                assert_eq!(reason_of(&inbox, &trapping), panic_reason());
+                assert!(
+                    answers_ping(&bridge, &plain),
+                    "the exit signal crossed a removed link"
+                );
+                plain.kill();
+                assert_eq!(reason_of(&inbox, &plain), ExitReason::Killed);
+            } else {
+                crash(&plain);
+                assert_eq!(reason_of(&inbox, &plain), panic_reason());
+                // A Stopped would be forwarded before the pong.
+                assert!(answers_ping(&bridge, &trapping));
+                assert!(
+                    inbox.try_recv().is_none(),
+                    "a Stopped through a removed link"
+                );
+                trapping.kill();
+                assert_eq!(reason_of(&inbox, &trapping), ExitReason::Killed);
+            }
+        }
+    }
+
+    #[test]
+    fn no_exit_signal_is_delivered_after_unlink_returns_even_if_already_queued() {
+        ferrotp::silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        for trap in [true, false] {
+            let dying = spawn_probe(&system, &inbox, false);
+            let survivor = spawn_probe(&system, &inbox, trap);
+            let d = dying.clone();
+            ask(&bridge, &survivor, move |ctx| ctx.link(&d));
+            // Hold the survivor; when released it first unlinks, while the
+            // exit signal of `dying` already waits in its mailbox.
+            let (release, gate) = mpsc::channel::<()>();
+            let d = dying.clone();
+            let report = inbox.actor().clone();
+            tell(&survivor, move |ctx| {
+                ctx.send(&report, Entered);
+                let _ = gate.recv();
+                ctx.unlink(&d);
+            });
+            // Only once the survivor is inside that handler: a signal that came
+            // earlier would rightly be acted on before the unlink.
+            next::<Entered>(&inbox);
+            crash(&dying);
+            assert_eq!(reason_of(&inbox, &dying), panic_reason());
+            release.send(()).unwrap();
+            // A delivered signal would kill the non-trapping survivor, or be
+            // forwarded as a Stopped by the trapping one, before the pong.
+            assert!(
+                answers_ping(&bridge, &survivor),
+                "trap={trap}: killed by a removed link"
+            );
+            assert!(
+                inbox.try_recv().is_none(),
+                "trap={trap}: a Stopped after unlink"
+            );
+            survivor.kill();
+            assert_eq!(reason_of(&inbox, &survivor), ExitReason::Killed);
+        }
+
+        // The same for plain code.
+        let dying = spawn_probe(&system, &inbox, false);
+        let watcher = system.inbox();
+        watcher.link(&dying);
+        crash(&dying);
+        assert_eq!(reason_of(&inbox, &dying), panic_reason());
+        // The Stopped is queued in `watcher` by now (exit signals are sent
+        // before Downs are, and the Down is here).
+        watcher.unlink(&dying);
+        assert!(
+            watcher.try_recv().is_none(),
+            "a Stopped after unlink returned"
+        );
+    }
+
+    // ---- exit signals from outside and from actors ----
+
+    #[test]
+    fn actor_ref_exit_normal_is_ignored_by_a_non_trapping_actor() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let plain = spawn_probe(&system, &inbox, false);
+        plain.exit(ExitReason::Normal);
+        assert!(
+            answers_ping(&bridge, &plain),
+            "exit(Normal) terminated a non-trapping actor"
+        );
+        assert!(plain.is_alive());
+    }
+
+    #[test]
+    fn actor_ref_exit_abnormal_terminates_a_non_trapping_actor_with_that_reason() {
+        let system = new_system();
+        let inbox = system.inbox();
+        for reason in [
+            ExitReason::Shutdown,
+            ExitReason::error("go"),
+            ExitReason::Killed,
+        ] {
+            let plain = spawn_probe(&system, &inbox, false);
+            plain.exit(reason.clone());
+            assert_eq!(reason_of(&inbox, &plain), reason);
+        }
+    }
+
+    #[test]
+    fn actor_ref_exit_reaches_a_trapping_actor_as_stopped_from_external() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let trapping = spawn_probe(&system, &inbox, true);
+        for reason in [
+            ExitReason::Normal,
+            ExitReason::Shutdown,
+            ExitReason::error("go"),
+        ] {
+            trapping.exit(reason.clone());
+            let (stopped, from) = next::<Stopped>(&inbox);
+            assert_eq!(
+                stopped,
+                Stopped {
+                    actor: ActorId::EXTERNAL,
+                    reason
+                }
+            );
+            assert_eq!(from, Some(trapping.id()));
+        }
+        assert!(answers_ping(&bridge, &trapping));
+        // Killed cannot be trapped.
+        trapping.exit(ExitReason::Killed);
+        assert_eq!(reason_of(&inbox, &trapping), ExitReason::Killed);
+    }
+
+    #[test]
+    fn context_exit_names_the_sender() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let sender = spawn_probe(&system, &inbox, false);
+        let trapping = spawn_probe(&system, &inbox, true);
+        let plain = spawn_probe(&system, &inbox, false);
+
+        let t = trapping.clone();
+        ask(&bridge, &sender, move |ctx| {
+            ctx.exit(&t, ExitReason::error("from an actor"))
+        });
+        let (stopped, _) = next::<Stopped>(&inbox);
+        assert_eq!(
+            stopped,
+            Stopped {
+                actor: sender.id(),
+                reason: ExitReason::error("from an actor")
+            }
+        );
+
+        let p = plain.clone();
+        ask(&bridge, &sender, move |ctx| {
+            ctx.exit(&p, ExitReason::error("from an actor"))
+        });
+        assert_eq!(
+            reason_of(&inbox, &plain),
+            ExitReason::error("from an actor")
+        );
+        // An exit signal is not a link: the sender lives on.
+        assert!(answers_ping(&bridge, &sender));
+        assert!(answers_ping(&bridge, &trapping));
+    }
+
+    // ---- across executors: a dedicated actor and one on the system default ----
+    // (On `Executor::Threads` the default is a thread per actor too: there,
+    // these show that asking for a dedicated thread changes nothing.)
+
+    #[test]
+    fn a_link_across_executors_tells_a_trapping_actor_each_reason_both_ways() {
+        ferrotp::silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let endings: [Ending; 3] = [
+            (panic_reason(), crash),
+            (ExitReason::error("bad"), |a| {
+                tell(a, |ctx| ctx.stop(ExitReason::error("bad")))
+            }),
+            (ExitReason::Killed, |a| a.kill()),
+        ];
+        for (trapping_on, linked_on) in [
+            (SpawnOptions::new(), dedicated()),
+            (dedicated(), SpawnOptions::new()),
+        ] {
+            let trapping = system
+                .spawn_with(puppet(&inbox), trapping_on.trap_exit(true))
+                .expect("spawn");
+            for (reason, end) in endings.clone() {
+                let linked = system
+                    .spawn_with(puppet(&inbox), linked_on.clone())
+                    .expect("spawn");
+                let other = linked.clone();
+                ask(&bridge, &trapping, move |ctx| ctx.link(&other));
+                assert_eq!(linked.info().links, vec![trapping.id()]);
+                end(&linked);
+                let (stopped, from) = next::<Stopped>(&inbox);
+                assert_eq!(
+                    stopped,
+                    Stopped {
+                        actor: linked.id(),
+                        reason
+                    }
+                );
+                assert_eq!(from, Some(trapping.id()));
+            }
+            assert!(answers_ping(&bridge, &trapping));
+        }
+    }
+
+    #[test]
+    fn an_abnormal_exit_propagates_along_links_that_alternate_executors() {
+        ferrotp::silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        for (ends, middle) in [
+            (SpawnOptions::new(), dedicated()),
+            (dedicated(), SpawnOptions::new()),
+        ] {
+            let spawn = |options: &SpawnOptions| {
+                let actor = system
+                    .spawn_with(puppet(&inbox), options.clone())
+                    .expect("spawn");
+                inbox.monitor(&actor);
+                actor
+            };
+            let (a, b, c) = (spawn(&ends), spawn(&middle), spawn(&ends));
+            // a — b — c: c can only die because b's own links fire when b
+            // dies, whichever executor b is on.
+            let (a2, b2) = (a.clone(), b.clone());
+            ask(&bridge, &b, move |ctx| ctx.link(&a2));
+            ask(&bridge, &c, move |ctx| ctx.link(&b2));
+            crash(&a);
+            let mut reasons: Vec<(ActorId, ExitReason)> = (0..3)
+                .map(|_| {
+                    let d = next_down(&inbox);
+                    (d.actor, d.reason)
+                })
+                .collect();
+            reasons.sort_by_key(|(id, _)| *id);
+            assert_eq!(
+                reasons,
+                vec![
+                    (a.id(), panic_reason()),
+                    (b.id(), panic_reason()),
+                    (c.id(), panic_reason())
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn a_monitor_across_executors_gets_each_down_both_ways() {
+        ferrotp::silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let endings: [Ending; 4] = [
+            (panic_reason(), crash),
+            (ExitReason::Normal, |a| a.send(Stop)),
+            (ExitReason::Shutdown, |a| {
+                tell(a, |ctx| ctx.stop(ExitReason::Shutdown))
+            }),
+            (ExitReason::Killed, |a| a.kill()),
+        ];
+        for (watcher_on, target_on) in [
+            (SpawnOptions::new(), dedicated()),
+            (dedicated(), SpawnOptions::new()),
+        ] {
+            let watcher = system
+                .spawn_with(puppet(&inbox), watcher_on)
+                .expect("spawn");
+            for (reason, end) in endings.clone() {
+                let target = system
+                    .spawn_with(puppet(&inbox), target_on.clone())
+                    .expect("spawn");
+                let t = target.clone();
+                let monitor = ask(&bridge, &watcher, move |ctx| ctx.monitor(&t));
+                assert_eq!(target.info().monitored_by, vec![watcher.id()]);
+                end(&target);
+                let (down, from) = next::<Down>(&inbox);
+                assert_eq!(
+                    down,
+                    Down {
+                        monitor,
+                        actor: target.id(),
+                        reason
+                    }
+                );
+                assert_eq!(from, Some(watcher.id()), "forwarded by the watcher");
+            }
+            // A monitor is not a link: the watcher lives on, its monitors
+            // gone with their targets.
+            assert!(answers_ping(&bridge, &watcher));
+            assert!(watcher.info().monitoring.is_empty());
+        }
+    }
 }

@@ -84,53 +84,6 @@ impl Actor for Burster {
     }
 }
 
-#[test]
-fn messages_from_one_sender_are_handled_in_the_order_sent() {
-    const THREADS: usize = 4;
-    const COUNT: u32 = 2_000;
-    let system = System::new();
-    let bridge = system.bridge();
-    let sequencer = system.spawn(Sequencer {
-        seen: vec![Vec::new(); THREADS + 1],
-    });
-
-    // Several plain threads and one actor send interleaved streams; each
-    // stream must come out in its own order.
-    let start = Arc::new(Barrier::new(THREADS));
-    let senders: Vec<_> = (0..THREADS)
-        .map(|from| {
-            let to = sequencer.clone();
-            let start = start.clone();
-            thread::spawn(move || {
-                start.wait();
-                for n in 0..COUNT {
-                    to.send(Seq { from, n });
-                }
-            })
-        })
-        .collect();
-    let burster = system.spawn(Burster { from: THREADS });
-    let () = bridge
-        .call(
-            &burster,
-            Burst {
-                to: sequencer.clone(),
-                count: COUNT,
-            },
-            WAIT,
-        )
-        .unwrap();
-    for sender in senders {
-        sender.join().unwrap();
-    }
-
-    let seen: Vec<Vec<u32>> = bridge.call(&sequencer, Dump, WAIT).unwrap();
-    let expected: Vec<u32> = (0..COUNT).collect();
-    for (from, numbers) in seen.iter().enumerate() {
-        assert_eq!(numbers, &expected, "stream of sender {from} out of order");
-    }
-}
-
 // ---------------------------------------------------------------------------
 // One message at a time
 
@@ -172,39 +125,6 @@ impl Actor for Exclusive {
         self.occupy();
         Ok(())
     }
-}
-
-#[test]
-fn an_actor_handles_one_message_at_a_time() {
-    const THREADS: usize = 4;
-    const EACH: usize = 500;
-    let system = System::new();
-    let overlaps = Arc::new(AtomicUsize::new(0));
-    let actor = system.spawn(Exclusive {
-        inside: Arc::new(AtomicBool::new(false)),
-        overlaps: overlaps.clone(),
-        handled: 0,
-    });
-    let senders: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let to = actor.clone();
-            thread::spawn(move || {
-                for _ in 0..EACH {
-                    to.send(Work);
-                }
-            })
-        })
-        .collect();
-    for sender in senders {
-        sender.join().unwrap();
-    }
-    let handled: usize = system.bridge().call(&actor, Count, WAIT).unwrap();
-    assert_eq!(
-        handled,
-        THREADS * EACH,
-        "every message handled exactly once"
-    );
-    assert_eq!(overlaps.load(Ordering::SeqCst), 0, "handlers overlapped");
 }
 
 // ---------------------------------------------------------------------------
@@ -249,52 +169,6 @@ impl Actor for Relay {
     }
 }
 
-#[test]
-fn the_sender_seen_is_the_one_given() {
-    let system = System::new();
-    let probe = system.inbox();
-    let witness = system.spawn(Witness {
-        probe: probe.actor().clone(),
-    });
-
-    // `send`: no sender.
-    witness.send(WhoSent);
-    let envelope = probe.recv(WAIT).unwrap();
-    assert_eq!(
-        envelope.sender(),
-        Some(&witness),
-        "ctx.send names the actor"
-    );
-    assert_eq!(envelope.downcast::<SenderSeen>().unwrap(), SenderSeen(None));
-
-    // `send_from`: the given address, even one that is not the caller's.
-    let other = system.inbox();
-    witness.send_from(WhoSent, other.actor());
-    assert_eq!(
-        recv::<SenderSeen>(&probe),
-        SenderSeen(Some(other.actor().id()))
-    );
-
-    // `Inbox::send` and `Bridge::send`: their own address.
-    other.send(&witness, WhoSent);
-    assert_eq!(
-        recv::<SenderSeen>(&probe),
-        SenderSeen(Some(other.actor().id()))
-    );
-    let bridge = system.bridge();
-    bridge.send(&witness, WhoSent);
-    assert_eq!(
-        recv::<SenderSeen>(&probe),
-        SenderSeen(Some(bridge.actor().id()))
-    );
-
-    // `ctx.send` from another actor: that actor.
-    let relay = system.spawn(Relay);
-    relay.send(RelayTo(witness.clone()));
-    assert_eq!(recv::<SenderSeen>(&probe), SenderSeen(Some(relay.id())));
-    assert_empty(&probe);
-}
-
 /// Replies to `Ping` with `Pong` (the number plus one).
 struct Ponger;
 struct Ping(u32);
@@ -311,23 +185,6 @@ impl Actor for Ponger {
     fn handlers() -> Handlers<Self> {
         Handlers::new().on(Self::ping)
     }
-}
-
-#[test]
-fn reply_goes_to_the_sender_of_the_current_message() {
-    let system = System::new();
-    let ponger = system.spawn(Ponger);
-    let first = system.inbox();
-    let second = system.inbox();
-    ponger.send_from(Ping(1), first.actor());
-    ponger.send_from(Ping(10), second.actor());
-
-    let envelope = second.recv(WAIT).unwrap();
-    assert_eq!(envelope.sender(), Some(&ponger), "a reply names its sender");
-    assert_eq!(envelope.downcast::<Pong>().unwrap(), Pong(11));
-    assert_eq!(recv::<Pong>(&first), Pong(2));
-    assert_empty(&first);
-    assert_empty(&second);
 }
 
 /// Replies to `Ask` (whoever sent it), then tells `probe` it did.
@@ -351,25 +208,6 @@ impl Actor for Answerer {
     fn handlers() -> Handlers<Self> {
         Handlers::new().on(Self::ask).on(Self::ping)
     }
-}
-
-#[test]
-fn reply_without_a_sender_counts_a_dead_letter() {
-    let system = System::new();
-    let probe = system.inbox();
-    let answerer = system.spawn(Answerer {
-        probe: probe.actor().clone(),
-    });
-    assert_eq!(system.dead_letters(), 0);
-
-    answerer.send(Ask);
-    recv::<Answered>(&probe);
-    assert_eq!(system.dead_letters(), 1, "the reply had nowhere to go");
-
-    // It was not an error: the actor goes on.
-    let pong: Pong = system.bridge().call(&answerer, Ping(1), WAIT).unwrap();
-    assert_eq!(pong, Pong(2));
-    assert!(answerer.is_alive());
 }
 
 // ---------------------------------------------------------------------------
@@ -407,61 +245,6 @@ impl Actor for Fallback {
     fn handlers() -> Handlers<Self> {
         Handlers::new().on(Self::number).other(Self::other)
     }
-}
-
-#[test]
-fn unhandled_types_go_to_the_fallback() {
-    let system = System::new();
-    let probe = system.inbox();
-    let actor = system.spawn(Fallback {
-        probe: probe.actor().clone(),
-    });
-    actor.send("hello".to_string());
-    actor.send(7i64);
-    actor.send(5u32);
-
-    assert_eq!(
-        recv::<OtherSeen>(&probe),
-        OtherSeen {
-            type_name: std::any::type_name::<String>(),
-            text: Some("hello".to_string()),
-        }
-    );
-    assert_eq!(
-        recv::<OtherSeen>(&probe),
-        OtherSeen {
-            type_name: std::any::type_name::<i64>(),
-            text: None,
-        }
-    );
-    assert_eq!(recv::<GotU32>(&probe), GotU32(5));
-    assert_eq!(system.dead_letters(), 0, "the fallback took them");
-    assert!(actor.is_alive());
-}
-
-/// Handles only `Ping`: anything else is a dead letter.
-#[test]
-fn unhandled_types_without_fallback_are_dead_letters_and_do_not_stop_the_actor() {
-    let system = System::new();
-    let probe = system.inbox();
-    let ponger = system.spawn(Ponger);
-    let monitor = probe.monitor(&ponger);
-    ponger.send("not for you".to_string());
-    ponger.send(3u64);
-    ponger.send(Pong(0));
-
-    // The call is queued after the three unhandled messages, so once it is
-    // answered they have all been dealt with.
-    let pong: Pong = system.bridge().call(&ponger, Ping(1), WAIT).unwrap();
-    assert_eq!(pong, Pong(2));
-    assert_eq!(system.dead_letters(), 3);
-    assert!(ponger.is_alive());
-    assert_empty(&probe);
-
-    // It still terminates normally when asked, not before.
-    ponger.send(Stop);
-    let down: Down = recv(&probe);
-    assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Normal));
 }
 
 // ---------------------------------------------------------------------------
@@ -555,43 +338,6 @@ impl Actor for MergedKeepsFallback {
     }
 }
 
-#[test]
-fn merged_registries_compose_and_the_later_one_wins() {
-    let table = <Merged as Actor>::handlers();
-    assert!(table.handles::<u32>());
-    assert!(table.handles::<String>());
-    assert!(!table.handles::<i64>());
-
-    let system = System::new();
-    let probe = system.inbox();
-    let merged = system.spawn(Merged {
-        probe: probe.actor().clone(),
-    });
-    merged.send(1u32);
-    merged.send("kept".to_string());
-    merged.send(2i64);
-    assert_eq!(recv::<Ran>(&probe), Ran::SecondNumber(1));
-    assert_eq!(recv::<Ran>(&probe), Ran::FirstText("kept".to_string()));
-    assert_eq!(
-        recv::<Ran>(&probe),
-        Ran::SecondOther(std::any::type_name::<i64>())
-    );
-
-    let keeps = system.spawn(MergedKeepsFallback {
-        inner: Merged {
-            probe: probe.actor().clone(),
-        },
-    });
-    keeps.send(3u32);
-    keeps.send(4i64);
-    assert_eq!(recv::<Ran>(&probe), Ran::SecondNumber(3));
-    assert_eq!(
-        recv::<Ran>(&probe),
-        Ran::FirstOther(std::any::type_name::<i64>())
-    );
-    assert_eq!(system.dead_letters(), 0);
-}
-
 // ---------------------------------------------------------------------------
 // Handler errors, ctx.stop, and the `stopped` hook's reason
 
@@ -670,93 +416,8 @@ fn expect_end(probe: &Inbox, actor: &ActorRef, reason: ExitReason) {
     assert_empty(probe);
 }
 
-#[test]
-fn a_handler_returning_err_terminates_the_actor_with_its_text() {
-    let system = System::new();
-    let probe = system.inbox();
-    let actor = fallible(&system, &probe);
-    actor.send(Try(Ok(())));
-    actor.send(Try(Err("no space".to_string())));
-    actor.send(Note("never handled"));
-    assert_eq!(recv::<Note>(&probe), Note("attempted"));
-    assert_eq!(recv::<Note>(&probe), Note("attempted"));
-    expect_end(&probe, &actor, ExitReason::Error("no space".to_string()));
-
-    let custom = fallible(&system, &probe);
-    custom.send(TryCustom);
-    expect_end(
-        &probe,
-        &custom,
-        ExitReason::Error("disk full (3 bytes free)".to_string()),
-    );
-}
-
-#[test]
-fn ctx_stop_terminates_after_the_handler_returns_with_that_reason() {
-    let system = System::new();
-    let probe = system.inbox();
-    for reason in [
-        ExitReason::Normal,
-        ExitReason::Shutdown,
-        ExitReason::Error("enough".to_string()),
-    ] {
-        let actor = fallible(&system, &probe);
-        actor.send(StopWith(reason.clone()));
-        actor.send(Note("never handled"));
-        assert_eq!(recv::<Note>(&probe), Note("after ctx.stop"));
-        expect_end(&probe, &actor, reason);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Stop and Stopped
-
-#[test]
-fn stop_is_handled_in_mailbox_order_and_answers_stopped_normal() {
-    let system = System::new();
-    let probe = system.inbox();
-    let actor = fallible(&system, &probe);
-    actor.send(Note("one"));
-    actor.send(Note("two"));
-    // The probe sends `Stop`, so the `Stopped` answer comes back to it.
-    probe.send(&actor, Stop);
-    actor.send(Note("after stop"));
-
-    assert_eq!(recv::<Note>(&probe), Note("one"));
-    assert_eq!(recv::<Note>(&probe), Note("two"));
-    assert_eq!(recv::<HookRan>(&probe), HookRan(ExitReason::Normal));
-    let stopped: Stopped = recv(&probe);
-    assert_eq!(
-        stopped,
-        Stopped {
-            actor: actor.id(),
-            reason: ExitReason::Normal
-        }
-    );
-    let down: Down = recv(&probe);
-    assert_eq!(down.reason, ExitReason::Normal);
-    assert_empty(&probe);
-}
-
-#[test]
-fn stop_stops_an_actor_that_has_a_fallback() {
-    // The fallback takes every other type, but not `Stop`.
-    let system = System::new();
-    let probe = system.inbox();
-    let actor = system.spawn(Fallback {
-        probe: probe.actor().clone(),
-    });
-    probe.send(&actor, Stop);
-    let stopped: Stopped = recv(&probe);
-    assert_eq!(
-        stopped,
-        Stopped {
-            actor: actor.id(),
-            reason: ExitReason::Normal
-        }
-    );
-    assert!(!actor.is_alive());
-}
 
 /// Handles `Stop` itself: counts it and goes on.
 struct Stubborn {
@@ -779,36 +440,402 @@ impl Actor for Stubborn {
     }
 }
 
-#[test]
-fn a_custom_stop_handler_overrides_the_default() {
-    let system = System::new();
-    let probe = system.inbox();
-    let actor = system.spawn(Stubborn { stops: 0 });
-    probe.send(&actor, Stop);
-    probe.send(&actor, Stop);
-    probe.send(&actor, Ping(1));
-    assert_eq!(recv::<String>(&probe), "ignored stop #1");
-    assert_eq!(recv::<String>(&probe), "ignored stop #2");
-    assert_eq!(recv::<Pong>(&probe), Pong(2));
-    assert_empty(&probe);
-    assert!(actor.is_alive());
-}
+ferrotp::on_each_executor! {
+    // ---------------------------------------------------------------------------
+    // Order per sender
 
-#[test]
-fn sending_to_a_dead_actor_is_a_counted_dead_letter() {
-    let system = System::new();
-    let probe = system.inbox();
-    let actor = system.spawn(Ponger);
-    probe.send(&actor, Stop);
-    let _: Stopped = recv(&probe);
-    let before = system.dead_letters();
-    actor.send(Ping(1));
-    probe.send(&actor, Ping(2));
-    assert_eq!(system.dead_letters(), before + 2);
+    #[test]
+    fn messages_from_one_sender_are_handled_in_the_order_sent() {
+        const THREADS: usize = 4;
+        const COUNT: u32 = 2_000;
+        let system = new_system();
+        let bridge = system.bridge();
+        let sequencer = system.spawn(Sequencer {
+            seen: vec![Vec::new(); THREADS + 1],
+        });
+
+        // Several plain threads and one actor send interleaved streams; each
+        // stream must come out in its own order.
+        let start = Arc::new(Barrier::new(THREADS));
+        let senders: Vec<_> = (0..THREADS)
+            .map(|from| {
+                let to = sequencer.clone();
+                let start = start.clone();
+                thread::spawn(move || {
+                    start.wait();
+                    for n in 0..COUNT {
+                        to.send(Seq { from, n });
+                    }
+                })
+            })
+            .collect();
+        let burster = system.spawn(Burster { from: THREADS });
+        let () = bridge
+            .call(
+                &burster,
+                Burst {
+                    to: sequencer.clone(),
+                    count: COUNT,
+                },
+                WAIT,
+            )
+            .unwrap();
+        for sender in senders {
+            sender.join().unwrap();
+        }
+
+        let seen: Vec<Vec<u32>> = bridge.call(&sequencer, Dump, WAIT).unwrap();
+        let expected: Vec<u32> = (0..COUNT).collect();
+        for (from, numbers) in seen.iter().enumerate() {
+            assert_eq!(numbers, &expected, "stream of sender {from} out of order");
+        }
+    }
+
+    // ---------------------------------------------------------------------------
+    // One message at a time
+
+    #[test]
+    fn an_actor_handles_one_message_at_a_time() {
+        const THREADS: usize = 4;
+        const EACH: usize = 500;
+        let system = new_system();
+        let overlaps = Arc::new(AtomicUsize::new(0));
+        let actor = system.spawn(Exclusive {
+            inside: Arc::new(AtomicBool::new(false)),
+            overlaps: overlaps.clone(),
+            handled: 0,
+        });
+        let senders: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let to = actor.clone();
+                thread::spawn(move || {
+                    for _ in 0..EACH {
+                        to.send(Work);
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            sender.join().unwrap();
+        }
+        let handled: usize = system.bridge().call(&actor, Count, WAIT).unwrap();
+        assert_eq!(
+            handled,
+            THREADS * EACH,
+            "every message handled exactly once"
+        );
+        assert_eq!(overlaps.load(Ordering::SeqCst), 0, "handlers overlapped");
+    }
+
+    // ---------------------------------------------------------------------------
+    // The sender seen is the one given
+
+    #[test]
+    fn the_sender_seen_is_the_one_given() {
+        let system = new_system();
+        let probe = system.inbox();
+        let witness = system.spawn(Witness {
+            probe: probe.actor().clone(),
+        });
+
+        // `send`: no sender.
+        witness.send(WhoSent);
+        let envelope = probe.recv(WAIT).unwrap();
+        assert_eq!(
+            envelope.sender(),
+            Some(&witness),
+            "ctx.send names the actor"
+        );
+        assert_eq!(envelope.downcast::<SenderSeen>().unwrap(), SenderSeen(None));
+
+        // `send_from`: the given address, even one that is not the caller's.
+        let other = system.inbox();
+        witness.send_from(WhoSent, other.actor());
+        assert_eq!(
+            recv::<SenderSeen>(&probe),
+            SenderSeen(Some(other.actor().id()))
+        );
+
+        // `Inbox::send` and `Bridge::send`: their own address.
+        other.send(&witness, WhoSent);
+        assert_eq!(
+            recv::<SenderSeen>(&probe),
+            SenderSeen(Some(other.actor().id()))
+        );
+        let bridge = system.bridge();
+        bridge.send(&witness, WhoSent);
+        assert_eq!(
+            recv::<SenderSeen>(&probe),
+            SenderSeen(Some(bridge.actor().id()))
+        );
+
+        // `ctx.send` from another actor: that actor.
+        let relay = system.spawn(Relay);
+        relay.send(RelayTo(witness.clone()));
+        assert_eq!(recv::<SenderSeen>(&probe), SenderSeen(Some(relay.id())));
+        assert_empty(&probe);
+    }
+
+    #[test]
+    fn reply_goes_to_the_sender_of_the_current_message() {
+        let system = new_system();
+        let ponger = system.spawn(Ponger);
+        let first = system.inbox();
+        let second = system.inbox();
+        ponger.send_from(Ping(1), first.actor());
+        ponger.send_from(Ping(10), second.actor());
+
+        let envelope = second.recv(WAIT).unwrap();
+        assert_eq!(envelope.sender(), Some(&ponger), "a reply names its sender");
+        assert_eq!(envelope.downcast::<Pong>().unwrap(), Pong(11));
+        assert_eq!(recv::<Pong>(&first), Pong(2));
+        assert_empty(&first);
+        assert_empty(&second);
+    }
+
+    #[test]
+    fn reply_without_a_sender_counts_a_dead_letter() {
+        let system = new_system();
+        let probe = system.inbox();
+        let answerer = system.spawn(Answerer {
+            probe: probe.actor().clone(),
+        });
+        assert_eq!(system.dead_letters(), 0);
+
+        answerer.send(Ask);
+        recv::<Answered>(&probe);
+        assert_eq!(system.dead_letters(), 1, "the reply had nowhere to go");
+
+        // It was not an error: the actor goes on.
+        let pong: Pong = system.bridge().call(&answerer, Ping(1), WAIT).unwrap();
+        assert_eq!(pong, Pong(2));
+        assert!(answerer.is_alive());
+    }
+
+    // ---------------------------------------------------------------------------
+    // Unhandled message types
+
+    #[test]
+    fn unhandled_types_go_to_the_fallback() {
+        let system = new_system();
+        let probe = system.inbox();
+        let actor = system.spawn(Fallback {
+            probe: probe.actor().clone(),
+        });
+        actor.send("hello".to_string());
+        actor.send(7i64);
+        actor.send(5u32);
+
+        assert_eq!(
+            recv::<OtherSeen>(&probe),
+            OtherSeen {
+                type_name: std::any::type_name::<String>(),
+                text: Some("hello".to_string()),
+            }
+        );
+        assert_eq!(
+            recv::<OtherSeen>(&probe),
+            OtherSeen {
+                type_name: std::any::type_name::<i64>(),
+                text: None,
+            }
+        );
+        assert_eq!(recv::<GotU32>(&probe), GotU32(5));
+        assert_eq!(system.dead_letters(), 0, "the fallback took them");
+        assert!(actor.is_alive());
+    }
+
+    /// Handles only `Ping`: anything else is a dead letter.
+    #[test]
+    fn unhandled_types_without_fallback_are_dead_letters_and_do_not_stop_the_actor() {
+        let system = new_system();
+        let probe = system.inbox();
+        let ponger = system.spawn(Ponger);
+        let monitor = probe.monitor(&ponger);
+        ponger.send("not for you".to_string());
+        ponger.send(3u64);
+        ponger.send(Pong(0));
+
+        // The call is queued after the three unhandled messages, so once it is
+        // answered they have all been dealt with.
+        let pong: Pong = system.bridge().call(&ponger, Ping(1), WAIT).unwrap();
+        assert_eq!(pong, Pong(2));
+        assert_eq!(system.dead_letters(), 3);
+        assert!(ponger.is_alive());
+        assert_empty(&probe);
+
+        // It still terminates normally when asked, not before.
+        ponger.send(Stop);
+        let down: Down = recv(&probe);
+        assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Normal));
+    }
+
+    // ---------------------------------------------------------------------------
+    // Handlers::merge
+
+    #[test]
+    fn merged_registries_compose_and_the_later_one_wins() {
+        let table = <Merged as Actor>::handlers();
+        assert!(table.handles::<u32>());
+        assert!(table.handles::<String>());
+        assert!(!table.handles::<i64>());
+
+        let system = new_system();
+        let probe = system.inbox();
+        let merged = system.spawn(Merged {
+            probe: probe.actor().clone(),
+        });
+        merged.send(1u32);
+        merged.send("kept".to_string());
+        merged.send(2i64);
+        assert_eq!(recv::<Ran>(&probe), Ran::SecondNumber(1));
+        assert_eq!(recv::<Ran>(&probe), Ran::FirstText("kept".to_string()));
+        assert_eq!(
+            recv::<Ran>(&probe),
+            Ran::SecondOther(std::any::type_name::<i64>())
+        );
+
+        let keeps = system.spawn(MergedKeepsFallback {
+            inner: Merged {
+                probe: probe.actor().clone(),
+            },
+        });
+        keeps.send(3u32);
+        keeps.send(4i64);
+        assert_eq!(recv::<Ran>(&probe), Ran::SecondNumber(3));
+        assert_eq!(
+            recv::<Ran>(&probe),
+            Ran::FirstOther(std::any::type_name::<i64>())
+        );
+        assert_eq!(system.dead_letters(), 0);
+    }
+
+    // ---------------------------------------------------------------------------
+    // Handler errors, ctx.stop, and the `stopped` hook's reason
+
+    #[test]
+    fn a_handler_returning_err_terminates_the_actor_with_its_text() {
+        let system = new_system();
+        let probe = system.inbox();
+        let actor = fallible(&system, &probe);
+        actor.send(Try(Ok(())));
+        actor.send(Try(Err("no space".to_string())));
+        actor.send(Note("never handled"));
+        assert_eq!(recv::<Note>(&probe), Note("attempted"));
+        assert_eq!(recv::<Note>(&probe), Note("attempted"));
+        expect_end(&probe, &actor, ExitReason::Error("no space".to_string()));
+
+        let custom = fallible(&system, &probe);
+        custom.send(TryCustom);
+        expect_end(
+            &probe,
+            &custom,
+            ExitReason::Error("disk full (3 bytes free)".to_string()),
+        );
+    }
+
+    #[test]
+    fn ctx_stop_terminates_after_the_handler_returns_with_that_reason() {
+        let system = new_system();
+        let probe = system.inbox();
+        for reason in [
+            ExitReason::Normal,
+            ExitReason::Shutdown,
+            ExitReason::Error("enough".to_string()),
+        ] {
+            let actor = fallible(&system, &probe);
+            actor.send(StopWith(reason.clone()));
+            actor.send(Note("never handled"));
+            assert_eq!(recv::<Note>(&probe), Note("after ctx.stop"));
+            expect_end(&probe, &actor, reason);
+        }
+    }
+
+    // ---------------------------------------------------------------------------
+    // Stop and Stopped
+
+    #[test]
+    fn stop_is_handled_in_mailbox_order_and_answers_stopped_normal() {
+        let system = new_system();
+        let probe = system.inbox();
+        let actor = fallible(&system, &probe);
+        actor.send(Note("one"));
+        actor.send(Note("two"));
+        // The probe sends `Stop`, so the `Stopped` answer comes back to it.
+        probe.send(&actor, Stop);
+        actor.send(Note("after stop"));
+
+        assert_eq!(recv::<Note>(&probe), Note("one"));
+        assert_eq!(recv::<Note>(&probe), Note("two"));
+        assert_eq!(recv::<HookRan>(&probe), HookRan(ExitReason::Normal));
+        let stopped: Stopped = recv(&probe);
+        assert_eq!(
+            stopped,
+            Stopped {
+                actor: actor.id(),
+                reason: ExitReason::Normal
+            }
+        );
+        let down: Down = recv(&probe);
+        assert_eq!(down.reason, ExitReason::Normal);
+        assert_empty(&probe);
+    }
+
+    #[test]
+    fn stop_stops_an_actor_that_has_a_fallback() {
+        // The fallback takes every other type, but not `Stop`.
+        let system = new_system();
+        let probe = system.inbox();
+        let actor = system.spawn(Fallback {
+            probe: probe.actor().clone(),
+        });
+        probe.send(&actor, Stop);
+        let stopped: Stopped = recv(&probe);
+        assert_eq!(
+            stopped,
+            Stopped {
+                actor: actor.id(),
+                reason: ExitReason::Normal
+            }
+        );
+        assert!(!actor.is_alive());
+    }
+
+    #[test]
+    fn a_custom_stop_handler_overrides_the_default() {
+        let system = new_system();
+        let probe = system.inbox();
+        let actor = system.spawn(Stubborn { stops: 0 });
+        probe.send(&actor, Stop);
+        probe.send(&actor, Stop);
+        probe.send(&actor, Ping(1));
+        assert_eq!(recv::<String>(&probe), "ignored stop #1");
+        assert_eq!(recv::<String>(&probe), "ignored stop #2");
+        assert_eq!(recv::<Pong>(&probe), Pong(2));
+        assert_empty(&probe);
+        assert!(actor.is_alive());
+    }
+
+    #[test]
+    fn sending_to_a_dead_actor_is_a_counted_dead_letter() {
+        let system = new_system();
+        let probe = system.inbox();
+        let actor = system.spawn(Ponger);
+        probe.send(&actor, Stop);
+        let _: Stopped = recv(&probe);
+        let before = system.dead_letters();
+        actor.send(Ping(1));
+        probe.send(&actor, Ping(2));
+        assert_eq!(system.dead_letters(), before + 2);
+    }
 }
 
 // ---------------------------------------------------------------------------
 // Handler registries are built once per type
+//
+// A type's table is built once per process, whatever executor runs its
+// actors; so these two run once, on the default executor (a second run
+// in another module would find `Raced`'s table already built).
 
 static SOLO_TABLES: AtomicUsize = AtomicUsize::new(0);
 

@@ -80,76 +80,6 @@ fn fragile(system: &System, probe: &Inbox) -> ActorRef {
     })
 }
 
-#[test]
-fn a_panic_in_a_handler_terminates_the_actor_with_its_text() {
-    silence_actor_panics();
-    let system = System::new();
-    let probe = system.inbox();
-    for (trigger, text) in [(0, "boom 7"), (1, "static boom")] {
-        let actor = fragile(&system, &probe);
-        let monitor = probe.monitor(&actor);
-        actor.send(Record(1));
-        match trigger {
-            0 => actor.send(PanicFormatted(7)),
-            _ => actor.send(PanicStatic),
-        }
-        actor.send(Record(2));
-        let reason = ExitReason::Panic(text.to_string());
-
-        assert_eq!(recv::<Handled>(&probe), Handled(1));
-        // `stopped` runs with the panic, and returns before the monitor fires.
-        assert_eq!(recv::<HookRan>(&probe), HookRan(reason.clone()));
-        let down: Down = recv(&probe);
-        assert_eq!(
-            down,
-            Down {
-                monitor,
-                actor: actor.id(),
-                reason
-            }
-        );
-        // The message queued after the panic is never handled.
-        assert_empty(&probe);
-        assert!(!actor.is_alive());
-    }
-}
-
-#[test]
-fn a_panic_with_a_non_text_payload_is_still_a_panic_reason() {
-    silence_actor_panics();
-    let system = System::new();
-    let probe = system.inbox();
-    let actor = fragile(&system, &probe);
-    probe.monitor(&actor);
-    actor.send(PanicOpaque);
-    let HookRan(reason) = recv(&probe);
-    assert!(matches!(reason, ExitReason::Panic(_)), "got {reason:?}");
-    let down: Down = recv(&probe);
-    assert_eq!(down.reason, reason);
-}
-
-#[test]
-fn a_bridge_call_learns_the_panic_reason() {
-    silence_actor_panics();
-    let system = System::new();
-    let probe = system.inbox();
-    let actor = fragile(&system, &probe);
-    let started = Instant::now();
-    let result: Result<Handled, CallError> =
-        system
-            .bridge()
-            .call(&actor, PanicFormatted(3), Duration::from_secs(60));
-    assert_eq!(
-        result,
-        Err(CallError::Stopped(ExitReason::Panic("boom 3".to_string())))
-    );
-    assert!(
-        started.elapsed() < WAIT,
-        "the call waited {:?} instead of failing at once",
-        started.elapsed()
-    );
-}
-
 /// Panics when told to stop.
 struct PanicsOnStop;
 
@@ -163,21 +93,6 @@ impl Actor for PanicsOnStop {
     fn handlers() -> Handlers<Self> {
         Handlers::new().on(Self::stop)
     }
-}
-
-#[test]
-fn a_bridge_stop_learns_the_panic_reason() {
-    silence_actor_panics();
-    let system = System::new();
-    let actor = system.spawn(PanicsOnStop);
-    let stopped = system.bridge().stop(std::slice::from_ref(&actor), WAIT);
-    assert_eq!(
-        stopped,
-        vec![Some(Stopped {
-            actor: actor.id(),
-            reason: ExitReason::Panic("refusing to stop".to_string())
-        })]
-    );
 }
 
 /// Keeps a count; used to show that one actor's panic leaves others alone.
@@ -200,44 +115,6 @@ impl Actor for Tally {
     fn handlers() -> Handlers<Self> {
         Handlers::new().on(Self::add).on(Self::total)
     }
-}
-
-#[test]
-fn a_panic_leaves_other_actors_and_the_program_running() {
-    silence_actor_panics();
-    let system = System::new();
-    let bridge = system.bridge();
-    let probe = system.inbox();
-    let tally = system.spawn(Tally { total: 0 });
-    let watch_tally = probe.monitor(&tally);
-    for _ in 0..10 {
-        tally.send(AddOne);
-    }
-    // Many panicking actors, at once, while the tally is being used.
-    let fragiles: Vec<ActorRef> = (0..20).map(|_| fragile(&system, &probe)).collect();
-    for actor in &fragiles {
-        probe.monitor(actor);
-        actor.send(PanicStatic);
-        tally.send(AddOne);
-    }
-    let mut downs = 0;
-    while downs < fragiles.len() {
-        let envelope = probe.recv(WAIT).expect("every panicking actor ends");
-        if let Ok(down) = envelope.downcast::<Down>() {
-            assert_ne!(down.monitor, watch_tally, "the tally must not end");
-            assert_eq!(down.reason, ExitReason::Panic("static boom".to_string()));
-            downs += 1;
-        }
-    }
-    let total: u64 = bridge.call(&tally, Total, WAIT).unwrap();
-    assert_eq!(total, 30, "the tally kept its state");
-    assert!(tally.is_alive());
-
-    // New actors still work, and the system shuts down cleanly.
-    let fresh = fragile(&system, &probe);
-    let handled: Handled = bridge.call(&fresh, Record(5), WAIT).unwrap();
-    assert_eq!(handled, Handled(5));
-    system.shutdown(WAIT).unwrap();
 }
 
 // ---------------------------------------------------------------------------
@@ -284,47 +161,6 @@ impl Actor for FailsToStart {
     }
 }
 
-#[test]
-fn a_failing_started_terminates_the_actor_before_any_message() {
-    silence_actor_panics();
-    let system = System::new();
-    let probe = system.inbox();
-    for (how, reason) in [
-        (
-            StartFailure::Panic,
-            ExitReason::Panic("cannot start".into()),
-        ),
-        (StartFailure::Error, ExitReason::Error("no config".into())),
-        (StartFailure::CtxStop, ExitReason::Shutdown),
-    ] {
-        let handled = Arc::new(AtomicUsize::new(0));
-        // Linked before it runs, so its end is learned even if it is quick.
-        let actor = system
-            .spawn_with(
-                FailsToStart {
-                    how,
-                    probe: probe.actor().clone(),
-                    handled: handled.clone(),
-                },
-                SpawnOptions::new().link(probe.actor()),
-            )
-            .unwrap();
-        actor.send(Record(1));
-
-        assert_eq!(recv::<HookRan>(&probe), HookRan(reason.clone()));
-        let stopped: Stopped = recv(&probe);
-        assert_eq!(
-            stopped,
-            Stopped {
-                actor: actor.id(),
-                reason
-            }
-        );
-        assert_empty(&probe);
-        assert_eq!(handled.load(Ordering::SeqCst), 0, "a message was handled");
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Panics in `stopped` and in `Drop`
 
@@ -349,40 +185,6 @@ impl Drop for PanicsInStopped {
     fn drop(&mut self) {
         self.probe.send(Dropped);
     }
-}
-
-#[test]
-fn a_panic_in_stopped_is_caught_and_the_actor_still_terminates() {
-    silence_actor_panics();
-    let system = System::new();
-    let probe = system.inbox();
-    let actor = system.spawn(PanicsInStopped {
-        probe: probe.actor().clone(),
-    });
-    let monitor = probe.monitor(&actor);
-    // The stop reason is what the actor terminated with; the hook's panic
-    // is logged, not turned into another reason.
-    probe.send(&actor, Stop);
-    assert_eq!(recv::<HookRan>(&probe), HookRan(ExitReason::Normal));
-    recv::<Dropped>(&probe);
-    assert_eq!(
-        recv::<Stopped>(&probe),
-        Stopped {
-            actor: actor.id(),
-            reason: ExitReason::Normal
-        }
-    );
-    let down: Down = recv(&probe);
-    assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Normal));
-
-    // At shutdown too: `shutdown` still succeeds.
-    let other = system.spawn(PanicsInStopped {
-        probe: probe.actor().clone(),
-    });
-    system.shutdown(WAIT).unwrap();
-    assert!(!other.is_alive());
-    assert_eq!(recv::<HookRan>(&probe), HookRan(ExitReason::Shutdown));
-    recv::<Dropped>(&probe);
 }
 
 /// Panics when dropped, after saying so on a channel (not a message: a
@@ -413,54 +215,260 @@ impl Drop for PanicsInDrop {
     }
 }
 
-#[test]
-fn a_panic_in_drop_is_caught_and_the_system_keeps_working() {
-    silence_actor_panics();
-    let system = System::new();
-    let bridge = system.bridge();
-    let probe = system.inbox();
-    let (dropped_tx, dropped) = mpsc::channel();
-    let spawn = || {
-        let actor = system.spawn(PanicsInDrop {
-            dropped: dropped_tx.clone(),
+ferrotp::on_each_executor! {
+    #[test]
+    fn a_panic_in_a_handler_terminates_the_actor_with_its_text() {
+        silence_actor_panics();
+        let system = new_system();
+        let probe = system.inbox();
+        for (trigger, text) in [(0, "boom 7"), (1, "static boom")] {
+            let actor = fragile(&system, &probe);
+            let monitor = probe.monitor(&actor);
+            actor.send(Record(1));
+            match trigger {
+                0 => actor.send(PanicFormatted(7)),
+                _ => actor.send(PanicStatic),
+            }
+            actor.send(Record(2));
+            let reason = ExitReason::Panic(text.to_string());
+
+            assert_eq!(recv::<Handled>(&probe), Handled(1));
+            // `stopped` runs with the panic, and returns before the monitor fires.
+            assert_eq!(recv::<HookRan>(&probe), HookRan(reason.clone()));
+            let down: Down = recv(&probe);
+            assert_eq!(
+                down,
+                Down {
+                    monitor,
+                    actor: actor.id(),
+                    reason
+                }
+            );
+            // The message queued after the panic is never handled.
+            assert_empty(&probe);
+            assert!(!actor.is_alive());
+        }
+    }
+
+    #[test]
+    fn a_panic_with_a_non_text_payload_is_still_a_panic_reason() {
+        silence_actor_panics();
+        let system = new_system();
+        let probe = system.inbox();
+        let actor = fragile(&system, &probe);
+        probe.monitor(&actor);
+        actor.send(PanicOpaque);
+        let HookRan(reason) = recv(&probe);
+        assert!(matches!(reason, ExitReason::Panic(_)), "got {reason:?}");
+        let down: Down = recv(&probe);
+        assert_eq!(down.reason, reason);
+    }
+
+    #[test]
+    fn a_bridge_call_learns_the_panic_reason() {
+        silence_actor_panics();
+        let system = new_system();
+        let probe = system.inbox();
+        let actor = fragile(&system, &probe);
+        let started = Instant::now();
+        let result: Result<Handled, CallError> =
+            system
+                .bridge()
+                .call(&actor, PanicFormatted(3), Duration::from_secs(60));
+        assert_eq!(
+            result,
+            Err(CallError::Stopped(ExitReason::Panic("boom 3".to_string())))
+        );
+        assert!(
+            started.elapsed() < WAIT,
+            "the call waited {:?} instead of failing at once",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_bridge_stop_learns_the_panic_reason() {
+        silence_actor_panics();
+        let system = new_system();
+        let actor = system.spawn(PanicsOnStop);
+        let stopped = system.bridge().stop(std::slice::from_ref(&actor), WAIT);
+        assert_eq!(
+            stopped,
+            vec![Some(Stopped {
+                actor: actor.id(),
+                reason: ExitReason::Panic("refusing to stop".to_string())
+            })]
+        );
+    }
+
+    #[test]
+    fn a_panic_leaves_other_actors_and_the_program_running() {
+        silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+        let probe = system.inbox();
+        let tally = system.spawn(Tally { total: 0 });
+        let watch_tally = probe.monitor(&tally);
+        for _ in 0..10 {
+            tally.send(AddOne);
+        }
+        // Many panicking actors, at once, while the tally is being used.
+        let fragiles: Vec<ActorRef> = (0..20).map(|_| fragile(&system, &probe)).collect();
+        for actor in &fragiles {
+            probe.monitor(actor);
+            actor.send(PanicStatic);
+            tally.send(AddOne);
+        }
+        let mut downs = 0;
+        while downs < fragiles.len() {
+            let envelope = probe.recv(WAIT).expect("every panicking actor ends");
+            if let Ok(down) = envelope.downcast::<Down>() {
+                assert_ne!(down.monitor, watch_tally, "the tally must not end");
+                assert_eq!(down.reason, ExitReason::Panic("static boom".to_string()));
+                downs += 1;
+            }
+        }
+        let total: u64 = bridge.call(&tally, Total, WAIT).unwrap();
+        assert_eq!(total, 30, "the tally kept its state");
+        assert!(tally.is_alive());
+
+        // New actors still work, and the system shuts down cleanly.
+        let fresh = fragile(&system, &probe);
+        let handled: Handled = bridge.call(&fresh, Record(5), WAIT).unwrap();
+        assert_eq!(handled, Handled(5));
+        system.shutdown(WAIT).unwrap();
+    }
+
+    // ---------------------------------------------------------------------------
+    // `started` failing
+
+    #[test]
+    fn a_failing_started_terminates_the_actor_before_any_message() {
+        silence_actor_panics();
+        let system = new_system();
+        let probe = system.inbox();
+        for (how, reason) in [
+            (
+                StartFailure::Panic,
+                ExitReason::Panic("cannot start".into()),
+            ),
+            (StartFailure::Error, ExitReason::Error("no config".into())),
+            (StartFailure::CtxStop, ExitReason::Shutdown),
+        ] {
+            let handled = Arc::new(AtomicUsize::new(0));
+            // Linked before it runs, so its end is learned even if it is quick.
+            let actor = system
+                .spawn_with(
+                    FailsToStart {
+                        how,
+                        probe: probe.actor().clone(),
+                        handled: handled.clone(),
+                    },
+                    SpawnOptions::new().link(probe.actor()),
+                )
+                .unwrap();
+            actor.send(Record(1));
+
+            assert_eq!(recv::<HookRan>(&probe), HookRan(reason.clone()));
+            let stopped: Stopped = recv(&probe);
+            assert_eq!(
+                stopped,
+                Stopped {
+                    actor: actor.id(),
+                    reason
+                }
+            );
+            assert_empty(&probe);
+            assert_eq!(handled.load(Ordering::SeqCst), 0, "a message was handled");
+        }
+    }
+
+    // ---------------------------------------------------------------------------
+    // Panics in `stopped` and in `Drop`
+
+    #[test]
+    fn a_panic_in_stopped_is_caught_and_the_actor_still_terminates() {
+        silence_actor_panics();
+        let system = new_system();
+        let probe = system.inbox();
+        let actor = system.spawn(PanicsInStopped {
+            probe: probe.actor().clone(),
         });
         let monitor = probe.monitor(&actor);
-        (actor, monitor)
-    };
-    let wait_dropped = || dropped.recv_timeout(WAIT).expect("the actor was dropped");
+        // The stop reason is what the actor terminated with; the hook's panic
+        // is logged, not turned into another reason.
+        probe.send(&actor, Stop);
+        assert_eq!(recv::<HookRan>(&probe), HookRan(ExitReason::Normal));
+        recv::<Dropped>(&probe);
+        assert_eq!(
+            recv::<Stopped>(&probe),
+            Stopped {
+                actor: actor.id(),
+                reason: ExitReason::Normal
+            }
+        );
+        let down: Down = recv(&probe);
+        assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Normal));
 
-    // Dropped after a normal stop: the reason stays `Normal`.
-    let (actor, monitor) = spawn();
-    probe.send(&actor, Stop);
-    assert_eq!(recv::<Stopped>(&probe).reason, ExitReason::Normal);
-    assert_eq!(recv::<Down>(&probe).monitor, monitor);
-    wait_dropped();
+        // At shutdown too: `shutdown` still succeeds.
+        let other = system.spawn(PanicsInStopped {
+            probe: probe.actor().clone(),
+        });
+        system.shutdown(WAIT).unwrap();
+        assert!(!other.is_alive());
+        assert_eq!(recv::<HookRan>(&probe), HookRan(ExitReason::Shutdown));
+        recv::<Dropped>(&probe);
+    }
 
-    // Dropped after a handler panic: the reason is the handler's panic.
-    let (actor, monitor) = spawn();
-    actor.send(PanicStatic);
-    let down: Down = recv(&probe);
-    assert_eq!(
-        (down.monitor, down.reason),
-        (monitor, ExitReason::Panic("static boom".to_string()))
-    );
-    wait_dropped();
+    #[test]
+    fn a_panic_in_drop_is_caught_and_the_system_keeps_working() {
+        silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+        let probe = system.inbox();
+        let (dropped_tx, dropped) = mpsc::channel();
+        let spawn = || {
+            let actor = system.spawn(PanicsInDrop {
+                dropped: dropped_tx.clone(),
+            });
+            let monitor = probe.monitor(&actor);
+            (actor, monitor)
+        };
+        let wait_dropped = || dropped.recv_timeout(WAIT).expect("the actor was dropped");
 
-    // Dropped after a kill (no hooks run, but the state is still dropped).
-    let (actor, monitor) = spawn();
-    let handled: Handled = bridge.call(&actor, Record(1), WAIT).unwrap();
-    assert_eq!(handled, Handled(1));
-    actor.kill();
-    let down: Down = recv(&probe);
-    assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Killed));
-    wait_dropped();
+        // Dropped after a normal stop: the reason stays `Normal`.
+        let (actor, monitor) = spawn();
+        probe.send(&actor, Stop);
+        assert_eq!(recv::<Stopped>(&probe).reason, ExitReason::Normal);
+        assert_eq!(recv::<Down>(&probe).monitor, monitor);
+        wait_dropped();
 
-    // The system goes on: spawn, call, shut down.
-    let (actor, monitor) = spawn();
-    let handled: Handled = bridge.call(&actor, Record(2), WAIT).unwrap();
-    assert_eq!(handled, Handled(2));
-    system.shutdown(WAIT).unwrap();
-    wait_dropped();
-    let down: Down = recv(&probe);
-    assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Shutdown));
+        // Dropped after a handler panic: the reason is the handler's panic.
+        let (actor, monitor) = spawn();
+        actor.send(PanicStatic);
+        let down: Down = recv(&probe);
+        assert_eq!(
+            (down.monitor, down.reason),
+            (monitor, ExitReason::Panic("static boom".to_string()))
+        );
+        wait_dropped();
+
+        // Dropped after a kill (no hooks run, but the state is still dropped).
+        let (actor, monitor) = spawn();
+        let handled: Handled = bridge.call(&actor, Record(1), WAIT).unwrap();
+        assert_eq!(handled, Handled(1));
+        actor.kill();
+        let down: Down = recv(&probe);
+        assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Killed));
+        wait_dropped();
+
+        // The system goes on: spawn, call, shut down.
+        let (actor, monitor) = spawn();
+        let handled: Handled = bridge.call(&actor, Record(2), WAIT).unwrap();
+        assert_eq!(handled, Handled(2));
+        system.shutdown(WAIT).unwrap();
+        wait_dropped();
+        let down: Down = recv(&probe);
+        assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Shutdown));
+    }
 }

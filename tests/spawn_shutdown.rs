@@ -7,8 +7,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ferrotp::{
-    silence_actor_panics, Actor, ActorRef, CallError, Context, Down, ExitReason, Handlers, Inbox,
-    RegistryError, ShutdownError, SpawnError, SpawnOptions, Stopped, System,
+    silence_actor_panics, Actor, ActorRef, CallError, Context, Down, Executor, ExitReason,
+    Handlers, Inbox, RegistryError, ShutdownError, SpawnError, SpawnOptions, Stopped, System,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -80,9 +80,14 @@ fn next_event(events: &mpsc::Receiver<Event>) -> Event {
 // ---------------------------------------------------------------------------
 // The OS refuses a thread
 
-/// A system whose every actor thread asks for an impossible stack.
+/// A system whose every actor thread asks for an impossible stack. These
+/// tests are about the thread a spawn starts, so they run on
+/// `Executor::Threads` only.
 fn starved_system() -> System {
-    System::builder().stack_size(usize::MAX / 2).build()
+    System::builder()
+        .executor(Executor::Threads)
+        .stack_size(usize::MAX / 2)
+        .build()
 }
 
 #[test]
@@ -135,29 +140,6 @@ fn spawn_returns_a_dead_actor_when_the_os_refuses_a_thread() {
 // ---------------------------------------------------------------------------
 // Spawn options
 
-#[test]
-fn spawn_option_name_registers_before_the_actor_runs() {
-    let system = System::new();
-    let (tx, events) = mpsc::channel();
-    let actor = system
-        .spawn_with(Reporter::new(1, &tx), SpawnOptions::new().name("worker"))
-        .unwrap();
-    assert_eq!(system.whereis("worker"), Some(actor.clone()));
-    assert_eq!(actor.name().as_deref(), Some("worker"));
-    assert_eq!(next_event(&events), Event::Started(1));
-
-    // The name is taken: the second actor is not spawned at all.
-    let result = system.spawn_with(Reporter::new(2, &tx), SpawnOptions::new().name("worker"));
-    match result {
-        Err(SpawnError::Name(RegistryError::NameTaken { name, holder })) => {
-            assert_eq!((name.as_str(), holder), ("worker", actor.id()));
-        }
-        other => panic!("expected NameTaken, got {other:?}"),
-    }
-    assert_eq!(next_event(&events), Event::Dropped(2));
-    assert_eq!(system.actors(), vec![actor]);
-}
-
 /// Fails in `started` at once (so a link made after it runs would be too late).
 struct DiesAtOnce;
 
@@ -167,25 +149,6 @@ impl Actor for DiesAtOnce {
     }
     fn started(&mut self, _: &mut Context<Self>) -> Result<(), ExitReason> {
         Err(ExitReason::Error("born dead".to_string()))
-    }
-}
-
-#[test]
-fn spawn_option_link_is_made_before_the_actor_runs() {
-    let system = System::new();
-    let inbox = system.inbox();
-    for _ in 0..20 {
-        let actor = system
-            .spawn_with(DiesAtOnce, SpawnOptions::new().link(inbox.actor()))
-            .unwrap();
-        // A link made after the actor died would report `NoProc`.
-        assert_eq!(
-            recv::<Stopped>(&inbox),
-            Stopped {
-                actor: actor.id(),
-                reason: ExitReason::Error("born dead".to_string())
-            }
-        );
     }
 }
 
@@ -225,51 +188,6 @@ impl Actor for Doomed {
     }
 }
 
-#[test]
-fn spawn_option_trap_exit_turns_exit_signals_into_messages() {
-    let system = System::new();
-    let probe = system.inbox();
-
-    let doomed = system.spawn(Doomed);
-    let trapper = system
-        .spawn_with(
-            Trapper {
-                probe: probe.actor().clone(),
-            },
-            SpawnOptions::new().link(&doomed).trap_exit(true),
-        )
-        .unwrap();
-    assert_eq!(recv::<TrapsExits>(&probe), TrapsExits(true));
-    doomed.send(Fail);
-    assert_eq!(
-        recv::<Stopped>(&probe),
-        Stopped {
-            actor: doomed.id(),
-            reason: ExitReason::Error("doomed".to_string())
-        }
-    );
-    assert!(trapper.is_alive());
-
-    // Without the option, the same link takes the actor down.
-    let doomed = system.spawn(Doomed);
-    let plain = system
-        .spawn_with(
-            Trapper {
-                probe: probe.actor().clone(),
-            },
-            SpawnOptions::new().link(&doomed),
-        )
-        .unwrap();
-    let monitor = probe.monitor(&plain);
-    assert_eq!(recv::<TrapsExits>(&probe), TrapsExits(false));
-    doomed.send(Fail);
-    let down: Down = recv(&probe);
-    assert_eq!(
-        (down.monitor, down.reason),
-        (monitor, ExitReason::Error("doomed".to_string()))
-    );
-}
-
 /// `started` takes a while, then succeeds or fails; `stopped` takes a
 /// while too, and both leave a mark.
 struct SlowStart {
@@ -307,71 +225,8 @@ impl Actor for SlowStart {
     }
 }
 
-#[test]
-fn await_started_returns_once_started_has_run() {
-    let system = System::new();
-    let actor = SlowStart::new(None);
-    let started = actor.started.clone();
-    let actor = system
-        .spawn_with(actor, SpawnOptions::new().await_started())
-        .unwrap();
-    assert!(started.load(Ordering::SeqCst), "returned before `started`");
-    assert!(actor.is_alive());
-}
-
-#[test]
-fn await_started_reports_start_failed_once_the_actor_has_terminated() {
-    silence_actor_panics();
-    let system = System::new();
-    for reason in [
-        ExitReason::Error("no config".to_string()),
-        ExitReason::Panic("no disk".to_string()),
-    ] {
-        let actor = SlowStart::new(Some(reason.clone()));
-        let stopped = actor.stopped.clone();
-        let options = SpawnOptions::new().name("svc").await_started();
-        match system.spawn_with(actor, options) {
-            Err(SpawnError::StartFailed(got)) => assert_eq!(got, reason),
-            other => panic!("expected StartFailed, got {other:?}"),
-        }
-        // Like any notice of an end: `stopped` has returned and the name
-        // is free, so a restart can take it at once.
-        assert!(stopped.load(Ordering::SeqCst), "`stopped` still running");
-        assert_eq!(system.whereis("svc"), None);
-        assert!(system.actors().is_empty());
-        let again = system
-            .spawn_with(SlowStart::new(None), SpawnOptions::new().name("svc"))
-            .expect("the name was freed");
-        system.bridge().stop(&[again], WAIT);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Shutdown
-
-#[test]
-fn shutdown_stops_every_actor_in_reverse_spawn_order() {
-    let system = System::new();
-    let (tx, events) = mpsc::channel();
-    let mut actors = Vec::new();
-    for n in 0..5 {
-        // Trapping exits does not shield an actor from shutdown.
-        let options = SpawnOptions::new().trap_exit(n == 2).await_started();
-        actors.push(system.spawn_with(Reporter::new(n, &tx), options).unwrap());
-    }
-    for n in 0..5 {
-        assert_eq!(next_event(&events), Event::Started(n));
-    }
-
-    system.shutdown(WAIT).unwrap();
-    for n in (0..5).rev() {
-        assert_eq!(next_event(&events), Event::Stopped(n, ExitReason::Shutdown));
-        assert_eq!(next_event(&events), Event::Dropped(n));
-    }
-    assert!(actors.iter().all(|a| !a.is_alive()));
-    assert!(system.actors().is_empty());
-    assert_eq!(system.threads(), 0);
-}
 
 /// Blocks in its handler on a channel the test controls; says when it is
 /// in, and when it is finally dropped.
@@ -397,141 +252,299 @@ impl Drop for Blocker {
     }
 }
 
-#[test]
-fn shutdown_reports_the_actors_that_did_not_stop() {
-    let system = System::new();
-    let (entered_tx, entered) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel();
-    let (dropped_tx, dropped) = mpsc::channel();
-    // Spawned first, so stopped last: the others get their turn before
-    // the blocker uses up the timeout.
-    let blocker = system.spawn(Blocker {
-        entered: entered_tx,
-        release: release_rx,
-        dropped: dropped_tx,
-    });
-    let (tx, events) = mpsc::channel();
-    let fine = system.spawn(Reporter::new(1, &tx));
-    assert_eq!(next_event(&events), Event::Started(1));
-    blocker.send(Block);
-    entered.recv_timeout(WAIT).expect("the blocker is blocked");
+ferrotp::on_each_executor! {
+    // ---------------------------------------------------------------------------
+    // Spawn options
 
-    let timeout = Duration::from_secs(2);
-    let started = Instant::now();
-    let result = system.shutdown(timeout);
-    assert!(started.elapsed() >= timeout, "gave up before the timeout");
-    assert_eq!(
-        result,
-        Err(ShutdownError {
-            actors: vec![blocker.id()],
-            timeout
-        })
-    );
-    assert_eq!(next_event(&events), Event::Stopped(1, ExitReason::Shutdown));
-    assert!(!fine.is_alive());
-    assert!(!blocker.is_alive(), "the stuck actor was killed");
+    #[test]
+    fn spawn_option_name_registers_before_the_actor_runs() {
+        let system = new_system();
+        let (tx, events) = mpsc::channel();
+        let actor = system
+            .spawn_with(Reporter::new(1, &tx), SpawnOptions::new().name("worker"))
+            .unwrap();
+        assert_eq!(system.whereis("worker"), Some(actor.clone()));
+        assert_eq!(actor.name().as_deref(), Some("worker"));
+        assert_eq!(next_event(&events), Event::Started(1));
 
-    // Let the stuck thread end; the blocker's state is dropped then.
-    release.send(()).unwrap();
-    dropped.recv_timeout(WAIT).expect("the blocker was dropped");
-}
-
-#[test]
-fn spawning_after_shutdown_fails() {
-    let system = System::new();
-    system.shutdown(WAIT).unwrap();
-    assert!(system.is_shutting_down());
-    let (tx, events) = mpsc::channel();
-
-    let result = system.try_spawn(Reporter::new(1, &tx));
-    assert!(
-        matches!(result, Err(SpawnError::ShuttingDown)),
-        "got {result:?}"
-    );
-    let result = system.spawn_with(Reporter::new(2, &tx), SpawnOptions::new().await_started());
-    assert!(
-        matches!(result, Err(SpawnError::ShuttingDown)),
-        "got {result:?}"
-    );
-    let dead = system.spawn(Reporter::new(3, &tx));
-    assert!(!dead.is_alive());
-
-    // None of them ever ran.
-    for n in 1..=3 {
-        assert_eq!(next_event(&events), Event::Dropped(n));
+        // The name is taken: the second actor is not spawned at all.
+        let result = system.spawn_with(Reporter::new(2, &tx), SpawnOptions::new().name("worker"));
+        match result {
+            Err(SpawnError::Name(RegistryError::NameTaken { name, holder })) => {
+                assert_eq!((name.as_str(), holder), ("worker", actor.id()));
+            }
+            other => panic!("expected NameTaken, got {other:?}"),
+        }
+        assert_eq!(next_event(&events), Event::Dropped(2));
+        assert_eq!(system.actors(), vec![actor]);
     }
-    assert!(events.try_recv().is_err());
-    assert_eq!(system.threads(), 0);
-}
 
-#[test]
-fn dropping_the_system_shuts_it_down() {
-    let (tx, events) = mpsc::channel();
-    let system = System::new();
-    let actors: Vec<ActorRef> = (0..3)
-        .map(|n| {
-            system
-                .spawn_with(Reporter::new(n, &tx), SpawnOptions::new().await_started())
-                .unwrap()
-        })
-        .collect();
-    for n in 0..3 {
-        assert_eq!(next_event(&events), Event::Started(n));
+    #[test]
+    fn spawn_option_link_is_made_before_the_actor_runs() {
+        let system = new_system();
+        let inbox = system.inbox();
+        for _ in 0..20 {
+            let actor = system
+                .spawn_with(DiesAtOnce, SpawnOptions::new().link(inbox.actor()))
+                .unwrap();
+            // A link made after the actor died would report `NoProc`.
+            assert_eq!(
+                recv::<Stopped>(&inbox),
+                Stopped {
+                    actor: actor.id(),
+                    reason: ExitReason::Error("born dead".to_string())
+                }
+            );
+        }
     }
-    // Neither a bridge, an inbox, nor the actors' own system handles keep
-    // the system alive.
-    let bridge = system.bridge();
-    let _inbox = system.inbox();
-    drop(system);
 
-    let mut stopped: Vec<Event> = (0..6).map(|_| next_event(&events)).collect();
-    stopped.retain(|e| matches!(e, Event::Stopped(..)));
-    assert_eq!(
-        stopped,
-        (0..3)
-            .rev()
-            .map(|n| Event::Stopped(n, ExitReason::Shutdown))
-            .collect::<Vec<_>>()
-    );
-    assert!(actors.iter().all(|a| !a.is_alive()));
-    assert!(bridge.system().is_shutting_down());
-}
+    #[test]
+    fn spawn_option_trap_exit_turns_exit_signals_into_messages() {
+        let system = new_system();
+        let probe = system.inbox();
 
-#[test]
-fn two_systems_do_not_see_each_other() {
-    let one = System::new();
-    let two = System::new();
-    let (tx, events) = mpsc::channel();
-    let a1 = one.spawn(Reporter::new(1, &tx));
-    let a2 = one.spawn(Reporter::new(2, &tx));
-    let b1 = two.spawn(Reporter::new(3, &tx));
+        let doomed = system.spawn(Doomed);
+        let trapper = system
+            .spawn_with(
+                Trapper {
+                    probe: probe.actor().clone(),
+                },
+                SpawnOptions::new().link(&doomed).trap_exit(true),
+            )
+            .unwrap();
+        assert_eq!(recv::<TrapsExits>(&probe), TrapsExits(true));
+        doomed.send(Fail);
+        assert_eq!(
+            recv::<Stopped>(&probe),
+            Stopped {
+                actor: doomed.id(),
+                reason: ExitReason::Error("doomed".to_string())
+            }
+        );
+        assert!(trapper.is_alive());
 
-    // Actor tables.
-    assert_eq!(one.actors(), vec![a1.clone(), a2.clone()]);
-    assert_eq!(two.actors(), vec![b1.clone()]);
+        // Without the option, the same link takes the actor down.
+        let doomed = system.spawn(Doomed);
+        let plain = system
+            .spawn_with(
+                Trapper {
+                    probe: probe.actor().clone(),
+                },
+                SpawnOptions::new().link(&doomed),
+            )
+            .unwrap();
+        let monitor = probe.monitor(&plain);
+        assert_eq!(recv::<TrapsExits>(&probe), TrapsExits(false));
+        doomed.send(Fail);
+        let down: Down = recv(&probe);
+        assert_eq!(
+            (down.monitor, down.reason),
+            (monitor, ExitReason::Error("doomed".to_string()))
+        );
+    }
 
-    // Registries: the same name in each, for each its own actor.
-    one.register("db", &a1).unwrap();
-    two.register("db", &b1).unwrap();
-    assert_eq!(one.whereis("db"), Some(a1.clone()));
-    assert_eq!(two.whereis("db"), Some(b1.clone()));
-    one.register("only-one", &a2).unwrap();
-    assert_eq!(two.whereis("only-one"), None);
-    assert_eq!(two.registered(), vec!["db".to_string()]);
+    #[test]
+    fn await_started_returns_once_started_has_run() {
+        let system = new_system();
+        let actor = SlowStart::new(None);
+        let started = actor.started.clone();
+        let actor = system
+            .spawn_with(actor, SpawnOptions::new().await_started())
+            .unwrap();
+        assert!(started.load(Ordering::SeqCst), "returned before `started`");
+        assert!(actor.is_alive());
+    }
 
-    // Dead letters are counted where they happen.
-    let dead = one.spawn(Reporter::new(4, &tx));
-    one.bridge().stop(std::slice::from_ref(&dead), WAIT);
-    let (one_before, two_before) = (one.dead_letters(), two.dead_letters());
-    dead.send(Ping);
-    assert_eq!(one.dead_letters(), one_before + 1);
-    assert_eq!(two.dead_letters(), two_before);
+    #[test]
+    fn await_started_reports_start_failed_once_the_actor_has_terminated() {
+        silence_actor_panics();
+        let system = new_system();
+        for reason in [
+            ExitReason::Error("no config".to_string()),
+            ExitReason::Panic("no disk".to_string()),
+        ] {
+            let actor = SlowStart::new(Some(reason.clone()));
+            let stopped = actor.stopped.clone();
+            let options = SpawnOptions::new().name("svc").await_started();
+            match system.spawn_with(actor, options) {
+                Err(SpawnError::StartFailed(got)) => assert_eq!(got, reason),
+                other => panic!("expected StartFailed, got {other:?}"),
+            }
+            // Like any notice of an end: `stopped` has returned and the name
+            // is free, so a restart can take it at once.
+            assert!(stopped.load(Ordering::SeqCst), "`stopped` still running");
+            assert_eq!(system.whereis("svc"), None);
+            assert!(system.actors().is_empty());
+            let again = system
+                .spawn_with(SlowStart::new(None), SpawnOptions::new().name("svc"))
+                .expect("the name was freed");
+            system.bridge().stop(&[again], WAIT);
+        }
+    }
 
-    // Shutting one down leaves the other running.
-    one.shutdown(WAIT).unwrap();
-    assert!(!a1.is_alive() && !a2.is_alive());
-    let n: usize = two.bridge().call(&b1, Ping, WAIT).unwrap();
-    assert_eq!(n, 3);
-    assert_eq!(two.whereis("db"), Some(b1));
-    drop(events);
+    // ---------------------------------------------------------------------------
+    // Shutdown
+
+    #[test]
+    fn shutdown_stops_every_actor_in_reverse_spawn_order() {
+        let system = new_system();
+        let (tx, events) = mpsc::channel();
+        let mut actors = Vec::new();
+        for n in 0..5 {
+            // Trapping exits does not shield an actor from shutdown.
+            let options = SpawnOptions::new().trap_exit(n == 2).await_started();
+            actors.push(system.spawn_with(Reporter::new(n, &tx), options).unwrap());
+        }
+        for n in 0..5 {
+            assert_eq!(next_event(&events), Event::Started(n));
+        }
+
+        system.shutdown(WAIT).unwrap();
+        for n in (0..5).rev() {
+            assert_eq!(next_event(&events), Event::Stopped(n, ExitReason::Shutdown));
+            assert_eq!(next_event(&events), Event::Dropped(n));
+        }
+        assert!(actors.iter().all(|a| !a.is_alive()));
+        assert!(system.actors().is_empty());
+        assert_eq!(system.threads(), 0);
+    }
+
+    #[test]
+    fn shutdown_reports_the_actors_that_did_not_stop() {
+        let system = new_system();
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel();
+        let (dropped_tx, dropped) = mpsc::channel();
+        // Spawned first, so stopped last: the others get their turn before
+        // the blocker uses up the timeout.
+        let blocker = system.spawn(Blocker {
+            entered: entered_tx,
+            release: release_rx,
+            dropped: dropped_tx,
+        });
+        let (tx, events) = mpsc::channel();
+        let fine = system.spawn(Reporter::new(1, &tx));
+        assert_eq!(next_event(&events), Event::Started(1));
+        blocker.send(Block);
+        entered.recv_timeout(WAIT).expect("the blocker is blocked");
+
+        let timeout = Duration::from_secs(2);
+        let started = Instant::now();
+        let result = system.shutdown(timeout);
+        assert!(started.elapsed() >= timeout, "gave up before the timeout");
+        assert_eq!(
+            result,
+            Err(ShutdownError {
+                actors: vec![blocker.id()],
+                timeout
+            })
+        );
+        assert_eq!(next_event(&events), Event::Stopped(1, ExitReason::Shutdown));
+        assert!(!fine.is_alive());
+        assert!(!blocker.is_alive(), "the stuck actor was killed");
+
+        // Let the stuck thread end; the blocker's state is dropped then.
+        release.send(()).unwrap();
+        dropped.recv_timeout(WAIT).expect("the blocker was dropped");
+    }
+
+    #[test]
+    fn spawning_after_shutdown_fails() {
+        let system = new_system();
+        system.shutdown(WAIT).unwrap();
+        assert!(system.is_shutting_down());
+        let (tx, events) = mpsc::channel();
+
+        let result = system.try_spawn(Reporter::new(1, &tx));
+        assert!(
+            matches!(result, Err(SpawnError::ShuttingDown)),
+            "got {result:?}"
+        );
+        let result = system.spawn_with(Reporter::new(2, &tx), SpawnOptions::new().await_started());
+        assert!(
+            matches!(result, Err(SpawnError::ShuttingDown)),
+            "got {result:?}"
+        );
+        let dead = system.spawn(Reporter::new(3, &tx));
+        assert!(!dead.is_alive());
+
+        // None of them ever ran.
+        for n in 1..=3 {
+            assert_eq!(next_event(&events), Event::Dropped(n));
+        }
+        assert!(events.try_recv().is_err());
+        assert_eq!(system.threads(), 0);
+    }
+
+    #[test]
+    fn dropping_the_system_shuts_it_down() {
+        let (tx, events) = mpsc::channel();
+        let system = new_system();
+        let actors: Vec<ActorRef> = (0..3)
+            .map(|n| {
+                system
+                    .spawn_with(Reporter::new(n, &tx), SpawnOptions::new().await_started())
+                    .unwrap()
+            })
+            .collect();
+        for n in 0..3 {
+            assert_eq!(next_event(&events), Event::Started(n));
+        }
+        // Neither a bridge, an inbox, nor the actors' own system handles keep
+        // the system alive.
+        let bridge = system.bridge();
+        let _inbox = system.inbox();
+        drop(system);
+
+        let mut stopped: Vec<Event> = (0..6).map(|_| next_event(&events)).collect();
+        stopped.retain(|e| matches!(e, Event::Stopped(..)));
+        assert_eq!(
+            stopped,
+            (0..3)
+                .rev()
+                .map(|n| Event::Stopped(n, ExitReason::Shutdown))
+                .collect::<Vec<_>>()
+        );
+        assert!(actors.iter().all(|a| !a.is_alive()));
+        assert!(bridge.system().is_shutting_down());
+    }
+
+    #[test]
+    fn two_systems_do_not_see_each_other() {
+        let one = new_system();
+        let two = new_system();
+        let (tx, events) = mpsc::channel();
+        let a1 = one.spawn(Reporter::new(1, &tx));
+        let a2 = one.spawn(Reporter::new(2, &tx));
+        let b1 = two.spawn(Reporter::new(3, &tx));
+
+        // Actor tables.
+        assert_eq!(one.actors(), vec![a1.clone(), a2.clone()]);
+        assert_eq!(two.actors(), vec![b1.clone()]);
+
+        // Registries: the same name in each, for each its own actor.
+        one.register("db", &a1).unwrap();
+        two.register("db", &b1).unwrap();
+        assert_eq!(one.whereis("db"), Some(a1.clone()));
+        assert_eq!(two.whereis("db"), Some(b1.clone()));
+        one.register("only-one", &a2).unwrap();
+        assert_eq!(two.whereis("only-one"), None);
+        assert_eq!(two.registered(), vec!["db".to_string()]);
+
+        // Dead letters are counted where they happen.
+        let dead = one.spawn(Reporter::new(4, &tx));
+        one.bridge().stop(std::slice::from_ref(&dead), WAIT);
+        let (one_before, two_before) = (one.dead_letters(), two.dead_letters());
+        dead.send(Ping);
+        assert_eq!(one.dead_letters(), one_before + 1);
+        assert_eq!(two.dead_letters(), two_before);
+
+        // Shutting one down leaves the other running.
+        one.shutdown(WAIT).unwrap();
+        assert!(!a1.is_alive() && !a2.is_alive());
+        let n: usize = two.bridge().call(&b1, Ping, WAIT).unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(two.whereis("db"), Some(b1));
+        drop(events);
+    }
 }

@@ -1,11 +1,12 @@
 //! No thread is leaked by a normal shutdown.
 //!
 //! This binary holds a single test on purpose: it counts the threads of the
-//! whole process, which other tests running in parallel would disturb.
+//! whole process, which other tests running in parallel would disturb. It
+//! runs on `Executor::Threads`, where each actor has a thread of its own.
 
 use std::time::{Duration, Instant};
 
-use ferrotp::{Actor, ActorRef, Context, Handlers, System};
+use ferrotp::{Actor, ActorRef, Context, Executor, Handlers, System};
 
 const WAIT: Duration = Duration::from_secs(10);
 const ACTORS: usize = 200;
@@ -64,7 +65,7 @@ impl Actor for Hop {
 fn a_normal_shutdown_leaks_no_thread() {
     let baseline = process_threads();
 
-    let system = System::new();
+    let system = System::builder().executor(Executor::Threads).build();
     // A chain: each actor knows the next, so messages cross every thread.
     let mut next: Option<ActorRef> = None;
     let mut actors = Vec::with_capacity(ACTORS);

@@ -1,5 +1,11 @@
 //! Helpers shared by several integration tests: `Puppet`, a scriptable
 //! actor, and the functions that drive it.
+//!
+//! The kernel's tests run on both executors: each test binary wraps its
+//! tests in `ferrotp::on_each_executor!`, which compiles them into
+//! `mod pool` and `mod threads`, each with its own `new_system()`. The few
+//! tests about one executor only (thread counts, a thread the OS refuses)
+//! say so and build their system explicitly.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
