@@ -207,6 +207,17 @@ impl ChildSpec {
         self
     }
 
+    /// Runs the child on a thread of its own at every (re)start, whatever
+    /// the system's default executor ([`SpawnOptions::dedicated`]): for a
+    /// worker that blocks and must not hold a pool worker.
+    pub fn dedicated(mut self) -> Self {
+        let start = self.start;
+        self.start = Arc::new(move |system, supervisor, options| {
+            start(system, supervisor, options.dedicated())
+        });
+        self
+    }
+
     /// The child's id, unique within its supervisor.
     pub fn id(&self) -> &str {
         &self.id

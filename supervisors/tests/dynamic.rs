@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use ferrotp::{ActorId, ExitReason, System};
+use ferrotp::{ActorId, ExitReason};
 use ferrotp_supervisors::{
     ChildKind, ChildSpec, DynamicSupervisor, DynamicSupervisorSpec, Restart, Supervisor,
     SupervisorError, SupervisorSpec,
@@ -28,218 +28,221 @@ fn actor_ids(sup: &DynamicSupervisor<u32>) -> BTreeSet<ActorId> {
         .collect()
 }
 
-#[test]
-fn many_children_start_on_demand_and_each_restarts_with_its_arguments() {
-    const N: u32 = 1000;
-    let system = System::new();
-    let probe = Probe::new();
-    let sup = DynamicSupervisor::start(&system, template(&probe).intensity(10, HOUR)).unwrap();
-    let mut children = Vec::new();
-    for n in 0..N {
-        let child = sup.start_child(n).unwrap();
-        assert_eq!(probe.started(&format!("w{n}")), child.id());
-        children.push(child);
-    }
-    let counts = sup.count_children().unwrap();
-    assert_eq!(
-        (
-            counts.specs,
-            counts.active,
-            counts.workers,
-            counts.supervisors
-        ),
-        (1, N as usize, N as usize, 0)
-    );
-
-    let before = actor_ids(&sup);
-    let victim = &children[N as usize / 2];
-    victim.send(Bump);
-    assert_eq!(count(&system, victim), 1);
-    end_with(&system, victim, Crash);
-    probe.stopped(&format!("w{}", N / 2), ExitReason::error("crash"));
-    // Restarted from the same arguments, with a fresh state.
-    let again = probe.started(&format!("w{}", N / 2));
-    let after = actor_ids(&sup);
-    let mut expected = before.clone();
-    expected.remove(&victim.id());
-    expected.insert(again);
-    assert_eq!(after, expected);
-    let infos = sup.which_children().unwrap();
-    let restarted = infos
-        .iter()
-        .find(|c| c.actor.as_ref().map(|a| a.id()) == Some(again))
-        .unwrap();
-    assert_eq!((restarted.id.as_str(), restarted.restarts), ("w", 1));
-    assert_eq!(count(&system, restarted.actor.as_ref().unwrap()), 0);
-    probe.assert_quiet();
-
-    sup.stop(WAIT).unwrap();
-    let stopped = probe.pending();
-    assert_eq!(stopped.len(), N as usize);
-    assert!(stopped.iter().all(|ev| matches!(
-        ev,
-        Ev::Stopped {
-            reason: ExitReason::Shutdown,
-            ..
+ferrotp::on_each_executor! {
+    #[test]
+    fn many_children_start_on_demand_and_each_restarts_with_its_arguments() {
+        const N: u32 = 1000;
+        let system = new_system();
+        let probe = Probe::new();
+        let sup = DynamicSupervisor::start(&system, template(&probe).intensity(10, HOUR)).unwrap();
+        let mut children = Vec::new();
+        for n in 0..N {
+            let child = sup.start_child(n).unwrap();
+            assert_eq!(probe.started(&format!("w{n}")), child.id());
+            children.push(child);
         }
-    )));
-    assert!(system.actors().is_empty());
-}
+        let counts = sup.count_children().unwrap();
+        assert_eq!(
+            (
+                counts.specs,
+                counts.active,
+                counts.workers,
+                counts.supervisors
+            ),
+            (1, N as usize, N as usize, 0)
+        );
 
-#[test]
-fn transient_and_temporary_children_leave_when_not_restarted() {
-    let system = System::new();
-    let probe = Probe::new();
-    let transient = DynamicSupervisor::start(
-        &system,
-        template(&probe)
-            .restart(Restart::Transient)
-            .intensity(10, HOUR),
-    )
-    .unwrap();
-    let quits = transient.start_child(0).unwrap();
-    let crashes = transient.start_child(1).unwrap();
-    probe.started("w0");
-    probe.started("w1");
-    end_with(&system, &quits, Quit(ExitReason::Normal));
-    probe.stopped("w0", ExitReason::Normal);
-    end_with(&system, &crashes, Crash);
-    probe.stopped("w1", ExitReason::error("crash"));
-    let again = probe.started("w1");
-    assert_eq!(actor_ids(&transient), [again].into());
+        let before = actor_ids(&sup);
+        let victim = &children[N as usize / 2];
+        victim.send(Bump);
+        assert_eq!(count(&system, victim), 1);
+        end_with(&system, victim, Crash);
+        probe.stopped(&format!("w{}", N / 2), ExitReason::error("crash"));
+        // Restarted from the same arguments, with a fresh state.
+        let again = probe.started(&format!("w{}", N / 2));
+        let after = actor_ids(&sup);
+        let mut expected = before.clone();
+        expected.remove(&victim.id());
+        expected.insert(again);
+        assert_eq!(after, expected);
+        let infos = sup.which_children().unwrap();
+        let restarted = infos
+            .iter()
+            .find(|c| c.actor.as_ref().map(|a| a.id()) == Some(again))
+            .unwrap();
+        assert_eq!((restarted.id.as_str(), restarted.restarts), ("w", 1));
+        assert_eq!(count(&system, restarted.actor.as_ref().unwrap()), 0);
+        probe.assert_quiet();
 
-    let temporary = DynamicSupervisor::start(
-        &system,
-        template(&probe)
-            .restart(Restart::Temporary)
-            .intensity(10, HOUR),
-    )
-    .unwrap();
-    let child = temporary.start_child(2).unwrap();
-    probe.started("w2");
-    end_with(&system, &child, Crash);
-    probe.stopped("w2", ExitReason::error("crash"));
-    assert!(temporary.which_children().unwrap().is_empty());
-    probe.assert_quiet();
-}
-
-#[test]
-fn terminate_child_stops_and_forgets_a_child() {
-    let system = System::new();
-    let probe = Probe::new();
-    let sup = DynamicSupervisor::start(&system, template(&probe)).unwrap();
-    let a = sup.start_child(0).unwrap();
-    let b = sup.start_child(1).unwrap();
-    probe.started("w0");
-    probe.started("w1");
-    sup.terminate_child(&a).unwrap();
-    probe.stopped("w0", ExitReason::Shutdown);
-    assert!(!a.is_alive());
-    assert_eq!(actor_ids(&sup), [b.id()].into());
-    assert!(matches!(
-        sup.terminate_child(&a),
-        Err(SupervisorError::NoSuchChild(_))
-    ));
-    let stranger = system.spawn(Worker::new("x", probe.sender(), Behaviour::default()));
-    probe.started("x");
-    assert!(matches!(
-        sup.terminate_child(&stranger),
-        Err(SupervisorError::NoSuchChild(_))
-    ));
-    probe.assert_quiet();
-}
-
-#[test]
-fn a_child_that_fails_to_start_is_not_kept() {
-    let system = System::new();
-    let sup = DynamicSupervisor::start(&system, DynamicSupervisorSpec::worker("f", FailsToStart))
-        .unwrap();
-    match sup.start_child(ExitReason::error("nope")) {
-        Err(SupervisorError::StartFailed { id, reason }) => {
-            assert_eq!((id.as_str(), reason), ("f", ExitReason::error("nope")));
-        }
-        other => panic!("expected StartFailed, got {other:?}"),
-    }
-    assert_eq!(sup.count_children().unwrap().workers, 0);
-}
-
-#[test]
-fn exceeding_the_intensity_stops_every_child_and_the_supervisor() {
-    let system = System::new();
-    let probe = Probe::new();
-    let sup = DynamicSupervisor::start(&system, template(&probe).intensity(1, HOUR)).unwrap();
-    let children: Vec<_> = (0..3).map(|n| sup.start_child(n).unwrap()).collect();
-    for n in 0..3 {
-        probe.started(&format!("w{n}"));
-    }
-    let watcher = system.inbox();
-    let sup_down = watcher.monitor(sup.actor());
-    end_with(&system, &children[0], Crash);
-    probe.stopped("w0", ExitReason::error("crash"));
-    probe.started("w0");
-    children[1].send(Crash);
-    assert_eq!(wait_down(&watcher, sup_down), ExitReason::Shutdown);
-    probe.stopped("w1", ExitReason::error("crash"));
-    // The two others stop at once, in no particular order.
-    let mut rest: Vec<String> = (0..2)
-        .map(|_| match probe.next() {
+        sup.stop(WAIT).unwrap();
+        let stopped = probe.pending();
+        assert_eq!(stopped.len(), N as usize);
+        assert!(stopped.iter().all(|ev| matches!(
+            ev,
             Ev::Stopped {
-                tag,
                 reason: ExitReason::Shutdown,
                 ..
-            } => tag,
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
-    rest.sort();
-    assert_eq!(rest, vec!["w0", "w2"]);
-    probe.assert_quiet();
-}
+            }
+        )));
+        assert!(system.actors().is_empty());
+    }
 
-#[test]
-fn a_dynamic_supervisor_nests_in_a_static_tree_and_supervises_supervisors() {
-    let system = System::new();
-    let probe = Probe::new();
-    let events = probe.sender();
-    let teams = DynamicSupervisorSpec::supervisor("team", move |n: u32| {
-        let events = events.clone();
-        SupervisorSpec::one_for_one().child(ChildSpec::worker("member", move || {
-            Worker::new(&format!("t{n}"), events.clone(), Behaviour::default())
-        }))
-    });
-    let root = Supervisor::start(
-        &system,
-        SupervisorSpec::one_for_one()
-            .child(ChildSpec::dynamic_supervisor("pool", template(&probe)))
-            .child(ChildSpec::dynamic_supervisor("teams", teams)),
-    )
-    .unwrap();
+    #[test]
+    fn transient_and_temporary_children_leave_when_not_restarted() {
+        let system = new_system();
+        let probe = Probe::new();
+        let transient = DynamicSupervisor::start(
+            &system,
+            template(&probe)
+                .restart(Restart::Transient)
+                .intensity(10, HOUR),
+        )
+        .unwrap();
+        let quits = transient.start_child(0).unwrap();
+        let crashes = transient.start_child(1).unwrap();
+        probe.started("w0");
+        probe.started("w1");
+        end_with(&system, &quits, Quit(ExitReason::Normal));
+        probe.stopped("w0", ExitReason::Normal);
+        end_with(&system, &crashes, Crash);
+        probe.stopped("w1", ExitReason::error("crash"));
+        let again = probe.started("w1");
+        assert_eq!(actor_ids(&transient), [again].into());
 
-    let pool = root.child_dynamic_supervisor::<u32>("pool").unwrap();
-    let w7 = pool.start_child(7).unwrap();
-    assert_eq!(probe.started("w7"), w7.id());
-    assert!(matches!(
-        root.child_dynamic_supervisor::<String>("pool"),
-        Err(SupervisorError::NoSuchChild(_))
-    ));
-    assert!(matches!(
-        root.child_supervisor("pool"),
-        Err(SupervisorError::NoSuchChild(_))
-    ));
+        let temporary = DynamicSupervisor::start(
+            &system,
+            template(&probe)
+                .restart(Restart::Temporary)
+                .intensity(10, HOUR),
+        )
+        .unwrap();
+        let child = temporary.start_child(2).unwrap();
+        probe.started("w2");
+        end_with(&system, &child, Crash);
+        probe.stopped("w2", ExitReason::error("crash"));
+        assert!(temporary.which_children().unwrap().is_empty());
+        probe.assert_quiet();
+    }
 
-    let teams = root.child_dynamic_supervisor::<u32>("teams").unwrap();
-    teams.start_child(1).unwrap();
-    probe.started("t1");
-    let infos = teams.which_children().unwrap();
-    assert_eq!((infos.len(), infos[0].kind), (1, ChildKind::Supervisor));
+    #[test]
+    fn terminate_child_stops_and_forgets_a_child() {
+        let system = new_system();
+        let probe = Probe::new();
+        let sup = DynamicSupervisor::start(&system, template(&probe)).unwrap();
+        let a = sup.start_child(0).unwrap();
+        let b = sup.start_child(1).unwrap();
+        probe.started("w0");
+        probe.started("w1");
+        sup.terminate_child(&a).unwrap();
+        probe.stopped("w0", ExitReason::Shutdown);
+        assert!(!a.is_alive());
+        assert_eq!(actor_ids(&sup), [b.id()].into());
+        assert!(matches!(
+            sup.terminate_child(&a),
+            Err(SupervisorError::NoSuchChild(_))
+        ));
+        let stranger = system.spawn(Worker::new("x", probe.sender(), Behaviour::default()));
+        probe.started("x");
+        assert!(matches!(
+            sup.terminate_child(&stranger),
+            Err(SupervisorError::NoSuchChild(_))
+        ));
+        probe.assert_quiet();
+    }
 
-    root.stop(WAIT).unwrap();
-    let mut stopped: Vec<String> = probe
-        .pending()
-        .iter()
-        .map(|e| e.tag().to_string())
-        .collect();
-    stopped.sort();
-    assert_eq!(stopped, vec!["t1", "w7"]);
-    assert!(system.actors().is_empty());
+    #[test]
+    fn a_child_that_fails_to_start_is_not_kept() {
+        let system = new_system();
+        let sup =
+            DynamicSupervisor::start(&system, DynamicSupervisorSpec::worker("f", FailsToStart))
+                .unwrap();
+        match sup.start_child(ExitReason::error("nope")) {
+            Err(SupervisorError::StartFailed { id, reason }) => {
+                assert_eq!((id.as_str(), reason), ("f", ExitReason::error("nope")));
+            }
+            other => panic!("expected StartFailed, got {other:?}"),
+        }
+        assert_eq!(sup.count_children().unwrap().workers, 0);
+    }
+
+    #[test]
+    fn exceeding_the_intensity_stops_every_child_and_the_supervisor() {
+        let system = new_system();
+        let probe = Probe::new();
+        let sup = DynamicSupervisor::start(&system, template(&probe).intensity(1, HOUR)).unwrap();
+        let children: Vec<_> = (0..3).map(|n| sup.start_child(n).unwrap()).collect();
+        for n in 0..3 {
+            probe.started(&format!("w{n}"));
+        }
+        let watcher = system.inbox();
+        let sup_down = watcher.monitor(sup.actor());
+        end_with(&system, &children[0], Crash);
+        probe.stopped("w0", ExitReason::error("crash"));
+        probe.started("w0");
+        children[1].send(Crash);
+        assert_eq!(wait_down(&watcher, sup_down), ExitReason::Shutdown);
+        probe.stopped("w1", ExitReason::error("crash"));
+        // The two others stop at once, in no particular order.
+        let mut rest: Vec<String> = (0..2)
+            .map(|_| match probe.next() {
+                Ev::Stopped {
+                    tag,
+                    reason: ExitReason::Shutdown,
+                    ..
+                } => tag,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        rest.sort();
+        assert_eq!(rest, vec!["w0", "w2"]);
+        probe.assert_quiet();
+    }
+
+    #[test]
+    fn a_dynamic_supervisor_nests_in_a_static_tree_and_supervises_supervisors() {
+        let system = new_system();
+        let probe = Probe::new();
+        let events = probe.sender();
+        let teams = DynamicSupervisorSpec::supervisor("team", move |n: u32| {
+            let events = events.clone();
+            SupervisorSpec::one_for_one().child(ChildSpec::worker("member", move || {
+                Worker::new(&format!("t{n}"), events.clone(), Behaviour::default())
+            }))
+        });
+        let root = Supervisor::start(
+            &system,
+            SupervisorSpec::one_for_one()
+                .child(ChildSpec::dynamic_supervisor("pool", template(&probe)))
+                .child(ChildSpec::dynamic_supervisor("teams", teams)),
+        )
+        .unwrap();
+
+        let pool = root.child_dynamic_supervisor::<u32>("pool").unwrap();
+        let w7 = pool.start_child(7).unwrap();
+        assert_eq!(probe.started("w7"), w7.id());
+        assert!(matches!(
+            root.child_dynamic_supervisor::<String>("pool"),
+            Err(SupervisorError::NoSuchChild(_))
+        ));
+        assert!(matches!(
+            root.child_supervisor("pool"),
+            Err(SupervisorError::NoSuchChild(_))
+        ));
+
+        let teams = root.child_dynamic_supervisor::<u32>("teams").unwrap();
+        teams.start_child(1).unwrap();
+        probe.started("t1");
+        let infos = teams.which_children().unwrap();
+        assert_eq!((infos.len(), infos[0].kind), (1, ChildKind::Supervisor));
+
+        root.stop(WAIT).unwrap();
+        let mut stopped: Vec<String> = probe
+            .pending()
+            .iter()
+            .map(|e| e.tag().to_string())
+            .collect();
+        stopped.sort();
+        assert_eq!(stopped, vec!["t1", "w7"]);
+        assert!(system.actors().is_empty());
+    }
 }

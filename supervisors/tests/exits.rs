@@ -36,44 +36,6 @@ impl Actor for Stranger {
     }
 }
 
-#[test]
-fn exit_signals_from_non_children_and_unknown_messages_are_ignored() {
-    let system = System::new();
-    let probe = Probe::new();
-    let spec = SupervisorSpec::one_for_one()
-        .intensity(0, HOUR)
-        .child(worker("a", &probe))
-        .child(worker("b", &probe));
-    let sup = Supervisor::start(&system, spec).unwrap();
-    probe.started("a");
-    probe.started("b");
-    let before = sup.which_children().unwrap();
-
-    // A direct exit signal from another actor.
-    let stranger = system.spawn(Stranger);
-    let bridge = system.bridge();
-    let () = bridge
-        .call(
-            &stranger,
-            ExitTo(sup.actor().clone(), ExitReason::error("go away")),
-            WAIT,
-        )
-        .unwrap();
-    // A linked actor that dies.
-    end_with(&system, &stranger, LinkAndCrash(sup.actor().clone()));
-    // Messages it does not know, and a forged `Stopped` for a live child.
-    sup.actor().send(42u32);
-    sup.actor().send(Stopped {
-        actor: actor_of(&before, "a").id(),
-        reason: ExitReason::error("forged"),
-    });
-
-    // All of that was handled before this answer: nothing changed.
-    assert_eq!(sup.which_children().unwrap(), before);
-    assert!(sup.actor().is_alive());
-    probe.assert_quiet();
-}
-
 /// Starts a supervision tree linked to itself.
 struct Parent;
 struct StartTree(SupervisorSpec);
@@ -115,78 +77,118 @@ fn tree_under_parent(system: &System, probe: &Probe) -> (ActorRef, Supervisor) {
     (parent, sup.unwrap())
 }
 
-#[test]
-fn when_the_parent_dies_the_supervisor_shuts_its_tree_down() {
-    let system = System::new();
-    let probe = Probe::new();
-    let (parent, sup) = tree_under_parent(&system, &probe);
-    let watcher = system.inbox();
-    let sup_down = watcher.monitor(sup.actor());
+ferrotp::on_each_executor! {
+    #[test]
+    fn exit_signals_from_non_children_and_unknown_messages_are_ignored() {
+        let system = new_system();
+        let probe = Probe::new();
+        let spec = SupervisorSpec::one_for_one()
+            .intensity(0, HOUR)
+            .child(worker("a", &probe))
+            .child(worker("b", &probe));
+        let sup = Supervisor::start(&system, spec).unwrap();
+        probe.started("a");
+        probe.started("b");
+        let before = sup.which_children().unwrap();
 
-    parent.send(Crash);
-    // It terminates with its parent's reason, children first.
-    assert_eq!(wait_down(&watcher, sup_down), ExitReason::error("crash"));
-    probe.stopped("b", ExitReason::Shutdown);
-    probe.stopped("a", ExitReason::Shutdown);
-    probe.assert_quiet();
-}
+        // A direct exit signal from another actor.
+        let stranger = system.spawn(Stranger);
+        let bridge = system.bridge();
+        let () = bridge
+            .call(
+                &stranger,
+                ExitTo(sup.actor().clone(), ExitReason::error("go away")),
+                WAIT,
+            )
+            .unwrap();
+        // A linked actor that dies.
+        end_with(&system, &stranger, LinkAndCrash(sup.actor().clone()));
+        // Messages it does not know, and a forged `Stopped` for a live child.
+        sup.actor().send(42u32);
+        sup.actor().send(Stopped {
+            actor: actor_of(&before, "a").id(),
+            reason: ExitReason::error("forged"),
+        });
 
-#[test]
-fn when_the_parent_stops_normally_the_supervisor_shuts_its_tree_down() {
-    let system = System::new();
-    let probe = Probe::new();
-    let (parent, sup) = tree_under_parent(&system, &probe);
-    let watcher = system.inbox();
-    let sup_down = watcher.monitor(sup.actor());
-
-    parent.send(ferrotp::Stop);
-    assert_eq!(wait_down(&watcher, sup_down), ExitReason::Normal);
-    probe.stopped("b", ExitReason::Shutdown);
-    probe.stopped("a", ExitReason::Shutdown);
-    probe.assert_quiet();
-}
-
-#[test]
-fn an_exit_signal_from_plain_code_counts_as_the_parents() {
-    // `Supervisor::start` from plain code: plain code is the parent.
-    let system = System::new();
-    let probe = Probe::new();
-    let spec = SupervisorSpec::one_for_one()
-        .child(worker("a", &probe))
-        .child(worker("b", &probe));
-    let sup = Supervisor::start(&system, spec).unwrap();
-    probe.started("a");
-    probe.started("b");
-    let watcher = system.inbox();
-    let sup_down = watcher.monitor(sup.actor());
-
-    sup.actor().exit(ExitReason::Shutdown);
-    assert_eq!(wait_down(&watcher, sup_down), ExitReason::Shutdown);
-    probe.stopped("b", ExitReason::Shutdown);
-    probe.stopped("a", ExitReason::Shutdown);
-    probe.assert_quiet();
-}
-
-#[test]
-fn a_linked_supervisor_that_fails_to_start_returns_the_error_without_an_exit_signal() {
-    let system = System::new();
-    let parent = system.spawn(Parent);
-    let spec = SupervisorSpec::one_for_one().child(ChildSpec::worker("bad", || {
-        FailsToStart(ExitReason::error("nope"))
-    }));
-    let bridge = system.bridge();
-    let started: Result<Supervisor, SupervisorError> =
-        bridge.call(&parent, StartTree(spec), WAIT).unwrap();
-    assert!(matches!(
-        started,
-        Err(SupervisorError::StartFailed { ref id, .. }) if id == "bad"
-    ));
-    // Wait until the failed supervisor is gone: an exit signal to the
-    // parent would have been delivered by then.
-    let watcher = system.inbox();
-    for actor in system.actors().into_iter().filter(|a| a != &parent) {
-        wait_down(&watcher, watcher.monitor(&actor));
+        // All of that was handled before this answer: nothing changed.
+        assert_eq!(sup.which_children().unwrap(), before);
+        assert!(sup.actor().is_alive());
+        probe.assert_quiet();
     }
-    let alive: u64 = bridge.call(&parent, Get, WAIT).unwrap();
-    assert_eq!(alive, 0);
+
+    #[test]
+    fn when_the_parent_dies_the_supervisor_shuts_its_tree_down() {
+        let system = new_system();
+        let probe = Probe::new();
+        let (parent, sup) = tree_under_parent(&system, &probe);
+        let watcher = system.inbox();
+        let sup_down = watcher.monitor(sup.actor());
+
+        parent.send(Crash);
+        // It terminates with its parent's reason, children first.
+        assert_eq!(wait_down(&watcher, sup_down), ExitReason::error("crash"));
+        probe.stopped("b", ExitReason::Shutdown);
+        probe.stopped("a", ExitReason::Shutdown);
+        probe.assert_quiet();
+    }
+
+    #[test]
+    fn when_the_parent_stops_normally_the_supervisor_shuts_its_tree_down() {
+        let system = new_system();
+        let probe = Probe::new();
+        let (parent, sup) = tree_under_parent(&system, &probe);
+        let watcher = system.inbox();
+        let sup_down = watcher.monitor(sup.actor());
+
+        parent.send(ferrotp::Stop);
+        assert_eq!(wait_down(&watcher, sup_down), ExitReason::Normal);
+        probe.stopped("b", ExitReason::Shutdown);
+        probe.stopped("a", ExitReason::Shutdown);
+        probe.assert_quiet();
+    }
+
+    #[test]
+    fn an_exit_signal_from_plain_code_counts_as_the_parents() {
+        // `Supervisor::start` from plain code: plain code is the parent.
+        let system = new_system();
+        let probe = Probe::new();
+        let spec = SupervisorSpec::one_for_one()
+            .child(worker("a", &probe))
+            .child(worker("b", &probe));
+        let sup = Supervisor::start(&system, spec).unwrap();
+        probe.started("a");
+        probe.started("b");
+        let watcher = system.inbox();
+        let sup_down = watcher.monitor(sup.actor());
+
+        sup.actor().exit(ExitReason::Shutdown);
+        assert_eq!(wait_down(&watcher, sup_down), ExitReason::Shutdown);
+        probe.stopped("b", ExitReason::Shutdown);
+        probe.stopped("a", ExitReason::Shutdown);
+        probe.assert_quiet();
+    }
+
+    #[test]
+    fn a_linked_supervisor_that_fails_to_start_returns_the_error_without_an_exit_signal() {
+        let system = new_system();
+        let parent = system.spawn(Parent);
+        let spec = SupervisorSpec::one_for_one().child(ChildSpec::worker("bad", || {
+            FailsToStart(ExitReason::error("nope"))
+        }));
+        let bridge = system.bridge();
+        let started: Result<Supervisor, SupervisorError> =
+            bridge.call(&parent, StartTree(spec), WAIT).unwrap();
+        assert!(matches!(
+            started,
+            Err(SupervisorError::StartFailed { ref id, .. }) if id == "bad"
+        ));
+        // Wait until the failed supervisor is gone: an exit signal to the
+        // parent would have been delivered by then.
+        let watcher = system.inbox();
+        for actor in system.actors().into_iter().filter(|a| a != &parent) {
+            wait_down(&watcher, watcher.monitor(&actor));
+        }
+        let alive: u64 = bridge.call(&parent, Get, WAIT).unwrap();
+        assert_eq!(alive, 0);
+    }
 }

@@ -22,12 +22,11 @@ use proptest::test_runner::TestRunner;
 const STEPS: std::ops::Range<usize> = 1..24;
 
 /// Runs `schedule` on a live tree and on the model, comparing after every step.
-fn follows_the_model(schedule: &Schedule) -> Result<(), TestCaseError> {
+fn follows_the_model(system: &System, schedule: &Schedule) -> Result<(), TestCaseError> {
     let failed =
         |error: ferrotp_supervisors::testkit::RunError| TestCaseError::fail(error.to_string());
-    let system = System::new();
     let mut live = Runner::new()
-        .start(&system, &schedule.tree)
+        .start(system, &schedule.tree)
         .map_err(failed)?;
     let mut model = Model::start(&schedule.tree);
     let started = live
@@ -50,12 +49,49 @@ fn follows_the_model(schedule: &Schedule) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-proptest! {
+ferrotp::on_each_executor! {
+    proptest! {
+        #[test]
+        fn live_trees_follow_the_model(
+            schedule in crash_schedules(trees(TreeConfig::default()), STEPS)
+        ) {
+            follows_the_model(&new_system(), &schedule)?;
+        }
+    }
+
+    /// Escalation all the way up, checked by hand so that the model is not
+    /// only checked against itself: a root with intensity 0 whose only child
+    /// is a supervisor with intensity 0.
     #[test]
-    fn live_trees_follow_the_model(
-        schedule in crash_schedules(trees(TreeConfig::default()), STEPS)
-    ) {
-        follows_the_model(&schedule)?;
+    fn a_chain_of_zero_intensities_takes_the_root_down() {
+        use ferrotp_supervisors::testkit::{CrashReason, Path, TreeShape};
+        use ferrotp_supervisors::{Restart, Strategy};
+        use std::time::Duration;
+
+        let inner = TreeShape::new(Strategy::OneForOne)
+            .intensity(0, Duration::from_secs(5))
+            .worker("w0", Restart::Permanent);
+        let tree = TreeShape::new(Strategy::OneForOne)
+            .intensity(0, Duration::from_secs(5))
+            .supervisor("s0", Restart::Permanent, inner);
+        let schedule = Schedule {
+            tree,
+            steps: vec![
+                Step::Crash {
+                    child: Path::new(["s0", "w0"]),
+                    reason: CrashReason::Error,
+                },
+                Step::AdvanceClock(Duration::from_secs(1)),
+            ],
+        };
+        let trace = Runner::new().run(&new_system(), &schedule).unwrap();
+        assert_eq!(
+            trace.steps[0].escalated,
+            vec![Path::new(["s0"]), Path::root()]
+        );
+        assert_eq!(trace.steps[0].tree, None);
+        assert_eq!(trace.steps[1].outcome, Outcome::Skipped(Skip::RootDown));
+        follows_the_model(&new_system(), &schedule).unwrap();
     }
 }
 
@@ -135,39 +171,4 @@ impl Coverage {
             _ => {}
         }
     }
-}
-
-/// Escalation all the way up, checked by hand so that the model is not
-/// only checked against itself: a root with intensity 0 whose only child
-/// is a supervisor with intensity 0.
-#[test]
-fn a_chain_of_zero_intensities_takes_the_root_down() {
-    use ferrotp_supervisors::testkit::{CrashReason, Path, TreeShape};
-    use ferrotp_supervisors::{Restart, Strategy};
-    use std::time::Duration;
-
-    let inner = TreeShape::new(Strategy::OneForOne)
-        .intensity(0, Duration::from_secs(5))
-        .worker("w0", Restart::Permanent);
-    let tree = TreeShape::new(Strategy::OneForOne)
-        .intensity(0, Duration::from_secs(5))
-        .supervisor("s0", Restart::Permanent, inner);
-    let schedule = Schedule {
-        tree,
-        steps: vec![
-            Step::Crash {
-                child: Path::new(["s0", "w0"]),
-                reason: CrashReason::Error,
-            },
-            Step::AdvanceClock(Duration::from_secs(1)),
-        ],
-    };
-    let trace = Runner::new().run(&System::new(), &schedule).unwrap();
-    assert_eq!(
-        trace.steps[0].escalated,
-        vec![Path::new(["s0"]), Path::root()]
-    );
-    assert_eq!(trace.steps[0].tree, None);
-    assert_eq!(trace.steps[1].outcome, Outcome::Skipped(Skip::RootDown));
-    follows_the_model(&schedule).unwrap();
 }

@@ -9,54 +9,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use ferrotp::{ExitReason, System};
+use ferrotp::ExitReason;
 use ferrotp_supervisors::{ChildSpec, Shutdown, Supervisor, SupervisorError, SupervisorSpec};
-
-#[test]
-fn stop_stops_the_tree_in_reverse_order_and_returns_when_it_is_gone() {
-    let system = System::new();
-    let probe = Probe::new();
-    let inner = SupervisorSpec::one_for_all()
-        .child(worker("x", &probe).name("x"))
-        .child(worker("y", &probe).name("y"));
-    let spec = SupervisorSpec::one_for_one()
-        .name("root")
-        .child(worker("a", &probe).name("a"))
-        .child(ChildSpec::supervisor("inner", inner).name("inner"))
-        .child(worker("b", &probe).name("b"));
-    let root = Supervisor::start(&system, spec).unwrap();
-    for tag in ["a", "x", "y", "b"] {
-        probe.started(tag);
-    }
-    let inner = root.child_supervisor("inner").unwrap();
-    assert_eq!(
-        system.registered(),
-        vec!["a", "b", "inner", "root", "x", "y"]
-    );
-
-    root.stop(WAIT).unwrap();
-    // Everything is gone by now: no waiting.
-    let order: Vec<String> = probe
-        .pending()
-        .into_iter()
-        .map(|ev| match ev {
-            Ev::Stopped { tag, reason, .. } => {
-                assert_eq!(reason, ExitReason::Shutdown, "{tag}");
-                tag
-            }
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
-    assert_eq!(order, vec!["b", "y", "x", "a"]);
-    assert!(!root.actor().is_alive());
-    assert!(!inner.actor().is_alive());
-    assert!(system.registered().is_empty(), "{:?}", system.registered());
-    assert!(system.actors().is_empty(), "{:?}", system.actors());
-    assert!(matches!(
-        root.stop(WAIT),
-        Err(SupervisorError::SupervisorDown(ExitReason::NoProc))
-    ));
-}
 
 fn stubborn() -> Behaviour {
     Behaviour {
@@ -73,118 +27,6 @@ fn cooperative() -> Behaviour {
     }
 }
 
-#[test]
-fn timeout_sends_shutdown_and_kills_a_child_that_does_not_stop() {
-    let system = System::new();
-    let probe = Probe::new();
-    let d = Duration::from_millis(100);
-    let spec = SupervisorSpec::one_for_one()
-        .child(worker_with("polite", &probe, cooperative()).shutdown(Shutdown::Timeout(WAIT)))
-        .child(worker_with("stuck", &probe, stubborn()).shutdown(Shutdown::Timeout(d)));
-    let sup = Supervisor::start(&system, spec).unwrap();
-    probe.started("polite");
-    probe.started("stuck");
-    let children = sup.which_children().unwrap();
-    let watcher = system.inbox();
-    let polite = watcher.monitor(&actor_of(&children, "polite"));
-    let stuck = watcher.monitor(&actor_of(&children, "stuck"));
-
-    sup.terminate_child("polite").unwrap();
-    assert_eq!(
-        probe.next(),
-        Ev::ShutdownRequested {
-            tag: "polite".into()
-        }
-    );
-    probe.stopped("polite", ExitReason::Shutdown);
-    assert_eq!(wait_down(&watcher, polite), ExitReason::Shutdown);
-    // Last: a late event from the killed child can then confuse nothing.
-    sup.terminate_child("stuck").unwrap();
-    // It ignored the signal (if it even saw it in time) and was killed, so
-    // its `stopped` hook did not run.
-    assert_eq!(wait_down(&watcher, stuck), ExitReason::Killed);
-    assert_only_asked(&probe, "stuck");
-}
-
-#[test]
-fn brutal_kills_at_once() {
-    let system = System::new();
-    let probe = Probe::new();
-    let spec = SupervisorSpec::one_for_one()
-        .child(worker_with("b", &probe, cooperative()).shutdown(Shutdown::Brutal));
-    let sup = Supervisor::start(&system, spec).unwrap();
-    probe.started("b");
-    let watcher = system.inbox();
-    let b = watcher.monitor(&actor_of(&sup.which_children().unwrap(), "b"));
-    sup.terminate_child("b").unwrap();
-    assert_eq!(wait_down(&watcher, b), ExitReason::Killed);
-    // Not asked to stop, no `stopped` hook.
-    probe.assert_quiet();
-}
-
-#[test]
-fn infinity_waits_for_a_slow_child() {
-    let system = System::new();
-    let probe = Probe::new();
-    let gate = Gate::new();
-    let slow = Behaviour {
-        trap_exits: true,
-        ignore_shutdown: false,
-        gate: Some(gate.clone()),
-    };
-    let spec = SupervisorSpec::one_for_one()
-        .child(worker_with("slow", &probe, slow).shutdown(Shutdown::Infinity));
-    let sup = Supervisor::start(&system, spec).unwrap();
-    probe.started("slow");
-    let watcher = system.inbox();
-    let slow = watcher.monitor(&actor_of(&sup.which_children().unwrap(), "slow"));
-
-    let terminating = {
-        let sup = sup.clone();
-        thread::spawn(move || sup.terminate_child("slow"))
-    };
-    assert_eq!(probe.next(), Ev::ShutdownRequested { tag: "slow".into() });
-    // The child takes its time (much longer than the 100 ms a timeout
-    // would have allowed in the test above); nothing may kill it meanwhile.
-    thread::sleep(Duration::from_millis(500));
-    gate.open();
-    terminating.join().unwrap().unwrap();
-    probe.stopped("slow", ExitReason::Shutdown);
-    assert_eq!(wait_down(&watcher, slow), ExitReason::Shutdown);
-}
-
-#[test]
-fn a_supervisor_that_escalates_stops_its_children_per_their_shutdown() {
-    let system = System::new();
-    let probe = Probe::new();
-    let spec = SupervisorSpec::one_for_one()
-        .intensity(0, HOUR)
-        .child(worker_with("brutal", &probe, cooperative()).shutdown(Shutdown::Brutal))
-        .child(
-            worker_with("stuck", &probe, stubborn())
-                .shutdown(Shutdown::Timeout(Duration::from_millis(50))),
-        )
-        .child(worker("crasher", &probe));
-    let sup = Supervisor::start(&system, spec).unwrap();
-    for tag in ["brutal", "stuck", "crasher"] {
-        probe.started(tag);
-    }
-    let children = sup.which_children().unwrap();
-    let watcher = system.inbox();
-    let brutal = watcher.monitor(&actor_of(&children, "brutal"));
-    let stuck = watcher.monitor(&actor_of(&children, "stuck"));
-    let sup_down = watcher.monitor(sup.actor());
-    actor_of(&children, "crasher").send(Crash);
-    // Downs arrive in the order the actors ended (`wait_down` skips others,
-    // so a wrong order would fail here): reverse start order, then the
-    // supervisor itself.
-    assert_eq!(wait_down(&watcher, stuck), ExitReason::Killed);
-    assert_eq!(wait_down(&watcher, brutal), ExitReason::Killed);
-    assert_eq!(wait_down(&watcher, sup_down), ExitReason::Shutdown);
-    probe.stopped("crasher", ExitReason::error("crash"));
-    assert_only_asked(&probe, "stuck");
-}
-
 /// Nothing arrived but, perhaps, `tag` being asked to shut down: a child
 /// killed after a short timeout may not have been scheduled to see the
 /// signal before the kill (on a loaded machine).
@@ -194,38 +36,198 @@ fn assert_only_asked(probe: &Probe, tag: &str) {
     }
 }
 
-#[test]
-fn a_system_shutdown_stops_the_tree_without_restarting_anything() {
-    let system = System::new();
-    let probe = Probe::new();
-    let inner = SupervisorSpec::one_for_all()
-        .intensity(10, HOUR)
-        .child(worker("x", &probe))
-        .child(worker("y", &probe));
-    let spec = SupervisorSpec::one_for_one()
-        .intensity(10, HOUR)
-        .child(worker("a", &probe))
-        .child(ChildSpec::supervisor("inner", inner))
-        .child(worker("b", &probe));
-    let _root = Supervisor::start(&system, spec).unwrap();
-    for tag in ["a", "x", "y", "b"] {
-        probe.started(tag);
+ferrotp::on_each_executor! {
+    #[test]
+    fn stop_stops_the_tree_in_reverse_order_and_returns_when_it_is_gone() {
+        let system = new_system();
+        let probe = Probe::new();
+        let inner = SupervisorSpec::one_for_all()
+            .child(worker("x", &probe).name("x"))
+            .child(worker("y", &probe).name("y"));
+        let spec = SupervisorSpec::one_for_one()
+            .name("root")
+            .child(worker("a", &probe).name("a"))
+            .child(ChildSpec::supervisor("inner", inner).name("inner"))
+            .child(worker("b", &probe).name("b"));
+        let root = Supervisor::start(&system, spec).unwrap();
+        for tag in ["a", "x", "y", "b"] {
+            probe.started(tag);
+        }
+        let inner = root.child_supervisor("inner").unwrap();
+        assert_eq!(
+            system.registered(),
+            vec!["a", "b", "inner", "root", "x", "y"]
+        );
+
+        root.stop(WAIT).unwrap();
+        // Everything is gone by now: no waiting.
+        let order: Vec<String> = probe
+            .pending()
+            .into_iter()
+            .map(|ev| match ev {
+                Ev::Stopped { tag, reason, .. } => {
+                    assert_eq!(reason, ExitReason::Shutdown, "{tag}");
+                    tag
+                }
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(order, vec!["b", "y", "x", "a"]);
+        assert!(!root.actor().is_alive());
+        assert!(!inner.actor().is_alive());
+        assert!(system.registered().is_empty(), "{:?}", system.registered());
+        assert!(system.actors().is_empty(), "{:?}", system.actors());
+        assert!(matches!(
+            root.stop(WAIT),
+            Err(SupervisorError::SupervisorDown(ExitReason::NoProc))
+        ));
     }
-    system.shutdown(WAIT).unwrap();
-    let mut stopped: Vec<String> = probe
-        .pending()
-        .into_iter()
-        .map(|ev| match ev {
-            Ev::Stopped {
-                tag,
-                reason: ExitReason::Shutdown,
-                ..
-            } => tag,
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
-    stopped.sort();
-    assert_eq!(stopped, vec!["a", "b", "x", "y"]);
-    assert!(system.actors().is_empty());
-    assert_eq!(system.threads(), 0);
+
+    #[test]
+    fn timeout_sends_shutdown_and_kills_a_child_that_does_not_stop() {
+        let system = new_system();
+        let probe = Probe::new();
+        let d = Duration::from_millis(100);
+        let spec = SupervisorSpec::one_for_one()
+            .child(worker_with("polite", &probe, cooperative()).shutdown(Shutdown::Timeout(WAIT)))
+            .child(worker_with("stuck", &probe, stubborn()).shutdown(Shutdown::Timeout(d)));
+        let sup = Supervisor::start(&system, spec).unwrap();
+        probe.started("polite");
+        probe.started("stuck");
+        let children = sup.which_children().unwrap();
+        let watcher = system.inbox();
+        let polite = watcher.monitor(&actor_of(&children, "polite"));
+        let stuck = watcher.monitor(&actor_of(&children, "stuck"));
+
+        sup.terminate_child("polite").unwrap();
+        assert_eq!(
+            probe.next(),
+            Ev::ShutdownRequested {
+                tag: "polite".into()
+            }
+        );
+        probe.stopped("polite", ExitReason::Shutdown);
+        assert_eq!(wait_down(&watcher, polite), ExitReason::Shutdown);
+        // Last: a late event from the killed child can then confuse nothing.
+        sup.terminate_child("stuck").unwrap();
+        // It ignored the signal (if it even saw it in time) and was killed, so
+        // its `stopped` hook did not run.
+        assert_eq!(wait_down(&watcher, stuck), ExitReason::Killed);
+        assert_only_asked(&probe, "stuck");
+    }
+
+    #[test]
+    fn brutal_kills_at_once() {
+        let system = new_system();
+        let probe = Probe::new();
+        let spec = SupervisorSpec::one_for_one()
+            .child(worker_with("b", &probe, cooperative()).shutdown(Shutdown::Brutal));
+        let sup = Supervisor::start(&system, spec).unwrap();
+        probe.started("b");
+        let watcher = system.inbox();
+        let b = watcher.monitor(&actor_of(&sup.which_children().unwrap(), "b"));
+        sup.terminate_child("b").unwrap();
+        assert_eq!(wait_down(&watcher, b), ExitReason::Killed);
+        // Not asked to stop, no `stopped` hook.
+        probe.assert_quiet();
+    }
+
+    #[test]
+    fn infinity_waits_for_a_slow_child() {
+        let system = new_system();
+        let probe = Probe::new();
+        let gate = Gate::new();
+        let slow = Behaviour {
+            trap_exits: true,
+            ignore_shutdown: false,
+            gate: Some(gate.clone()),
+        };
+        let spec = SupervisorSpec::one_for_one()
+            .child(worker_with("slow", &probe, slow).shutdown(Shutdown::Infinity));
+        let sup = Supervisor::start(&system, spec).unwrap();
+        probe.started("slow");
+        let watcher = system.inbox();
+        let slow = watcher.monitor(&actor_of(&sup.which_children().unwrap(), "slow"));
+
+        let terminating = {
+            let sup = sup.clone();
+            thread::spawn(move || sup.terminate_child("slow"))
+        };
+        assert_eq!(probe.next(), Ev::ShutdownRequested { tag: "slow".into() });
+        // The child takes its time (much longer than the 100 ms a timeout
+        // would have allowed in the test above); nothing may kill it meanwhile.
+        thread::sleep(Duration::from_millis(500));
+        gate.open();
+        terminating.join().unwrap().unwrap();
+        probe.stopped("slow", ExitReason::Shutdown);
+        assert_eq!(wait_down(&watcher, slow), ExitReason::Shutdown);
+    }
+
+    #[test]
+    fn a_supervisor_that_escalates_stops_its_children_per_their_shutdown() {
+        let system = new_system();
+        let probe = Probe::new();
+        let spec = SupervisorSpec::one_for_one()
+            .intensity(0, HOUR)
+            .child(worker_with("brutal", &probe, cooperative()).shutdown(Shutdown::Brutal))
+            .child(
+                worker_with("stuck", &probe, stubborn())
+                    .shutdown(Shutdown::Timeout(Duration::from_millis(50))),
+            )
+            .child(worker("crasher", &probe));
+        let sup = Supervisor::start(&system, spec).unwrap();
+        for tag in ["brutal", "stuck", "crasher"] {
+            probe.started(tag);
+        }
+        let children = sup.which_children().unwrap();
+        let watcher = system.inbox();
+        let brutal = watcher.monitor(&actor_of(&children, "brutal"));
+        let stuck = watcher.monitor(&actor_of(&children, "stuck"));
+        let sup_down = watcher.monitor(sup.actor());
+        actor_of(&children, "crasher").send(Crash);
+        // Downs arrive in the order the actors ended (`wait_down` skips others,
+        // so a wrong order would fail here): reverse start order, then the
+        // supervisor itself.
+        assert_eq!(wait_down(&watcher, stuck), ExitReason::Killed);
+        assert_eq!(wait_down(&watcher, brutal), ExitReason::Killed);
+        assert_eq!(wait_down(&watcher, sup_down), ExitReason::Shutdown);
+        probe.stopped("crasher", ExitReason::error("crash"));
+        assert_only_asked(&probe, "stuck");
+    }
+
+    #[test]
+    fn a_system_shutdown_stops_the_tree_without_restarting_anything() {
+        let system = new_system();
+        let probe = Probe::new();
+        let inner = SupervisorSpec::one_for_all()
+            .intensity(10, HOUR)
+            .child(worker("x", &probe))
+            .child(worker("y", &probe));
+        let spec = SupervisorSpec::one_for_one()
+            .intensity(10, HOUR)
+            .child(worker("a", &probe))
+            .child(ChildSpec::supervisor("inner", inner))
+            .child(worker("b", &probe));
+        let _root = Supervisor::start(&system, spec).unwrap();
+        for tag in ["a", "x", "y", "b"] {
+            probe.started(tag);
+        }
+        system.shutdown(WAIT).unwrap();
+        let mut stopped: Vec<String> = probe
+            .pending()
+            .into_iter()
+            .map(|ev| match ev {
+                Ev::Stopped {
+                    tag,
+                    reason: ExitReason::Shutdown,
+                    ..
+                } => tag,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        stopped.sort();
+        assert_eq!(stopped, vec!["a", "b", "x", "y"]);
+        assert!(system.actors().is_empty());
+        assert_eq!(system.threads(), 0);
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ferrotp::{Actor, ActorId, Context, Handlers, System};
+use ferrotp::{Actor, ActorId, Context, Handlers};
 use ferrotp_supervisors::testkit::{
     CrashReason, Outcome, Path, Ping, Pong, Refusal, RunError, Runner, Schedule, Skip, Step,
     TreeShape,
@@ -22,128 +22,6 @@ fn crash(ids: &[&str], reason: CrashReason) -> Step {
         child: Path::new(ids.iter().copied()),
         reason,
     }
-}
-
-#[test]
-fn a_rest_for_one_crash_restarts_the_rest_and_keeps_the_others() {
-    let tree = TreeShape::new(Strategy::RestForOne)
-        .intensity(5, HOUR)
-        .worker("a", Restart::Permanent)
-        .worker("b", Restart::Permanent)
-        .worker("c", Restart::Permanent);
-    let schedule = Schedule {
-        tree,
-        steps: vec![crash(&["b"], CrashReason::Panic)],
-    };
-    let trace = Runner::new().run(&System::new(), &schedule).unwrap();
-    let step = &trace.steps[0];
-    assert_eq!(step.outcome, Outcome::Applied);
-    assert_eq!(step.restarted, vec![p(["b"]), p(["c"])]);
-    assert_eq!(step.kept, vec![p(["a"])]);
-    assert_eq!(step.replaced, vec![p(["b"]), p(["c"])]);
-    assert!(step.escalated.is_empty());
-    let tree = step.tree.as_ref().unwrap();
-    let restarts: Vec<u32> = tree.children.iter().map(|c| c.restarts).collect();
-    assert_eq!(restarts, vec![0, 1, 1]);
-    assert_eq!(
-        tree.children[0].actor, trace.initial.children[0].actor,
-        "a kept its actor"
-    );
-}
-
-#[test]
-fn killing_a_supervisor_returns_once_its_old_subtree_is_gone() {
-    let inner = TreeShape::new(Strategy::OneForOne)
-        .intensity(5, HOUR)
-        .worker("w0", Restart::Permanent)
-        .worker("w1", Restart::Permanent);
-    let tree = TreeShape::new(Strategy::OneForOne)
-        .intensity(5, HOUR)
-        .worker("x", Restart::Permanent)
-        .supervisor("s", Restart::Permanent, inner);
-    let system = System::new();
-    let mut live = Runner::new().start(&system, &tree).unwrap();
-    let before = live.snapshot().unwrap().unwrap();
-
-    let step = live.apply(&crash(&["s"], CrashReason::Killed)).unwrap();
-    assert_eq!(step.restarted, vec![p(["s"])]);
-    assert_eq!(step.kept, vec![p(["x"])]);
-    assert_eq!(
-        step.replaced,
-        vec![p(["s"]), p(["s", "w0"]), p(["s", "w1"])]
-    );
-    for old in ["s", "s/w0", "s/w1"] {
-        let path = Path::new(old.split('/'));
-        let actor = before.get(&path).unwrap().actor.clone().unwrap();
-        assert!(!actor.is_alive(), "{old} of the old subtree still runs");
-    }
-    // No orphan: the system runs exactly the tree's actors.
-    let mut tree_actors: Vec<ActorId> = step
-        .tree
-        .as_ref()
-        .unwrap()
-        .actors()
-        .iter()
-        .map(|a| a.id())
-        .collect();
-    tree_actors.sort();
-    let running: Vec<ActorId> = system.actors().iter().map(|a| a.id()).collect();
-    assert_eq!(running, tree_actors);
-    live.stop().unwrap();
-    assert!(system.actors().is_empty());
-}
-
-#[test]
-fn steps_without_a_target_are_skipped_or_refused() {
-    let inner = TreeShape::new(Strategy::OneForOne).worker("w0", Restart::Permanent);
-    let tree = TreeShape::new(Strategy::OneForOne)
-        .intensity(5, HOUR)
-        .worker("t", Restart::Transient)
-        .supervisor("s", Restart::Permanent, inner);
-    let steps = vec![
-        crash(&["nope"], CrashReason::Error),
-        crash(&["t", "w0"], CrashReason::Error),
-        crash(&[], CrashReason::Error),
-        crash(&["s"], CrashReason::Error),
-        crash(&["t"], CrashReason::Normal),
-        crash(&["t"], CrashReason::Normal),
-        Step::TerminateChild { child: p(["nope"]) },
-        Step::RestartChild { child: p(["s"]) },
-        Step::DeleteChild { child: p(["s"]) },
-        Step::StartChild {
-            supervisor: p(["s"]),
-            id: "w0".into(),
-            restart: Restart::Temporary,
-        },
-        Step::StartChild {
-            supervisor: p(["t"]),
-            id: "x0".into(),
-            restart: Restart::Temporary,
-        },
-        Step::RestartChild { child: p(["t"]) },
-    ];
-    let expected = vec![
-        Outcome::Skipped(Skip::NoSuchChild),
-        Outcome::Skipped(Skip::NoSupervisor),
-        Outcome::Skipped(Skip::NoSuchChild),
-        Outcome::Skipped(Skip::TrapsExits),
-        Outcome::Applied,
-        Outcome::Skipped(Skip::NotRunning),
-        Outcome::Refused(Refusal::NoSuchChild),
-        Outcome::Refused(Refusal::ChildRunning),
-        Outcome::Refused(Refusal::ChildRunning),
-        Outcome::Refused(Refusal::DuplicateChildId),
-        Outcome::Skipped(Skip::NoSupervisor),
-        Outcome::Applied,
-    ];
-    let trace = Runner::new()
-        .run(&System::new(), &Schedule { tree, steps })
-        .unwrap();
-    let outcomes: Vec<Outcome> = trace.steps.iter().map(|s| s.outcome.clone()).collect();
-    assert_eq!(outcomes, expected);
-    // Nothing was restarted by a supervisor; `t` came back by hand.
-    assert!(trace.steps.iter().all(|s| s.restarted.is_empty()));
-    assert_eq!(trace.steps[11].replaced, vec![p(["t"])]);
 }
 
 /// A worker of the user's own, which counts what it handled.
@@ -169,35 +47,6 @@ impl Actor for Account {
     }
 }
 
-#[test]
-fn a_user_worker_type_is_supervised_and_crashed_through_the_kernel() {
-    let tree = TreeShape::new(Strategy::OneForOne)
-        .intensity(10, HOUR)
-        .worker("acct", Restart::Permanent);
-    let system = System::new();
-    let runner = Runner::new().workers(|id| ChildSpec::worker(id, || Account { balance: 0 }));
-    let mut live = runner.start(&system, &tree).unwrap();
-    let bridge = system.bridge();
-    let t = Duration::from_secs(10);
-    for reason in CrashReason::ALL {
-        let before = live.snapshot().unwrap().unwrap();
-        let acct = before.get(&p(["acct"])).unwrap().actor.clone().unwrap();
-        acct.send(Deposit(5));
-        assert_eq!(bridge.call::<i64, _>(&acct, Balance, t).unwrap(), 5);
-        let step = live.apply(&crash(&["acct"], reason)).unwrap();
-        assert_eq!(step.restarted, vec![p(["acct"])], "{reason:?}");
-        let after = step.tree.unwrap();
-        let again = after.get(&p(["acct"])).unwrap().actor.clone().unwrap();
-        assert_ne!(again, acct);
-        assert_eq!(
-            bridge.call::<i64, _>(&again, Balance, t).unwrap(),
-            0,
-            "fresh state"
-        );
-    }
-    live.stop().unwrap();
-}
-
 /// A worker that traps exits ignores the exit signal `Error`: the runner
 /// says so with a timeout error instead of hanging.
 struct Trapper;
@@ -212,32 +61,185 @@ impl Actor for Trapper {
     }
 }
 
-#[test]
-fn a_crash_that_cannot_happen_fails_the_run_with_a_timeout() {
-    let tree = TreeShape::new(Strategy::OneForOne).worker("trap", Restart::Permanent);
-    let system = System::new();
-    let runner = Runner::new()
-        .workers(|id| ChildSpec::worker(id, || Trapper))
-        .timeout(Duration::from_millis(100));
-    let mut live = runner.start(&system, &tree).unwrap();
-    match live.apply(&crash(&["trap"], CrashReason::Error)) {
-        Err(RunError::Timeout(what)) => assert!(what.contains("trap"), "{what}"),
-        other => panic!("expected a timeout, got {other:?}"),
+ferrotp::on_each_executor! {
+    #[test]
+    fn a_rest_for_one_crash_restarts_the_rest_and_keeps_the_others() {
+        let tree = TreeShape::new(Strategy::RestForOne)
+            .intensity(5, HOUR)
+            .worker("a", Restart::Permanent)
+            .worker("b", Restart::Permanent)
+            .worker("c", Restart::Permanent);
+        let schedule = Schedule {
+            tree,
+            steps: vec![crash(&["b"], CrashReason::Panic)],
+        };
+        let trace = Runner::new().run(&new_system(), &schedule).unwrap();
+        let step = &trace.steps[0];
+        assert_eq!(step.outcome, Outcome::Applied);
+        assert_eq!(step.restarted, vec![p(["b"]), p(["c"])]);
+        assert_eq!(step.kept, vec![p(["a"])]);
+        assert_eq!(step.replaced, vec![p(["b"]), p(["c"])]);
+        assert!(step.escalated.is_empty());
+        let tree = step.tree.as_ref().unwrap();
+        let restarts: Vec<u32> = tree.children.iter().map(|c| c.restarts).collect();
+        assert_eq!(restarts, vec![0, 1, 1]);
+        assert_eq!(
+            tree.children[0].actor, trace.initial.children[0].actor,
+            "a kept its actor"
+        );
     }
-}
 
-#[test]
-fn test_workers_answer_pings() {
-    let tree = TreeShape::new(Strategy::OneForOne).worker("w", Restart::Permanent);
-    let system = System::new();
-    let live = Runner::new().start(&system, &tree).unwrap();
-    let w = live.snapshot().unwrap().unwrap().children[0]
-        .actor
-        .clone()
-        .unwrap();
-    let pong: Pong = system
-        .bridge()
-        .call(&w, Ping, Duration::from_secs(10))
-        .unwrap();
-    assert_eq!(pong, Pong);
+    #[test]
+    fn killing_a_supervisor_returns_once_its_old_subtree_is_gone() {
+        let inner = TreeShape::new(Strategy::OneForOne)
+            .intensity(5, HOUR)
+            .worker("w0", Restart::Permanent)
+            .worker("w1", Restart::Permanent);
+        let tree = TreeShape::new(Strategy::OneForOne)
+            .intensity(5, HOUR)
+            .worker("x", Restart::Permanent)
+            .supervisor("s", Restart::Permanent, inner);
+        let system = new_system();
+        let mut live = Runner::new().start(&system, &tree).unwrap();
+        let before = live.snapshot().unwrap().unwrap();
+
+        let step = live.apply(&crash(&["s"], CrashReason::Killed)).unwrap();
+        assert_eq!(step.restarted, vec![p(["s"])]);
+        assert_eq!(step.kept, vec![p(["x"])]);
+        assert_eq!(
+            step.replaced,
+            vec![p(["s"]), p(["s", "w0"]), p(["s", "w1"])]
+        );
+        for old in ["s", "s/w0", "s/w1"] {
+            let path = Path::new(old.split('/'));
+            let actor = before.get(&path).unwrap().actor.clone().unwrap();
+            assert!(!actor.is_alive(), "{old} of the old subtree still runs");
+        }
+        // No orphan: the system runs exactly the tree's actors.
+        let mut tree_actors: Vec<ActorId> = step
+            .tree
+            .as_ref()
+            .unwrap()
+            .actors()
+            .iter()
+            .map(|a| a.id())
+            .collect();
+        tree_actors.sort();
+        let running: Vec<ActorId> = system.actors().iter().map(|a| a.id()).collect();
+        assert_eq!(running, tree_actors);
+        live.stop().unwrap();
+        assert!(system.actors().is_empty());
+    }
+
+    #[test]
+    fn steps_without_a_target_are_skipped_or_refused() {
+        let inner = TreeShape::new(Strategy::OneForOne).worker("w0", Restart::Permanent);
+        let tree = TreeShape::new(Strategy::OneForOne)
+            .intensity(5, HOUR)
+            .worker("t", Restart::Transient)
+            .supervisor("s", Restart::Permanent, inner);
+        let steps = vec![
+            crash(&["nope"], CrashReason::Error),
+            crash(&["t", "w0"], CrashReason::Error),
+            crash(&[], CrashReason::Error),
+            crash(&["s"], CrashReason::Error),
+            crash(&["t"], CrashReason::Normal),
+            crash(&["t"], CrashReason::Normal),
+            Step::TerminateChild { child: p(["nope"]) },
+            Step::RestartChild { child: p(["s"]) },
+            Step::DeleteChild { child: p(["s"]) },
+            Step::StartChild {
+                supervisor: p(["s"]),
+                id: "w0".into(),
+                restart: Restart::Temporary,
+            },
+            Step::StartChild {
+                supervisor: p(["t"]),
+                id: "x0".into(),
+                restart: Restart::Temporary,
+            },
+            Step::RestartChild { child: p(["t"]) },
+        ];
+        let expected = vec![
+            Outcome::Skipped(Skip::NoSuchChild),
+            Outcome::Skipped(Skip::NoSupervisor),
+            Outcome::Skipped(Skip::NoSuchChild),
+            Outcome::Skipped(Skip::TrapsExits),
+            Outcome::Applied,
+            Outcome::Skipped(Skip::NotRunning),
+            Outcome::Refused(Refusal::NoSuchChild),
+            Outcome::Refused(Refusal::ChildRunning),
+            Outcome::Refused(Refusal::ChildRunning),
+            Outcome::Refused(Refusal::DuplicateChildId),
+            Outcome::Skipped(Skip::NoSupervisor),
+            Outcome::Applied,
+        ];
+        let trace = Runner::new()
+            .run(&new_system(), &Schedule { tree, steps })
+            .unwrap();
+        let outcomes: Vec<Outcome> = trace.steps.iter().map(|s| s.outcome.clone()).collect();
+        assert_eq!(outcomes, expected);
+        // Nothing was restarted by a supervisor; `t` came back by hand.
+        assert!(trace.steps.iter().all(|s| s.restarted.is_empty()));
+        assert_eq!(trace.steps[11].replaced, vec![p(["t"])]);
+    }
+
+    #[test]
+    fn a_user_worker_type_is_supervised_and_crashed_through_the_kernel() {
+        let tree = TreeShape::new(Strategy::OneForOne)
+            .intensity(10, HOUR)
+            .worker("acct", Restart::Permanent);
+        let system = new_system();
+        let runner = Runner::new().workers(|id| ChildSpec::worker(id, || Account { balance: 0 }));
+        let mut live = runner.start(&system, &tree).unwrap();
+        let bridge = system.bridge();
+        let t = Duration::from_secs(10);
+        for reason in CrashReason::ALL {
+            let before = live.snapshot().unwrap().unwrap();
+            let acct = before.get(&p(["acct"])).unwrap().actor.clone().unwrap();
+            acct.send(Deposit(5));
+            assert_eq!(bridge.call::<i64, _>(&acct, Balance, t).unwrap(), 5);
+            let step = live.apply(&crash(&["acct"], reason)).unwrap();
+            assert_eq!(step.restarted, vec![p(["acct"])], "{reason:?}");
+            let after = step.tree.unwrap();
+            let again = after.get(&p(["acct"])).unwrap().actor.clone().unwrap();
+            assert_ne!(again, acct);
+            assert_eq!(
+                bridge.call::<i64, _>(&again, Balance, t).unwrap(),
+                0,
+                "fresh state"
+            );
+        }
+        live.stop().unwrap();
+    }
+
+    #[test]
+    fn a_crash_that_cannot_happen_fails_the_run_with_a_timeout() {
+        let tree = TreeShape::new(Strategy::OneForOne).worker("trap", Restart::Permanent);
+        let system = new_system();
+        let runner = Runner::new()
+            .workers(|id| ChildSpec::worker(id, || Trapper))
+            .timeout(Duration::from_millis(100));
+        let mut live = runner.start(&system, &tree).unwrap();
+        match live.apply(&crash(&["trap"], CrashReason::Error)) {
+            Err(RunError::Timeout(what)) => assert!(what.contains("trap"), "{what}"),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn test_workers_answer_pings() {
+        let tree = TreeShape::new(Strategy::OneForOne).worker("w", Restart::Permanent);
+        let system = new_system();
+        let live = Runner::new().start(&system, &tree).unwrap();
+        let w = live.snapshot().unwrap().unwrap().children[0]
+            .actor
+            .clone()
+            .unwrap();
+        let pong: Pong = system
+            .bridge()
+            .call(&w, Ping, Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(pong, Pong);
+    }
 }
