@@ -1,17 +1,35 @@
-//! Kernel throughput on the workloads of `shared/ANCHORS.md`: ping-pong
-//! round trips, a Bridge call, 2→1 fan-in, a token ring, and spawn+stop.
-//! Every workload checks its own counts, so a lost message fails the bench.
+//! Kernel throughput on the workloads of `shared/ANCHORS.md`, on each
+//! executor (`…/pool`, `…/threads`), with raw std-thread baselines measured
+//! in the same run (`…/raw_threads`): ping-pong round trips, a Bridge call,
+//! 2→1 fan-in, a token ring, spawn+stop, and the cost of a lifecycle-event
+//! subscriber.
 //!
-//! `cargo bench --bench kernel`
+//! Every workload checks its own counts and order, so a lost or reordered
+//! message fails the bench with a panic (an actor that dies fails it at once:
+//! the bench monitors the actors it drives).
+//!
+//! ```text
+//! cargo bench --bench kernel                  # everything
+//! cargo bench --bench kernel -- ping_pong     # one workload, all executors
+//! cargo bench --bench kernel -- /pool         # one executor
+//! cargo bench --bench kernel -- --test        # each once, as a check
+//! ```
+//!
+//! The pooled spawn workload spawns 100,000 actors per iteration; set
+//! `FERROTP_POOL_SPAWN` to spawn fewer (the thread executor spawns 1,000).
+
+mod common;
 
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ferrotp::{Actor, ActorRef, Context, Handlers, Inbox, Stop, System};
-
-const WAIT: Duration = Duration::from_secs(60);
+use common::{expect, spawn_greet_stop, system_on, EXECUTORS, WAIT};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use crossbeam_channel::{Receiver, Sender};
+use ferrotp::{Actor, ActorRef, Context, Executor, Handlers, Inbox, System};
 
 // ---- ping-pong: two actors, n sequential request → reply round trips ----
+
+const ROUNDS: u64 = 10_000;
 
 struct Ping(u64);
 struct Pong(u64);
@@ -20,6 +38,9 @@ struct Serve {
     partner: ActorRef,
     done: ActorRef,
 }
+/// What a finished rally reports: `Err` names the round trip that was lost
+/// or reordered.
+type Rallied = Result<(), String>;
 
 /// Serves `rounds` pings to its partner, one at a time, and reports.
 struct Pinger {
@@ -35,14 +56,18 @@ impl Pinger {
     }
 
     fn pong(&mut self, Pong(n): Pong, ctx: &mut Context<Self>) {
-        assert_eq!(n, self.left, "a round trip was lost or reordered");
-        self.left -= 1;
-        if self.left == 0 {
-            if let Some(done) = &self.done {
-                ctx.send(done, ());
-            }
+        let report: Rallied = if n != self.left {
+            Err(format!("expected pong {}, got pong {n}", self.left))
+        } else if self.left == 1 {
+            Ok(())
         } else {
+            self.left -= 1;
             ctx.reply(Ping(self.left));
+            return;
+        };
+        self.left = 0;
+        if let Some(done) = &self.done {
+            ctx.send(done, report);
         }
     }
 }
@@ -67,62 +92,213 @@ impl Actor for Ponger {
     }
 }
 
+/// A pinger and a ponger on one executor, and the inbox that hears the end
+/// of each rally (and of either actor, should one die).
+struct Rally {
+    _system: System,
+    done: Inbox,
+    pinger: ActorRef,
+    ponger: ActorRef,
+}
+
+impl Rally {
+    fn new(executor: Executor) -> Self {
+        let system = system_on(executor);
+        let done = system.inbox();
+        let pinger = system.spawn(Pinger {
+            left: 0,
+            done: None,
+        });
+        let ponger = system.spawn(Ponger);
+        done.monitor(&pinger);
+        done.monitor(&ponger);
+        Rally {
+            _system: system,
+            done,
+            pinger,
+            ponger,
+        }
+    }
+
+    fn run(&self, rounds: u64) {
+        self.pinger.send(Serve {
+            rounds,
+            partner: self.ponger.clone(),
+            done: self.done.actor().clone(),
+        });
+        let rallied: Rallied = expect(&self.done, "the end of the rally");
+        rallied.expect("every round trip, in order");
+    }
+}
+
+/// Two std threads ping-ponging over crossbeam channels; a third (the
+/// bench) starts each rally and hears its end, as with the actors.
+struct RawRally {
+    start: Option<Sender<u64>>,
+    done: Receiver<Rallied>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl RawRally {
+    fn new() -> Self {
+        let (start_tx, start_rx) = crossbeam_channel::unbounded::<u64>();
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        let (ping_tx, ping_rx) = crossbeam_channel::unbounded::<u64>();
+        let (pong_tx, pong_rx) = crossbeam_channel::unbounded::<u64>();
+        let pinger = std::thread::spawn(move || {
+            for rounds in start_rx {
+                let mut report = Ok(());
+                for left in (1..=rounds).rev() {
+                    ping_tx.send(left).expect("the ponger runs");
+                    let n = pong_rx.recv().expect("the ponger answers");
+                    if n != left {
+                        report = Err(format!("expected pong {left}, got pong {n}"));
+                        break;
+                    }
+                }
+                done_tx.send(report).expect("the bench waits");
+            }
+        });
+        let ponger = std::thread::spawn(move || {
+            for n in ping_rx {
+                if pong_tx.send(n).is_err() {
+                    break;
+                }
+            }
+        });
+        RawRally {
+            start: Some(start_tx),
+            done: done_rx,
+            threads: vec![pinger, ponger],
+        }
+    }
+
+    fn run(&self, rounds: u64) {
+        let start = self.start.as_ref().expect("running");
+        start.send(rounds).expect("the pinger runs");
+        let rallied = self.done.recv_timeout(WAIT).expect("the end of the rally");
+        rallied.expect("every round trip, in order");
+    }
+}
+
+impl Drop for RawRally {
+    fn drop(&mut self) {
+        // Closing `start` ends the pinger, whose end closes the ponger's.
+        self.start = None;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
 fn ping_pong(c: &mut Criterion) {
-    let system = System::new();
-    let done = system.inbox();
-    let pinger = system.spawn(Pinger {
-        left: 0,
-        done: None,
-    });
-    let ponger = system.spawn(Ponger);
-    let rounds = 10_000;
     let mut group = c.benchmark_group("ping_pong");
-    group.throughput(Throughput::Elements(rounds));
-    group.bench_function("actor_to_actor_10k_round_trips", |b| {
-        b.iter(|| {
-            pinger.send(Serve {
-                rounds,
-                partner: ponger.clone(),
-                done: done.actor().clone(),
-            });
-            done.recv(WAIT).expect("the rally finishes");
-        })
+    group.throughput(Throughput::Elements(ROUNDS));
+    for (label, executor) in EXECUTORS {
+        // Set up on first use, so that a filter that skips a bench skips
+        // its setup too; dropped (the system shut down) after the bench.
+        let mut rally = None;
+        group.bench_function(label, |b| {
+            let rally = rally.get_or_insert_with(|| Rally::new(executor));
+            b.iter(|| rally.run(ROUNDS))
+        });
+    }
+    let mut raw = None;
+    group.bench_function("raw_threads", |b| {
+        let raw = raw.get_or_insert_with(RawRally::new);
+        b.iter(|| raw.run(ROUNDS))
     });
     group.finish();
+}
 
-    let mut group = c.benchmark_group("bridge");
+// ---- Bridge::call from plain code ----
+
+fn bridge_call(c: &mut Criterion) {
+    let mut group = c.benchmark_group("bridge_call");
     group.throughput(Throughput::Elements(1));
-    let bridge = system.bridge();
-    group.bench_function("call_round_trip", |b| {
-        b.iter(|| {
-            let pong: Pong = bridge.call(&ponger, Ping(7), WAIT).expect("a reply");
-            assert_eq!(pong.0, 7);
-        })
-    });
+    for (label, executor) in EXECUTORS {
+        let mut setup = None;
+        group.bench_function(label, |b| {
+            let (_system, bridge, ponger) = setup.get_or_insert_with(|| {
+                let system = system_on(executor);
+                let bridge = system.bridge();
+                let ponger = system.spawn(Ponger);
+                (system, bridge, ponger)
+            });
+            b.iter(|| {
+                let Pong(n) = bridge.call(ponger, Ping(7), WAIT).expect("a reply");
+                assert_eq!(n, 7);
+            })
+        });
+    }
     group.finish();
 }
 
 // ---- fan-in: two producer threads → one counting actor ----
 
+const PRODUCERS: usize = 2;
+const PER_PRODUCER: u64 = 100_000;
+
+/// The `seq`-th message of producer `producer`.
+struct Item {
+    producer: usize,
+    seq: u64,
+}
+/// Count `per_producer` items from each producer, then report to `done`.
+struct Expect {
+    per_producer: u64,
+    done: ActorRef,
+}
+/// What the counter reports: the items counted, or what went wrong.
+type Counted = Result<u64, String>;
+
+/// Counts items and checks that each producer's arrive in order.
 struct Count {
+    next: [u64; PRODUCERS],
     seen: u64,
-    expect: u64,
+    per_producer: u64,
+    fault: Option<String>,
     done: Option<ActorRef>,
 }
-struct Expect(u64, ActorRef);
 
 impl Count {
-    fn expect(&mut self, Expect(n, done): Expect, _ctx: &mut Context<Self>) {
-        self.seen = 0;
-        self.expect = n;
-        self.done = Some(done);
+    fn new() -> Self {
+        Count {
+            next: [0; PRODUCERS],
+            seen: 0,
+            per_producer: 0,
+            fault: None,
+            done: None,
+        }
     }
 
-    fn item(&mut self, _item: u64, ctx: &mut Context<Self>) {
+    fn expect(&mut self, expect: Expect, _ctx: &mut Context<Self>) {
+        *self = Count {
+            per_producer: expect.per_producer,
+            done: Some(expect.done),
+            ..Count::new()
+        };
+    }
+
+    fn item(&mut self, Item { producer, seq }: Item, ctx: &mut Context<Self>) {
+        let next = &mut self.next[producer];
+        if *next != seq && self.fault.is_none() {
+            self.fault = Some(format!(
+                "producer {producer}: expected item {next}, got {seq}"
+            ));
+        }
+        *next = seq + 1;
         self.seen += 1;
-        if self.seen == self.expect {
+        if self.seen == PRODUCERS as u64 * self.per_producer {
+            let counted: Counted = match self.fault.take() {
+                Some(fault) => Err(fault),
+                None if self.next.iter().any(|&n| n != self.per_producer) => {
+                    Err(format!("items per producer: {:?}", self.next))
+                }
+                None => Ok(self.seen),
+            };
             if let Some(done) = &self.done {
-                ctx.send(done, self.seen);
+                ctx.send(done, counted);
             }
         }
     }
@@ -134,43 +310,86 @@ impl Actor for Count {
     }
 }
 
-fn fan_in(c: &mut Criterion) {
-    let system = System::new();
-    let done = system.inbox();
-    let counter = system.spawn(Count {
-        seen: 0,
-        expect: 0,
-        done: None,
+/// `PRODUCERS` threads each send `per_producer` numbered items to one
+/// counting actor, which checks that all arrive, each producer's in order.
+fn actor_fan_in(counter: &ActorRef, done: &Inbox, per_producer: u64) {
+    counter.send(Expect {
+        per_producer,
+        done: done.actor().clone(),
     });
-    let per_producer: u64 = 100_000;
-    let mut group = c.benchmark_group("fan_in");
-    group.throughput(Throughput::Elements(2 * per_producer));
-    group.bench_function("2_producers_to_1_actor_200k_msgs", |b| {
-        b.iter(|| {
-            counter.send(Expect(2 * per_producer, done.actor().clone()));
-            std::thread::scope(|s| {
-                for _ in 0..2 {
-                    s.spawn(|| {
-                        for i in 0..per_producer {
-                            counter.send(i);
-                        }
-                    });
+    std::thread::scope(|s| {
+        for producer in 0..PRODUCERS {
+            s.spawn(move || {
+                for seq in 0..per_producer {
+                    counter.send(Item { producer, seq });
                 }
             });
-            let seen: u64 = done
-                .recv(WAIT)
-                .expect("all counted")
-                .downcast()
-                .expect("a count");
-            assert_eq!(seen, 2 * per_producer);
-        })
+        }
     });
+    let counted: Counted = expect(done, "the count");
+    let seen = counted.expect("every item, each producer's in order");
+    assert_eq!(seen, PRODUCERS as u64 * per_producer);
+}
+
+/// The baseline: `PRODUCERS` std threads → one std thread, over one
+/// crossbeam channel, with the same checks.
+fn raw_fan_in(per_producer: u64) {
+    let (tx, rx) = crossbeam_channel::unbounded::<Item>();
+    std::thread::scope(|s| {
+        let consumer = s.spawn(move || {
+            let mut next = [0u64; PRODUCERS];
+            let mut seen = 0u64;
+            for Item { producer, seq } in rx {
+                assert_eq!(seq, next[producer], "producer {producer}: out of order");
+                next[producer] = seq + 1;
+                seen += 1;
+            }
+            (seen, next)
+        });
+        for producer in 0..PRODUCERS {
+            let tx = tx.clone();
+            s.spawn(move || {
+                for seq in 0..per_producer {
+                    tx.send(Item { producer, seq }).expect("the consumer runs");
+                }
+            });
+        }
+        // The consumer ends when the producers' senders and this one close.
+        drop(tx);
+        let (seen, next) = consumer.join().expect("every item, in order");
+        assert_eq!(seen, PRODUCERS as u64 * per_producer);
+        assert_eq!(next, [per_producer; PRODUCERS]);
+    });
+}
+
+fn fan_in(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fan_in");
+    group.throughput(Throughput::Elements(PRODUCERS as u64 * PER_PRODUCER));
+    for (label, executor) in EXECUTORS {
+        let mut setup = None;
+        group.bench_function(label, |b| {
+            let (_system, done, counter) = setup.get_or_insert_with(|| {
+                let system = system_on(executor);
+                let done = system.inbox();
+                let counter = system.spawn(Count::new());
+                done.monitor(&counter);
+                (system, done, counter)
+            });
+            b.iter(|| actor_fan_in(counter, done, PER_PRODUCER))
+        });
+    }
+    group.bench_function("raw_threads", |b| b.iter(|| raw_fan_in(PER_PRODUCER)));
     group.finish();
 }
 
 // ---- ring: a token through 1,000 actors, 10 laps ----
 
+const RING: usize = 1_000;
+const LAPS: usize = 10;
+
 struct Token(u64);
+
+/// Passes the token on, one hop less to go; reports when none are left.
 struct Hop {
     next: Option<ActorRef>,
     done: ActorRef,
@@ -179,9 +398,9 @@ struct Hop {
 impl Hop {
     fn token(&mut self, Token(left): Token, ctx: &mut Context<Self>) {
         match (&self.next, left) {
-            (_, 0) => ctx.send(&self.done, ()),
+            (_, 0) => ctx.send(&self.done, Token(0)),
             (Some(next), _) => ctx.send(next, Token(left - 1)),
-            (None, _) => {}
+            (None, _) => panic!("a token reached a hop that is not linked"),
         }
     }
 
@@ -196,82 +415,102 @@ impl Actor for Hop {
     }
 }
 
-fn ring(c: &mut Criterion) {
-    let system = System::new();
-    let done = system.inbox();
-    let size = 1_000;
-    let laps = 10;
-    let ring: Vec<ActorRef> = (0..size)
-        .map(|_| {
-            system.spawn(Hop {
-                next: None,
-                done: done.actor().clone(),
+struct Ring {
+    _system: System,
+    done: Inbox,
+    hops: Vec<ActorRef>,
+}
+
+impl Ring {
+    fn new(executor: Executor) -> Self {
+        let system = system_on(executor);
+        let done = system.inbox();
+        let hops: Vec<ActorRef> = (0..RING)
+            .map(|_| {
+                system.spawn(Hop {
+                    next: None,
+                    done: done.actor().clone(),
+                })
             })
-        })
-        .collect();
-    for (i, hop) in ring.iter().enumerate() {
-        hop.send(ring[(i + 1) % size].clone());
+            .collect();
+        for (i, hop) in hops.iter().enumerate() {
+            hop.send(hops[(i + 1) % RING].clone());
+            done.monitor(hop);
+        }
+        Ring {
+            _system: system,
+            done,
+            hops,
+        }
     }
-    let hops = (size * laps) as u64;
+
+    /// Sends a token `hops` hops round the ring and checks where it ends.
+    fn run(&self, hops: usize) {
+        self.hops[0].send(Token(hops as u64));
+        let envelope = self
+            .done
+            .recv(WAIT)
+            .expect("the token comes home within the wait");
+        let last = envelope.sender().cloned();
+        match envelope.downcast::<Token>() {
+            Ok(Token(left)) => assert_eq!(left, 0, "only a spent token is reported"),
+            Err(other) => panic!("expected the token, got a `{}`", other.type_name()),
+        }
+        assert_eq!(
+            last.as_ref(),
+            Some(&self.hops[hops % RING]),
+            "the token ended at the wrong hop: one was skipped or repeated"
+        );
+    }
+}
+
+fn ring(c: &mut Criterion) {
+    let hops = RING * LAPS;
     let mut group = c.benchmark_group("ring");
-    group.throughput(Throughput::Elements(hops));
-    group.bench_function("1000_actors_10_laps", |b| {
-        b.iter(|| {
-            ring[0].send(Token(hops));
-            done.recv(WAIT).expect("the token comes home");
-        })
-    });
+    group.throughput(Throughput::Elements(hops as u64));
+    for (label, executor) in EXECUTORS {
+        let mut ring = None;
+        group.bench_function(label, |b| {
+            let ring = ring.get_or_insert_with(|| Ring::new(executor));
+            b.iter(|| ring.run(hops))
+        });
+    }
     group.finish();
 }
 
 // ---- spawn: actors spawned, each handles one message, all stopped ----
 
-struct OneShot;
-
-impl OneShot {
-    fn hello(&mut self, _: u8, ctx: &mut Context<Self>) {
-        ctx.reply(());
-    }
-}
-
-impl Actor for OneShot {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::hello)
-    }
-}
-
-fn spawn_stop_batch(system: &System, inbox: &Inbox, n: usize) {
-    let actors: Vec<ActorRef> = (0..n).map(|_| system.spawn(OneShot)).collect();
-    for actor in &actors {
-        inbox.send(actor, 1u8);
-    }
-    for _ in 0..n {
-        inbox.recv(WAIT).expect("each actor answers");
-    }
-    let watchers: Vec<_> = actors.iter().map(|a| inbox.monitor(a)).collect();
-    for actor in &actors {
-        actor.send(Stop);
-    }
-    for _ in &watchers {
-        inbox.recv(WAIT).expect("each actor stops");
+/// How many actors a spawn iteration spawns on each executor: the pool's
+/// target size (`FERROTP_POOL_SPAWN` to change it), and what a process's
+/// thread limit leaves room for.
+fn spawn_batch(executor: Executor) -> usize {
+    match executor {
+        Executor::Pool => common::env_size("FERROTP_POOL_SPAWN", 100_000),
+        Executor::Threads => 1_000,
     }
 }
 
 fn spawn_stop(c: &mut Criterion) {
-    let system = System::new();
-    let inbox = system.inbox();
-    let batch = 1_000;
     let mut group = c.benchmark_group("spawn");
-    group.throughput(Throughput::Elements(batch as u64));
-    group.bench_function("spawn_message_stop_1000", |b| {
-        b.iter_custom(|iters| {
-            let start = Instant::now();
-            for _ in 0..iters {
-                spawn_stop_batch(&system, &inbox, batch);
-            }
-            start.elapsed()
-        })
-    });
+    for (label, executor) in EXECUTORS {
+        let batch = spawn_batch(executor);
+        group.throughput(Throughput::Elements(batch as u64));
+        let mut setup = None;
+        group.bench_function(BenchmarkId::new(label, batch), |b| {
+            let (system, inbox) = setup.get_or_insert_with(|| {
+                let system = system_on(executor);
+                let inbox = system.inbox();
+                (system, inbox)
+            });
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    spawn_greet_stop(system, inbox, batch);
+                }
+                start.elapsed()
+            })
+        });
+    }
     group.finish();
 }
 
@@ -281,29 +520,38 @@ fn lifecycle_events(c: &mut Criterion) {
     let batch = 1_000;
     let mut group = c.benchmark_group("events");
     group.throughput(Throughput::Elements(batch as u64));
-    for subscribed in [false, true] {
-        let system = System::new();
-        let inbox = system.inbox();
-        let events = subscribed.then(|| system.subscribe());
-        let label = if subscribed {
-            "spawn_stop_1000_subscribed"
-        } else {
-            "spawn_stop_1000_no_subscriber"
-        };
-        group.bench_function(label, |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    spawn_stop_batch(&system, &inbox, batch);
-                    if let Some(events) = &events {
-                        // Spawned + Exited per actor (and the inboxes' exits).
-                        let seen = std::iter::from_fn(|| events.try_recv()).count();
-                        assert!(seen >= 2 * batch, "events were lost: {seen}");
+    for (label, executor) in EXECUTORS {
+        for subscribed in [false, true] {
+            let id = BenchmarkId::new(
+                label,
+                if subscribed {
+                    "spawn_stop_1000_subscribed"
+                } else {
+                    "spawn_stop_1000_no_subscriber"
+                },
+            );
+            let mut setup = None;
+            group.bench_function(id, |b| {
+                let (system, inbox, events) = setup.get_or_insert_with(|| {
+                    let system = system_on(executor);
+                    let inbox = system.inbox();
+                    let events = subscribed.then(|| system.subscribe());
+                    (system, inbox, events)
+                });
+                b.iter_custom(|iters| {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        spawn_greet_stop(system, inbox, batch);
+                        if let Some(events) = events {
+                            // Spawned + Exited per actor.
+                            let seen = std::iter::from_fn(|| events.try_recv()).count();
+                            assert!(seen >= 2 * batch, "events were lost: {seen}");
+                        }
                     }
-                }
-                start.elapsed()
-            })
-        });
+                    start.elapsed()
+                })
+            });
+        }
     }
     group.finish();
 }
@@ -314,6 +562,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
-    targets = ping_pong, fan_in, ring, spawn_stop, lifecycle_events
+    targets = ping_pong, bridge_call, fan_in, ring, spawn_stop, lifecycle_events
 }
 criterion_main!(benches);

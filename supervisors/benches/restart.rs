@@ -1,12 +1,21 @@
 //! Restart latency: from a crash to the restarted child answering a call,
-//! for one child under one_for_one and for a one_for_all group of 10.
+//! for one child under one_for_one and for a one_for_all group of 10, with
+//! the supervisor and its children on each executor
+//! (`restart_one_for_one/pool`, `restart_one_for_one/threads`,
+//! `restart_one_for_all_10/pool`, `restart_one_for_all_10/threads`). Each
+//! iteration checks that the crashed child was replaced and that its
+//! replacement answers.
 //!
-//! `cargo bench -p ferrotp-supervisors --bench restart`
+//! ```text
+//! cargo bench -p ferrotp-supervisors --bench restart
+//! cargo bench -p ferrotp-supervisors --bench restart -- /pool
+//! cargo bench -p ferrotp-supervisors --bench restart -- --test
+//! ```
 
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ferrotp::{Actor, ActorRef, Context, Down, Handlers, Inbox, System};
+use ferrotp::{Actor, ActorRef, Context, Down, Executor, Handlers, Inbox, System};
 use ferrotp_supervisors::{ChildSpec, Supervisor, SupervisorSpec};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -81,28 +90,68 @@ fn running(sup: &Supervisor) -> Vec<ActorRef> {
         .collect()
 }
 
-fn restart_latency(c: &mut Criterion) {
-    let mut group = c.benchmark_group("restart");
-    for (label, spec, children) in [
-        ("one_for_one/1 of 1", SupervisorSpec::one_for_one(), 1),
-        ("one_for_all/10", SupervisorSpec::one_for_all(), 10),
-    ] {
-        let system = System::new();
+/// The executors every workload runs on, with the label of its bench id.
+const EXECUTORS: [(&str, Executor); 2] = [("pool", Executor::Pool), ("threads", Executor::Threads)];
+
+/// A supervisor (and its children) on one executor, the inbox that watches
+/// the crashes, and the children now running.
+struct Tree {
+    system: System,
+    sup: Supervisor,
+    inbox: Inbox,
+    current: Vec<ActorRef>,
+}
+
+impl Tree {
+    fn new(executor: Executor, spec: SupervisorSpec, children: usize) -> Self {
+        let system = System::builder().executor(executor).build();
         let sup = start(&system, spec, children);
         let inbox = system.inbox();
-        let mut current = running(&sup);
-        group.bench_function(label, |b| {
-            b.iter_custom(|iters| {
-                let begin = Instant::now();
-                for i in 0..iters {
-                    crash_and_call(&system, &inbox, &sup, &mut current, i as usize % children);
-                }
-                begin.elapsed()
-            })
-        });
-        sup.stop(WAIT).expect("stops");
+        let current = running(&sup);
+        Tree {
+            system,
+            sup,
+            inbox,
+            current,
+        }
     }
-    group.finish();
+}
+
+fn restart_latency(c: &mut Criterion) {
+    for (name, spec, children) in [
+        (
+            "restart_one_for_one",
+            SupervisorSpec::one_for_one as fn() -> _,
+            1,
+        ),
+        ("restart_one_for_all_10", SupervisorSpec::one_for_all, 10),
+    ] {
+        let mut group = c.benchmark_group(name);
+        for (label, executor) in EXECUTORS {
+            // Set up on first use, so that a filter that skips a bench
+            // skips its setup too.
+            let mut tree = None;
+            group.bench_function(label, |b| {
+                let Tree {
+                    system,
+                    sup,
+                    inbox,
+                    current,
+                } = tree.get_or_insert_with(|| Tree::new(executor, spec(), children));
+                b.iter_custom(|iters| {
+                    let begin = Instant::now();
+                    for i in 0..iters {
+                        crash_and_call(system, inbox, sup, current, i as usize % children);
+                    }
+                    begin.elapsed()
+                })
+            });
+            if let Some(tree) = tree {
+                tree.sup.stop(WAIT).expect("stops");
+            }
+        }
+        group.finish();
+    }
 }
 
 criterion_group! {

@@ -1,0 +1,153 @@
+//! What the bench files share: the executors they compare, sizes read from
+//! the environment, the spawn workload, strict receiving, and resident
+//! memory. (A folder, not `benches/common.rs`, so that Cargo does not take
+//! it for a bench target of its own.)
+
+// Each bench file uses a part of this module.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use ferrotp::{
+    Actor, ActorRef, Context, Down, Executor, ExitReason, Handlers, Inbox, Stop, Stopped, System,
+};
+
+/// How long a bench waits for an answer before it declares it lost.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// The executors every workload runs on, with the label of its bench id.
+pub const EXECUTORS: [(&str, Executor); 2] =
+    [("pool", Executor::Pool), ("threads", Executor::Threads)];
+
+/// A system whose actors run on `executor` unless a spawn asks otherwise.
+pub fn system_on(executor: Executor) -> System {
+    System::builder().executor(executor).build()
+}
+
+/// The count in the environment variable `var` (`_` separators allowed),
+/// or `default` when it is not set.
+pub fn env_size(var: &str, default: usize) -> usize {
+    match std::env::var(var) {
+        Ok(text) => match text.replace('_', "").parse() {
+            Ok(n) if n > 0 => n,
+            _ => panic!("{var}={text}: expected a positive count"),
+        },
+        Err(_) => default,
+    }
+}
+
+/// The next message in `inbox`, which must be a `T`. Panics (failing the
+/// bench) on a timeout, on a `Down` (an actor the bench watches died), and
+/// on any other message, naming `what` was awaited.
+pub fn expect<T: Send + 'static>(inbox: &Inbox, what: &str) -> T {
+    expect_within(inbox, WAIT, what)
+}
+
+/// [`expect`] with its own timeout.
+pub fn expect_within<T: Send + 'static>(inbox: &Inbox, wait: Duration, what: &str) -> T {
+    let envelope = inbox
+        .recv(wait)
+        .unwrap_or_else(|_| panic!("lost: no {what} within {wait:?}"));
+    match envelope.downcast::<T>() {
+        Ok(msg) => msg,
+        Err(other) => match other.downcast::<Down>() {
+            Ok(down) => panic!(
+                "actor {} died ({}) while the bench waited for {what}",
+                down.actor, down.reason
+            ),
+            Err(other) => panic!(
+                "expected {what} ({}), got a `{}`",
+                std::any::type_name::<T>(),
+                other.type_name()
+            ),
+        },
+    }
+}
+
+// ---- spawn: actors spawned, each handles one message, all stopped ----
+
+/// The one message a [`OneShot`] handles, and its answer.
+pub struct Hello;
+
+/// Answers one `Hello`, then idles until stopped.
+pub struct OneShot;
+
+impl OneShot {
+    fn hello(&mut self, _: Hello, ctx: &mut Context<Self>) {
+        ctx.reply(Hello);
+    }
+}
+
+impl Actor for OneShot {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::hello)
+    }
+}
+
+/// Spawns `n` actors on the system's default executor, sends each one
+/// `Hello` from `inbox` and waits for all `n` answers. The actors are left
+/// idle; [`stop_all`] ends them.
+pub fn spawn_and_greet(system: &System, inbox: &Inbox, n: usize) -> Vec<ActorRef> {
+    let actors: Vec<ActorRef> = (0..n)
+        .map(|i| {
+            system
+                .try_spawn(OneShot)
+                .unwrap_or_else(|e| panic!("spawn {i} of {n} failed: {e}"))
+        })
+        .collect();
+    for actor in &actors {
+        inbox.send(actor, Hello);
+    }
+    for _ in 0..n {
+        let Hello = expect(inbox, "a spawned actor's answer");
+    }
+    actors
+}
+
+/// Sends every actor `Stop` from `inbox` and waits until each has answered
+/// `Stopped` with `Normal` (it has terminated).
+pub fn stop_all(inbox: &Inbox, actors: Vec<ActorRef>) {
+    for actor in &actors {
+        inbox.send(actor, Stop);
+    }
+    for _ in 0..actors.len() {
+        let stopped: Stopped = expect(inbox, "an actor's Stopped");
+        assert_eq!(stopped.reason, ExitReason::Normal, "{}", stopped.actor);
+    }
+}
+
+/// The spawn workload: `n` actors spawned, each handles one message, all
+/// stopped.
+pub fn spawn_greet_stop(system: &System, inbox: &Inbox, n: usize) {
+    let actors = spawn_and_greet(system, inbox, n);
+    stop_all(inbox, actors);
+}
+
+// ---- resident memory ----
+
+/// This process's resident set in bytes (`/proc/self/statm`, Linux).
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm (Linux only)");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .expect("resident pages in /proc/self/statm");
+    pages * page_size()
+}
+
+/// The page size, from the auxiliary vector's `AT_PAGESZ` (std has no call
+/// for it); 4 KiB if it cannot be read.
+fn page_size() -> u64 {
+    const AT_PAGESZ: usize = 6;
+    const WORD: usize = std::mem::size_of::<usize>();
+    let word = |bytes: &[u8]| usize::from_ne_bytes(bytes.try_into().expect("one word"));
+    std::fs::read("/proc/self/auxv")
+        .ok()
+        .and_then(|auxv| {
+            auxv.chunks_exact(2 * WORD)
+                .find(|entry| word(&entry[..WORD]) == AT_PAGESZ)
+                .map(|entry| word(&entry[WORD..]) as u64)
+        })
+        .unwrap_or(4096)
+}

@@ -1,0 +1,258 @@
+//! Scale on the pooled executor: a million actors at once.
+//!
+//! - `spawn_1m/pool/N`: N actors spawned, each handles one message, all
+//!   stopped (each answers its `Stop` with `Stopped`, so all have ended).
+//! - `skynet/pool/N`: a 10-ary tree of actors with N leaves; leaf `i` sends
+//!   `i` to its parent, each parent sums its children's sums and sends the
+//!   total up, and the root's total must be 0 + 1 + … + (N−1)
+//!   (499,999,500,000 for a million) from exactly N leaves.
+//! - memory (printed, not timed): resident bytes per idle pooled actor, for N
+//!   actors spawned that each handled one message, from `/proc/self/statm`
+//!   before and after: `memory: … bytes/actor`. It runs first, in a fresh
+//!   process, unless a filter that does not occur in `memory` is given.
+//!
+//! N is `FERROTP_SCALE` (default 1,000,000; `_` separators allowed).
+//!
+//! ```text
+//! cargo bench --bench scale
+//! cargo bench --bench scale -- skynet
+//! FERROTP_SCALE=10_000 cargo bench --bench scale -- --test
+//! ```
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{expect_within, rss_bytes, spawn_and_greet, spawn_greet_stop, stop_all, system_on};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
+use ferrotp::{Actor, ActorRef, Context, Executor, ExitReason, Handlers, SpawnOptions};
+
+/// How long one scale iteration may take before the bench declares it lost.
+const SCALE_WAIT: Duration = Duration::from_secs(300);
+
+/// N: the number of actors (`FERROTP_SCALE`, default a million).
+fn scale() -> usize {
+    common::env_size("FERROTP_SCALE", 1_000_000)
+}
+
+/// Whether criterion's command line asks for the untimed figure `name`: no
+/// filter, or a filter (taken as a plain substring) that occurs in it; never
+/// under `--list`.
+fn wanted(name: &str) -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--list") {
+        return false;
+    }
+    match args.iter().find(|arg| !arg.starts_with('-')) {
+        None => true,
+        Some(filter) => name.contains(filter.as_str()),
+    }
+}
+
+// ---- memory: resident bytes per idle pooled actor ----
+
+fn memory(_c: &mut Criterion) {
+    if !wanted("memory/pool") {
+        return;
+    }
+    let n = scale();
+    let system = system_on(Executor::Pool);
+    let inbox = system.inbox();
+    let before = rss_bytes();
+    let actors = spawn_and_greet(&system, &inbox, n);
+    let after = rss_bytes();
+    let per_actor = after.saturating_sub(before) as f64 / n as f64;
+    println!(
+        "memory: {per_actor:.0} bytes/actor ({n} idle pooled actors that each handled one \
+         message; RSS {:.1} → {:.1} MiB; includes the bench's 8-byte address per actor)",
+        before as f64 / (1 << 20) as f64,
+        after as f64 / (1 << 20) as f64,
+    );
+    stop_all(&inbox, actors);
+}
+
+// ---- spawn_1m: N actors spawned, each handles one message, all stopped ----
+
+fn spawn_1m(c: &mut Criterion) {
+    let n = scale();
+    let mut group = c.benchmark_group("spawn_1m");
+    group
+        .throughput(Throughput::Elements(n as u64))
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(30));
+    let mut setup = None;
+    group.bench_function(BenchmarkId::new("pool", n), |b| {
+        let (system, inbox) = setup.get_or_insert_with(|| {
+            let system = system_on(Executor::Pool);
+            let inbox = system.inbox();
+            (system, inbox)
+        });
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                spawn_greet_stop(system, inbox, n);
+            }
+            start.elapsed()
+        })
+    });
+    group.finish();
+}
+
+// ---- skynet: a 10-ary tree of N leaves sums their numbers ----
+
+const FANOUT: u64 = 10;
+
+/// A subtree's sum: the total of its leaves' numbers, and how many leaves.
+struct Sum {
+    total: u64,
+    leaves: u64,
+}
+
+/// A node of the tree: leaves `first .. first + size` are below it.
+struct Skynet {
+    parent: ActorRef,
+    first: u64,
+    size: u64,
+    pending: u64,
+    sum: Sum,
+}
+
+impl Skynet {
+    fn new(parent: ActorRef, first: u64, size: u64) -> Self {
+        Skynet {
+            parent,
+            first,
+            size,
+            pending: 0,
+            sum: Sum {
+                total: 0,
+                leaves: 0,
+            },
+        }
+    }
+
+    /// Sends the sum up and ends.
+    fn report(&mut self, sum: Sum, ctx: &mut Context<Self>) {
+        ctx.send(&self.parent, sum);
+        ctx.stop(ExitReason::Normal);
+    }
+
+    fn child_sum(&mut self, Sum { total, leaves }: Sum, ctx: &mut Context<Self>) {
+        self.sum.total += total;
+        self.sum.leaves += leaves;
+        self.pending -= 1;
+        if self.pending == 0 {
+            let sum = std::mem::replace(
+                &mut self.sum,
+                Sum {
+                    total: 0,
+                    leaves: 0,
+                },
+            );
+            self.report(sum, ctx);
+        }
+    }
+}
+
+impl Actor for Skynet {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::child_sum)
+    }
+
+    /// A leaf reports its number; a parent spawns up to ten children that
+    /// split its leaves between them.
+    fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        if self.size == 1 {
+            let sum = Sum {
+                total: self.first,
+                leaves: 1,
+            };
+            self.report(sum, ctx);
+            return Ok(());
+        }
+        let part = self.size.div_ceil(FANOUT);
+        let end = self.first + self.size;
+        let mut first = self.first;
+        while first < end {
+            let size = part.min(end - first);
+            let child = Skynet::new(ctx.myself().clone(), first, size);
+            // A child that cannot be spawned is left out: the root's count
+            // of leaves comes up short and fails the bench at once.
+            if ctx.spawn_with(child, SpawnOptions::new()).is_ok() {
+                self.pending += 1;
+            }
+            first += size;
+        }
+        if self.pending == 0 {
+            self.report(
+                Sum {
+                    total: 0,
+                    leaves: 0,
+                },
+                ctx,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// How many actors a tree over `size` leaves has.
+fn tree_size(size: u64) -> u64 {
+    if size == 1 {
+        return 1;
+    }
+    let part = size.div_ceil(FANOUT);
+    let mut actors = 1;
+    let mut left = size;
+    while left > 0 {
+        let child = part.min(left);
+        actors += tree_size(child);
+        left -= child;
+    }
+    actors
+}
+
+fn skynet(c: &mut Criterion) {
+    let n = scale() as u64;
+    let expected_total = n * (n - 1) / 2;
+    let mut group = c.benchmark_group("skynet");
+    // Per actor spawned (leaves and parents: 1,111,111 for a million leaves).
+    group
+        .throughput(Throughput::Elements(tree_size(n)))
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(30));
+    let mut setup = None;
+    group.bench_function(BenchmarkId::new("pool", n), |b| {
+        let (system, done) = setup.get_or_insert_with(|| {
+            let system = system_on(Executor::Pool);
+            let done = system.inbox();
+            (system, done)
+        });
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                let root = system.spawn(Skynet::new(done.actor().clone(), 0, n));
+                let monitor = done.monitor(&root);
+                let Sum { total, leaves } = expect_within(done, SCALE_WAIT, "the root's sum");
+                assert_eq!(leaves, n, "leaves heard from");
+                assert_eq!(total, expected_total, "the sum of 0..{n}");
+                // The root ends once it has reported; nothing else is queued.
+                done.demonitor(monitor);
+            }
+            start.elapsed()
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1));
+    // `memory` first: it reads the resident set of a fresh process.
+    targets = memory, spawn_1m, skynet
+}
+criterion_main!(benches);
