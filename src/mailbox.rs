@@ -141,6 +141,11 @@ impl Mailbox {
         if queues.closed {
             return Err(mail);
         }
+        if queues.messages.capacity() == 0 {
+            // Most actors hold one message at a time; the default first
+            // allocation is four slots, kept while the actor idles.
+            queues.messages.reserve_exact(1);
+        }
         queues.messages.push_back(mail);
         self.wake_waiter(queues);
         Ok(())
