@@ -18,6 +18,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -112,19 +113,13 @@ struct Queues {
     waiting: bool,
 }
 
-impl Queues {
-    fn pop(&mut self) -> Option<Mail> {
-        match self.signals.pop_front() {
-            Some(signal) => Some(Mail::Exit(signal)),
-            None => self.messages.pop_front(),
-        }
-    }
-}
-
 /// An actor's two queues, shared by its senders and its driver.
 #[derive(Default)]
 pub(crate) struct Mailbox {
     queues: Mutex<Queues>,
+    /// Whether the signal queue holds anything: a driver working through a
+    /// batch of messages looks here before each one.
+    has_signals: AtomicBool,
     /// Where a thread blocked in `recv` sleeps.
     arrived: Condvar,
 }
@@ -158,6 +153,7 @@ impl Mailbox {
             return false;
         }
         queues.signals.push_back(signal);
+        self.has_signals.store(true, Ordering::Release);
         self.wake_waiter(queues);
         true
     }
@@ -173,7 +169,49 @@ impl Mailbox {
     /// The next item without waiting: a pending exit signal first, else
     /// the oldest message.
     pub fn pop(&self) -> Option<Mail> {
-        self.queues().pop()
+        self.pop_from(&mut self.queues())
+    }
+
+    fn pop_from(&self, queues: &mut Queues) -> Option<Mail> {
+        match queues.signals.pop_front() {
+            Some(signal) => {
+                if queues.signals.is_empty() {
+                    self.has_signals.store(false, Ordering::Release);
+                }
+                Some(Mail::Exit(signal))
+            }
+            None => queues.messages.pop_front(),
+        }
+    }
+
+    /// The oldest pending exit signal, if any.
+    pub fn pop_signal(&self) -> Option<Mail> {
+        let mut queues = self.queues();
+        if queues.signals.is_empty() {
+            return None;
+        }
+        self.pop_from(&mut queues)
+    }
+
+    /// Whether an exit signal waits (it goes before any message).
+    pub fn has_signals(&self) -> bool {
+        self.has_signals.load(Ordering::Acquire)
+    }
+
+    /// Moves up to `max` items into `batch` under one lock: a pending exit
+    /// signal alone if there is one, else messages. Returns how many.
+    ///
+    /// Whoever works through the batch checks [`has_signals`](Self::has_signals)
+    /// before each message, so a signal still overtakes the batch's rest.
+    pub fn pop_batch(&self, batch: &mut VecDeque<Mail>, max: usize) -> usize {
+        let mut queues = self.queues();
+        if !queues.signals.is_empty() {
+            batch.extend(self.pop_from(&mut queues));
+            return 1;
+        }
+        let count = queues.messages.len().min(max);
+        batch.extend(queues.messages.drain(..count));
+        count
     }
 
     /// The next item, waiting until `deadline` (forever if `None`).
@@ -194,7 +232,7 @@ impl Mailbox {
     fn sleep_until_mail(&self, deadline: Option<Instant>) -> Option<Mail> {
         let mut queues = self.queues();
         loop {
-            if let Some(mail) = queues.pop() {
+            if let Some(mail) = self.pop_from(&mut queues) {
                 return Some(mail);
             }
             queues.waiting = true;
@@ -234,6 +272,7 @@ impl Mailbox {
         let (messages, signals) = {
             let mut queues = self.queues();
             queues.closed = true;
+            self.has_signals.store(false, Ordering::Release);
             (
                 std::mem::take(&mut queues.messages),
                 std::mem::take(&mut queues.signals),

@@ -10,17 +10,20 @@
 //! actor, or the worker sees the mail and does.
 //!
 //! Where work waits:
-//! - each worker's *next* slot: the actor its current turn woke last. It runs
-//!   right after the turn, on the same core (a request and its reply run
-//!   back to back without a thread switch). Not stolen, except from a worker
-//!   that was abandoned; after [`NEXT_SLOT_STREAK`] turns in a row from it,
-//!   the worker takes from its queue instead, so a pair of chatty actors
-//!   cannot starve the rest;
-//! - each worker's own queue (crossbeam-deque), which idle workers steal from;
-//! - the injector, for actors scheduled from outside the pool's workers.
+//! - each worker's own queue (crossbeam-deque, LIFO for its owner): the
+//!   actor a turn woke last runs right after that turn, on the same core (a
+//!   request and its reply run back to back without a thread switch), and
+//!   the first actor a turn wakes does not wake another worker. Idle workers
+//!   steal the oldest entries. After [`LIFO_STREAK`] turns in a row from the
+//!   top, the worker takes its oldest entry instead, so a pair of chatty
+//!   actors cannot starve the rest;
+//! - the injector (FIFO), for actors scheduled from outside the pool and for
+//!   actors whose quota ran out, which so go to the back of the line.
 //!
-//! A worker that finds nothing spins briefly, then parks until new work is
-//! queued.
+//! A worker that finds nothing spins briefly (it is *searching*), then parks
+//! until new work is queued. New work wakes a parked worker only when no
+//! worker is searching; a searcher that finds work wakes another, so the
+//! pool widens as work arrives without a wake-up per message.
 //!
 //! Workers that block: a handler may block its worker (a `Bridge::call`, a
 //! supervisor waiting for a child to stop). Our own blocking points go
@@ -35,6 +38,7 @@
 //! [`Pool::stuck_workers`].
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -49,9 +53,10 @@ use crate::actor::Actor;
 use crate::address::{ActorId, Core, CurrentGuard, Driver};
 use crate::cell::{ActorCell, Flow};
 use crate::error::SpawnError;
+use crate::mailbox::Mail;
 
-/// Turns a worker runs from its next slot before it looks at its queue.
-pub(crate) const NEXT_SLOT_STREAK: u32 = 16;
+/// Turns a worker takes from the top of its queue before it takes the oldest.
+pub(crate) const LIFO_STREAK: u32 = 16;
 /// How often (in turns) a worker looks at the injector first.
 const INJECTOR_EVERY: u32 = 61;
 /// How long a worker beyond the pool's size stays parked before it leaves.
@@ -71,7 +76,8 @@ const FINISHED: u8 = 2;
 /// One turn of an actor: start it if needed, then handle up to `quota`
 /// pieces of mail.
 pub(crate) trait Turn: Send {
-    fn run(&mut self, quota: usize) -> TurnEnd;
+    /// `batch` is the worker's scratch space, empty before and after.
+    fn run(&mut self, quota: usize, batch: &mut VecDeque<Mail>) -> TurnEnd;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,10 +97,11 @@ struct PooledCell<A: Actor> {
 }
 
 impl<A: Actor> Turn for PooledCell<A> {
-    fn run(&mut self, quota: usize) -> TurnEnd {
+    fn run(&mut self, quota: usize, batch: &mut VecDeque<Mail>) -> TurnEnd {
         let Some(cell) = self.cell.as_mut() else {
             return TurnEnd::Done;
         };
+        let core = cell.core().clone();
         let mut end = TurnEnd::Busy;
         if !self.started {
             self.started = true;
@@ -102,27 +109,39 @@ impl<A: Actor> Turn for PooledCell<A> {
                 end = TurnEnd::Done;
             }
         }
-        if end != TurnEnd::Done {
-            let core = cell.core().clone();
-            end = TurnEnd::Busy;
-            for _ in 0..quota {
-                match core.mailbox.pop() {
-                    None => {
-                        end = TurnEnd::Idle;
-                        break;
-                    }
-                    Some(mail) => {
-                        if cell.handle(mail) == Flow::Done {
-                            end = TurnEnd::Done;
-                            break;
-                        }
-                    }
-                }
+        let mut handled = 0;
+        while end == TurnEnd::Busy && handled < quota {
+            // Messages are taken in batches under one lock; an exit signal
+            // that arrives meanwhile still goes before the batch's rest.
+            let signal = match core.mailbox.has_signals() {
+                true => core.mailbox.pop_signal(),
+                false => None,
+            };
+            if signal.is_none()
+                && batch.is_empty()
+                && core.mailbox.pop_batch(batch, quota - handled) == 0
+            {
+                end = TurnEnd::Idle;
+                break;
+            }
+            let Some(mail) = signal.or_else(|| batch.pop_front()) else {
+                break;
+            };
+            handled += 1;
+            if cell.handle(mail) == Flow::Done {
+                end = TurnEnd::Done;
             }
         }
         if end == TurnEnd::Done {
             if let Some(cell) = self.cell.take() {
                 cell.finish();
+            }
+            let left = batch
+                .drain(..)
+                .filter(|mail| matches!(mail, Mail::Message(_)))
+                .count() as u64;
+            if left > 0 {
+                core.system.dead_letters_dropped(core.id, left);
             }
         }
         end
@@ -158,16 +177,19 @@ impl PoolEntry {
         // Pairs with the fence in `Pool::run`: a sender that pushed mail and
         // then fails to claim knows the worker will see that mail.
         fence(Ordering::SeqCst);
-        self.state
-            .compare_exchange(IDLE, SCHEDULED, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
+        // Looked at before the swap: mail to a busy actor (the common case
+        // under load) then costs its senders no contended write.
+        self.state.load(Ordering::SeqCst) == IDLE
+            && self
+                .state
+                .compare_exchange(IDLE, SCHEDULED, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
     }
 }
 
 /// What other threads may see of one worker.
 struct WorkerShared {
     stealer: Stealer<Arc<Core>>,
-    next: Mutex<Option<Arc<Core>>>,
     unparker: Unparker,
     /// The actor whose turn this worker runs (0: none).
     running: AtomicU64,
@@ -182,8 +204,13 @@ struct Local {
     shared: Arc<WorkerShared>,
     queue: Worker<Arc<Core>>,
     parker: Parker,
+    /// Turns in a row taken from the top of the queue.
     streak: Cell<u32>,
     turns: Cell<u32>,
+    /// Actors the current turn queued here.
+    queued_this_turn: Cell<u32>,
+    /// Where a turn takes its messages in batches.
+    batch: RefCell<VecDeque<Mail>>,
 }
 
 thread_local! {
@@ -219,6 +246,7 @@ pub(crate) struct Pool {
     workers: RwLock<Vec<Arc<WorkerShared>>>,
     sleepers: Mutex<Vec<Arc<WorkerShared>>>,
     sleeping: AtomicUsize,
+    searching: AtomicUsize,
     /// Threads in the worker loop, blocked and abandoned ones included.
     live: AtomicUsize,
     /// Of those, blocked in [`blocking`] or abandoned.
@@ -244,6 +272,7 @@ impl Pool {
             workers: RwLock::new(Vec::new()),
             sleepers: Mutex::new(Vec::new()),
             sleeping: AtomicUsize::new(0),
+            searching: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
             blocked: AtomicUsize::new(0),
             stuck: AtomicUsize::new(0),
@@ -274,7 +303,7 @@ impl Pool {
     /// Queues an actor that was just claimed.
     pub fn schedule(self: &Arc<Self>, core: Arc<Core>) {
         let core = match current_worker() {
-            Some(local) if Arc::ptr_eq(&local.pool, self) => match local.make_next(core) {
+            Some(local) if Arc::ptr_eq(&local.pool, self) => match local.push(core) {
                 None => return,
                 Some(core) => core,
             },
@@ -284,12 +313,14 @@ impl Pool {
         self.notify_one();
     }
 
-    /// Wakes one parked worker, if any is parked.
+    /// Wakes one parked worker, unless one is searching already (it will
+    /// find the work) or none is parked.
     fn notify_one(&self) {
         // Pairs with the fence in `park`: either this sees the sleeper, or
         // the sleeper's last look sees the work just queued.
         fence(Ordering::SeqCst);
-        if self.sleeping.load(Ordering::SeqCst) == 0 {
+        if self.searching.load(Ordering::SeqCst) > 0 || self.sleeping.load(Ordering::SeqCst) == 0
+        {
             return;
         }
         let sleeper = {
@@ -317,10 +348,9 @@ impl Pool {
 
     fn add_worker(self: &Arc<Self>) -> Result<(), SpawnError> {
         let parker = Parker::new();
-        let queue = Worker::new_fifo();
+        let queue = Worker::new_lifo();
         let shared = Arc::new(WorkerShared {
             stealer: queue.stealer(),
-            next: Mutex::new(None),
             unparker: parker.unparker().clone(),
             running: AtomicU64::new(0),
             abandoned: AtomicBool::new(false),
@@ -345,6 +375,8 @@ impl Pool {
                         parker,
                         streak: Cell::new(0),
                         turns: Cell::new(0),
+                        queued_this_turn: Cell::new(0),
+                        batch: RefCell::new(VecDeque::new()),
                     });
                     WORKER.with(|w| *w.borrow_mut() = Some(local.clone()));
                     local.work();
@@ -430,15 +462,10 @@ impl Pool {
             }
             let workers = self.workers.read().unwrap_or_else(|e| e.into_inner());
             for other in workers.iter().filter(|w| !Arc::ptr_eq(w, me)) {
-                match other.stealer.steal_batch_and_pop(into) {
+                match other.stealer.steal() {
                     Steal::Success(core) => return Some(core),
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
-                }
-                if other.abandoned.load(Ordering::Acquire) {
-                    if let Some(core) = lock(&other.next).take() {
-                        return Some(core);
-                    }
                 }
             }
             if !retry {
@@ -449,15 +476,17 @@ impl Pool {
 }
 
 impl Local {
-    /// Puts `core` in the next slot; returns the actor that must go
-    /// elsewhere (if this worker was abandoned, `core` itself).
-    fn make_next(&self, core: Arc<Core>) -> Option<Arc<Core>> {
+    /// Queues `core` on this worker; returns it if it must go elsewhere
+    /// (this worker was abandoned).
+    fn push(&self, core: Arc<Core>) -> Option<Arc<Core>> {
         if self.shared.abandoned.load(Ordering::Acquire) {
             return Some(core);
         }
-        let previous = lock(&self.shared.next).replace(core);
-        if let Some(previous) = previous {
-            self.queue.push(previous);
+        self.queue.push(core);
+        // The first actor a turn wakes runs right after the turn, here.
+        let queued = self.queued_this_turn.get() + 1;
+        self.queued_this_turn.set(queued);
+        if queued > 1 {
             self.pool.notify_one();
         }
         None
@@ -466,10 +495,6 @@ impl Local {
     /// Gives every actor queued here to the injector, for other workers.
     fn hand_off(&self) {
         let mut moved = false;
-        if let Some(core) = lock(&self.shared.next).take() {
-            self.pool.injector.push(core);
-            moved = true;
-        }
         while let Some(core) = self.queue.pop() {
             self.pool.injector.push(core);
             moved = true;
@@ -487,18 +512,18 @@ impl Local {
                 return Some(core);
             }
         }
-        let next = lock(&self.shared.next).take();
-        if let Some(core) = next {
-            if self.streak.get() < NEXT_SLOT_STREAK {
-                self.streak.set(self.streak.get() + 1);
+        if self.streak.get() >= LIFO_STREAK {
+            self.streak.set(0);
+            if let Some(core) = self.shared.stealer.steal().success() {
                 return Some(core);
             }
-            self.queue.push(core);
+        }
+        if let Some(core) = self.queue.pop() {
+            self.streak.set(self.streak.get() + 1);
+            return Some(core);
         }
         self.streak.set(0);
-        self.queue
-            .pop()
-            .or_else(|| self.pool.steal(&self.queue, &self.shared))
+        self.pool.steal(&self.queue, &self.shared)
     }
 
     fn work(&self) {
@@ -524,16 +549,23 @@ impl Local {
     }
 
     /// Looks for work a few more times, backing off, before parking costs
-    /// a sleep and a wake-up.
+    /// a sleep and a wake-up. Meanwhile this worker counts as searching,
+    /// which spares new work a wake-up.
     fn spin_for_work(&self) -> Option<Arc<Core>> {
+        let pool = &self.pool;
+        pool.searching.fetch_add(1, Ordering::SeqCst);
         let backoff = Backoff::new();
-        while !backoff.is_completed() {
+        let mut found = None;
+        while found.is_none() && !backoff.is_completed() {
             backoff.snooze();
-            if let Some(core) = self.find_work() {
-                return Some(core);
-            }
+            found = self.find_work();
         }
-        None
+        let last = pool.searching.fetch_sub(1, Ordering::SeqCst) == 1;
+        if found.is_some() && last {
+            // Work came while no one else looked: there may be more.
+            pool.notify_one();
+        }
+        found
     }
 
     /// Parks until woken; `false` if this surplus worker should leave.
@@ -576,12 +608,12 @@ impl Local {
         let Some(mut turn) = lock(&entry.turn).take() else {
             return;
         };
-        self.shared
-            .running
-            .store(core.id.as_u64(), Ordering::SeqCst);
+        self.shared.running.store(core.id.as_u64(), Ordering::SeqCst);
+        self.queued_this_turn.set(0);
         let end = {
             let _current = CurrentGuard::enter(&core);
-            turn.run(self.pool.quota)
+            let mut batch = self.batch.borrow_mut();
+            turn.run(self.pool.quota, &mut batch)
         };
         self.shared.running.store(0, Ordering::SeqCst);
         match end {
@@ -590,8 +622,9 @@ impl Local {
                 drop(turn);
             }
             TurnEnd::Busy => {
+                // To the back of the line.
                 *lock(&entry.turn) = Some(turn);
-                self.queue.push(core);
+                self.pool.injector.push(core);
                 self.pool.notify_one();
             }
             TurnEnd::Idle => {
@@ -600,7 +633,7 @@ impl Local {
                 // Pairs with the fence in `PoolEntry::claim`.
                 fence(Ordering::SeqCst);
                 if !core.mailbox.is_empty() && entry.claim() {
-                    self.queue.push(core);
+                    self.pool.injector.push(core);
                     self.pool.notify_one();
                 }
             }
