@@ -19,7 +19,7 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crossbeam_utils::Backoff;
@@ -126,8 +126,7 @@ pub(crate) struct Mailbox {
 
 impl Mailbox {
     fn queues(&self) -> MutexGuard<'_, Queues> {
-        // Only our own short, non-panicking sections hold the lock.
-        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+        self.queues.lock()
     }
 
     /// Appends to the message queue; gives the mail back if the mailbox is closed.
@@ -236,21 +235,16 @@ impl Mailbox {
                 return Some(mail);
             }
             queues.waiting = true;
-            queues = match deadline {
-                None => self.arrived.wait(queues).unwrap_or_else(|e| e.into_inner()),
+            match deadline {
+                None => self.arrived.wait(&mut queues),
                 Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
+                    if Instant::now() >= deadline {
                         queues.waiting = false;
                         return None;
                     }
-                    let (queues, _) = self
-                        .arrived
-                        .wait_timeout(queues, left)
-                        .unwrap_or_else(|e| e.into_inner());
-                    queues
+                    self.arrived.wait_until(&mut queues, deadline);
                 }
-            };
+            }
             queues.waiting = false;
         }
     }
