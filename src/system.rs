@@ -1,6 +1,7 @@
 //! [`System`]: where actors live — spawning, names, dead letters, shutdown.
 
 use std::cmp::Reverse;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -8,7 +9,9 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 
 use crate::actor::Actor;
-use crate::address::{current_actor, ActorId, ActorInfo, ActorRef, Core, CurrentGuard, Driver};
+use crate::address::{
+    current_actor, ActorId, ActorInfo, ActorRef, Core, CurrentGuard, Driver, IdHasher,
+};
 use crate::bridge::Bridge;
 use crate::cell::{ActorCell, Flow};
 use crate::context::Context;
@@ -32,7 +35,7 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) struct SystemInner {
     next_id: AtomicU64,
     /// Live actors (not inboxes), for shutdown and lookups.
-    actors: DashMap<ActorId, ActorRef>,
+    actors: DashMap<ActorId, ActorRef, BuildHasherDefault<IdHasher>>,
     pub registry: Registry,
     pub events: EventBus,
     pub timers: Arc<Timers>,
@@ -190,7 +193,7 @@ impl SystemBuilder {
     pub fn build(self) -> System {
         let inner = Arc::new(SystemInner {
             next_id: AtomicU64::new(1),
-            actors: DashMap::new(),
+            actors: DashMap::default(),
             registry: Registry::default(),
             events: EventBus::default(),
             timers: Arc::new(Timers::default()),
