@@ -19,10 +19,10 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crossbeam_utils::Backoff;
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::address::{ActorId, ActorRef};
 use crate::exit::{Down, ExitReason};

@@ -319,8 +319,7 @@ impl Pool {
         // Pairs with the fence in `park`: either this sees the sleeper, or
         // the sleeper's last look sees the work just queued.
         fence(Ordering::SeqCst);
-        if self.searching.load(Ordering::SeqCst) > 0 || self.sleeping.load(Ordering::SeqCst) == 0
-        {
+        if self.searching.load(Ordering::SeqCst) > 0 || self.sleeping.load(Ordering::SeqCst) == 0 {
             return;
         }
         let sleeper = {
@@ -608,7 +607,9 @@ impl Local {
         let Some(mut turn) = lock(&entry.turn).take() else {
             return;
         };
-        self.shared.running.store(core.id.as_u64(), Ordering::SeqCst);
+        self.shared
+            .running
+            .store(core.id.as_u64(), Ordering::SeqCst);
         self.queued_this_turn.set(0);
         let end = {
             let _current = CurrentGuard::enter(&core);
