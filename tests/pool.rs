@@ -273,3 +273,35 @@ fn a_dedicated_actor_and_a_pooled_one_stop_each_other_through_a_link() {
     system.shutdown(WAIT).unwrap();
     assert_eq!((system.threads(), system.pool_workers()), (0, 0));
 }
+
+struct Idle;
+
+impl Actor for Idle {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+    }
+}
+
+#[test]
+fn a_nested_supervision_tree_starts_and_stops_on_a_one_worker_pool() {
+    use ferrotp_supervisors::{ChildSpec, Supervisor, SupervisorSpec};
+    // Each supervisor starts its children from its own handler and, at the
+    // end, waits in its handler for each child to stop: with one worker,
+    // that only works if waiting lends the worker out.
+    let leaf = |name: &str| {
+        SupervisorSpec::one_for_one()
+            .child(ChildSpec::worker(format!("{name}-a"), || Idle))
+            .child(ChildSpec::worker(format!("{name}-b"), || Idle))
+    };
+    let middle = SupervisorSpec::one_for_all()
+        .child(ChildSpec::supervisor("left", leaf("left")))
+        .child(ChildSpec::supervisor("right", leaf("right")));
+    let root = SupervisorSpec::rest_for_one()
+        .child(ChildSpec::supervisor("middle", middle))
+        .child(ChildSpec::worker("last", || Idle));
+    let system = pool(1);
+    let tree = Supervisor::start(&system, root).expect("the tree starts");
+    assert_eq!(tree.count_children().unwrap().supervisors, 1);
+    tree.stop(WAIT).expect("the tree stops in order");
+    system.shutdown(WAIT).unwrap();
+}
