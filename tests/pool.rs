@@ -305,3 +305,38 @@ fn a_nested_supervision_tree_starts_and_stops_on_a_one_worker_pool() {
     tree.stop(WAIT).expect("the tree stops in order");
     system.shutdown(WAIT).unwrap();
 }
+
+#[test]
+fn an_actor_woken_by_a_turn_with_more_work_in_hand_runs_on_another_worker() {
+    // A handler wakes `b`, then keeps its worker busy with the rest of
+    // its batch: `b` must not wait for that batch to end while the other
+    // worker idles. (Without that wake-up, this failed in about half the
+    // runs: those where the other worker had parked already.)
+    let system = pool(2);
+    let inbox = system.inbox();
+    let a = spawn_puppet(&system, &inbox, false);
+    let b = spawn_puppet(&system, &inbox, false);
+    let (held_tx, held) = mpsc::channel();
+    let (release_first, first_released) = mpsc::channel::<()>();
+    let (release_second, second_released) = mpsc::channel::<()>();
+    tell(&a, move |_| {
+        held_tx.send(()).unwrap();
+        let _ = first_released.recv();
+    });
+    held.recv_timeout(WAIT).expect("a's first job runs");
+    // Queued while `a` is busy, so its turn takes both at once.
+    let report = inbox.actor().clone();
+    let to_b = b.clone();
+    tell(&a, move |ctx| {
+        let job = common::Job(Box::new(move |ctx| ctx.send(&report, "b ran")));
+        ctx.send(&to_b, job);
+        // Blocks outside anything the runtime knows of.
+        let _ = second_released.recv();
+    });
+    tell(&a, |_| {});
+    release_first.send(()).unwrap();
+    let (ran, from) = next::<&str>(&inbox);
+    assert_eq!((ran, from), ("b ran", Some(b.id())));
+    release_second.send(()).unwrap();
+    system.shutdown(WAIT).unwrap();
+}

@@ -13,7 +13,8 @@
 //! - each worker's own queue (crossbeam-deque, LIFO for its owner): the
 //!   actor a turn woke last runs right after that turn, on the same core (a
 //!   request and its reply run back to back without a thread switch), and
-//!   the first actor a turn wakes does not wake another worker. Idle workers
+//!   the first actor a turn wakes does not wake another worker (unless the
+//!   turn has more messages in hand, which would keep it waiting). Idle workers
 //!   steal the oldest entries. After [`LIFO_STREAK`] turns in a row from the
 //!   top, the worker takes its oldest entry instead, so a pair of chatty
 //!   actors cannot starve the rest;
@@ -76,8 +77,10 @@ const FINISHED: u8 = 2;
 /// One turn of an actor: start it if needed, then handle up to `quota`
 /// pieces of mail.
 pub(crate) trait Turn: Send {
-    /// `batch` is the worker's scratch space, empty before and after.
-    fn run(&mut self, quota: usize, batch: &mut VecDeque<Mail>) -> TurnEnd;
+    /// `batch` is the worker's scratch space, empty before and after;
+    /// `in_hand` tells the worker how many messages of the batch are still
+    /// to be handled in this turn.
+    fn run(&mut self, quota: usize, batch: &mut VecDeque<Mail>, in_hand: &Cell<usize>) -> TurnEnd;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +100,7 @@ struct PooledCell<A: Actor> {
 }
 
 impl<A: Actor> Turn for PooledCell<A> {
-    fn run(&mut self, quota: usize, batch: &mut VecDeque<Mail>) -> TurnEnd {
+    fn run(&mut self, quota: usize, batch: &mut VecDeque<Mail>, in_hand: &Cell<usize>) -> TurnEnd {
         let Some(cell) = self.cell.as_mut() else {
             return TurnEnd::Done;
         };
@@ -127,11 +130,13 @@ impl<A: Actor> Turn for PooledCell<A> {
             let Some(mail) = signal.or_else(|| batch.pop_front()) else {
                 break;
             };
+            in_hand.set(batch.len());
             handled += 1;
             if cell.handle(mail) == Flow::Done {
                 end = TurnEnd::Done;
             }
         }
+        in_hand.set(0);
         if end == TurnEnd::Done {
             if let Some(cell) = self.cell.take() {
                 cell.finish();
@@ -211,6 +216,8 @@ struct Local {
     queued_this_turn: Cell<u32>,
     /// Where a turn takes its messages in batches.
     batch: RefCell<VecDeque<Mail>>,
+    /// Messages the current turn has in hand, still to handle.
+    in_hand: Cell<usize>,
 }
 
 thread_local! {
@@ -376,6 +383,7 @@ impl Pool {
                         turns: Cell::new(0),
                         queued_this_turn: Cell::new(0),
                         batch: RefCell::new(VecDeque::new()),
+                        in_hand: Cell::new(0),
                     });
                     WORKER.with(|w| *w.borrow_mut() = Some(local.clone()));
                     local.work();
@@ -482,10 +490,13 @@ impl Local {
             return Some(core);
         }
         self.queue.push(core);
-        // The first actor a turn wakes runs right after the turn, here.
+        // The first actor a turn wakes runs right after the turn, here,
+        // without waking another worker: the common request and reply. If
+        // the turn has more messages in hand, or wakes more actors, another
+        // worker is woken to take them rather than let them wait.
         let queued = self.queued_this_turn.get() + 1;
         self.queued_this_turn.set(queued);
-        if queued > 1 {
+        if queued > 1 || self.in_hand.get() > 0 {
             self.pool.notify_one();
         }
         None
@@ -614,7 +625,7 @@ impl Local {
         let end = {
             let _current = CurrentGuard::enter(&core);
             let mut batch = self.batch.borrow_mut();
-            turn.run(self.pool.quota, &mut batch)
+            turn.run(self.pool.quota, &mut batch, &self.in_hand)
         };
         self.shared.running.store(0, Ordering::SeqCst);
         match end {
