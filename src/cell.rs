@@ -4,7 +4,7 @@
 //! [`ActorCell::start`] once, then [`ActorCell::handle`] for each piece of
 //! mail until it returns [`Flow::Done`], then [`ActorCell::finish`].
 
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use crate::handlers::Handlers;
 use crate::links;
 use crate::mailbox::{Envelope, ExitSignal, Mail};
 use crate::panic::guard;
+use crate::payload::Payload;
 
 /// Whether the actor goes on after a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +99,7 @@ impl<A: Actor> ActorCell<A> {
             type_name,
             sender,
         } = envelope;
-        if payload.as_ref().type_id() == TypeId::of::<Stop>()
+        if payload.type_id() == TypeId::of::<Stop>()
             && !self.handlers.handles_type(TypeId::of::<Stop>())
         {
             self.ctx.stop_reply_to = sender;
@@ -123,11 +124,7 @@ impl<A: Actor> ActorCell<A> {
         }
     }
 
-    fn run_handler(
-        &mut self,
-        payload: Box<dyn Any + Send>,
-        type_name: &'static str,
-    ) -> Result<(), ExitReason> {
+    fn run_handler(&mut self, payload: Payload, type_name: &'static str) -> Result<(), ExitReason> {
         let Some(state) = self.state.as_mut() else {
             return Ok(());
         };

@@ -11,14 +11,12 @@ use dashmap::DashMap;
 use crate::actor::Actor;
 use crate::context::Context;
 use crate::exit::ExitReason;
+use crate::payload::Payload;
 
-type Handler<A> = Box<
-    dyn Fn(&mut A, Box<dyn Any + Send>, &mut Context<A>) -> Result<(), ExitReason> + Send + Sync,
->;
+type Handler<A> =
+    Box<dyn Fn(&mut A, Payload, &mut Context<A>) -> Result<(), ExitReason> + Send + Sync>;
 type Fallback<A> = Box<
-    dyn Fn(&mut A, Box<dyn Any + Send>, &'static str, &mut Context<A>) -> Result<(), ExitReason>
-        + Send
-        + Sync,
+    dyn Fn(&mut A, Payload, &'static str, &mut Context<A>) -> Result<(), ExitReason> + Send + Sync,
 >;
 
 /// A `TypeId` is already a hash: looking a handler up (once per message)
@@ -122,7 +120,7 @@ impl<A: Actor> Handlers<A> {
     {
         let handler: Handler<A> =
             Box::new(move |actor, payload, ctx| match payload.downcast::<M>() {
-                Ok(msg) => f(actor, *msg, ctx).into_exit(),
+                Ok(msg) => f(actor, msg, ctx).into_exit(),
                 // Unreachable: the table is keyed by the payload's TypeId.
                 Err(_) => Ok(()),
             });
@@ -143,7 +141,7 @@ impl<A: Actor> Handlers<A> {
         R: HandlerResult,
     {
         self.fallback = Some(Box::new(move |actor, payload, type_name, ctx| {
-            f(actor, payload, type_name, ctx).into_exit()
+            f(actor, payload.into_box(), type_name, ctx).into_exit()
         }));
         self
     }
@@ -172,11 +170,11 @@ impl<A: Actor> Handlers<A> {
     pub(crate) fn dispatch(
         &self,
         actor: &mut A,
-        payload: Box<dyn Any + Send>,
+        payload: Payload,
         type_name: &'static str,
         ctx: &mut Context<A>,
-    ) -> Result<Result<(), ExitReason>, Box<dyn Any + Send>> {
-        let type_id = payload.as_ref().type_id();
+    ) -> Result<Result<(), ExitReason>, Payload> {
+        let type_id = payload.type_id();
         if let Some(handler) = self.by_type.get(&type_id) {
             Ok(handler(actor, payload, ctx))
         } else if let Some(fallback) = &self.fallback {

@@ -54,6 +54,7 @@ mod inbox;
 mod links;
 mod mailbox;
 mod panic;
+mod payload;
 mod registry;
 mod system;
 mod timer;

@@ -26,12 +26,13 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::address::{ActorId, ActorRef};
 use crate::exit::{Down, ExitReason};
+use crate::payload::Payload;
 
 /// One message as it travels: the payload, its type's name, and its sender.
 ///
 /// Plain code meets envelopes when it reads an [`Inbox`](crate::Inbox).
 pub struct Envelope {
-    pub(crate) payload: Box<dyn Any + Send>,
+    pub(crate) payload: Payload,
     pub(crate) type_name: &'static str,
     pub(crate) sender: Option<ActorRef>,
 }
@@ -39,7 +40,7 @@ pub struct Envelope {
 impl Envelope {
     pub(crate) fn new<M: Send + 'static>(msg: M, sender: Option<ActorRef>) -> Self {
         Envelope {
-            payload: Box::new(msg),
+            payload: Payload::new(msg),
             type_name: std::any::type_name::<M>(),
             sender,
         }
@@ -63,14 +64,14 @@ impl Envelope {
     /// The payload as a `T`, or the envelope back if it is something else.
     pub fn downcast<T: 'static>(self) -> Result<T, Envelope> {
         match self.payload.downcast::<T>() {
-            Ok(value) => Ok(*value),
+            Ok(value) => Ok(value),
             Err(payload) => Err(Envelope { payload, ..self }),
         }
     }
 
     /// The payload and its type name, dropping the sender.
     pub fn into_parts(self) -> (Box<dyn Any + Send>, &'static str) {
-        (self.payload, self.type_name)
+        (self.payload.into_box(), self.type_name)
     }
 }
 
