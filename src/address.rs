@@ -241,16 +241,15 @@ impl Core {
     /// its links and `Down` to its watchers. Returns `false` if the actor was
     /// already dead.
     pub fn close(&self, reason: &ExitReason, reply_to: Option<ActorRef>) -> bool {
-        let closed = {
+        let (held_name, start_waiter, ties) = {
             let mut rel = self.relations();
             if rel.closed {
                 return false;
             }
-            rel.closed = true;
             self.status.store(DEAD, Ordering::Release);
             rel.take_all()
         };
-        let name = closed.name.as_deref();
+        let name = held_name.as_deref();
         if let Some(name) = name {
             self.system
                 .registry
@@ -259,13 +258,13 @@ impl Core {
         self.system.forget(self.id);
         // A spawner waiting for `started` learns of the failure like anyone
         // told of an end: once the name is free and the actor is forgotten.
-        if let Some(waiter) = closed.start_waiter {
+        if let Some(waiter) = start_waiter {
             let _ = waiter.send(Err(reason.clone()));
         }
         log_exit(self.id, name, reason);
         self.system.events.emit(|| LifecycleEvent::Exited {
             actor: self.id,
-            name: closed.name.clone(),
+            name: held_name.clone(),
             reason: reason.clone(),
         });
 
@@ -276,10 +275,10 @@ impl Core {
             };
             stopper.core.deliver(Envelope::new(stopped, None));
         }
-        for (monitor, target) in closed.watching {
-            target.core.relations().watchers.remove(&monitor);
+        for (monitor, target) in ties.watching {
+            target.core.relations().ties().watchers.remove(&monitor);
         }
-        for (_, linked) in closed.links {
+        for (_, linked) in ties.links {
             tracing::debug!(actor = %self.id, name, to = %linked.id(), %reason, "link fired");
             linked.core.deliver_exit(ExitSignal {
                 from: self.id,
@@ -288,7 +287,7 @@ impl Core {
                 force: false,
             });
         }
-        for (monitor, watcher) in closed.watchers {
+        for (monitor, watcher) in ties.watchers {
             tracing::debug!(actor = %self.id, name, watcher = %watcher.id(), "monitor fired");
             watcher.core.deliver_down(Down {
                 monitor,
@@ -405,12 +404,14 @@ impl ActorRef {
     /// A snapshot of the actor's links, monitors, name and mailbox.
     pub fn info(&self) -> ActorInfo {
         let rel = self.core.relations();
-        let mut links: Vec<ActorId> = rel.links.keys().copied().collect();
+        let (mut links, mut monitored_by, mut monitoring) = (Vec::new(), Vec::new(), Vec::new());
+        if let Some(ties) = rel.ties_ref() {
+            links = ties.links.keys().copied().collect();
+            monitored_by = ties.watchers.values().map(|w| w.id()).collect();
+            monitoring = ties.watching.iter().map(|(m, t)| (*m, t.id())).collect();
+        }
         links.sort();
-        let mut monitored_by: Vec<ActorId> = rel.watchers.values().map(|w| w.id()).collect();
         monitored_by.sort();
-        let mut monitoring: Vec<(MonitorRef, ActorId)> =
-            rel.watching.iter().map(|(m, t)| (*m, t.id())).collect();
         monitoring.sort();
         ActorInfo {
             id: self.id(),

@@ -58,7 +58,7 @@ impl<A: Actor> ActorCell<A> {
             None => Err(ExitReason::Killed),
         };
         let outcome = outcome.and_then(|()| match self.ctx.stop_request.take() {
-            Some(reason) => Err(reason),
+            Some(reason) => Err(*reason),
             None => Ok(()),
         });
         match outcome {
@@ -118,7 +118,12 @@ impl<A: Actor> ActorCell<A> {
         if self.core().is_dead() {
             return self.abandon();
         }
-        match outcome.and_then(|()| self.ctx.stop_request.take().map_or(Ok(()), Err)) {
+        match outcome.and_then(|()| {
+            self.ctx
+                .stop_request
+                .take()
+                .map_or(Ok(()), |reason| Err(*reason))
+        }) {
             Ok(()) => Flow::Continue,
             Err(reason) => self.terminate(reason),
         }

@@ -19,7 +19,8 @@ pub struct Context<A> {
     myself: ActorRef,
     system: System,
     pub(crate) sender: Option<ActorRef>,
-    pub(crate) stop_request: Option<ExitReason>,
+    /// Boxed: it is rare, and an `ExitReason` is 32 bytes in every actor.
+    pub(crate) stop_request: Option<Box<ExitReason>>,
     /// Whom to answer with `Stopped` once terminated (the sender of `Stop`).
     pub(crate) stop_reply_to: Option<ActorRef>,
     _actor: PhantomData<fn() -> A>,
@@ -74,7 +75,7 @@ impl<A: Actor> Context<A> {
     /// Terminates this actor with `reason` once the current handler (or
     /// hook) returns.
     pub fn stop(&mut self, reason: ExitReason) {
-        self.stop_request = Some(reason);
+        self.stop_request = Some(Box::new(reason));
     }
 
     /// Spawns an actor (see [`System::spawn`]).
