@@ -192,9 +192,16 @@ impl<A: Actor> Handlers<A> {
 /// build runs outside the map's lock, so it may itself spawn other types.
 pub(crate) fn handlers_for<A: Actor>() -> Arc<Handlers<A>> {
     type Table = Arc<dyn Any + Send + Sync>;
-    static TABLES: OnceLock<DashMap<TypeId, Arc<OnceLock<Table>>>> = OnceLock::new();
-    let tables = TABLES.get_or_init(DashMap::new);
-    let cell = tables.entry(TypeId::of::<A>()).or_default().value().clone();
+    type Tables = DashMap<TypeId, Arc<OnceLock<Table>>, BuildHasherDefault<TypeIdHasher>>;
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    let tables = TABLES.get_or_init(Tables::default);
+    let key = TypeId::of::<A>();
+    // Every spawn comes here: a shared read first, the entry (a write
+    // lock) only for a type's first spawn.
+    let cell = match tables.get(&key) {
+        Some(cell) => cell.value().clone(),
+        None => tables.entry(key).or_default().value().clone(),
+    };
     let table = cell
         .get_or_init(|| Arc::new(A::handlers()) as Table)
         .clone();

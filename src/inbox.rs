@@ -1,7 +1,10 @@
 //! [`Inbox`]: a mailbox that plain code reads, with an address of its own.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use crate::address::{ActorRef, Core, Driver};
 use crate::error::RecvError;
@@ -36,7 +39,14 @@ use crate::system::{System, SystemInner};
 /// ```
 pub struct Inbox {
     actor: ActorRef,
+    /// Mail taken from the mailbox in one go and not yet returned: a
+    /// reader draining many replies takes the mailbox's lock, which the
+    /// senders contend for, once per batch instead of once per message.
+    taken: Mutex<VecDeque<Mail>>,
 }
+
+/// The most mail an inbox takes from its mailbox at once.
+const BATCH: usize = 64;
 
 impl Inbox {
     /// A new inbox in `system`.
@@ -48,6 +58,7 @@ impl Inbox {
         let core = Core::new(system.next_id(), system.clone(), Driver::Thread, true);
         Inbox {
             actor: ActorRef::from_core(Arc::new(core)),
+            taken: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -69,12 +80,15 @@ impl Inbox {
     /// Waits until `deadline` for the next message.
     pub fn recv_deadline(&self, deadline: Instant) -> Result<Envelope, RecvError> {
         loop {
-            let mail = self
-                .actor
-                .core
-                .mailbox
-                .recv(Some(deadline))
-                .ok_or(RecvError::Timeout)?;
+            let mail = match self.take() {
+                Some(mail) => mail,
+                None => self
+                    .actor
+                    .core
+                    .mailbox
+                    .recv(Some(deadline))
+                    .ok_or(RecvError::Timeout)?,
+            };
             if let Some(envelope) = self.open(mail) {
                 return Ok(envelope);
             }
@@ -84,11 +98,21 @@ impl Inbox {
     /// The next message if one is waiting.
     pub fn try_recv(&self) -> Option<Envelope> {
         loop {
-            let mail = self.actor.core.mailbox.pop()?;
+            let mail = self.take()?;
             if let Some(envelope) = self.open(mail) {
                 return Some(envelope);
             }
         }
+    }
+
+    /// The next mail already waiting, taking a batch from the mailbox if
+    /// none was taken before.
+    fn take(&self) -> Option<Mail> {
+        let mut taken = self.taken.lock();
+        if taken.is_empty() {
+            self.actor.core.mailbox.pop_batch(&mut taken, BATCH);
+        }
+        taken.pop_front()
     }
 
     /// Turns mail into the message plain code sees, dropping what is void.
@@ -136,7 +160,7 @@ impl Inbox {
 
     /// Messages waiting (including internal wake-ups).
     pub fn len(&self) -> usize {
-        self.actor.core.mailbox.len()
+        self.taken.lock().len() + self.actor.core.mailbox.len()
     }
 
     /// Whether nothing is waiting.
@@ -148,7 +172,12 @@ impl Inbox {
 impl Drop for Inbox {
     fn drop(&mut self) {
         self.actor.core.close(&ExitReason::Normal, None);
-        let dropped = self.actor.core.mailbox.close();
+        let taken = std::mem::take(&mut *self.taken.lock());
+        let dropped = self.actor.core.mailbox.close()
+            + taken
+                .iter()
+                .filter(|mail| matches!(mail, Mail::Message(_)))
+                .count() as u64;
         if dropped > 0 {
             let core = &self.actor.core;
             core.system.dead_letters_dropped(core.id, dropped);
