@@ -121,6 +121,9 @@ pub(crate) struct Mailbox {
     /// Whether the signal queue holds anything: a driver working through a
     /// batch of messages looks here before each one.
     has_signals: AtomicBool,
+    /// Whether either queue may hold something: a receiver spinning for
+    /// mail reads this instead of taking the lock its senders need.
+    has_mail: AtomicBool,
     /// Where a thread blocked in `recv` sleeps.
     arrived: Condvar,
 }
@@ -142,6 +145,7 @@ impl Mailbox {
             queues.messages.reserve_exact(1);
         }
         queues.messages.push_back(mail);
+        self.has_mail.store(true, Ordering::Release);
         self.wake_waiter(queues);
         Ok(())
     }
@@ -154,6 +158,7 @@ impl Mailbox {
         }
         queues.signals.push_back(signal);
         self.has_signals.store(true, Ordering::Release);
+        self.has_mail.store(true, Ordering::Release);
         self.wake_waiter(queues);
         true
     }
@@ -173,7 +178,7 @@ impl Mailbox {
     }
 
     fn pop_from(&self, queues: &mut Queues) -> Option<Mail> {
-        match queues.signals.pop_front() {
+        let mail = match queues.signals.pop_front() {
             Some(signal) => {
                 if queues.signals.is_empty() {
                     self.has_signals.store(false, Ordering::Release);
@@ -181,6 +186,15 @@ impl Mailbox {
                 Some(Mail::Exit(signal))
             }
             None => queues.messages.pop_front(),
+        };
+        self.settle(queues);
+        mail
+    }
+
+    /// Updates `has_mail` after taking from the queues (under their lock).
+    fn settle(&self, queues: &Queues) {
+        if queues.messages.is_empty() && queues.signals.is_empty() {
+            self.has_mail.store(false, Ordering::Release);
         }
     }
 
@@ -211,6 +225,7 @@ impl Mailbox {
         }
         let count = queues.messages.len().min(max);
         batch.extend(queues.messages.drain(..count));
+        self.settle(&queues);
         count
     }
 
@@ -221,8 +236,10 @@ impl Mailbox {
     pub fn recv(&self, deadline: Option<Instant>) -> Option<Mail> {
         let backoff = Backoff::new();
         while !backoff.is_completed() {
-            if let Some(mail) = self.pop() {
-                return Some(mail);
+            if self.has_mail.load(Ordering::Acquire) {
+                if let Some(mail) = self.pop() {
+                    return Some(mail);
+                }
             }
             backoff.snooze();
         }
@@ -268,6 +285,7 @@ impl Mailbox {
             let mut queues = self.queues();
             queues.closed = true;
             self.has_signals.store(false, Ordering::Release);
+            self.has_mail.store(false, Ordering::Release);
             (
                 std::mem::take(&mut queues.messages),
                 std::mem::take(&mut queues.signals),
