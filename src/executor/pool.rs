@@ -14,7 +14,8 @@
 //!   actor a turn woke last runs right after that turn, on the same core (a
 //!   request and its reply run back to back without a thread switch), and
 //!   the first actor a turn wakes does not wake another worker (unless the
-//!   turn has more messages in hand, which would keep it waiting). Idle workers
+//!   turn has more messages in hand, which would keep it waiting; a single
+//!   long handler still keeps it waiting until it returns). Idle workers
 //!   steal the oldest entries. After [`LIFO_STREAK`] turns in a row from the
 //!   top, the worker takes its oldest entry instead, so a pair of chatty
 //!   actors cannot starve the rest;
