@@ -6,7 +6,8 @@
 //! system's event stream, and each replacement answers a call with the
 //! number of the worker it replaces. Prints what it costs:
 //!
-//! - spawn: the time to start every worker (one `start_child` call each);
+//! - spawn: the time to start every worker (`start_children`, in batches of
+//!   10,000);
 //! - memory: resident bytes per worker (`/proc/self/statm` before and after
 //!   the spawn; includes the supervisor's record of each child and this
 //!   program's address of it);
@@ -26,6 +27,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ferrotp::{Actor, ActorId, ActorRef, Context, Executor, Handlers, System};
 use ferrotp_supervisors::{DynamicSupervisor, DynamicSupervisorSpec, Shutdown, SupervisorEvent};
+
+/// Workers started per `start_children` call.
+const BATCH: usize = 10_000;
 
 /// How long any one phase may take before the example gives up.
 const PHASE: Duration = Duration::from_secs(600);
@@ -134,28 +138,21 @@ fn main() {
     .with_call_timeout(PHASE);
     println!("million: {workers} supervised workers on the pooled executor, {crashes} to crash (seed {seed})");
 
-    // Spawn: callers on a few threads (the supervisor starts one child at a
-    // time; the callers' own work overlaps with its).
+    // Spawn: batches of children, one round trip to the supervisor each.
     let rss_before = rss_bytes();
     let spawn_start = Instant::now();
-    let callers = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
-    let chunk = workers.div_ceil(callers);
-    let children: Vec<ActorRef> = std::thread::scope(|s| {
-        let starting: Vec<_> = (0..callers)
-            .map(|c| {
-                let sup = &sup;
-                s.spawn(move || {
-                    (c * chunk..((c + 1) * chunk).min(workers))
-                        .map(|n| sup.start_child(n as u32).expect("a worker starts"))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        starting
-            .into_iter()
-            .flat_map(|caller| caller.join().expect("a caller"))
-            .collect()
-    });
+    let mut children: Vec<ActorRef> = Vec::with_capacity(workers);
+    for first in (0..workers).step_by(BATCH) {
+        let last = (first + BATCH).min(workers);
+        let started = sup
+            .start_children((first..last).map(|n| n as u32))
+            .expect("the supervisor answers");
+        children.extend(
+            started
+                .into_iter()
+                .map(|child| child.expect("a worker starts")),
+        );
+    }
     let spawn_time = spawn_start.elapsed();
     let rss_after = rss_bytes();
     assert_eq!(children.len(), workers);

@@ -198,6 +198,8 @@ impl<Args> fmt::Debug for DynamicSupervisorSpec<Args> {
 
 /// Starts a child with these arguments.
 struct StartDynamic<Args>(Args);
+/// Starts one child per argument, in order.
+struct StartDynamicMany<Args>(Vec<Args>);
 /// Terminates this child.
 struct TerminateDynamic(ActorId);
 /// Sent to itself: retry the restart that failed (see `RetryRestart`).
@@ -305,6 +307,37 @@ impl<Args: Clone + Send + 'static> DynamicSupervisor<Args> {
     /// failed.
     pub fn start_child(&self, args: Args) -> Result<ActorRef, SupervisorError> {
         self.handle.try_call(StartDynamic(args))
+    }
+
+    /// Starts one child per element of `args`, in order, in one round trip
+    /// to the supervisor: much faster than a `start_child` call each when
+    /// starting thousands. The answer has one result per element, in
+    /// order; a child that fails to start (`StartFailed`) does not stop
+    /// the others. The outer error is the call's (`Timeout`,
+    /// `SupervisorDown`): a large batch may need
+    /// [`with_call_timeout`](Self::with_call_timeout).
+    ///
+    /// ```
+    /// # use ferrotp::{Actor, Handlers, System};
+    /// # use ferrotp_supervisors::{DynamicSupervisor, DynamicSupervisorSpec};
+    /// # struct Session(u32);
+    /// # impl Actor for Session { fn handlers() -> Handlers<Self> { Handlers::new() } }
+    /// let system = System::new();
+    /// let sessions = DynamicSupervisor::start(
+    ///     &system,
+    ///     DynamicSupervisorSpec::worker("session", Session),
+    /// )
+    /// .unwrap();
+    /// let started = sessions.start_children(0..1000).unwrap();
+    /// assert!(started.iter().all(|child| child.is_ok()));
+    /// assert_eq!(sessions.count_children().unwrap().active, 1000);
+    /// ```
+    pub fn start_children(
+        &self,
+        args: impl IntoIterator<Item = Args>,
+    ) -> Result<Vec<Result<ActorRef, SupervisorError>>, SupervisorError> {
+        self.handle
+            .call(StartDynamicMany(args.into_iter().collect::<Vec<_>>()))
     }
 
     /// Stops `child` per the template's `Shutdown` and forgets it.
@@ -485,7 +518,28 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
     }
 
     fn start_child(&mut self, StartDynamic(args): StartDynamic<Args>, ctx: &mut Context<Self>) {
-        let result = match self.spawn(ctx, &args) {
+        let result = self.start_one(ctx, args);
+        ctx.reply(result);
+    }
+
+    fn start_children(
+        &mut self,
+        StartDynamicMany(many): StartDynamicMany<Args>,
+        ctx: &mut Context<Self>,
+    ) {
+        let results: Vec<Result<ActorRef, SupervisorError>> = many
+            .into_iter()
+            .map(|args| self.start_one(ctx, args))
+            .collect();
+        ctx.reply(results);
+    }
+
+    fn start_one(
+        &mut self,
+        ctx: &mut Context<Self>,
+        args: Args,
+    ) -> Result<ActorRef, SupervisorError> {
+        match self.spawn(ctx, &args) {
             Ok(actor) => {
                 self.reporter.child_started(&self.spec.id, actor.id());
                 let child = DynChild {
@@ -503,8 +557,7 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
                     reason,
                 })
             }
-        };
-        ctx.reply(result);
+        }
     }
 
     fn terminate_child(&mut self, TerminateDynamic(id): TerminateDynamic, ctx: &mut Context<Self>) {
@@ -561,6 +614,7 @@ impl<Args: Clone + Send + 'static> Actor for DynamicSupervisorActor<Args> {
             .on(Self::on_stopped)
             .on(Self::on_retry)
             .on(Self::start_child)
+            .on(Self::start_children)
             .on(Self::terminate_child)
             .on(Self::which_children)
             .on(Self::count_children)

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use ferrotp::{ActorId, ExitReason};
+use ferrotp::{Actor, ActorId, Context, ExitReason, Handlers};
 use ferrotp_supervisors::{
     ChildKind, ChildSpec, DynamicSupervisor, DynamicSupervisorSpec, Restart, Supervisor,
     SupervisorError, SupervisorSpec,
@@ -28,7 +28,51 @@ fn actor_ids(sup: &DynamicSupervisor<u32>) -> BTreeSet<ActorId> {
         .collect()
 }
 
+/// Fails its `started` when its number ends in 3.
+struct Picky(u32);
+
+impl Actor for Picky {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+    }
+
+    fn started(&mut self, _ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        match self.0 % 10 {
+            3 => Err(ExitReason::error("picky")),
+            _ => Ok(()),
+        }
+    }
+}
+
 ferrotp::on_each_executor! {
+    #[test]
+    fn start_children_starts_a_batch_in_order_and_reports_each_failure() {
+        let system = new_system();
+        let spec = DynamicSupervisorSpec::worker("p", Picky).intensity(1, HOUR);
+        let sup = DynamicSupervisor::start(&system, spec).unwrap();
+        let results = sup.start_children(0..100u32).unwrap();
+        assert_eq!(results.len(), 100);
+        let mut started = Vec::new();
+        for (n, result) in results.into_iter().enumerate() {
+            match result {
+                Ok(child) => {
+                    assert_ne!(n % 10, 3, "child {n} should have failed");
+                    started.push(child.id());
+                }
+                Err(SupervisorError::StartFailed { reason, .. }) => {
+                    assert_eq!((n % 10, reason), (3, ExitReason::error("picky")));
+                }
+                Err(other) => panic!("child {n}: {other}"),
+            }
+        }
+        // In order: children start one after another, so ids increase.
+        assert!(started.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(actor_ids(&sup), started.iter().copied().collect());
+        // Failed starts are not restarts: the supervisor is still up.
+        assert_eq!(sup.count_children().unwrap().active, 90);
+        sup.stop(WAIT).unwrap();
+    }
+
     #[test]
     fn many_children_start_on_demand_and_each_restarts_with_its_arguments() {
         const N: u32 = 1000;
