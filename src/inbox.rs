@@ -10,7 +10,7 @@ use crate::address::{ActorRef, Core, Driver};
 use crate::error::RecvError;
 use crate::exit::{ExitReason, Stopped};
 use crate::links::{self, MonitorRef};
-use crate::mailbox::{Envelope, Mail};
+use crate::mailbox::{user_messages, Envelope, Mail};
 use crate::system::{System, SystemInner};
 
 /// A mailbox for code that is not an actor: tests, `main`, services.
@@ -173,11 +173,7 @@ impl Drop for Inbox {
     fn drop(&mut self) {
         self.actor.core.close(&ExitReason::Normal, None);
         let taken = std::mem::take(&mut *self.taken.lock());
-        let dropped = self.actor.core.mailbox.close()
-            + taken
-                .iter()
-                .filter(|mail| matches!(mail, Mail::Message(_)))
-                .count() as u64;
+        let dropped = self.actor.core.mailbox.close() + user_messages(taken);
         if dropped > 0 {
             let core = &self.actor.core;
             core.system.dead_letters_dropped(core.id, dropped);

@@ -114,6 +114,15 @@ struct Queues {
     waiting: bool,
 }
 
+/// How many of `mails` are user messages (what counts as dead letters
+/// when an actor ends with mail unread); the mail is dropped.
+pub(crate) fn user_messages(mails: impl IntoIterator<Item = Mail>) -> u64 {
+    mails
+        .into_iter()
+        .filter(|mail| matches!(mail, Mail::Message(_)))
+        .count() as u64
+}
+
 /// An actor's two queues, shared by its senders and its driver.
 #[derive(Default)]
 pub(crate) struct Mailbox {
@@ -293,9 +302,6 @@ impl Mailbox {
         };
         // Dropped outside the lock: a payload's `Drop` may send mail here.
         drop(signals);
-        messages
-            .into_iter()
-            .filter(|mail| matches!(mail, Mail::Message(_)))
-            .count() as u64
+        user_messages(messages)
     }
 }

@@ -55,7 +55,7 @@ use crate::actor::Actor;
 use crate::address::{ActorId, Core, CurrentGuard, Driver};
 use crate::cell::{ActorCell, Flow};
 use crate::error::SpawnError;
-use crate::mailbox::Mail;
+use crate::mailbox::{user_messages, Mail};
 
 /// Turns a worker takes from the top of its queue before it takes the oldest.
 pub(crate) const LIFO_STREAK: u32 = 16;
@@ -142,10 +142,7 @@ impl<A: Actor> Turn for PooledCell<A> {
             if let Some(cell) = self.cell.take() {
                 cell.finish();
             }
-            let left = batch
-                .drain(..)
-                .filter(|mail| matches!(mail, Mail::Message(_)))
-                .count() as u64;
+            let left = user_messages(batch.drain(..));
             if left > 0 {
                 core.system.dead_letters_dropped(core.id, left);
             }
