@@ -174,23 +174,26 @@ impl Core {
 
     pub fn deliver(self: &Arc<Self>, envelope: Envelope) {
         if sender_was_killed() {
-            self.system
-                .dead_letter(self.id, envelope.type_name, "sender was killed");
+            self.refuse(envelope, "sender was killed");
             return;
         }
         if self.is_dead() {
-            self.system
-                .dead_letter(self.id, envelope.type_name, "actor is dead");
+            self.refuse(envelope, "actor is dead");
             return;
         }
         match self.mailbox.push(Mail::Message(envelope)) {
             Ok(()) => self.schedule(),
-            Err(Mail::Message(envelope)) => {
-                self.system
-                    .dead_letter(self.id, envelope.type_name, "actor is dead");
-            }
+            Err(Mail::Message(envelope)) => self.refuse(envelope, "actor is dead"),
             Err(_) => {}
         }
+    }
+
+    /// Counts `envelope` as a dead letter and drops it. It runs on the
+    /// sender's thread, which must not pay for the payload's `Drop`
+    /// panicking: the message never reached anyone.
+    fn refuse(&self, envelope: Envelope, why: &'static str) {
+        self.system.dead_letter(self.id, envelope.type_name, why);
+        crate::panic::discard(envelope, self.id);
     }
 
     /// Sends an exit signal: into the message queue (in order with earlier

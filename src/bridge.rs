@@ -75,12 +75,13 @@ impl Pending {
             Ok(Err(down)) => Err(CallError::Stopped(down.reason)),
             Ok(Ok(envelope)) => {
                 let got = envelope.type_name();
-                envelope
-                    .downcast::<R>()
-                    .map_err(|_| CallError::WrongReplyType {
+                envelope.downcast::<R>().map_err(|wrong| {
+                    crate::panic::discard(wrong, self.inbox.actor().id());
+                    CallError::WrongReplyType {
                         expected: std::any::type_name::<R>(),
                         got,
-                    })
+                    }
+                })
             }
         }
     }

@@ -77,6 +77,7 @@ impl<A: Actor> ActorCell<A> {
     /// Handles one piece of mail.
     pub fn handle(&mut self, mail: Mail) -> Flow {
         if self.core().is_dead() {
+            crate::panic::discard(mail, self.core().id);
             return self.abandon();
         }
         match mail {
@@ -108,7 +109,7 @@ impl<A: Actor> ActorCell<A> {
         self.ctx.sender = sender;
         #[cfg(feature = "testkit")]
         if self.core().fault_due() {
-            drop(payload);
+            crate::panic::discard(payload, self.core().id);
             return self.terminate(ExitReason::Panic(
                 crate::testkit::INJECTED_PANIC.to_string(),
             ));
@@ -135,16 +136,20 @@ impl<A: Actor> ActorCell<A> {
         };
         let handlers = &self.handlers;
         let ctx = &mut self.ctx;
-        match guard(|| handlers.dispatch(state, payload, type_name, ctx)) {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_unhandled)) => {
-                let core = self.ctx.myself().core.clone();
+        // A message no handler takes is dropped here, inside the guard: it
+        // was delivered to this actor, so a panic in its `Drop` is this
+        // actor's own panic, like one in a handler that takes it.
+        let dispatched = guard(|| match handlers.dispatch(state, payload, type_name, ctx) {
+            Ok(outcome) => outcome,
+            Err(unhandled) => {
+                let core = &ctx.myself().core;
                 core.system
                     .dead_letter(core.id, type_name, "no handler for this type");
+                drop(unhandled);
                 Ok(())
             }
-            Err(text) => Err(ExitReason::Panic(text)),
-        }
+        });
+        dispatched.unwrap_or_else(|text| Err(ExitReason::Panic(text)))
     }
 
     fn on_exit_signal(&mut self, signal: ExitSignal) -> Flow {
@@ -208,7 +213,7 @@ impl<A: Actor> ActorCell<A> {
     /// dead letters.
     pub fn finish(self) {
         let core = self.core().clone();
-        let dropped = core.mailbox.close();
+        let dropped = core.mailbox.close(core.id);
         if dropped > 0 {
             core.system.dead_letters_dropped(core.id, dropped);
         }

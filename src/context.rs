@@ -64,11 +64,14 @@ impl<A: Actor> Context<A> {
     pub fn reply<M: Send + 'static>(&self, msg: M) {
         match &self.sender {
             Some(to) => self.send(to, msg),
-            None => self.myself.core.system.dead_letter(
-                ActorId::EXTERNAL,
-                std::any::type_name::<M>(),
-                "reply without a sender",
-            ),
+            None => {
+                self.myself.core.system.dead_letter(
+                    ActorId::EXTERNAL,
+                    std::any::type_name::<M>(),
+                    "reply without a sender",
+                );
+                crate::panic::discard(msg, ActorId::EXTERNAL);
+            }
         }
     }
 

@@ -129,7 +129,9 @@ impl<A: Actor> Handlers<A> {
     }
 
     /// Handles every message no `on` handler takes; `f` gets the boxed
-    /// payload and its type name. Without it, such messages are dead letters.
+    /// payload and its type name. Without it, such messages are dead
+    /// letters, dropped by the actor they were delivered to: a panic in
+    /// their `Drop` terminates that actor with `ExitReason::Panic`.
     pub fn other<R>(
         mut self,
         f: impl Fn(&mut A, Box<dyn Any + Send>, &'static str, &mut Context<A>) -> R

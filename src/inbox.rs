@@ -173,7 +173,8 @@ impl Drop for Inbox {
     fn drop(&mut self) {
         self.actor.core.close(&ExitReason::Normal, None);
         let taken = std::mem::take(&mut *self.taken.lock());
-        let dropped = self.actor.core.mailbox.close() + user_messages(taken);
+        let id = self.actor.id();
+        let dropped = self.actor.core.mailbox.close(id) + user_messages(taken, id);
         if dropped > 0 {
             let core = &self.actor.core;
             core.system.dead_letters_dropped(core.id, dropped);

@@ -26,6 +26,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::address::{ActorId, ActorRef};
 use crate::exit::{Down, ExitReason};
+use crate::panic::discard;
 use crate::payload::Payload;
 
 /// One message as it travels: the payload, its type's name, and its sender.
@@ -115,12 +116,18 @@ struct Queues {
 }
 
 /// How many of `mails` are user messages (what counts as dead letters
-/// when an actor ends with mail unread); the mail is dropped.
-pub(crate) fn user_messages(mails: impl IntoIterator<Item = Mail>) -> u64 {
-    mails
-        .into_iter()
-        .filter(|mail| matches!(mail, Mail::Message(_)))
-        .count() as u64
+/// when actor `to` ends with mail unread); the mail is dropped, each piece
+/// on its own guard: a payload whose `Drop` panics neither stops the rest
+/// from being dropped nor unwinds into the thread that drops them.
+pub(crate) fn user_messages(mails: impl IntoIterator<Item = Mail>, to: ActorId) -> u64 {
+    let mut count = 0;
+    for mail in mails {
+        if let Mail::Message(envelope) = mail {
+            count += 1;
+            discard(envelope, to);
+        }
+    }
+    count
 }
 
 /// An actor's two queues, shared by its senders and its driver.
@@ -287,9 +294,9 @@ impl Mailbox {
         self.queues().messages.len()
     }
 
-    /// Closes the mailbox (what arrives later is refused) and counts what
-    /// is left as dead letters: returns how many user messages there were.
-    pub fn close(&self) -> u64 {
+    /// Closes actor `to`'s mailbox (what arrives later is refused) and
+    /// drops what is left: returns how many user messages there were.
+    pub fn close(&self, to: ActorId) -> u64 {
         let (messages, signals) = {
             let mut queues = self.queues();
             queues.closed = true;
@@ -302,6 +309,19 @@ impl Mailbox {
         };
         // Dropped outside the lock: a payload's `Drop` may send mail here.
         drop(signals);
-        user_messages(messages)
+        user_messages(messages, to)
+    }
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        // A mailbox is normally closed and empty before its actor's last
+        // address goes. One that is not (an actor killed while its thread
+        // was stuck) may hold user payloads: whoever drops the last address
+        // must not be the one their `Drop` panics on.
+        let queues = self.queues.get_mut();
+        if !queues.messages.is_empty() {
+            user_messages(std::mem::take(&mut queues.messages), ActorId::EXTERNAL);
+        }
     }
 }

@@ -30,6 +30,18 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     result.map_err(|payload| payload_text(payload.as_ref()))
 }
 
+/// Drops mail the runtime discards (a dead letter, mail left in a
+/// terminated actor's mailbox), catching a panic in its `Drop`.
+///
+/// Such mail belongs to no running code: a panic while dropping it is
+/// logged and goes no further, so it never takes down the thread that
+/// happens to drop it (a pool worker, the sender, a shutdown).
+pub(crate) fn discard<T>(value: T, to: crate::ActorId) {
+    if let Err(text) = guard(move || drop(value)) {
+        tracing::error!(actor = %to, panic = %text, "dropping a dead letter panicked");
+    }
+}
+
 /// Silences the default panic hook's message for panics inside actor code.
 ///
 /// A panic in a handler, `started`, `stopped` or an actor's `Drop` never

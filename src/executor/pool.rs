@@ -142,7 +142,7 @@ impl<A: Actor> Turn for PooledCell<A> {
             if let Some(cell) = self.cell.take() {
                 cell.finish();
             }
-            let left = user_messages(batch.drain(..));
+            let left = user_messages(batch.drain(..), core.id);
             if left > 0 {
                 core.system.dead_letters_dropped(core.id, left);
             }

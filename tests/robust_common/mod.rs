@@ -1,0 +1,67 @@
+//! What the robustness tests (`tests/robustness.rs`) and their stress
+//! versions (`tests/stress_robustness.rs`) share: a message whose `Drop`
+//! panics, and actors that hold mail or answer calls.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+use ferrotp::{Actor, Context, Executor, Handlers, System};
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The text a [`Bomb`] panics with when dropped.
+pub const BOMB: &str = "bomb went off in Drop";
+
+/// A message whose `Drop` panics: no one handles it, so whoever drops it
+/// meets the panic.
+pub struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("{BOMB}");
+    }
+}
+
+/// Handles nothing but [`Hold`] and [`Echo`]: a `Bomb` sent here is unhandled.
+pub struct Holder;
+
+/// Makes a [`Holder`] wait in its handler until the channel gives (or
+/// closes), then stop with `Normal`: mail sent meanwhile is left unread.
+pub struct Hold(pub Receiver<()>);
+
+/// Answered with the same number.
+pub struct Echo(pub u64);
+
+impl Holder {
+    fn hold(&mut self, Hold(release): Hold, ctx: &mut Context<Self>) {
+        let _ = release.recv_timeout(WAIT);
+        ctx.stop(ferrotp::ExitReason::Normal);
+    }
+    fn echo(&mut self, Echo(n): Echo, ctx: &mut Context<Self>) {
+        ctx.reply(n);
+    }
+}
+
+impl Actor for Holder {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::hold).on(Self::echo)
+    }
+}
+
+/// A system on `executor`; a pool gets exactly two workers, so that two
+/// lost workers would leave it with none.
+pub fn system_on(executor: Executor) -> System {
+    ferrotp::silence_actor_panics();
+    System::builder().executor(executor).workers(2).build()
+}
+
+/// Whether a freshly spawned actor on `system` answers a call: the
+/// executor still has a thread to run it.
+pub fn fresh_actor_answers(system: &System) -> bool {
+    let fresh = system.spawn(Holder);
+    let answer = system.bridge().call::<u64, _>(&fresh, Echo(7), WAIT);
+    fresh.send(ferrotp::Stop);
+    answer == Ok(7)
+}
