@@ -197,6 +197,10 @@ impl Bridge {
     }
 
     /// The next message sent to this bridge (replies to `send`, `Down`, `Stopped`).
+    ///
+    /// A bridge may be shared by several threads (`Bridge` is `Sync`):
+    /// each message reaches one of the threads waiting here, and none of
+    /// them sleeps while a message waits.
     pub fn recv(&self, timeout: Duration) -> Result<Envelope, RecvError> {
         self.inbox.recv(timeout)
     }

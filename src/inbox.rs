@@ -10,7 +10,7 @@ use crate::address::{ActorRef, Core, Driver};
 use crate::error::RecvError;
 use crate::exit::{ExitReason, Stopped};
 use crate::links::{self, MonitorRef};
-use crate::mailbox::{user_messages, Envelope, Mail};
+use crate::mailbox::{user_messages, Envelope, Mail, Received};
 use crate::system::{System, SystemInner};
 
 /// A mailbox for code that is not an actor: tests, `main`, services.
@@ -42,7 +42,17 @@ pub struct Inbox {
     /// Mail taken from the mailbox in one go and not yet returned: a
     /// reader draining many replies takes the mailbox's lock, which the
     /// senders contend for, once per batch instead of once per message.
-    taken: Mutex<VecDeque<Mail>>,
+    taken: Mutex<Taken>,
+}
+
+/// An inbox's taken batch, and whether its mailbox was told it exists.
+#[derive(Default)]
+struct Taken {
+    mail: VecDeque<Mail>,
+    /// The mailbox's `stashed` flag is set: readers asleep on the mailbox
+    /// come here instead. Set and cleared under this lock, so it is true
+    /// exactly while `mail` holds something.
+    flagged: bool,
 }
 
 /// The most mail an inbox takes from its mailbox at once.
@@ -58,7 +68,7 @@ impl Inbox {
         let core = Core::new(system.next_id(), system.clone(), Driver::Thread, true);
         Inbox {
             actor: ActorRef::from_core(Arc::new(core)),
-            taken: Mutex::new(VecDeque::new()),
+            taken: Mutex::new(Taken::default()),
         }
     }
 
@@ -78,16 +88,19 @@ impl Inbox {
     }
 
     /// Waits until `deadline` for the next message.
+    ///
+    /// Several threads may wait on one inbox at once (a `Bridge` shared by
+    /// a pool of request handlers): each message goes to one of them, and
+    /// none sleeps while a message waits.
     pub fn recv_deadline(&self, deadline: Instant) -> Result<Envelope, RecvError> {
         loop {
             let mail = match self.take() {
                 Some(mail) => mail,
-                None => self
-                    .actor
-                    .core
-                    .mailbox
-                    .recv(Some(deadline))
-                    .ok_or(RecvError::Timeout)?,
+                None => match self.actor.core.mailbox.recv_shared(deadline) {
+                    Received::Mail(mail) => mail,
+                    Received::Stashed => continue,
+                    Received::Timeout => return Err(RecvError::Timeout),
+                },
             };
             if let Some(envelope) = self.open(mail) {
                 return Ok(envelope);
@@ -109,10 +122,18 @@ impl Inbox {
     /// none was taken before.
     fn take(&self) -> Option<Mail> {
         let mut taken = self.taken.lock();
-        if taken.is_empty() {
-            self.actor.core.mailbox.pop_batch(&mut taken, BATCH);
+        let mailbox = &self.actor.core.mailbox;
+        if taken.mail.is_empty() {
+            mailbox.pop_batch(&mut taken.mail, BATCH);
         }
-        taken.pop_front()
+        let mail = taken.mail.pop_front();
+        // Other readers asleep on the mailbox must know of mail held here.
+        let held = !taken.mail.is_empty();
+        if held != taken.flagged {
+            taken.flagged = held;
+            mailbox.set_stashed(held);
+        }
+        mail
     }
 
     /// Turns mail into the message plain code sees, dropping what is void.
@@ -160,7 +181,7 @@ impl Inbox {
 
     /// Messages waiting (including internal wake-ups).
     pub fn len(&self) -> usize {
-        self.taken.lock().len() + self.actor.core.mailbox.len()
+        self.taken.lock().mail.len() + self.actor.core.mailbox.len()
     }
 
     /// Whether nothing is waiting.
@@ -172,7 +193,7 @@ impl Inbox {
 impl Drop for Inbox {
     fn drop(&mut self) {
         self.actor.core.close(&ExitReason::Normal, None);
-        let taken = std::mem::take(&mut *self.taken.lock());
+        let taken = std::mem::take(&mut self.taken.lock().mail);
         let id = self.actor.id();
         let dropped = self.actor.core.mailbox.close(id) + user_messages(taken, id);
         if dropped > 0 {

@@ -111,8 +111,10 @@ struct Queues {
     signals: VecDeque<ExitSignal>,
     /// The actor has terminated: what arrives now is a dead letter.
     closed: bool,
-    /// A thread sleeps in `recv`, waiting for mail.
-    waiting: bool,
+    /// Threads asleep in `recv`, waiting for mail. Counted, not flagged:
+    /// an inbox may be read by several threads, and a wake-up must reach
+    /// each of them that mail is for.
+    sleepers: u32,
 }
 
 /// How many of `mails` are user messages (what counts as dead letters
@@ -142,6 +144,18 @@ pub(crate) struct Mailbox {
     has_mail: AtomicBool,
     /// Where a thread blocked in `recv` sleeps.
     arrived: Condvar,
+    /// A reader of a shared inbox holds mail it took in a batch and has not
+    /// returned yet: another reader must take from there rather than sleep.
+    /// Written under the queues' lock (see [`Mailbox::set_stashed`]).
+    stashed: AtomicBool,
+}
+
+/// What [`Mailbox::recv_shared`] brings back.
+pub(crate) enum Received {
+    Mail(Mail),
+    /// Mail waits outside the queues, in a batch another reader took.
+    Stashed,
+    Timeout,
 }
 
 impl Mailbox {
@@ -180,10 +194,25 @@ impl Mailbox {
     }
 
     fn wake_waiter(&self, queues: MutexGuard<'_, Queues>) {
-        let waiting = queues.waiting;
+        // One piece of mail, one sleeper: a second push while the first
+        // woken thread has not yet counted itself out wakes a second one.
+        let sleeping = queues.sleepers > 0;
         drop(queues);
-        if waiting {
+        if sleeping {
             self.arrived.notify_one();
+        }
+    }
+
+    /// Says whether a reader of a shared inbox holds taken mail. Setting it
+    /// wakes every sleeping reader: whichever comes first takes from the
+    /// batch, the others sleep again.
+    pub fn set_stashed(&self, stashed: bool) {
+        let queues = self.queues();
+        self.stashed.store(stashed, Ordering::Release);
+        let sleeping = stashed && queues.sleepers > 0;
+        drop(queues);
+        if sleeping {
+            self.arrived.notify_all();
         }
     }
 
@@ -259,27 +288,53 @@ impl Mailbox {
             }
             backoff.snooze();
         }
-        crate::executor::pool::blocking(|| self.sleep_until_mail(deadline))
+        match crate::executor::pool::blocking(|| self.sleep_until_mail(deadline, false)) {
+            Received::Mail(mail) => Some(mail),
+            Received::Stashed | Received::Timeout => None,
+        }
     }
 
-    fn sleep_until_mail(&self, deadline: Option<Instant>) -> Option<Mail> {
+    /// Like [`recv`](Self::recv), for a mailbox several threads read (an
+    /// inbox) where a reader may hold a batch it took: returns `Stashed`
+    /// instead of sleeping while one does ([`set_stashed`](Self::set_stashed)).
+    pub fn recv_shared(&self, deadline: Instant) -> Received {
+        let backoff = Backoff::new();
+        while !backoff.is_completed() {
+            if self.stashed.load(Ordering::Acquire) {
+                return Received::Stashed;
+            }
+            if self.has_mail.load(Ordering::Acquire) {
+                if let Some(mail) = self.pop() {
+                    return Received::Mail(mail);
+                }
+            }
+            backoff.snooze();
+        }
+        crate::executor::pool::blocking(|| self.sleep_until_mail(Some(deadline), true))
+    }
+
+    fn sleep_until_mail(&self, deadline: Option<Instant>, shared: bool) -> Received {
         let mut queues = self.queues();
         loop {
             if let Some(mail) = self.pop_from(&mut queues) {
-                return Some(mail);
+                return Received::Mail(mail);
             }
-            queues.waiting = true;
+            // Read under the lock `set_stashed` takes: a batch taken after
+            // this look wakes this thread.
+            if shared && self.stashed.load(Ordering::Acquire) {
+                return Received::Stashed;
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Received::Timeout;
+            }
+            queues.sleepers += 1;
             match deadline {
                 None => self.arrived.wait(&mut queues),
                 Some(deadline) => {
-                    if Instant::now() >= deadline {
-                        queues.waiting = false;
-                        return None;
-                    }
                     self.arrived.wait_until(&mut queues, deadline);
                 }
             }
-            queues.waiting = false;
+            queues.sleepers -= 1;
         }
     }
 

@@ -122,6 +122,68 @@ ferrotp::on_each_executor! {
         assert_eq!(system.dead_letters(), before + 4);
         system.shutdown(WAIT).unwrap();
     }
+
+    /// Several threads reading one inbox: every message reaches one of
+    /// them, none sleeps while mail waits, whether the mail arrives while
+    /// they sleep or sits in a batch another reader took.
+    #[test]
+    fn threads_sharing_an_inbox_never_sleep_while_mail_waits() {
+        let system = system_on(EXECUTOR);
+        for round in 0..20 {
+            let inbox = system.inbox();
+            let messages = if round % 2 == 0 { 4 } else { 300 };
+            let got = read_shared(
+                4,
+                messages,
+                || inbox.recv(WAIT),
+                |n| match n {
+                    Some(n) => inbox.send(inbox.actor(), n),
+                    None => inbox.send(inbox.actor(), Quit),
+                },
+            );
+            assert_eq!(got, messages);
+        }
+        system.shutdown(WAIT).unwrap();
+    }
+
+    /// A `Bridge` shared by several threads (a pool of request handlers)
+    /// reading replies with `recv`: each reply reaches one of them.
+    #[test]
+    fn threads_sharing_a_bridge_get_every_reply() {
+        let system = system_on(EXECUTOR);
+        let forward = system.spawn(Forward);
+        for round in 0..20 {
+            let bridge = system.bridge();
+            let messages = if round % 2 == 0 { 4 } else { 300 };
+            let got = read_shared(
+                4,
+                messages,
+                || bridge.recv(WAIT),
+                |n| match n {
+                    Some(n) => bridge.send(&forward, Echo(n)),
+                    None => bridge.send(&forward, Quit),
+                },
+            );
+            assert_eq!(got, messages);
+        }
+        system.shutdown(WAIT).unwrap();
+    }
+}
+
+/// What an [`Echo`]er answers to `Quit`.
+struct Forward;
+impl Forward {
+    fn echo(&mut self, Echo(n): Echo, ctx: &mut ferrotp::Context<Self>) {
+        ctx.reply(n);
+    }
+    fn quit(&mut self, _: Quit, ctx: &mut ferrotp::Context<Self>) {
+        ctx.reply(Quit);
+    }
+}
+impl ferrotp::Actor for Forward {
+    fn handlers() -> ferrotp::Handlers<Self> {
+        ferrotp::Handlers::new().on(Self::echo).on(Self::quit)
+    }
 }
 
 /// Sends a `Bomb` to the actor it is given, then reports.

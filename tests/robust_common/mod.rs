@@ -65,3 +65,45 @@ pub fn fresh_actor_answers(system: &System) -> bool {
     fresh.send(ferrotp::Stop);
     answer == Ok(7)
 }
+
+/// Tells a reader of a shared inbox to stop reading.
+pub struct Quit;
+
+/// Has `readers` threads read `inbox` at once, each until it gets a
+/// [`Quit`], while `send(i)` sends `messages` numbered messages and then one
+/// `Quit` per reader. Returns how many numbered messages the readers got;
+/// panics if a reader waited `WAIT` with mail waiting (a lost wake-up).
+pub fn read_shared(
+    readers: usize,
+    messages: u64,
+    recv: impl Fn() -> Result<ferrotp::Envelope, ferrotp::RecvError> + Sync,
+    send: impl Fn(Option<u64>),
+) -> u64 {
+    let got = std::sync::atomic::AtomicU64::new(0);
+    let started = std::sync::Barrier::new(readers + 1);
+    std::thread::scope(|scope| {
+        for _ in 0..readers {
+            scope.spawn(|| {
+                started.wait();
+                loop {
+                    let envelope = recv().expect("a reader slept while mail waited");
+                    match envelope.downcast::<u64>() {
+                        Ok(_) => got.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                        Err(envelope) => match envelope.downcast::<Quit>() {
+                            Ok(_) => break,
+                            Err(other) => panic!("unexpected {other:?}"),
+                        },
+                    };
+                }
+            });
+        }
+        started.wait();
+        for n in 0..messages {
+            send(Some(n));
+        }
+        for _ in 0..readers {
+            send(None);
+        }
+    });
+    got.into_inner()
+}
