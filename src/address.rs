@@ -91,6 +91,8 @@ pub(crate) struct Core {
     pub trapping: AtomicBool,
     /// Set by `kill`: the actor's thread may still run, and what it sends is void.
     pub killed: AtomicBool,
+    /// Set once a timer is bound to this actor, so that its end drops them.
+    pub timers_bound: AtomicBool,
     /// Counts down the messages before an injected panic (0: none pending).
     #[cfg(feature = "testkit")]
     pub fault_countdown: std::sync::atomic::AtomicU64,
@@ -125,7 +127,7 @@ pub(crate) fn current_actor() -> Option<ActorId> {
 
 /// True when this thread runs the handler of an actor that was killed:
 /// whatever it sends now is discarded.
-fn sender_was_killed() -> bool {
+pub(crate) fn sender_was_killed() -> bool {
     CURRENT.with(|c| {
         c.borrow()
             .as_ref()
@@ -143,6 +145,7 @@ impl Core {
             status: AtomicU8::new(RUNNING),
             trapping: AtomicBool::new(trapping),
             killed: AtomicBool::new(false),
+            timers_bound: AtomicBool::new(false),
             #[cfg(feature = "testkit")]
             fault_countdown: std::sync::atomic::AtomicU64::new(0),
             relations: Mutex::new(Relations::default()),
@@ -252,6 +255,8 @@ impl Core {
             self.status.store(DEAD, Ordering::Release);
             rel.take_all()
         };
+        // Its pending timers go now, not at their deadlines.
+        self.system.timers.actor_ended(self);
         let name = held_name.as_deref();
         if let Some(name) = name {
             self.system

@@ -11,7 +11,7 @@ use crate::exit::ExitReason;
 use crate::links::{self, MonitorRef};
 use crate::mailbox::Envelope;
 use crate::system::{SpawnOptions, System};
-use crate::timer::TimerRef;
+use crate::timer::{Action, TimerRef};
 
 /// Given to every handler and hook: the actor's own address, the sender of
 /// the current message, and the ways to act on the world.
@@ -170,6 +170,13 @@ impl<A: Actor> Context<A> {
         to.exit_from(self.myself.id(), reason);
     }
 
+    /// Sends the exit signal `reason` to `to` with this actor as its origin,
+    /// and kills `to` if it is still alive after `timeout`, even if this
+    /// actor has terminated by then (see [`ActorRef::exit_or_kill`]).
+    pub fn exit_or_kill(&self, to: &ActorRef, reason: ExitReason, timeout: Duration) -> TimerRef {
+        to.exit_or_kill_from(self.myself.id(), reason, timeout)
+    }
+
     /// Sends `msg` to `to` after `delay`, with this actor as the sender.
     /// Dropped if this actor has terminated by then.
     pub fn send_after<M: Send + 'static>(
@@ -179,12 +186,15 @@ impl<A: Actor> Context<A> {
         msg: M,
     ) -> TimerRef {
         let envelope = Envelope::new(msg, Some(self.myself.clone()));
-        self.myself.core.system.timers.schedule(
-            delay,
-            to.clone(),
-            Some(self.myself.clone()),
+        let send = Action::Send {
+            to: to.clone(),
             envelope,
-        )
+        };
+        self.myself
+            .core
+            .system
+            .timers
+            .schedule(delay, send, Some(&self.myself.core))
     }
 
     /// Cancels a timer; `true` if it had not fired yet (it never will).

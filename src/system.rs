@@ -26,7 +26,7 @@ use crate::inbox::Inbox;
 use crate::links::{self, MonitorRef};
 use crate::mailbox::{Envelope, ExitSignal};
 use crate::registry::Registry;
-use crate::timer::{TimerRef, Timers};
+use crate::timer::{Action, TimerRef, Timers};
 
 /// How long dropping the last owning [`System`] handle waits for actors.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -598,9 +598,11 @@ impl System {
         to: &ActorRef,
         msg: M,
     ) -> TimerRef {
-        self.inner
-            .timers
-            .schedule(delay, to.clone(), None, Envelope::new(msg, None))
+        let send = Action::Send {
+            to: to.clone(),
+            envelope: Envelope::new(msg, None),
+        };
+        self.inner.timers.schedule(delay, send, None)
     }
 
     /// Cancels a timer; `true` if it had not fired yet (it never will).

@@ -67,6 +67,7 @@ impl Actor for Scheduler {
             .on(Self::after)
             .on(Self::after_then_stop)
             .on(Self::cancel)
+            .on(Self::arm_counted)
     }
 }
 
@@ -293,5 +294,238 @@ ferrotp::on_each_executor! {
             next::<Tick>(&other_inbox);
         }
         assert_eq!(threads_named("ferrotp-timers"), 2);
+    }
+
+    #[test]
+    fn a_payload_that_panics_when_dropped_never_stops_the_timer_thread() {
+        let _serial = serial();
+        ferrotp::silence_actor_panics();
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+
+        // To a dead target: the message is a dead letter, dropped.
+        let dead = system.spawn(Scheduler);
+        bridge.stop(std::slice::from_ref(&dead), WAIT);
+        system.send_after(Duration::from_millis(1), &dead, Bomb);
+        system.send_after(Duration::from_millis(100), inbox.actor(), Tick(1));
+        assert_eq!(next::<Tick>(&inbox), Tick(1));
+
+        // For an owner that terminated: dropped unsent.
+        let owner = system.spawn(BombThrower);
+        let monitor = inbox.monitor(&owner);
+        let _: TimerRef = bridge.call(&owner, ArmBombThenStop(inbox.actor().clone()), WAIT).unwrap();
+        assert_eq!(next::<Down>(&inbox).monitor, monitor);
+        system.send_after(Duration::from_millis(100), inbox.actor(), Tick(2));
+        assert_eq!(next::<Tick>(&inbox), Tick(2));
+
+        // Cancelled: the caller does not get the panic either.
+        let cancelled = system.send_after(Duration::from_secs(3600), &dead, Bomb);
+        assert!(system.cancel_timer(cancelled));
+        system.send_after(Duration::from_millis(1), inbox.actor(), Tick(3));
+        assert_eq!(next::<Tick>(&inbox), Tick(3));
+        assert!(inbox.try_recv().is_none());
+    }
+
+    #[test]
+    fn a_terminated_owners_timers_are_freed_at_once() {
+        let _serial = serial();
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let drops = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let owner = system.spawn(Scheduler);
+        let monitor = inbox.monitor(&owner);
+        let after = After {
+            delay: Duration::from_secs(3600),
+            to: inbox.actor().clone(),
+            tick: Tick(0),
+        };
+        let _: TimerRef = bridge.call(&owner, after, WAIT).unwrap();
+        let counted = ArmCounted {
+            to: inbox.actor().clone(),
+            counter: Counted(drops.clone()),
+        };
+        let _: TimerRef = bridge.call(&owner, counted, WAIT).unwrap();
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 0);
+        bridge.stop(std::slice::from_ref(&owner), WAIT);
+        // Dropped before the world hears of the end, not in an hour.
+        assert_eq!(next::<Down>(&inbox).monitor, monitor);
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        // A cancelled timer's message is dropped by the cancel.
+        let cancelled = system.send_after(
+            Duration::from_secs(3600),
+            inbox.actor(),
+            Counted(drops.clone()),
+        );
+        assert!(system.cancel_timer(cancelled));
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn arming_and_cancelling_timers_runs_in_flat_memory() {
+        let _serial = serial();
+        let system = new_system();
+        let bridge = system.bridge();
+        let churner = system.spawn(Churner);
+        // Warm up: the tables reach their working size.
+        let _: u32 = bridge.call(&churner, Churn(50_000), WAIT).unwrap();
+        let before = resident_bytes();
+        const CYCLES: u32 = 500_000;
+        let done: u32 = bridge
+            .call(&churner, Churn(CYCLES), Duration::from_secs(120))
+            .unwrap();
+        assert_eq!(done, CYCLES);
+        let grown = resident_bytes().saturating_sub(before);
+        // Unbounded, 500k cycles kept 24 bytes each (12 MB); allow a third.
+        assert!(
+            grown < 4 << 20,
+            "resident memory grew by {grown} bytes over {CYCLES} arm/cancel cycles"
+        );
+    }
+
+    #[test]
+    fn exit_or_kill_kills_a_busy_actor_at_its_deadline_though_the_asker_was_killed() {
+        let _serial = serial();
+        let system = new_system();
+        let bridge = system.bridge();
+        let inbox = system.inbox();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let busy = system.spawn(Busy(Mutex::new(Some(held))));
+        busy.send(Hold);
+        let monitor = inbox.monitor(&busy);
+        let asker = system.spawn(Asker);
+        let start = Instant::now();
+        let timeout = Duration::from_millis(300);
+        let _: TimerRef = bridge.call(&asker, AskToExit(busy.clone(), timeout), WAIT).unwrap();
+        asker.kill();
+        let down = next::<Down>(&inbox);
+        assert_eq!(down.monitor, monitor);
+        assert_eq!(down.reason, ExitReason::Killed);
+        assert!(start.elapsed() >= timeout, "killed after {:?}", start.elapsed());
+        drop(release);
+    }
+
+    #[test]
+    fn exit_or_kill_lets_an_actor_that_exits_in_time_end_with_the_reason() {
+        let _serial = serial();
+        let system = new_system();
+        let inbox = system.inbox();
+        let target = system.spawn(Scheduler);
+        let monitor = inbox.monitor(&target);
+        target.exit_or_kill(ExitReason::Shutdown, Duration::from_millis(200));
+        let down = next::<Down>(&inbox);
+        assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Shutdown));
+        // The kill went with the actor: nothing is left to fire or cancel.
+        system.send_after(Duration::from_millis(400), inbox.actor(), Tick(1));
+        assert_eq!(next::<Tick>(&inbox), Tick(1));
+        assert!(inbox.try_recv().is_none());
+    }
+}
+
+/// Panics when dropped.
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("Bomb dropped");
+    }
+}
+
+/// Arms a `Bomb` for an hour from now, then stops.
+struct BombThrower;
+struct ArmBombThenStop(ActorRef);
+
+impl Actor for BombThrower {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(
+            |_: &mut Self, ArmBombThenStop(to), ctx: &mut Context<Self>| {
+                let timer = ctx.send_after(Duration::from_secs(3600), &to, Bomb);
+                ctx.reply(timer);
+                ctx.stop(ExitReason::Normal);
+            },
+        )
+    }
+}
+
+/// Counts its drops.
+struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+struct ArmCounted {
+    to: ActorRef,
+    counter: Counted,
+}
+
+impl Scheduler {
+    fn arm_counted(&mut self, ArmCounted { to, counter }: ArmCounted, ctx: &mut Context<Self>) {
+        let timer = ctx.send_after(Duration::from_secs(3600), &to, counter);
+        ctx.reply(timer);
+    }
+}
+
+/// Arms and cancels n one-hour timers to itself, one at a time.
+struct Churner;
+struct Churn(u32);
+
+impl Actor for Churner {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(|_: &mut Self, Churn(n), ctx: &mut Context<Self>| {
+            let me = ctx.myself().clone();
+            for i in 0..n {
+                let timer = ctx.send_after(Duration::from_secs(3600), &me, Tick(i));
+                assert!(ctx.cancel_timer(timer));
+            }
+            ctx.reply(n);
+        })
+    }
+}
+
+/// This process's resident set in bytes.
+#[cfg(target_os = "linux")]
+fn resident_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .expect("statm's resident field");
+    pages * 4096
+}
+
+/// Blocks in its handler until the test lets go (or drops the sender).
+struct Busy(Mutex<Option<std::sync::mpsc::Receiver<()>>>);
+struct Hold;
+
+impl Actor for Busy {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(|busy: &mut Self, Hold, _ctx: &mut Context<Self>| {
+            let held = busy.0.lock().unwrap().take();
+            if let Some(held) = held {
+                let _ = held.recv_timeout(WAIT);
+            }
+        })
+    }
+}
+
+/// Asks another actor to exit, with a deadline.
+struct Asker;
+struct AskToExit(ActorRef, Duration);
+
+impl Actor for Asker {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(
+            |_: &mut Self, AskToExit(to, timeout), ctx: &mut Context<Self>| {
+                let kill = ctx.exit_or_kill(&to, ExitReason::Shutdown, timeout);
+                ctx.reply(kill);
+            },
+        )
     }
 }
