@@ -1,0 +1,227 @@
+//! Differential conformance against the BEAM: random scripts of spawns,
+//! links, monitors, exit signals, trapping, crashes, messages and names run
+//! on Erlang/OTP and on ferrotp (both executors), and what every process
+//! saw must be the same, up to the deliberate differences the README's
+//! "Where ferrotp differs from Erlang" section lists.
+//!
+//! Determinism: a script runs one step at a time. After each step the
+//! coordinator waits until the system is quiescent — no live process still
+//! holds a link or monitor to a dead one, then every live process answers a
+//! sync message — so each step has one outcome on the BEAM. Within a step,
+//! only what Erlang orders is compared (see `Trace::canonical`).
+//!
+//! Needs `erl` and `erlc` (`apt-get install erlang-base`); without them the
+//! tests fail and say so. `PROPTEST_CASES=n` runs more random scripts than
+//! the default 512.
+
+mod beam;
+mod local;
+mod script;
+mod term;
+mod trace;
+
+use ferrotp::Executor;
+use proptest::prelude::*;
+
+use beam::Beam;
+use script::{Action, Script, Signal, Step};
+
+/// Runs `script` on the BEAM and on both executors; the first disagreement.
+fn compare(script: &Script) -> Result<(), String> {
+    let expected = Beam::shared()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .run(script)?;
+    let expected_lines = expected.canonical();
+    if std::env::var_os("FERROTP_CONFORM_SHOW").is_some() {
+        eprintln!("{script}{expected}");
+    }
+    for executor in [Executor::Pool, Executor::Threads] {
+        let got = local::run(script, executor);
+        let got_lines = got.canonical();
+        if got_lines != expected_lines {
+            return Err(format!(
+                "ferrotp ({executor:?}) and Erlang disagree on this script:\n{script}\n\
+                 Erlang term: {}\n\nErlang saw:\n{expected}\nferrotp saw:\n{got}\nfirst difference: {}",
+                script.to_erlang(0),
+                first_difference(&expected_lines, &got_lines)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn first_difference(expected: &[String], got: &[String]) -> String {
+    for (i, (e, g)) in expected.iter().zip(got).enumerate() {
+        if e != g {
+            return format!("line {i}: Erlang `{e}`, ferrotp `{g}`");
+        }
+    }
+    format!("{} lines against {}", expected.len(), got.len())
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(512)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        max_shrink_iters: 2000,
+        // A failure prints its shrunk script (text and Erlang term); no
+        // regression file is left in the source tree.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_scripts_agree_with_the_beam(script in script::scripts(24)) {
+        ferrotp::silence_actor_panics();
+        if let Err(disagreement) = compare(&script) {
+            prop_assert!(false, "{}", disagreement);
+        }
+    }
+}
+
+// ---- fixed scripts ----
+
+fn step(actor: usize, action: Action) -> Step {
+    Step {
+        actor,
+        sends: Vec::new(),
+        action,
+    }
+}
+
+fn check(initial: usize, steps: Vec<Step>) {
+    ferrotp::silence_actor_panics();
+    let script = Script { initial, steps };
+    if let Err(disagreement) = compare(&script) {
+        panic!("{disagreement}");
+    }
+}
+
+#[test]
+fn erlang_is_installed() {
+    // A clear message instead of a panic inside proptest when it is not.
+    let _ = Beam::shared();
+}
+
+/// Every exclusion still names a real disagreement: once its issue is
+/// fixed, this fails and the exclusion must go (the random scripts then
+/// cover that shape again).
+#[test]
+fn each_exclusion_still_disagrees() {
+    ferrotp::silence_actor_panics();
+    for exclusion in script::EXCLUSIONS {
+        let example = (exclusion.example)();
+        assert!(
+            example.steps.iter().any(|s| (exclusion.matches)(s)),
+            "the example of {} does not have its shape",
+            exclusion.name
+        );
+        assert!(
+            compare(&example).is_err(),
+            "exclusion {} is stale: ferrotp and Erlang now agree on {example}\
+             (it waited on {}); remove it",
+            exclusion.name,
+            exclusion.waits_on
+        );
+    }
+}
+
+// ---- the scenarios of issue 14, as scripts ----
+//
+// Scripts settle after every step, so they check where each scenario ends,
+// on the BEAM's word; the races themselves (a signal still in flight when
+// the next operation runs) are timing, which `tests/stress_races.rs` loops.
+
+/// 1. A late kill does not change how a `Stop` ended: the stopper gets its
+///    answer and `Down(normal)`; the kill of the dead changes nothing.
+#[test]
+fn issue_14_late_kill_after_stop() {
+    check(
+        3,
+        vec![
+            step(0, Action::Monitor(1)),
+            step(0, Action::Stop(1)),
+            step(2, Action::Exit(1, Signal::Kill)),
+            step(0, Action::Link(1)),
+        ],
+    );
+}
+
+/// 2. Unlink, then link again to an actor that died meanwhile: the old
+///    link's signal was already handled; the new link yields `noproc`.
+#[test]
+fn issue_14_unlink_then_link_to_the_dead() {
+    for trapping in [true, false] {
+        check(
+            2,
+            vec![
+                step(0, Action::TrapExit(trapping)),
+                step(0, Action::Link(1)),
+                step(1, Action::Exit(1, Signal::Custom(2))),
+                step(0, Action::Unlink(1)),
+                step(0, Action::Link(1)),
+            ],
+        );
+    }
+}
+
+/// 3. A child killed right after its spawn: its spawner, linked, dies with
+///    `killed`; a monitor sees `killed`.
+#[test]
+fn issue_14_kill_right_after_spawn() {
+    check(
+        2,
+        vec![
+            step(0, Action::Spawn { link: true }),
+            step(1, Action::Monitor(2)),
+            step(1, Action::Exit(2, Signal::Kill)),
+        ],
+    );
+}
+
+/// 4. A message sent before a death is seen before the death's signal,
+///    whether trapping was turned on or off before the signal came.
+#[test]
+fn issue_14_message_before_exit_signal_with_trap_toggled() {
+    for toggles in [vec![true], vec![true, false], vec![false, true]] {
+        let mut steps = vec![step(0, Action::Link(1))];
+        steps.extend(toggles.into_iter().map(|on| step(1, Action::TrapExit(on))));
+        steps.push(Step {
+            actor: 0,
+            sends: vec![(1, 1), (1, 2)],
+            action: Action::Crash(3),
+        });
+        check(2, steps);
+    }
+}
+
+/// The order of a termination: the name is free when the notice arrives,
+/// so a watcher finds it free and re-registers it at once.
+#[test]
+fn name_is_free_when_the_end_is_told() {
+    use script::{Name, Reflex};
+    for reflex in [Reflex::Whereis(Name::A), Reflex::Register(Name::A)] {
+        for trapping_link in [false, true] {
+            let mut steps = vec![
+                step(1, Action::Register(Name::A, 1)),
+                step(0, Action::Reflex(Some(reflex))),
+            ];
+            if trapping_link {
+                steps.push(step(0, Action::TrapExit(true)));
+                steps.push(step(0, Action::Link(1)));
+            } else {
+                steps.push(step(0, Action::Monitor(1)));
+            }
+            steps.push(step(1, Action::Crash(6)));
+            steps.push(step(2, Action::Whereis(Name::A)));
+            check(3, steps);
+        }
+    }
+}
