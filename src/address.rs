@@ -120,9 +120,15 @@ impl Drop for CurrentGuard {
     }
 }
 
-/// The id of the actor this thread runs, if any.
-pub(crate) fn current_actor() -> Option<ActorId> {
-    CURRENT.with(|c| c.borrow().as_ref().map(|core| core.id))
+/// The id of the actor this thread runs, if it is one of `system`'s: ids
+/// are numbered per system, so an id alone does not tell one actor.
+pub(crate) fn current_actor_in(system: &Arc<SystemInner>) -> Option<ActorId> {
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .filter(|core| Arc::ptr_eq(&core.system, system))
+            .map(|core| core.id)
+    })
 }
 
 /// True when this thread runs the handler of an actor that was killed:

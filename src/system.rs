@@ -10,7 +10,7 @@ use dashmap::DashMap;
 
 use crate::actor::Actor;
 use crate::address::{
-    current_actor, ActorId, ActorInfo, ActorRef, Core, CurrentGuard, Driver, IdHasher,
+    current_actor_in, ActorId, ActorInfo, ActorRef, Core, CurrentGuard, Driver, IdHasher,
 };
 use crate::bridge::Bridge;
 use crate::cell::{ActorCell, Flow};
@@ -631,7 +631,7 @@ fn shutdown(inner: &Arc<SystemInner>, timeout: Duration) -> Result<(), ShutdownE
     inner.shutting_down.store(true, Ordering::Release);
     // An actor that shuts its own system down is signalled last, and its
     // own thread is not waited for.
-    let me = current_actor();
+    let me = current_actor_in(inner);
     let watcher = Inbox::in_system(inner);
     let mut not_stopped = Vec::new();
     for _pass in 0..3 {

@@ -123,6 +123,33 @@ ferrotp::on_each_executor! {
         system.shutdown(WAIT).unwrap();
     }
 
+    /// A system shut down from an actor of another system stops all its
+    /// actors, including the one whose id number equals the caller's (ids
+    /// are per system), and joins all its threads.
+    #[test]
+    fn a_shutdown_from_another_systems_actor_spares_no_one() {
+        for _ in 0..5 {
+            let a = system_on(EXECUTOR);
+            let b = system_on(EXECUTOR);
+            let a_actors: Vec<_> = (0..6).map(|_| a.spawn(Holder)).collect();
+            let caller = (0..6)
+                .map(|_| b.spawn(ShutdownOther))
+                .nth(3)
+                .unwrap();
+            assert!(
+                a_actors.iter().any(|x| x.id() == caller.id()),
+                "the test needs an actor of `a` numbered like the caller"
+            );
+            let done = b.bridge().call::<bool, _>(&caller, ShutDown(a.clone()), WAIT);
+            assert_eq!(done, Ok(true));
+            for actor in &a_actors {
+                assert!(!actor.is_alive(), "{actor} outlived its system's shutdown");
+            }
+            assert_eq!((a.threads(), a.pool_workers()), (0, 0));
+            b.shutdown(WAIT).unwrap();
+        }
+    }
+
     /// Several threads reading one inbox: every message reaches one of
     /// them, none sleeps while mail waits, whether the mail arrives while
     /// they sleep or sits in a batch another reader took.
@@ -167,6 +194,21 @@ ferrotp::on_each_executor! {
             assert_eq!(got, messages);
         }
         system.shutdown(WAIT).unwrap();
+    }
+}
+
+/// Shuts down the system it is sent, from inside an actor of another
+/// system, and answers whether the shutdown succeeded.
+struct ShutdownOther;
+struct ShutDown(ferrotp::System);
+impl ShutdownOther {
+    fn shut_down(&mut self, ShutDown(other): ShutDown, ctx: &mut ferrotp::Context<Self>) {
+        ctx.reply(other.shutdown(WAIT).is_ok());
+    }
+}
+impl ferrotp::Actor for ShutdownOther {
+    fn handlers() -> ferrotp::Handlers<Self> {
+        ferrotp::Handlers::new().on(Self::shut_down)
     }
 }
 

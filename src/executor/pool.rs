@@ -447,7 +447,11 @@ impl Pool {
             worker.unparker.unpark();
         }
         // A worker that runs this very shutdown leaves once it returns.
-        let me = current_worker().map(|local| local.index);
+        // Worker indexes are numbered per pool: only this pool's worker
+        // is spared the join.
+        let me = current_worker()
+            .filter(|local| std::ptr::eq(Arc::as_ptr(&local.pool), self))
+            .map(|local| local.index);
         self.threads.join_all(deadline, me);
         // Actors still queued (killed ones, or spawned while stopping) hold
         // the system alive through their cores: let them go.
