@@ -89,7 +89,10 @@ pub(crate) struct Core {
     pub driver: Driver,
     pub status: AtomicU8,
     pub trapping: AtomicBool,
-    /// Set by `kill`: the actor's thread may still run, and what it sends is void.
+    /// Set by the `kill` that terminated the actor, and only by it (under
+    /// the relations lock, as it closes them): the actor's thread may still
+    /// run, and what that thread sends from then on is void. A `kill` that
+    /// finds the actor already closed changes nothing.
     pub killed: AtomicBool,
     /// Set once a timer is bound to this actor, so that its end drops them.
     pub timers_bound: AtomicBool,
@@ -181,11 +184,20 @@ impl Core {
         self.status.load(Ordering::Acquire) == DEAD
     }
 
+    /// Delivers a message sent by whatever runs on this thread: void if
+    /// that is a killed actor's stuck handler.
     pub fn deliver(self: &Arc<Self>, envelope: Envelope) {
         if sender_was_killed() {
             self.refuse(envelope, "sender was killed");
             return;
         }
+        self.enqueue(envelope);
+    }
+
+    /// Queues a message whichever thread sends it: for the notices `close`
+    /// sends on behalf of a terminated actor, which no kill may void (the
+    /// kill that won sends them itself; one that lost changes nothing).
+    fn enqueue(self: &Arc<Self>, envelope: Envelope) {
         if self.is_dead() {
             self.refuse(envelope, "actor is dead");
             return;
@@ -248,15 +260,31 @@ impl Core {
     }
 
     /// Marks the actor dead and tells the world, exactly once: frees its
-    /// name, forgets it in the system's table, answers `reply_to` with
-    /// `Stopped`, drops the monitors it holds, then sends exit signals along
-    /// its links and `Down` to its watchers. Returns `false` if the actor was
-    /// already dead.
-    pub fn close(&self, reason: &ExitReason, reply_to: Option<ActorRef>) -> bool {
+    /// name, forgets it in the system's table, answers the sender of the
+    /// `Stop` it is handling (if any) with `Stopped`, drops the monitors it
+    /// holds, then sends exit signals along its links and `Down` to its
+    /// watchers. Returns `false` if the actor was already dead.
+    pub fn close(&self, reason: &ExitReason) -> bool {
+        self.close_as(reason, false)
+    }
+
+    /// `close` for `kill`: whether this kill is the one that terminated the
+    /// actor is decided under the relations lock, where `closed` is set, so
+    /// `killed` is set if and only if it did.
+    pub fn close_killed(&self) -> bool {
+        self.close_as(&ExitReason::Killed, true)
+    }
+
+    fn close_as(&self, reason: &ExitReason, by_kill: bool) -> bool {
         let (held_name, start_waiter, ties) = {
             let mut rel = self.relations();
             if rel.closed {
                 return false;
+            }
+            if by_kill {
+                // Before `DEAD`: whoever sees the actor dead sees its
+                // thread's later sends void.
+                self.killed.store(true, Ordering::Release);
             }
             self.status.store(DEAD, Ordering::Release);
             rel.take_all()
@@ -282,12 +310,12 @@ impl Core {
             reason: reason.clone(),
         });
 
-        if let Some(stopper) = reply_to {
+        if let Some(stopper) = ties.stopper {
             let stopped = Stopped {
                 actor: self.id,
                 reason: reason.clone(),
             };
-            stopper.core.deliver(Envelope::new(stopped, None));
+            stopper.core.enqueue(Envelope::new(stopped, None));
         }
         for (monitor, target) in ties.watching {
             target.core.relations().ties().watchers.remove(&monitor);
@@ -362,16 +390,19 @@ impl ActorRef {
     /// returns: the actor is marked dead, its name freed, its links and
     /// monitors fire with `Killed`, and whatever its thread sends afterwards
     /// is discarded (its messages, exit signals and kills). Its `stopped` hook
-    /// does not run.
+    /// does not run. A kill of an actor that has already terminated (or is
+    /// sending the notices of its end) changes nothing; a kill while the
+    /// `stopped` hook of a [`Stop`](crate::Stop) runs answers the `Stop`'s
+    /// sender with `Stopped { reason: Killed }` at once.
     pub fn kill(&self) {
         // A killed actor's stuck thread can no longer act on the world.
         if sender_was_killed() {
             tracing::debug!(actor = %self.id(), "kill from a killed actor discarded");
             return;
         }
-        // Set first: from now on, whatever the actor's thread sends is void.
-        self.core.killed.store(true, Ordering::Release);
-        if self.core.close(&ExitReason::Killed, None) {
+        // Only a kill that terminates the actor marks it killed: one that
+        // comes too late must not void what the dying actor still sends.
+        if self.core.close_killed() {
             tracing::warn!(actor = %self.id(), "killed");
             self.core.wake();
             if let (Driver::Pool(_), Some(pool)) = (&self.core.driver, self.core.system.pool()) {

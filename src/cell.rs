@@ -176,6 +176,15 @@ impl<A: Actor> ActorCell<A> {
     /// then links and monitors notified) — in that order.
     fn terminate(&mut self, reason: ExitReason) -> Flow {
         let core = self.core().clone();
+        if let Some(stopper) = self.ctx.stop_reply_to.take() {
+            // From here on, whoever closes the actor answers the `Stop`'s
+            // sender. A kill that closed it first answers no one: the `Stop`
+            // was not handled, like mail still queued at a kill.
+            let mut rel = core.relations();
+            if !rel.closed {
+                rel.ties().stopper = Some(stopper);
+            }
+        }
         if core
             .status
             .compare_exchange(RUNNING, EXITING, Ordering::AcqRel, Ordering::Acquire)
@@ -193,8 +202,7 @@ impl<A: Actor> ActorCell<A> {
                 tracing::error!(actor = %core.id, panic = %text, "dropping the actor panicked");
             }
         }
-        let reply_to = self.ctx.stop_reply_to.take();
-        core.close(&reason, reply_to);
+        core.close(&reason);
         Flow::Done
     }
 

@@ -192,7 +192,7 @@ impl Inbox {
 
 impl Drop for Inbox {
     fn drop(&mut self) {
-        self.actor.core.close(&ExitReason::Normal, None);
+        self.actor.core.close(&ExitReason::Normal);
         let taken = std::mem::take(&mut self.taken.lock().mail);
         let id = self.actor.id();
         let dropped = self.actor.core.mailbox.close(id) + user_messages(taken, id);

