@@ -320,12 +320,12 @@ impl Core {
         for (monitor, target) in ties.watching {
             target.core.relations().ties().watchers.remove(&monitor);
         }
-        for (_, linked) in ties.links {
-            tracing::debug!(actor = %self.id, name, to = %linked.id(), %reason, "link fired");
-            linked.core.deliver_exit(ExitSignal {
+        for (_, link) in ties.links {
+            tracing::debug!(actor = %self.id, name, to = %link.peer.id(), %reason, "link fired");
+            link.peer.core.deliver_exit(ExitSignal {
                 from: self.id,
                 reason: reason.clone(),
-                via_link: true,
+                link: Some(link.id),
                 force: false,
             });
         }
@@ -436,7 +436,7 @@ impl ActorRef {
         self.core.deliver_exit(ExitSignal {
             from,
             reason,
-            via_link: false,
+            link: None,
             force: false,
         });
     }

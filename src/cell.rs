@@ -153,7 +153,7 @@ impl<A: Actor> ActorCell<A> {
     }
 
     fn on_exit_signal(&mut self, signal: ExitSignal) -> Flow {
-        if signal.via_link && !links::accept_link_exit(self.myself(), signal.from) {
+        if !links::accept_exit(self.myself(), &signal) {
             return Flow::Continue;
         }
         if signal.force {

@@ -141,7 +141,7 @@ impl Inbox {
         match mail {
             Mail::Message(envelope) => Some(envelope),
             Mail::Exit(signal) => {
-                if signal.via_link && !links::accept_link_exit(&self.actor, signal.from) {
+                if !links::accept_exit(&self.actor, &signal) {
                     return None;
                 }
                 let stopped = Stopped {

@@ -4,8 +4,10 @@
 //! Both ends of a link or monitor are recorded under each actor's
 //! `relations` lock; when two locks are needed they are taken in `ActorId`
 //! order. A signal already on its way is checked again by its receiver
-//! (`accept_link_exit`, `accept_down`), which is how `unlink` and
-//! `demonitor` guarantee that nothing arrives after they return.
+//! (`accept_exit`, `accept_down`), which is how `unlink` and `demonitor`
+//! guarantee that nothing arrives after they return. Each link has its own
+//! [`LinkId`], carried by its exit signal, so unlinking and linking again
+//! never lets the old link's signal pass for the new one's.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -35,6 +37,26 @@ impl fmt::Display for MonitorRef {
     }
 }
 
+/// Identifies one link. Both ends record it and the exit signal the link
+/// carries names it, so a signal from an earlier link between the same two
+/// actors (unlinked, then linked again while the signal waited) is told
+/// apart and dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LinkId(u64);
+
+impl LinkId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        LinkId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// One end of a link: the actor at the other end, and which link it is.
+pub(crate) struct Link {
+    pub peer: ActorRef,
+    pub id: LinkId,
+}
+
 /// Where a spawner waiting for `started` hears how it went.
 pub(crate) type StartWaiter = Sender<Result<(), ExitReason>>;
 
@@ -56,7 +78,7 @@ pub(crate) struct Relations {
 /// An actor's links and monitors.
 #[derive(Default)]
 pub(crate) struct Ties {
-    pub links: BTreeMap<ActorId, ActorRef>,
+    pub links: BTreeMap<ActorId, Link>,
     /// Monitors on this actor, and who holds each.
     pub watchers: BTreeMap<MonitorRef, ActorRef>,
     /// Monitors this actor holds, and their targets.
@@ -76,6 +98,11 @@ impl Relations {
     /// The links and monitors, to read them (none yet: `None`).
     pub fn ties_ref(&self) -> Option<&Ties> {
         self.ties.as_deref()
+    }
+
+    /// The links and monitors, to change them if there are any.
+    fn ties_mut(&mut self) -> Option<&mut Ties> {
+        self.ties.as_deref_mut()
     }
 
     /// Marks the relations closed and takes what they held.
@@ -103,7 +130,8 @@ fn lock_pair<'a>(
 }
 
 /// Links `me` and `other`. If `other` is dead, `me` gets an exit signal
-/// with `NoProc` at once. Idempotent.
+/// with `NoProc` at once. Idempotent: while `me` holds a link to `other`
+/// (its exit signal may be on its way), linking again changes nothing.
 pub(crate) fn link(me: &ActorRef, other: &ActorRef) {
     if me.id() == other.id() {
         return;
@@ -112,18 +140,27 @@ pub(crate) fn link(me: &ActorRef, other: &ActorRef) {
     if mine.closed {
         return;
     }
-    mine.ties().links.insert(other.id(), other.clone());
+    let linked = mine
+        .ties_ref()
+        .is_some_and(|ties| ties.links.contains_key(&other.id()));
+    if linked {
+        return;
+    }
+    let id = LinkId::next();
+    let peer = other.clone();
+    mine.ties().links.insert(other.id(), Link { peer, id });
     if theirs.closed {
         drop((mine, theirs));
         me.core.deliver_exit(ExitSignal {
             from: other.id(),
             reason: ExitReason::NoProc,
-            via_link: true,
+            link: Some(id),
             force: false,
         });
         return;
     }
-    theirs.ties().links.insert(me.id(), me.clone());
+    let peer = me.clone();
+    theirs.ties().links.insert(me.id(), Link { peer, id });
 }
 
 /// Removes the link both ways. A signal `other` already sent along it is
@@ -133,8 +170,11 @@ pub(crate) fn unlink(me: &ActorRef, other: &ActorRef) {
         return;
     }
     let (mut mine, mut theirs) = lock_pair(me, other);
-    mine.ties().links.remove(&other.id());
-    theirs.ties().links.remove(&me.id());
+    for (rel, peer) in [(&mut mine, other.id()), (&mut theirs, me.id())] {
+        if let Some(ties) = rel.ties_mut() {
+            ties.links.remove(&peer);
+        }
+    }
 }
 
 /// `watcher` starts watching `target`; if `target` is dead, `watcher` gets
@@ -176,10 +216,24 @@ pub(crate) fn demonitor(watcher: &ActorRef, monitor: MonitorRef) -> bool {
     }
 }
 
-/// Whether a link exit signal from `from` still stands (the link was not
-/// removed meanwhile); consumes the link.
-pub(crate) fn accept_link_exit(me: &ActorRef, from: ActorId) -> bool {
-    me.core.relations().ties().links.remove(&from).is_some()
+/// Whether an exit signal still stands: one from outside always does; one
+/// along a link only if that very link is still in place (not unlinked,
+/// nor replaced by a newer link, meanwhile). Consumes the link.
+pub(crate) fn accept_exit(me: &ActorRef, signal: &ExitSignal) -> bool {
+    let Some(id) = signal.link else {
+        return true;
+    };
+    let mut rel = me.core.relations();
+    let Some(ties) = rel.ties_mut() else {
+        return false;
+    };
+    match ties.links.get(&signal.from) {
+        Some(link) if link.id == id => {
+            ties.links.remove(&signal.from);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Whether a `Down` still stands (not demonitored meanwhile); consumes the monitor.

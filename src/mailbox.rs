@@ -26,6 +26,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::address::{ActorId, ActorRef};
 use crate::exit::{Down, ExitReason};
+use crate::links::LinkId;
 use crate::panic::discard;
 use crate::payload::Payload;
 
@@ -90,8 +91,9 @@ impl fmt::Debug for Envelope {
 pub(crate) struct ExitSignal {
     pub from: ActorId,
     pub reason: ExitReason,
-    /// It comes from a link: it is void if the receiver unlinked `from`.
-    pub via_link: bool,
+    /// The link it comes along, if any: it is void unless the receiver
+    /// still holds that very link when it takes the signal.
+    pub link: Option<LinkId>,
     /// It cannot be trapped (a system shutdown); `stopped` still runs.
     pub force: bool,
 }

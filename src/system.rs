@@ -648,7 +648,7 @@ fn shutdown(inner: &Arc<SystemInner>, timeout: Duration) -> Result<(), ShutdownE
             actor.core.deliver_exit(ExitSignal {
                 from: ActorId::EXTERNAL,
                 reason: ExitReason::Shutdown,
-                via_link: false,
+                link: None,
                 force: true,
             });
             if !wait_for_down(&watcher, monitor, deadline) {
@@ -661,7 +661,7 @@ fn shutdown(inner: &Arc<SystemInner>, timeout: Duration) -> Result<(), ShutdownE
         me.core.deliver_exit(ExitSignal {
             from: ActorId::EXTERNAL,
             reason: ExitReason::Shutdown,
-            via_link: false,
+            link: None,
             force: true,
         });
     }

@@ -32,4 +32,12 @@ ferrotp::on_each_executor! {
         kill_in_the_stopped_hook_answers_the_stopper(&system);
         system.shutdown(common::WAIT).unwrap();
     }
+
+    #[test]
+    fn unlink_then_link_to_an_actor_that_died_meanwhile_yields_noproc() {
+        let system = new_system();
+        relink_after_unlink_yields_noproc(&system);
+        an_actor_relinking_gets_noproc(&system);
+        system.shutdown(common::WAIT).unwrap();
+    }
 }
