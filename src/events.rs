@@ -12,6 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::address::ActorId;
 use crate::error::RecvError;
+use crate::executor::Executor;
 use crate::exit::ExitReason;
 
 /// Something that happened to an actor of a system ([`System::subscribe`](crate::System::subscribe)).
@@ -48,6 +49,25 @@ pub enum LifecycleEvent {
         /// The name.
         name: String,
     },
+    /// A handler ran past the system's threshold
+    /// ([`SystemBuilder::long_handler`](crate::SystemBuilder::long_handler)).
+    /// On the pool, such a handler holds a worker: the actor is a candidate
+    /// for [`SpawnOptions::dedicated`](crate::SpawnOptions::dedicated).
+    /// Sent when the handler returns.
+    LongHandler {
+        /// The actor.
+        actor: ActorId,
+        /// Its name, if it has one.
+        name: Option<String>,
+        /// The type of the message it handled (`std::any::type_name`), or
+        /// `"started"` for its `started` hook.
+        message_type: &'static str,
+        /// How long it ran (waits in `Bridge::call`, `Inbox::recv` and the
+        /// like not counted; on the pool, to within about a millisecond).
+        elapsed: Duration,
+        /// Where it ran.
+        executor: Executor,
+    },
     /// An event published by a behaviour built on the kernel (a supervisor's
     /// restart, say) with [`System::publish`](crate::System::publish); read
     /// it with [`custom`](Self::custom).
@@ -69,7 +89,8 @@ impl LifecycleEvent {
             LifecycleEvent::Spawned { actor, .. }
             | LifecycleEvent::Exited { actor, .. }
             | LifecycleEvent::Registered { actor, .. }
-            | LifecycleEvent::Unregistered { actor, .. } => Some(*actor),
+            | LifecycleEvent::Unregistered { actor, .. }
+            | LifecycleEvent::LongHandler { actor, .. } => Some(*actor),
             LifecycleEvent::Custom(_) => None,
         }
     }
@@ -102,6 +123,20 @@ impl fmt::Debug for LifecycleEvent {
                 .debug_struct("Unregistered")
                 .field("actor", actor)
                 .field("name", name)
+                .finish(),
+            LifecycleEvent::LongHandler {
+                actor,
+                name,
+                message_type,
+                elapsed,
+                executor,
+            } => f
+                .debug_struct("LongHandler")
+                .field("actor", actor)
+                .field("name", name)
+                .field("message_type", message_type)
+                .field("elapsed", elapsed)
+                .field("executor", executor)
                 .finish(),
             LifecycleEvent::Custom(_) => f.write_str("Custom(..)"),
         }

@@ -75,7 +75,9 @@ pub use inbox::Inbox;
 pub use links::MonitorRef;
 pub use mailbox::Envelope;
 pub use panic::silence_actor_panics;
-pub use system::{SpawnOptions, System, SystemBuilder, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use system::{
+    SpawnOptions, System, SystemBuilder, DEFAULT_LONG_HANDLER, DEFAULT_SHUTDOWN_TIMEOUT,
+};
 pub use timer::TimerRef;
 
 /// The README's examples, compiled and run as doctests.

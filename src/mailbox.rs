@@ -107,6 +107,18 @@ pub(crate) enum Mail {
     Wake,
 }
 
+impl Mail {
+    /// The type of the message a handler sees for this mail.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Mail::Message(envelope) => envelope.type_name,
+            Mail::Exit(_) => std::any::type_name::<crate::exit::Stopped>(),
+            Mail::Down(_) => std::any::type_name::<Down>(),
+            Mail::Wake => "wake",
+        }
+    }
+}
+
 #[derive(Default)]
 struct Queues {
     messages: VecDeque<Mail>,

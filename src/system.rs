@@ -31,6 +31,11 @@ use crate::timer::{Action, TimerRef, Timers};
 /// How long dropping the last owning [`System`] handle waits for actors.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a handler runs before it is reported as a long handler, unless
+/// the system is built with another threshold
+/// ([`SystemBuilder::long_handler`]).
+pub const DEFAULT_LONG_HANDLER: Duration = Duration::from_millis(100);
+
 /// What a system shares with every actor in it.
 pub(crate) struct SystemInner {
     next_id: AtomicU64,
@@ -47,9 +52,15 @@ pub(crate) struct SystemInner {
     pool_config: PoolConfig,
     dead_letters: AtomicU64,
     shutting_down: AtomicBool,
+    long_handler: Option<Duration>,
 }
 
 impl SystemInner {
+    /// Handlers that run longer are reported (`None`: not timed).
+    pub fn long_handler(&self) -> Option<Duration> {
+        self.long_handler
+    }
+
     pub fn next_id(&self) -> ActorId {
         ActorId(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
@@ -67,7 +78,12 @@ impl SystemInner {
             return Ok(pool);
         }
         let config = &self.pool_config;
-        let pool = Pool::start(config.workers, config.quota, config.stack_size)?;
+        let pool = Pool::start(
+            config.workers,
+            config.quota,
+            config.stack_size,
+            self.long_handler,
+        )?;
         Ok(self.pool.get_or_init(|| pool))
     }
 
@@ -157,6 +173,7 @@ pub struct SystemBuilder {
     stack_size: Option<usize>,
     workers: Option<usize>,
     turn_quota: Option<usize>,
+    long_handler: Option<Option<Duration>>,
 }
 
 impl SystemBuilder {
@@ -179,6 +196,29 @@ impl SystemBuilder {
     /// higher is faster for an actor with a backlog.
     pub fn turn_quota(mut self, messages: usize) -> Self {
         self.turn_quota = Some(messages.max(1));
+        self
+    }
+
+    /// Reports every handler (or `started` hook) that runs longer than
+    /// `threshold` (default [`DEFAULT_LONG_HANDLER`], 100 ms; `None`: no
+    /// reports), like Erlang's `system_monitor` with `long_schedule`: a
+    /// [`LifecycleEvent::LongHandler`] naming the actor, its name and the
+    /// message type, and a `tracing` event (`warn` on the pool, where such
+    /// a handler holds a worker, so the actor may belong on a dedicated
+    /// thread; `debug` on a dedicated thread). Time spent waiting in the
+    /// runtime's own blocking calls (`Bridge::call`, `Inbox::recv`) does
+    /// not count. On the pool, handlers are timed by a watchdog that looks
+    /// every millisecond, so the hot path only bumps a counter.
+    ///
+    /// ```
+    /// use ferrotp::System;
+    /// use std::time::Duration;
+    /// let strict = System::builder().long_handler(Duration::from_millis(20)).build();
+    /// let quiet = System::builder().long_handler(None).build();
+    /// # let _ = (strict, quiet);
+    /// ```
+    pub fn long_handler(mut self, threshold: impl Into<Option<Duration>>) -> Self {
+        self.long_handler = Some(threshold.into());
         self
     }
 
@@ -210,6 +250,7 @@ impl SystemBuilder {
             },
             dead_letters: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
+            long_handler: self.long_handler.unwrap_or(Some(DEFAULT_LONG_HANDLER)),
         });
         System {
             _owner: Some(Arc::new(Owner(inner.clone()))),

@@ -115,8 +115,16 @@ fn the_exit_event(actor: &ActorRef) -> Recorded {
 struct Subject;
 struct Crash;
 struct StopWith(ExitReason);
+/// Computes for this long.
+struct Crunch(Duration);
 
 impl Subject {
+    fn crunch(&mut self, Crunch(how_long): Crunch, _ctx: &mut Context<Self>) {
+        let start = std::time::Instant::now();
+        while start.elapsed() < how_long {
+            std::hint::spin_loop();
+        }
+    }
     fn crash(&mut self, _: Crash, _ctx: &mut Context<Self>) {
         panic!("kaboom");
     }
@@ -127,7 +135,10 @@ impl Subject {
 
 impl Actor for Subject {
     fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::crash).on(Self::stop_with)
+        Handlers::new()
+            .on(Self::crash)
+            .on(Self::stop_with)
+            .on(Self::crunch)
     }
 }
 
@@ -294,5 +305,46 @@ ferrotp::on_each_executor! {
         .map(|(m, n)| (m.to_string(), n.to_string()))
         .collect();
         assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn a_long_handler_is_an_event_with_the_actor_its_name_and_the_message_type() {
+        let _recording = recording();
+        let system = ferrotp::System::builder()
+            .executor(EXECUTOR)
+            .long_handler(Duration::from_millis(30))
+            .build();
+        let inbox = system.inbox();
+        let a = system
+            .spawn_with(Subject, SpawnOptions::new().name("slowpoke"))
+            .unwrap();
+        inbox.monitor(&a);
+        a.send(Crunch(Duration::from_millis(100)));
+        a.send(Stop);
+        assert_eq!(wait_down(&inbox, &a), ExitReason::Normal);
+        let long: Vec<Recorded> = events_of(&a)
+            .into_iter()
+            .filter(|e| e.message().starts_with("long handler"))
+            .collect();
+        assert_eq!(long.len(), 1, "{long:?}");
+        let expected_level = match EXECUTOR {
+            // It held a worker that other actors share.
+            ferrotp::Executor::Pool => Level::WARN,
+            // It delayed no one but its own actor.
+            ferrotp::Executor::Threads => Level::DEBUG,
+        };
+        assert_eq!(long[0].level, expected_level);
+        assert_eq!(long[0].field("name"), Some("slowpoke"));
+        assert_eq!(
+            long[0].field("message_type"),
+            Some(std::any::type_name::<Crunch>())
+        );
+        assert!(
+            long[0]
+                .field("elapsed_ms")
+                .and_then(|ms| ms.parse::<u64>().ok())
+                .is_some_and(|ms| ms >= 30),
+            "{long:?}"
+        );
     }
 }

@@ -340,3 +340,109 @@ fn an_actor_woken_by_a_turn_with_more_work_in_hand_runs_on_another_worker() {
     release_second.send(()).unwrap();
     system.shutdown(WAIT).unwrap();
 }
+
+/// Gives idle workers the time to stop searching and park, which makes the
+/// hard case (a woken actor that only a parked worker could take) the usual
+/// one. Nothing in the tests' outcome depends on this pause.
+fn let_the_workers_park() {
+    std::thread::sleep(Duration::from_millis(50));
+}
+
+/// Keeps the calling thread busy for `how_long`, as a CPU-heavy handler does.
+fn compute_for(how_long: Duration) {
+    let start = Instant::now();
+    let mut x = 0u64;
+    while start.elapsed() < how_long {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+    }
+}
+
+#[test]
+fn an_actor_woken_by_a_long_handler_runs_while_that_handler_computes() {
+    // `a` wakes `b` (which goes to the top of `a`'s worker's queue, to run
+    // right after `a`'s turn), then computes for 400 ms. The other worker
+    // has parked long before: it must be woken to take `b`.
+    let system = pool(2);
+    let inbox = system.inbox();
+    let a = spawn_puppet(&system, &inbox, false);
+    let b = spawn_puppet(&system, &inbox, false);
+    assert!(answers_ping(&system.bridge(), &a));
+    assert!(answers_ping(&system.bridge(), &b));
+    let_the_workers_park();
+    let report = inbox.actor().clone();
+    tell(&a, move |ctx| {
+        let to_report = report.clone();
+        let job = common::Job(Box::new(move |ctx| ctx.send(&to_report, "b ran")));
+        ctx.send(&b, job);
+        compute_for(Duration::from_millis(400));
+        ctx.send(&report, "a done");
+    });
+    let (first, _) = next::<&str>(&inbox);
+    let (second, _) = next::<&str>(&inbox);
+    assert_eq!(
+        (first, second),
+        ("b ran", "a done"),
+        "the woken actor waited for its waker's whole handler"
+    );
+    system.shutdown(WAIT).unwrap();
+}
+
+#[test]
+fn a_handler_that_waits_in_a_loop_for_an_actor_it_stopped_sees_it_stop() {
+    // The wait is a loop the pool cannot see (no `Bridge::call`): the
+    // stopped actor sits in this worker's queue unless another worker
+    // takes it.
+    let system = pool(2);
+    let inbox = system.inbox();
+    let bridge = system.bridge();
+    let waiter = spawn_puppet(&system, &inbox, false);
+    let target = spawn_puppet(&system, &inbox, false);
+    assert!(answers_ping(&bridge, &target));
+    let_the_workers_park();
+    let saw_it = ask(&bridge, &waiter, move |ctx| {
+        ctx.send(&target, Stop);
+        let deadline = Instant::now() + WAIT / 2;
+        while target.is_alive() && Instant::now() < deadline {
+            std::hint::spin_loop();
+        }
+        !target.is_alive()
+    });
+    assert!(
+        saw_it,
+        "the stopped actor never ran while its stopper waited"
+    );
+    system.shutdown(WAIT).unwrap();
+}
+
+#[test]
+fn chatty_pairs_on_every_worker_do_not_starve_a_new_actor() {
+    let workers = 2;
+    let system = pool(workers);
+    let inbox = system.inbox();
+    let bridge = system.bridge();
+    let mut pairs = Vec::new();
+    for _ in 0..workers {
+        let a = system.spawn(Bouncer { partner: None });
+        let b = system.spawn(Bouncer { partner: None });
+        a.send(b.clone());
+        b.send(a.clone());
+        a.send(Ball);
+        pairs.push((a, b));
+    }
+    // A newcomer spawned from plain code (it goes to the shared queue), and
+    // one spawned by an actor (it goes to that worker's own queue).
+    let newcomer = spawn_puppet(&system, &inbox, false);
+    let report = inbox.actor().clone();
+    let spawner = spawn_puppet(&system, &inbox, false);
+    let inner = ask(&bridge, &spawner, move |ctx| {
+        ctx.spawn(common::Puppet {
+            report,
+            stopped_ran: Default::default(),
+        })
+    });
+    for _ in 0..20 {
+        assert!(answers_ping(&bridge, &newcomer));
+        assert!(answers_ping(&bridge, &inner));
+    }
+    system.shutdown(WAIT).unwrap();
+}

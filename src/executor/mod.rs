@@ -5,8 +5,10 @@
 //! on a few worker threads. A system picks a default ([`Executor`]) and any
 //! spawn can ask for a dedicated thread instead.
 
+pub(crate) mod long_handler;
 pub(crate) mod pool;
 pub(crate) mod thread;
+pub(crate) mod watchdog;
 
 /// Which executor runs an actor.
 ///

@@ -14,11 +14,14 @@
 //!   actor a turn woke last runs right after that turn, on the same core (a
 //!   request and its reply run back to back without a thread switch), and
 //!   the first actor a turn wakes does not wake another worker (unless the
-//!   turn has more messages in hand, which would keep it waiting; a single
-//!   long handler still keeps it waiting until it returns). Idle workers
-//!   steal the oldest entries. After [`LIFO_STREAK`] turns in a row from the
-//!   top, the worker takes its oldest entry instead, so a pair of chatty
-//!   actors cannot starve the rest;
+//!   turn has more messages in hand, which would keep it waiting). Idle
+//!   workers steal from the bottom, and nothing in the queue is out of
+//!   their reach. If a turn runs on (a long handler, or a wait the pool
+//!   cannot see), the [`watchdog`](super::watchdog) notices within a tick
+//!   or two (about a millisecond each) that actors wait behind it and wakes
+//!   a parked worker to steal them. After [`LIFO_STREAK`] turns in a row
+//!   from the top, the worker takes its oldest entry instead, so a pair of
+//!   chatty actors cannot starve the rest;
 //! - the injector (FIFO), for actors scheduled from outside the pool and for
 //!   actors whose quota ran out, which so go to the back of the line.
 //!
@@ -50,7 +53,10 @@ use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::sync::{Parker, Unparker};
 use crossbeam_utils::Backoff;
 
+use super::long_handler::{self, STARTED};
 use super::thread::ThreadSet;
+use super::watchdog::{self, Probe, Watchdog};
+use super::Executor;
 use crate::actor::Actor;
 use crate::address::{ActorId, Core, CurrentGuard, Driver};
 use crate::cell::{ActorCell, Flow};
@@ -75,13 +81,36 @@ const IDLE: u8 = 0;
 const SCHEDULED: u8 = 1;
 const FINISHED: u8 = 2;
 
+/// What a turn gets from the worker that runs it.
+pub(crate) struct TurnEnv<'a> {
+    /// The most pieces of mail to handle.
+    quota: usize,
+    /// Where the turn tells the worker how many messages of its batch are
+    /// still to be handled.
+    in_hand: &'a Cell<usize>,
+    /// Where the turn marks the start of each handler, for the watchdog.
+    probe: &'a Probe,
+    /// The pool's epoch, for the watchdog's times.
+    epoch: Instant,
+}
+
+impl TurnEnv<'_> {
+    /// Runs one handler (`what` names it) under the watchdog's clock.
+    fn time<T>(&self, core: &Core, what: &'static str, handler: impl FnOnce() -> T) -> T {
+        self.probe.handler_started();
+        let out = handler();
+        if let Some(elapsed) = self.probe.handler_ended(self.epoch) {
+            long_handler::report(core, Executor::Pool, what, elapsed);
+        }
+        out
+    }
+}
+
 /// One turn of an actor: start it if needed, then handle up to `quota`
 /// pieces of mail.
 pub(crate) trait Turn: Send {
-    /// `batch` is the worker's scratch space, empty before and after;
-    /// `in_hand` tells the worker how many messages of the batch are still
-    /// to be handled in this turn.
-    fn run(&mut self, quota: usize, batch: &mut VecDeque<Mail>, in_hand: &Cell<usize>) -> TurnEnd;
+    /// `batch` is the worker's scratch space, empty before and after.
+    fn run(&mut self, env: &TurnEnv<'_>, batch: &mut VecDeque<Mail>) -> TurnEnd;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,15 +130,16 @@ struct PooledCell<A: Actor> {
 }
 
 impl<A: Actor> Turn for PooledCell<A> {
-    fn run(&mut self, quota: usize, batch: &mut VecDeque<Mail>, in_hand: &Cell<usize>) -> TurnEnd {
+    fn run(&mut self, env: &TurnEnv<'_>, batch: &mut VecDeque<Mail>) -> TurnEnd {
         let Some(cell) = self.cell.as_mut() else {
             return TurnEnd::Done;
         };
         let core = cell.core().clone();
+        let (quota, in_hand) = (env.quota, env.in_hand);
         let mut end = TurnEnd::Busy;
         if !self.started {
             self.started = true;
-            if cell.start() == Flow::Done {
+            if env.time(&core, STARTED, || cell.start()) == Flow::Done {
                 end = TurnEnd::Done;
             }
         }
@@ -133,7 +163,7 @@ impl<A: Actor> Turn for PooledCell<A> {
             };
             in_hand.set(batch.len());
             handled += 1;
-            if cell.handle(mail) == Flow::Done {
+            if env.time(&core, mail.type_name(), || cell.handle(mail)) == Flow::Done {
                 end = TurnEnd::Done;
             }
         }
@@ -191,13 +221,31 @@ impl PoolEntry {
 }
 
 /// What other threads may see of one worker.
-struct WorkerShared {
+pub(crate) struct WorkerShared {
     stealer: Stealer<Arc<Core>>,
     unparker: Unparker,
     /// The actor whose turn this worker runs (0: none).
     running: AtomicU64,
     /// An actor it ran was killed mid-turn: a replacement took its place.
     abandoned: AtomicBool,
+    /// Its turns and handlers, for the watchdog.
+    probe: Probe,
+}
+
+impl WorkerShared {
+    /// The id of the actor whose turn this worker runs (0: none).
+    pub fn running(&self) -> u64 {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    pub fn probe(&self) -> &Probe {
+        &self.probe
+    }
+
+    /// Whether actors wait in this worker's queue.
+    pub fn has_queued(&self) -> bool {
+        !self.stealer.is_empty()
+    }
 }
 
 /// A worker's own side: its queue and counters, on its own thread.
@@ -232,14 +280,18 @@ fn current_worker() -> Option<Rc<Local>> {
 /// added if too few would be left to run them.
 pub(crate) fn blocking<T>(wait: impl FnOnce() -> T) -> T {
     let Some(local) = current_worker() else {
-        return wait();
+        let out = wait();
+        long_handler::restart_thread_clock();
+        return out;
     };
     local.hand_off();
     let pool = local.pool.clone();
+    local.shared.probe.waiting(true);
     pool.blocked.fetch_add(1, Ordering::SeqCst);
     pool.add_worker_if_short();
     let out = wait();
     pool.blocked.fetch_sub(1, Ordering::SeqCst);
+    local.shared.probe.waiting(false);
     out
 }
 
@@ -260,7 +312,15 @@ pub(crate) struct Pool {
     stopping: AtomicBool,
     next_worker: AtomicUsize,
     threads: ThreadSet<usize>,
+    watchdog: Watchdog,
+    /// Handlers that run longer are reported (`None`: not timed).
+    long_handler: Option<Duration>,
+    /// Where the watchdog's times count from.
+    epoch: Instant,
 }
+
+/// The watchdog thread's key among the pool's threads (workers count up from 0).
+const WATCHDOG_KEY: usize = usize::MAX;
 
 impl Pool {
     /// A pool of `size` workers, started now; fails if not one worker
@@ -269,7 +329,9 @@ impl Pool {
         size: usize,
         quota: usize,
         stack_size: Option<usize>,
+        long_handler: Option<Duration>,
     ) -> Result<Arc<Pool>, SpawnError> {
+        let (watchdog, watchdog_parker) = Watchdog::new();
         let pool = Arc::new(Pool {
             size: size.max(1),
             quota: quota.max(1),
@@ -284,6 +346,9 @@ impl Pool {
             stopping: AtomicBool::new(false),
             next_worker: AtomicUsize::new(0),
             threads: ThreadSet::new(stack_size),
+            watchdog,
+            long_handler,
+            epoch: Instant::now(),
         });
         let mut failure = None;
         for _ in 0..pool.size {
@@ -291,10 +356,48 @@ impl Pool {
                 failure = Some(error);
             }
         }
-        match failure {
-            Some(error) if pool.workers() == 0 => Err(error),
-            _ => Ok(pool),
+        if let Some(error) = failure.filter(|_| pool.workers() == 0) {
+            return Err(error);
         }
+        let watched = pool.clone();
+        if let Err(error) =
+            pool.threads
+                .start(WATCHDOG_KEY, "ferrotp-watchdog".to_string(), move || {
+                    watchdog::watch(watched, watchdog_parker)
+                })
+        {
+            // The pool still runs; what sits behind a long handler waits
+            // for it, and long handlers go unreported.
+            tracing::error!(%error, "could not start the pool's watchdog");
+        }
+        Ok(pool)
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn watchdog(&self) -> &Watchdog {
+        &self.watchdog
+    }
+
+    pub(crate) fn long_handler(&self) -> Option<Duration> {
+        self.long_handler
+    }
+
+    pub(crate) fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// Runs `f` on the list of workers.
+    pub(crate) fn with_workers<T>(&self, f: impl FnOnce(&[Arc<WorkerShared>]) -> T) -> T {
+        f(&self.workers.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Wakes a parked worker to look for work (the watchdog saw some wait
+    /// behind a long turn), unless one is searching already.
+    pub(crate) fn wake_idle_worker(&self) {
+        self.notify_one();
     }
 
     /// Hands a new actor to the pool: `cell` runs its first turn soon.
@@ -358,6 +461,7 @@ impl Pool {
             unparker: parker.unparker().clone(),
             running: AtomicU64::new(0),
             abandoned: AtomicBool::new(false),
+            probe: Probe::default(),
         });
         self.live.fetch_add(1, Ordering::SeqCst);
         self.workers
@@ -446,6 +550,7 @@ impl Pool {
         {
             worker.unparker.unpark();
         }
+        self.watchdog.wake();
         // A worker that runs this very shutdown leaves once it returns.
         // Worker indexes are numbered per pool: only this pool's worker
         // is spared the join.
@@ -623,11 +728,19 @@ impl Local {
         self.shared
             .running
             .store(core.id.as_u64(), Ordering::SeqCst);
+        self.shared.probe.turn_started();
+        self.pool.watchdog.turn_started();
         self.queued_this_turn.set(0);
         let end = {
             let _current = CurrentGuard::enter(&core);
             let mut batch = self.batch.borrow_mut();
-            turn.run(self.pool.quota, &mut batch, &self.in_hand)
+            let env = TurnEnv {
+                quota: self.pool.quota,
+                in_hand: &self.in_hand,
+                probe: &self.shared.probe,
+                epoch: self.pool.epoch,
+            };
+            turn.run(&env, &mut batch)
         };
         self.shared.running.store(0, Ordering::SeqCst);
         match end {

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::long_handler::{ThreadClock, STARTED};
 use crate::actor::Actor;
 use crate::address::{ActorId, CurrentGuard};
 use crate::cell::{ActorCell, Flow};
@@ -17,9 +18,16 @@ use crate::error::SpawnError;
 fn drive<A: Actor>(mut cell: ActorCell<A>) {
     let core = cell.core().clone();
     let _current = CurrentGuard::enter(&core);
-    if cell.start() == Flow::Continue {
+    let threshold = core.system.long_handler();
+    let clock = ThreadClock::start(threshold, STARTED);
+    let flow = cell.start();
+    ThreadClock::stop(clock, &core);
+    if flow == Flow::Continue {
         while let Some(mail) = core.mailbox.recv(None) {
-            if cell.handle(mail) == Flow::Done {
+            let clock = ThreadClock::start(threshold, mail.type_name());
+            let flow = cell.handle(mail);
+            ThreadClock::stop(clock, &core);
+            if flow == Flow::Done {
                 break;
             }
         }
