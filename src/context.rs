@@ -87,8 +87,10 @@ impl<A: Actor> Context<A> {
     }
 
     /// Spawns an actor linked to this one; the link exists before the child
-    /// runs any code. If the child cannot be spawned, this actor receives an
-    /// exit signal with `NoProc` (as for any link to a dead actor).
+    /// runs any code. If the child cannot be spawned (no thread, the system
+    /// shutting down), the address returned is of a dead actor and this
+    /// actor receives one exit signal about it, with `NoProc` (as for any
+    /// link to a dead actor), and no other.
     pub fn spawn_link<B: Actor>(&self, actor: B) -> ActorRef {
         let options = SpawnOptions::new().link(&self.myself);
         match self.system.spawn_with(actor, options) {
@@ -102,7 +104,9 @@ impl<A: Actor> Context<A> {
     }
 
     /// Spawns an actor monitored by this one (the monitor exists before the
-    /// child runs any code).
+    /// child runs any code). If the child cannot be spawned, the address
+    /// returned is of a dead actor and the monitor returned yields one
+    /// `Down` with `NoProc`; no other `Down` comes of the attempt.
     pub fn spawn_monitor<B: Actor>(&self, actor: B) -> (ActorRef, MonitorRef) {
         let mut options = SpawnOptions::new();
         options.monitored_by = Some(self.myself.clone());

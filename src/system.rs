@@ -435,9 +435,8 @@ impl System {
         match executor {
             Executor::Threads => {
                 if let Err(error) = inner.executor.launch(cell) {
-                    actor_ref.core.close(&ExitReason::Error(format!(
-                        "could not spawn a thread: {error}"
-                    )));
+                    let why = format!("could not spawn a thread: {error}");
+                    unborn(&actor_ref, &options, monitor, why);
                     return Err(error);
                 }
             }
@@ -445,9 +444,8 @@ impl System {
                 let pool = match inner.pool_or_start() {
                     Ok(pool) => pool,
                     Err(error) => {
-                        actor_ref.core.close(&ExitReason::Error(format!(
-                            "could not start the pool: {error}"
-                        )));
+                        let why = format!("could not start the pool: {error}");
+                        unborn(&actor_ref, &options, monitor, why);
                         return Err(error);
                     }
                 };
@@ -663,6 +661,23 @@ impl System {
     pub fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
         shutdown(&self.inner, timeout)
     }
+}
+
+/// Ends an actor that never ran because it got no thread to run on.
+///
+/// The link and monitor its spawn made are taken back first, silently:
+/// the spawner gets the error and no child, so no exit signal or `Down`
+/// may name that child. ([`Context::spawn_link`] and
+/// [`Context::spawn_monitor`] then report the failure once, about the
+/// address they return.)
+fn unborn(actor: &ActorRef, options: &SpawnOptions, monitor: Option<MonitorRef>, why: String) {
+    if let Some(other) = &options.link {
+        links::unlink(actor, other);
+    }
+    if let (Some(watcher), Some(monitor)) = (&options.monitored_by, monitor) {
+        links::demonitor(watcher, monitor);
+    }
+    actor.core.close(&ExitReason::Error(why));
 }
 
 fn shutdown(inner: &Arc<SystemInner>, timeout: Duration) -> Result<(), ShutdownError> {
