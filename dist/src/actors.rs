@@ -1,0 +1,355 @@
+//! The node's own actors: a [`Proxy`] per remote process (or remote name),
+//! a [`GenReply`] per `gen_server:call` from Erlang, and the [`Kernel`]
+//! registered as `net_kernel`.
+
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use erl_dist::message::Message;
+use erl_dist::term::{Atom, Pid, PidOrAtom, Reference, Term};
+use ferrotp::{Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, MonitorRef, Stopped};
+
+use crate::codec::{atom, tuple, untag};
+use crate::node::{NodeInner, Target};
+use crate::reason;
+
+/// A monitor this node holds on a remote process fired (or its connection
+/// was lost). Delivered to the local actor that holds the monitor.
+#[derive(Clone, Debug)]
+pub(crate) struct RemoteDown {
+    pub reference: Reference,
+    pub reason: ExitReason,
+}
+
+/// What the dispatcher asks a remote process's proxy to do on its behalf.
+pub(crate) enum ProxyCtl {
+    /// The remote process linked to this local actor.
+    LinkFrom(ActorRef),
+    UnlinkFrom(ActorRef),
+    /// The remote process ended while linked to local actors.
+    LinkExit(ExitReason),
+    /// The remote process sent an exit signal to a local actor.
+    ExitTo {
+        to: ActorRef,
+        reason: ExitReason,
+    },
+    /// The remote process monitors a local actor (named by pid or name).
+    MonitorFrom {
+        target: ActorRef,
+        named: PidOrAtom,
+        reference: Reference,
+    },
+    DemonitorFrom(Reference),
+}
+
+/// Stands for one remote process (or one remote name) among local actors.
+///
+/// What a local actor sends it is encoded and sent on; when the remote
+/// process ends (or its connection is lost) the proxy ends with the same
+/// reason, so local links and monitors on it fire as for a local actor.
+/// It traps exits: a local linked actor's end, or an exit signal sent to
+/// it, travels on to the remote process.
+pub(crate) struct Proxy {
+    node: Arc<NodeInner>,
+    target: Target,
+    own_monitor: Option<Reference>,
+    /// Local actors the remote process linked to.
+    linked: HashSet<ActorId>,
+    /// Monitors the remote process holds on local actors.
+    watched: HashMap<MonitorRef, (Reference, PidOrAtom)>,
+    by_reference: HashMap<Reference, MonitorRef>,
+}
+
+impl Proxy {
+    pub fn new(node: Arc<NodeInner>, target: Target) -> Self {
+        Proxy {
+            node,
+            target,
+            own_monitor: None,
+            linked: HashSet::new(),
+            watched: HashMap::new(),
+            by_reference: HashMap::new(),
+        }
+    }
+
+    fn remote_pid(&self) -> Option<&Pid> {
+        match &self.target {
+            Target::Pid(pid) => Some(pid),
+            Target::Name { .. } => None,
+        }
+    }
+
+    fn forward(
+        &mut self,
+        message: Box<dyn Any + Send>,
+        type_name: &'static str,
+        ctx: &mut Context<Self>,
+    ) {
+        let codec = self.node.codec();
+        let Some(term) = self.node.types.encode(message, &codec) else {
+            self.node
+                .counters
+                .unencodable
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                to = ?self.target,
+                type_name,
+                "no encoder for this message type (Node::register_type): dropped"
+            );
+            return;
+        };
+        let from = ctx.sender().map(|s| self.node.pid_of(s));
+        self.node.send_to(&self.target, from, term);
+    }
+
+    fn remote_down(&mut self, down: RemoteDown, ctx: &mut Context<Self>) {
+        if self.own_monitor.as_ref() == Some(&down.reference) {
+            self.own_monitor = None;
+            ctx.stop(down.reason);
+        }
+    }
+
+    fn control(&mut self, control: ProxyCtl, ctx: &mut Context<Self>) {
+        match control {
+            ProxyCtl::LinkFrom(local) => {
+                self.linked.insert(local.id());
+                ctx.link(&local);
+            }
+            ProxyCtl::UnlinkFrom(local) => {
+                self.linked.remove(&local.id());
+                ctx.unlink(&local);
+            }
+            ProxyCtl::LinkExit(reason) => {
+                self.linked.clear();
+                ctx.stop(reason);
+            }
+            ProxyCtl::ExitTo { to, reason } => ctx.exit(&to, reason),
+            ProxyCtl::MonitorFrom {
+                target,
+                named,
+                reference,
+            } => {
+                let monitor = ctx.monitor(&target);
+                self.by_reference.insert(reference.clone(), monitor);
+                self.watched.insert(monitor, (reference, named));
+            }
+            ProxyCtl::DemonitorFrom(reference) => {
+                if let Some(monitor) = self.by_reference.remove(&reference) {
+                    self.watched.remove(&monitor);
+                    ctx.demonitor(monitor);
+                }
+            }
+        }
+    }
+
+    /// A local actor the remote process monitors ended.
+    fn down(&mut self, down: Down, _ctx: &mut Context<Self>) {
+        let (Some((reference, named)), Some(remote)) = (
+            self.watched.remove(&down.monitor),
+            self.remote_pid().cloned(),
+        ) else {
+            return;
+        };
+        self.by_reference.remove(&reference);
+        let reason = reason::to_term(&down.reason);
+        self.node.send_ctl(
+            &remote.node.name,
+            Message::monitor_p_exit(named, remote.clone(), reference, reason),
+        );
+    }
+
+    /// A local linked actor ended, or someone sent this address an exit
+    /// signal: the remote process gets it.
+    fn exit_signal(&mut self, stopped: Stopped, _ctx: &mut Context<Self>) {
+        let Some(remote) = self.remote_pid().cloned() else {
+            tracing::debug!(to = ?self.target, "exit signal to a remote name: not forwarded");
+            return;
+        };
+        let from = if stopped.actor == ActorId::EXTERNAL {
+            self.node.kernel_pid()
+        } else {
+            self.node.local_pid(stopped.actor)
+        };
+        let reason = reason::to_term(&stopped.reason);
+        let control = if self.linked.remove(&stopped.actor) {
+            Message::exit(from, remote.clone(), reason)
+        } else {
+            Message::exit2(from, remote.clone(), reason)
+        };
+        self.node.send_ctl(&remote.node.name, control);
+    }
+}
+
+impl Actor for Proxy {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+            .on(Self::remote_down)
+            .on(Self::control)
+            .on(Self::down)
+            .on(Self::exit_signal)
+            .other(Self::forward)
+    }
+
+    fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        if let Target::Pid(_) = &self.target {
+            self.own_monitor = Some(self.node.monitor_remote(ctx.myself(), &self.target));
+        }
+        Ok(())
+    }
+
+    fn stopped(&mut self, _reason: &ExitReason, ctx: &mut Context<Self>) {
+        self.node.forget_proxy(ctx.myself().id());
+        if let Some(reference) = self.own_monitor.take() {
+            self.node
+                .demonitor_remote(ctx.myself(), &self.target, &reference);
+        }
+    }
+}
+
+/// Answers one `gen_server:call` from Erlang: the first message it gets
+/// (the local actor's `ctx.reply(..)`) goes back as `{Tag, Reply}`.
+pub(crate) struct GenReply {
+    node: Arc<NodeInner>,
+    caller: Pid,
+    tag: Term,
+}
+
+/// A `GenReply` nobody answered gives up after this long.
+const GEN_REPLY_EXPIRY: Duration = Duration::from_secs(600);
+
+struct Expire;
+
+impl GenReply {
+    pub fn spawn(node: &NodeInner, caller: Pid, tag: Term) -> Option<ActorRef> {
+        let me = node.arc()?;
+        node.system
+            .try_spawn(GenReply {
+                node: me,
+                caller,
+                tag,
+            })
+            .ok()
+    }
+
+    fn reply(
+        &mut self,
+        message: Box<dyn Any + Send>,
+        type_name: &'static str,
+        ctx: &mut Context<Self>,
+    ) {
+        match self.node.types.encode(message, &self.node.codec()) {
+            Some(reply) => {
+                let answer = tuple([self.tag.clone(), reply]);
+                self.node.send_ctl(
+                    &self.caller.node.name.clone(),
+                    Message::send(self.caller.clone(), answer),
+                );
+            }
+            None => {
+                self.node
+                    .counters
+                    .unencodable
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    type_name,
+                    "gen_server reply of a type with no encoder: dropped"
+                );
+            }
+        }
+        ctx.stop(ExitReason::Normal);
+    }
+
+    fn expire(&mut self, _: Expire, ctx: &mut Context<Self>) {
+        ctx.stop(ExitReason::Normal);
+    }
+}
+
+impl Actor for GenReply {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::expire).other(Self::reply)
+    }
+
+    fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        ctx.send_after(GEN_REPLY_EXPIRY, &ctx.myself().clone(), Expire);
+        Ok(())
+    }
+}
+
+/// What the node tells its kernel actor.
+pub(crate) enum KernelMsg {
+    /// A local actor became reachable by pid: forget it when it ends.
+    Watch(ActorRef),
+    /// A proxy was made: if it is killed, kill the remote process too.
+    WatchProxy(ActorRef),
+}
+
+/// Registered as `net_kernel`: answers `net_adm:ping`, and keeps the
+/// node's tables in step with the actors that end.
+pub(crate) struct Kernel {
+    node: Arc<NodeInner>,
+    watching: HashMap<MonitorRef, ActorId>,
+}
+
+impl Kernel {
+    pub fn new(node: Arc<NodeInner>) -> Self {
+        Kernel {
+            node,
+            watching: HashMap::new(),
+        }
+    }
+
+    fn watch(&mut self, msg: KernelMsg, ctx: &mut Context<Self>) {
+        let actor = match msg {
+            KernelMsg::Watch(actor) | KernelMsg::WatchProxy(actor) => actor,
+        };
+        let monitor = ctx.monitor(&actor);
+        self.watching.insert(monitor, actor.id());
+    }
+
+    fn down(&mut self, down: Down, _ctx: &mut Context<Self>) {
+        let Some(id) = self.watching.remove(&down.monitor) else {
+            return;
+        };
+        self.node.unexport(id);
+        // A proxy still listed ended without its `stopped` hook: killed.
+        if let Some(Target::Pid(pid)) = self.node.forget_proxy(id) {
+            if down.reason == ExitReason::Killed {
+                let kill = Message::exit2(self.node.kernel_pid(), pid.clone(), atom("kill"));
+                self.node.send_ctl(&pid.node.name, kill);
+            }
+        }
+    }
+
+    /// `net_adm:ping/1` calls `{net_kernel, Node}` with `{is_auth, Node}`.
+    fn request(&mut self, request: Term, ctx: &mut Context<Self>) {
+        if untag(&request, "is_auth", 1).is_some() {
+            ctx.reply(Atom::from("yes"));
+        }
+    }
+}
+
+impl Actor for Kernel {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+            .on(Self::watch)
+            .on(Self::down)
+            .on(Self::request)
+    }
+}
+
+/// An actor that ends before it starts: the address given out when a
+/// proxy cannot be made (the node stopped).
+pub(crate) struct Dead;
+
+impl Actor for Dead {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+    }
+
+    fn started(&mut self, _ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        Err(ExitReason::NoProc)
+    }
+}

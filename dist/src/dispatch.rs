@@ -1,0 +1,191 @@
+//! What a received control message does on this node.
+//!
+//! Messages go straight to the local actor (decoded to its Rust types);
+//! link, exit and monitor signals from a remote process go through that
+//! process's proxy, which links to, exits, or monitors the local actor as
+//! the remote process would, so the kernel's own links and monitors carry
+//! them.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use erl_dist::message::Message;
+use erl_dist::term::{Pid, PidOrAtom, Reference, Term};
+use ferrotp::ActorRef;
+
+use crate::actors::{GenReply, ProxyCtl, RemoteDown};
+use crate::codec::{atom, is_atom};
+use crate::node::NodeInner;
+use crate::peer::Peer;
+use crate::reason;
+
+pub(crate) fn handle(inner: &NodeInner, peer: Option<&Arc<Peer>>, message: Message) {
+    match message {
+        Message::Send(m) => deliver_to_pid(inner, &m.to_pid, m.message, None),
+        Message::SendTt(m) => deliver_to_pid(inner, &m.to_pid, m.message, None),
+        Message::SendSender(m) => deliver_to_pid(inner, &m.to_pid, m.message, Some(&m.from_pid)),
+        Message::SendSenderTt(m) => deliver_to_pid(inner, &m.to_pid, m.message, Some(&m.from_pid)),
+        Message::RegSend(m) => deliver_to_name(inner, &m.to_name.name, m.message, &m.from_pid),
+        Message::RegSendTt(m) => deliver_to_name(inner, &m.to_name.name, m.message, &m.from_pid),
+        Message::Link(m) => link(inner, &m.from_pid, &m.to_pid),
+        Message::Unlink(m) => unlink(inner, &m.from_pid, &m.to_pid),
+        Message::UnlinkId(m) => {
+            unlink(inner, &m.from_pid, &m.to_pid);
+            let node = m.from_pid.node.name.clone();
+            inner.send_ctl(&node, Message::unlink_id_ack(m.id, m.to_pid, m.from_pid));
+        }
+        Message::UnlinkIdAck(_) => {}
+        Message::Exit(m) => link_exit(inner, &m.from_pid, &m.reason),
+        Message::ExitTt(m) => link_exit(inner, &m.from_pid, &m.reason),
+        Message::PayloadExit(m) => link_exit(inner, &m.from_pid, &m.reason),
+        Message::PayloadExitTt(m) => link_exit(inner, &m.from_pid, &m.reason),
+        Message::Exit2(m) => exit(inner, &m.from_pid, &m.to_pid, &m.reason),
+        Message::Exit2Tt(m) => exit(inner, &m.from_pid, &m.to_pid, &m.reason),
+        Message::PayloadExit2(m) => exit(inner, &m.from_pid, &m.to_pid, &m.reason),
+        Message::PayloadExit2Tt(m) => exit(inner, &m.from_pid, &m.to_pid, &m.reason),
+        Message::MonitorP(m) => monitor(inner, &m.from_pid, m.to_proc, m.reference),
+        Message::DemonitorP(m) => {
+            if let Some(proxy) = inner.existing_proxy(&m.from_pid) {
+                proxy.send(ProxyCtl::DemonitorFrom(m.reference));
+            }
+        }
+        Message::MonitorPExit(m) => {
+            monitor_exit(inner, peer, m.from_proc, &m.to_pid, m.reference, &m.reason)
+        }
+        Message::PayloadMonitorPExit(m) => {
+            monitor_exit(inner, peer, m.from_proc, &m.to_pid, m.reference, &m.reason)
+        }
+        Message::Tick => {}
+        other => {
+            tracing::debug!(node = %inner.name, message = ?other, "control message not supported: ignored");
+        }
+    }
+}
+
+fn undeliverable(inner: &NodeInner, to: &str) {
+    inner.counters.undeliverable.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(node = %inner.name, to, "message from a peer to no such process: dropped");
+}
+
+fn deliver_to_pid(inner: &NodeInner, to: &Pid, message: Term, from: Option<&Pid>) {
+    match inner.local_actor(to) {
+        Some(actor) => deliver(inner, &actor, message, from),
+        None => undeliverable(inner, &to.to_string()),
+    }
+}
+
+fn deliver_to_name(inner: &NodeInner, name: &str, message: Term, from: &Pid) {
+    match inner.system.whereis(name) {
+        Some(actor) => deliver(inner, &actor, message, Some(from)),
+        None => undeliverable(inner, name),
+    }
+}
+
+/// Delivers a message term, applying the `gen_server` conventions: a
+/// `{'$gen_call', From, Request}` arrives as `Request` with a sender whose
+/// reply goes back to `From`, and `{'$gen_cast', Request}` as `Request`.
+fn deliver(inner: &NodeInner, actor: &ActorRef, message: Term, from: Option<&Pid>) {
+    let codec = inner.codec();
+    if let Term::Tuple(t) = &message {
+        let e = &t.elements;
+        if e.len() == 3 && is_atom(&e[0], "$gen_call") {
+            if let Term::Tuple(from) = &e[1] {
+                if let (2, Term::Pid(caller)) = (from.elements.len(), &from.elements[0]) {
+                    let reply = GenReply::spawn(inner, caller.clone(), from.elements[1].clone());
+                    inner
+                        .types
+                        .deliver(e[2].clone(), &codec, actor, reply.as_ref());
+                    return;
+                }
+            }
+        }
+        if e.len() == 2 && is_atom(&e[0], "$gen_cast") {
+            inner.types.deliver(e[1].clone(), &codec, actor, None);
+            return;
+        }
+    }
+    let sender = from.and_then(|pid| inner.actor_of(pid));
+    inner.types.deliver(message, &codec, actor, sender.as_ref());
+}
+
+fn link(inner: &NodeInner, from: &Pid, to: &Pid) {
+    match inner.local_actor(to) {
+        Some(local) => {
+            if let Some(proxy) = inner.actor_of(from) {
+                proxy.send(ProxyCtl::LinkFrom(local));
+            }
+        }
+        // Linking to a process that does not exist: the linker gets noproc.
+        None => inner.send_ctl(
+            &from.node.name,
+            Message::exit(to.clone(), from.clone(), atom("noproc")),
+        ),
+    }
+}
+
+fn unlink(inner: &NodeInner, from: &Pid, to: &Pid) {
+    if let (Some(proxy), Some(local)) = (inner.existing_proxy(from), inner.local_actor(to)) {
+        proxy.send(ProxyCtl::UnlinkFrom(local));
+    }
+}
+
+/// A remote process linked to local ones ended: its proxy ends with the
+/// same reason, and the kernel's links carry it to every local actor.
+fn link_exit(inner: &NodeInner, from: &Pid, reason: &Term) {
+    if let Some(proxy) = inner.existing_proxy(from) {
+        proxy.send(ProxyCtl::LinkExit(reason::from_term(reason)));
+    }
+}
+
+fn exit(inner: &NodeInner, from: &Pid, to: &Pid, reason: &Term) {
+    let Some(local) = inner.local_actor(to) else {
+        return undeliverable(inner, &to.to_string());
+    };
+    match inner.actor_of(from) {
+        Some(proxy) => proxy.send(ProxyCtl::ExitTo {
+            to: local,
+            reason: reason::from_term(reason),
+        }),
+        None => local.exit(reason::from_term(reason)),
+    }
+}
+
+fn monitor(inner: &NodeInner, from: &Pid, to: PidOrAtom, reference: Reference) {
+    let target = match &to {
+        PidOrAtom::Pid(pid) => inner.local_actor(pid),
+        PidOrAtom::Atom(name) => inner.system.whereis(&name.name),
+    };
+    let proxy = inner.actor_of(from);
+    match (target, proxy) {
+        (Some(target), Some(proxy)) => proxy.send(ProxyCtl::MonitorFrom {
+            target,
+            named: to,
+            reference,
+        }),
+        // Monitoring what does not exist: `'DOWN'` with noproc at once.
+        _ => inner.send_ctl(
+            &from.node.name,
+            Message::monitor_p_exit(to, from.clone(), reference, atom("noproc")),
+        ),
+    }
+}
+
+fn monitor_exit(
+    inner: &NodeInner,
+    peer: Option<&Arc<Peer>>,
+    _from: PidOrAtom,
+    to: &Pid,
+    reference: Reference,
+    reason: &Term,
+) {
+    let watcher = peer
+        .and_then(|p| p.unwatch(&reference))
+        .map(|(watcher, _)| watcher)
+        .or_else(|| inner.local_actor(to));
+    if let Some(watcher) = watcher {
+        watcher.send(RemoteDown {
+            reference,
+            reason: reason::from_term(reason),
+        });
+    }
+}
