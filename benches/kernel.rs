@@ -1,6 +1,7 @@
 //! Kernel throughput on the workloads of `shared/ANCHORS.md`, on each
 //! executor (`…/pool`, `…/threads`), with raw std-thread baselines measured
-//! in the same run (`…/raw_threads`): ping-pong round trips, a Bridge call,
+//! in the same run (`…/raw_threads`): ping-pong round trips, a Bridge call
+//! (against one round trip between two raw threads),
 //! 2→1 fan-in, a token ring, spawn+stop, and the cost of a lifecycle-event
 //! subscriber.
 //!
@@ -213,6 +214,49 @@ fn ping_pong(c: &mut Criterion) {
 
 // ---- Bridge::call from plain code ----
 
+/// The baseline of a call from plain code: a std thread that echoes what
+/// it gets over one crossbeam channel back over another.
+struct RawEcho {
+    to: Option<Sender<u64>>,
+    from: Receiver<u64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RawEcho {
+    fn new() -> Self {
+        let (to, requests) = crossbeam_channel::unbounded::<u64>();
+        let (answers, from) = crossbeam_channel::unbounded::<u64>();
+        let thread = std::thread::spawn(move || {
+            for n in requests {
+                if answers.send(n).is_err() {
+                    break;
+                }
+            }
+        });
+        RawEcho {
+            to: Some(to),
+            from,
+            thread: Some(thread),
+        }
+    }
+
+    fn call(&self, n: u64) -> u64 {
+        let to = self.to.as_ref().expect("running");
+        to.send(n).expect("the echo thread runs");
+        self.from.recv_timeout(WAIT).expect("an echo")
+    }
+}
+
+impl Drop for RawEcho {
+    fn drop(&mut self) {
+        // Closing the request channel ends the echo thread.
+        self.to = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 fn bridge_call(c: &mut Criterion) {
     let mut group = c.benchmark_group("bridge_call");
     group.throughput(Throughput::Elements(1));
@@ -231,6 +275,11 @@ fn bridge_call(c: &mut Criterion) {
             })
         });
     }
+    let mut raw = None;
+    group.bench_function("raw_threads", |b| {
+        let raw = raw.get_or_insert_with(RawEcho::new);
+        b.iter(|| assert_eq!(raw.call(7), 7))
+    });
     group.finish();
 }
 
