@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
+
 use crate::address::ActorRef;
 use crate::error::{CallError, RecvError};
 use crate::exit::{Down, Stop, Stopped};
@@ -43,6 +45,9 @@ use crate::system::System;
 pub struct Bridge {
     system: System,
     inbox: Inbox,
+    /// A reply address from an earlier call that no one else can reach
+    /// any more, kept for the next call (see [`Pending::finish`]).
+    spare: Mutex<Option<Inbox>>,
 }
 
 /// One pending request: its own reply address, watching its target.
@@ -53,7 +58,11 @@ struct Pending {
 
 impl Pending {
     fn send<M: Send + 'static>(system: &System, target: &ActorRef, msg: M) -> Self {
-        let inbox = system.inbox();
+        Self::send_from(system.inbox(), target, msg)
+    }
+
+    /// Sends `msg` with `inbox` as its reply address.
+    fn send_from<M: Send + 'static>(inbox: Inbox, target: &ActorRef, msg: M) -> Self {
         let monitor = inbox.monitor(target);
         inbox.send(target, msg);
         Pending { inbox, monitor }
@@ -87,12 +96,27 @@ impl Pending {
     }
 }
 
+impl Pending {
+    /// Ends the call: the reply address, if the next call may have it.
+    ///
+    /// It may if no one else can send to it any more: once the monitor is
+    /// removed, the only address of a mailbox that is empty is ours (an
+    /// actor that kept the sender, a timer, a message still on its way to
+    /// be forwarded, a late reply: each holds an address of its own). A
+    /// new address costs an actor id, an allocation, and closing it later.
+    fn finish(self) -> Option<Inbox> {
+        self.inbox.demonitor(self.monitor);
+        self.inbox.is_unreachable().then_some(self.inbox)
+    }
+}
+
 impl Bridge {
     pub(crate) fn new(system: &System) -> Self {
         Bridge {
             // A bridge does not keep its system alive.
             system: System::non_owning(system.inner().clone()),
             inbox: system.inbox(),
+            spare: Mutex::new(None),
         }
     }
 
@@ -108,7 +132,16 @@ impl Bridge {
         M: Send + 'static,
     {
         let deadline = Instant::now() + timeout;
-        Pending::send(&self.system, target, request).reply(deadline)
+        let inbox = self.spare.lock().take();
+        let pending = match inbox {
+            Some(inbox) => Pending::send_from(inbox, target, request),
+            None => Pending::send(&self.system, target, request),
+        };
+        let reply = pending.reply(deadline);
+        if let Some(inbox) = pending.finish() {
+            *self.spare.lock() = Some(inbox);
+        }
+        reply
     }
 
     /// Sends every request at once, then collects the replies, in the order

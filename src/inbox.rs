@@ -188,6 +188,19 @@ impl Inbox {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Whether nothing waits here and no address of this inbox is held
+    /// anywhere else (no link, monitor, timer, message or actor holds
+    /// one): then nothing can ever arrive, and the inbox can be given a
+    /// new use without a stale message reaching it.
+    pub(crate) fn is_unreachable(&self) -> bool {
+        // Every way to send here goes through an `ActorRef`, a strong
+        // reference to the core; ours is the only one left. (No `Weak`
+        // to a core exists that could be upgraded.)
+        Arc::strong_count(&self.actor.core) == 1
+            && self.taken.lock().mail.is_empty()
+            && self.actor.core.mailbox.is_empty()
+    }
 }
 
 impl Drop for Inbox {

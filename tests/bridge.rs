@@ -153,7 +153,91 @@ impl Actor for RefusesStop {
     }
 }
 
+/// Answers in ways that leave a call's reply address in use after the
+/// call: it keeps the address, or answers twice.
+#[derive(Default)]
+struct Lingerer {
+    kept: Option<ActorRef>,
+}
+/// Answer `n`, and keep the reply address.
+struct Keep(u64);
+/// Send `n` to the kept address.
+struct Poke(u64);
+/// Answer `n`, then `n + 100`.
+struct Twice(u64);
+/// Answer with the id of the reply address.
+struct WhoAsks;
+
+impl Lingerer {
+    fn keep(&mut self, Keep(n): Keep, ctx: &mut Context<Self>) {
+        self.kept = ctx.sender().cloned();
+        ctx.reply(n);
+    }
+    fn poke(&mut self, Poke(n): Poke, ctx: &mut Context<Self>) {
+        if let Some(kept) = &self.kept {
+            ctx.send(kept, n);
+        }
+    }
+    fn twice(&mut self, Twice(n): Twice, ctx: &mut Context<Self>) {
+        ctx.reply(n);
+        ctx.reply(n + 100);
+    }
+    fn who_asks(&mut self, _: WhoAsks, ctx: &mut Context<Self>) {
+        let id = ctx.sender().map(|s| s.id());
+        ctx.reply(id);
+    }
+}
+
+impl Actor for Lingerer {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+            .on(Self::keep)
+            .on(Self::poke)
+            .on(Self::twice)
+            .on(Self::who_asks)
+    }
+}
+
 ferrotp::on_each_executor! {
+    #[test]
+    fn an_actor_that_keeps_a_reply_address_never_answers_a_later_call() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let lingerer = system.spawn(Lingerer::default());
+        for round in 0..200u64 {
+            let first: u64 = bridge.call(&lingerer, Keep(round), WAIT).unwrap();
+            assert_eq!(first, round);
+            // Sent to the first call's address, racing with the next call.
+            lingerer.send(Poke(999));
+            let asked: Option<ferrotp::ActorId> = bridge.call(&lingerer, WhoAsks, WAIT).unwrap();
+            let second: u64 = bridge.call(&lingerer, Twice(round), WAIT).unwrap();
+            assert_eq!(second, round, "a stray message answered a call");
+            let third: u64 = bridge.call(&lingerer, Keep(round + 1), WAIT).unwrap();
+            assert_eq!(third, round + 1, "a stray message answered a call");
+            assert!(asked.is_some());
+        }
+    }
+
+    #[test]
+    fn calls_in_a_row_share_a_reply_address_that_no_one_else_holds() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let lingerer = system.spawn(Lingerer::default());
+        let ask = || -> ferrotp::ActorId {
+            bridge
+                .call::<Option<ferrotp::ActorId>, _>(&lingerer, WhoAsks, WAIT)
+                .unwrap()
+                .expect("a call has a reply address")
+        };
+        let first = ask();
+        assert_eq!(ask(), first, "the address was free: the next call reuses it");
+        // Kept by the actor: the next call needs an address of its own.
+        let _: u64 = bridge.call(&lingerer, Keep(1), WAIT).unwrap();
+        let after_keep = ask();
+        assert_ne!(after_keep, first);
+        assert_eq!(ask(), after_keep);
+    }
+
     #[test]
     fn call_returns_the_reply() {
         let system = new_system();
