@@ -276,7 +276,7 @@ impl Core {
     }
 
     fn close_as(&self, reason: &ExitReason, by_kill: bool) -> bool {
-        let (held_name, start_waiter, ties) = {
+        let (held_name, start_waiter, ties, announced) = {
             let mut rel = self.relations();
             if rel.closed {
                 return false;
@@ -287,7 +287,10 @@ impl Core {
                 self.killed.store(true, Ordering::Release);
             }
             self.status.store(DEAD, Ordering::Release);
-            rel.take_all()
+            rel.end = Some(Box::new(reason.clone()));
+            let announced = rel.announced;
+            let (name, waiter, ties) = rel.take_all();
+            (name, waiter, ties, announced)
         };
         // Its pending timers go now, not at their deadlines.
         self.system.timers.actor_ended(self);
@@ -303,12 +306,16 @@ impl Core {
         if let Some(waiter) = start_waiter {
             let _ = waiter.send(Err(reason.clone()));
         }
-        log_exit(self.id, name, reason);
-        self.system.events.emit(|| LifecycleEvent::Exited {
-            actor: self.id,
-            name: held_name.clone(),
-            reason: reason.clone(),
-        });
+        // Only what was announced as spawned is announced as exited: an
+        // inbox (a `Bridge::call`, a probe) or a refused spawn is no actor.
+        if announced {
+            log_exit(self.id, name, reason);
+            self.system.events.emit(|| LifecycleEvent::Exited {
+                actor: self.id,
+                name: held_name.clone(),
+                reason: reason.clone(),
+            });
+        }
 
         if let Some(stopper) = ties.stopper {
             let stopped = Stopped {
@@ -384,6 +391,33 @@ impl ActorRef {
         !self.core.is_dead()
     }
 
+    /// The reason the actor terminated with, or `None` while it is alive.
+    ///
+    /// Set before anyone is told of the end, so whoever gets a `Down`, a
+    /// `Stopped` or a call error about the actor finds it here too — even
+    /// where the notice itself can only say `NoProc` (a monitor or call made
+    /// after the end). The address of an inbox reports `Normal` once the
+    /// inbox is dropped.
+    ///
+    /// ```
+    /// # use ferrotp::{Actor, ExitReason, Handlers, System};
+    /// # use std::time::Duration;
+    /// # struct Idle;
+    /// # impl Actor for Idle { fn handlers() -> Handlers<Self> { Handlers::new() } }
+    /// let system = System::new();
+    /// let idle = system.spawn(Idle);
+    /// assert_eq!(idle.exit_reason(), None);
+    /// idle.exit(ExitReason::error("disk full"));
+    /// // Whenever the monitor is made, its `Down` comes after the end.
+    /// let inbox = system.inbox();
+    /// inbox.monitor(&idle);
+    /// inbox.recv(Duration::from_secs(5)).unwrap();
+    /// assert_eq!(idle.exit_reason(), Some(ExitReason::error("disk full")));
+    /// ```
+    pub fn exit_reason(&self) -> Option<ExitReason> {
+        self.core.relations().end.as_deref().cloned()
+    }
+
     /// Terminates the actor with [`ExitReason::Killed`], untrappably.
     ///
     /// Takes effect at once, even if the actor's current handler never
@@ -414,7 +448,9 @@ impl ActorRef {
     /// Sends an exit signal from outside, like Erlang's `exit/2`.
     ///
     /// A target that does not trap exits terminates with `reason`, unless it
-    /// is `Normal` (then nothing happens); a trapping target receives
+    /// is `Normal` (then nothing happens: only an actor's own
+    /// [`Context::exit`](crate::Context::exit) to itself with `Normal` ends
+    /// it, as Erlang's `exit(self(), normal)`); a trapping target receives
     /// `Stopped { actor: ActorId::EXTERNAL, reason }`. `Killed` is the same
     /// as [`kill`](Self::kill). Inside an actor, prefer
     /// [`Context::exit`](crate::Context::exit), which names the sender.

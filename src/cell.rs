@@ -95,6 +95,14 @@ impl<A: Actor> ActorCell<A> {
     }
 
     fn on_message(&mut self, envelope: Envelope) -> Flow {
+        // An injected fault comes first, whatever the message (`Stop` too).
+        #[cfg(feature = "testkit")]
+        if self.core().fault_due() {
+            crate::panic::discard(envelope, self.core().id);
+            return self.terminate(ExitReason::Panic(
+                crate::testkit::INJECTED_PANIC.to_string(),
+            ));
+        }
         let Envelope {
             payload,
             type_name,
@@ -107,13 +115,6 @@ impl<A: Actor> ActorCell<A> {
             return self.terminate(ExitReason::Normal);
         }
         self.ctx.sender = sender;
-        #[cfg(feature = "testkit")]
-        if self.core().fault_due() {
-            crate::panic::discard(payload, self.core().id);
-            return self.terminate(ExitReason::Panic(
-                crate::testkit::INJECTED_PANIC.to_string(),
-            ));
-        }
         let outcome = self.run_handler(payload, type_name);
         self.ctx.sender = None;
         if self.core().is_dead() {
@@ -166,7 +167,9 @@ impl<A: Actor> ActorCell<A> {
             };
             return self.on_message(Envelope::new(stopped, None));
         }
-        if signal.reason == ExitReason::Normal {
+        // `Normal` is ignored, unless the actor sent it to itself: Erlang's
+        // `exit(self(), normal)` ends the caller.
+        if signal.reason == ExitReason::Normal && signal.from != self.core().id {
             return Flow::Continue;
         }
         self.terminate(signal.reason)

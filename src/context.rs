@@ -77,6 +77,12 @@ impl<A: Actor> Context<A> {
 
     /// Terminates this actor with `reason` once the current handler (or
     /// hook) returns.
+    ///
+    /// A failure is never hidden behind a requested stop: if the handler
+    /// (or `started`) then returns `Err(e)` or panics, the actor terminates
+    /// with that `Error`/`Panic` reason instead, so a supervisor restarts it
+    /// as it would any failure. The last `stop` of a handler wins over
+    /// earlier ones.
     pub fn stop(&mut self, reason: ExitReason) {
         self.stop_request = Some(Box::new(reason));
     }
@@ -170,6 +176,12 @@ impl<A: Actor> Context<A> {
 
     /// Sends an exit signal to `to` with this actor as its origin (see
     /// [`ActorRef::exit`]).
+    ///
+    /// As Erlang's `exit(self(), normal)`, `ctx.exit(ctx.myself(), Normal)`
+    /// terminates this actor with `Normal` once the current handler returns
+    /// (before any queued message; `stopped` runs), where a `Normal` signal
+    /// from anyone else is ignored. An actor that traps exits receives
+    /// `Stopped { itself, Normal }` instead.
     pub fn exit(&self, to: &ActorRef, reason: ExitReason) {
         to.exit_from(self.myself.id(), reason);
     }

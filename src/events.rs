@@ -16,6 +16,12 @@ use crate::executor::Executor;
 use crate::exit::ExitReason;
 
 /// Something that happened to an actor of a system ([`System::subscribe`](crate::System::subscribe)).
+///
+/// Each actor has one `Spawned` and, once it has ended, one `Exited` (a
+/// name given at spawn is `Registered` just before the `Spawned` that
+/// carries it). Only actors appear: an [`Inbox`](crate::Inbox) (so a `Bridge::call`, a
+/// `Probe`) is none, and a spawn refused because its name was taken made
+/// none either.
 #[derive(Clone)]
 pub enum LifecycleEvent {
     /// An actor was spawned (before it runs any code).
@@ -25,8 +31,8 @@ pub enum LifecycleEvent {
         /// The name it was spawned with, if any.
         name: Option<String>,
     },
-    /// An actor terminated. Sent after its name was freed and before any
-    /// exit signal or `Down` about it.
+    /// An actor that was `Spawned` terminated. Sent after its name was freed
+    /// and before any exit signal or `Down` about it.
     Exited {
         /// The actor.
         actor: ActorId,

@@ -20,6 +20,10 @@ use crate::system::{System, SystemInner};
 /// [`Stopped`] message, and a monitor's end as a [`Down`](crate::Down).
 /// Dropping the inbox terminates its address with `Normal`.
 ///
+/// An inbox is not an actor: it is not among [`System::actors`], and its
+/// creation and end are no [`LifecycleEvent`](crate::LifecycleEvent)s (nor
+/// are those of the inbox under each `Bridge::call` or `Probe`).
+///
 /// ```
 /// use ferrotp::{Actor, Down, ExitReason, Handlers, Stop, System};
 /// use std::time::Duration;
@@ -53,6 +57,20 @@ struct Taken {
     /// come here instead. Set and cleared under this lock, so it is true
     /// exactly while `mail` holds something.
     flagged: bool,
+}
+
+/// How a message reached an inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Sent as a message (a reply, the `Stopped` answering a `Stop`, ...).
+    Sent,
+    /// A link fired: the `Stopped` of a linked actor's end (or of linking
+    /// to a dead one).
+    Link,
+    /// An exit signal some code sent with `exit`: not anyone's end.
+    ExitSignal,
+    /// A monitor fired: the `Down` of the watched actor's end.
+    Monitor,
 }
 
 /// The most mail an inbox takes from its mailbox at once.
@@ -93,6 +111,16 @@ impl Inbox {
     /// a pool of request handlers): each message goes to one of them, and
     /// none sleeps while a message waits.
     pub fn recv_deadline(&self, deadline: Instant) -> Result<Envelope, RecvError> {
+        self.recv_with_origin(deadline)
+            .map(|(envelope, _)| envelope)
+    }
+
+    /// Like `recv_deadline`, and says how the message came (for the testkit,
+    /// which must tell an actor's end from an exit signal it sent).
+    pub(crate) fn recv_with_origin(
+        &self,
+        deadline: Instant,
+    ) -> Result<(Envelope, Origin), RecvError> {
         loop {
             let mail = match self.take() {
                 Some(mail) => mail,
@@ -102,8 +130,8 @@ impl Inbox {
                     Received::Timeout => return Err(RecvError::Timeout),
                 },
             };
-            if let Some(envelope) = self.open(mail) {
-                return Ok(envelope);
+            if let Some(received) = self.open(mail) {
+                return Ok(received);
             }
         }
     }
@@ -112,7 +140,7 @@ impl Inbox {
     pub fn try_recv(&self) -> Option<Envelope> {
         loop {
             let mail = self.take()?;
-            if let Some(envelope) = self.open(mail) {
+            if let Some((envelope, _)) = self.open(mail) {
                 return Some(envelope);
             }
         }
@@ -137,22 +165,26 @@ impl Inbox {
     }
 
     /// Turns mail into the message plain code sees, dropping what is void.
-    fn open(&self, mail: Mail) -> Option<Envelope> {
+    fn open(&self, mail: Mail) -> Option<(Envelope, Origin)> {
         match mail {
-            Mail::Message(envelope) => Some(envelope),
+            Mail::Message(envelope) => Some((envelope, Origin::Sent)),
             Mail::Exit(signal) => {
                 if !links::accept_exit(&self.actor, &signal) {
                     return None;
                 }
+                let origin = if signal.link.is_some() {
+                    Origin::Link
+                } else {
+                    Origin::ExitSignal
+                };
                 let stopped = Stopped {
                     actor: signal.from,
                     reason: signal.reason,
                 };
-                Some(Envelope::new(stopped, None))
+                Some((Envelope::new(stopped, None), origin))
             }
-            Mail::Down(down) => {
-                links::accept_down(&self.actor, down.monitor).then(|| Envelope::new(down, None))
-            }
+            Mail::Down(down) => links::accept_down(&self.actor, down.monitor)
+                .then(|| (Envelope::new(down, None), Origin::Monitor)),
             Mail::Wake => None,
         }
     }

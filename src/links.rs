@@ -65,6 +65,13 @@ pub(crate) type StartWaiter = Sender<Result<(), ExitReason>>;
 pub(crate) struct Relations {
     /// Set once, when the actor terminates; nothing is added afterwards.
     pub closed: bool,
+    /// `LifecycleEvent::Spawned` was emitted for it: only then is its end
+    /// an `Exited` event (an inbox, or a spawn refused before the actor
+    /// existed, is never announced).
+    pub announced: bool,
+    /// The reason it terminated with, once `closed` (boxed: rare, and an
+    /// `ExitReason` costs 32 bytes in every live actor).
+    pub end: Option<Box<ExitReason>>,
     pub name: Option<String>,
     /// A spawner waiting for `started` (`SpawnOptions::await_started`). It is
     /// answered when `started` returns, or by whatever terminates the actor

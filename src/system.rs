@@ -290,6 +290,16 @@ impl SpawnOptions {
     }
 
     /// Links the actor to `other` before it runs any code.
+    ///
+    /// If `other` is already dead, the link delivers the exit signal
+    /// `NoProc` at once, before the actor's first line: an actor that does
+    /// not trap exits terminates with `NoProc` without running `started`
+    /// (or `stopped`; its state is dropped, and with `await_started` the
+    /// spawn fails with `StartFailed(NoProc)`), as a BEAM process acts on a
+    /// pending exit signal before running code. An actor that traps exits
+    /// runs `started`, then receives `Stopped { other, NoProc }` as its
+    /// first message. If `other` dies after the spawn linked them, the
+    /// actor runs `started` and acts on the signal before any message.
     pub fn link(mut self, other: &ActorRef) -> Self {
         self.link = Some(other.clone());
         self
@@ -353,7 +363,10 @@ impl System {
         &self.inner
     }
 
-    /// Spawns `actor` on a thread of its own and returns its address.
+    /// Spawns `actor` on the system's default executor (a worker of the
+    /// shared pool unless the system was built with `Executor::Threads`;
+    /// [`SpawnOptions::dedicated`] gives an actor a thread of its own) and
+    /// returns its address.
     ///
     /// Never panics. If the actor cannot be spawned (the OS refuses a
     /// thread, or the system is shutting down) the error is logged and the
@@ -367,13 +380,20 @@ impl System {
         }
     }
 
-    /// Spawns `actor`, or says why it could not.
+    /// Spawns `actor`, or says why it could not: the OS refused a thread
+    /// ([`SpawnError::Thread`]), the process runs as many threads as it
+    /// safely can ([`SpawnError::TooManyThreads`]), or the system is shutting
+    /// down ([`SpawnError::ShuttingDown`]). The other errors need options:
+    /// see [`spawn_with`](Self::spawn_with).
     pub fn try_spawn<A: Actor>(&self, actor: A) -> Result<ActorRef, SpawnError> {
         self.spawn_with(actor, SpawnOptions::new())
     }
 
     /// Spawns `actor` with options: a name, a link, exit trapping, and
-    /// waiting for `started`.
+    /// waiting for `started`. Besides [`try_spawn`](Self::try_spawn)'s
+    /// errors, it fails with [`SpawnError::Name`] if the name is taken (then
+    /// nothing was spawned: no lifecycle event, no exit log) and, with
+    /// `await_started`, [`SpawnError::StartFailed`] if `started` failed.
     pub fn spawn_with<A: Actor>(
         &self,
         actor: A,
@@ -407,18 +427,36 @@ impl System {
         let actor_ref = ActorRef::from_core(core);
         if let Some(name) = &options.name {
             if let Err(error) = inner.registry.register(name, &actor_ref, &inner.events) {
+                // It never existed for anyone: closed without an event or a log.
                 actor_ref.core.close(&ExitReason::NoProc);
                 return Err(error.into());
             }
         }
-        if let Some(other) = &options.link {
-            links::link(&actor_ref, other);
-        }
+        // Linked to an actor already dead, a child that does not trap exits
+        // is doomed by the `NoProc` signal: like a BEAM process that acts on
+        // a pending exit signal before its code, it dies before its first line.
+        let doomed = match &options.link {
+            Some(other) if !options.trap_exit && !other.is_alive() => true,
+            Some(other) => {
+                links::link(&actor_ref, other);
+                false
+            }
+            None => false,
+        };
         let monitor = options
             .monitored_by
             .as_ref()
             .map(|watcher| links::monitor(watcher, &actor_ref));
         inner.actors.insert(id, actor_ref.clone());
+        announce(
+            &actor_ref,
+            options.name.as_deref(),
+            std::any::type_name::<A>(),
+            executor,
+        );
+        if doomed {
+            return dead_on_arrival(actor_ref, actor, options.await_started).map(|a| (a, monitor));
+        }
 
         let started = options.await_started.then(|| {
             let (tx, rx) = crossbeam_channel::bounded(1);
@@ -427,11 +465,6 @@ impl System {
         });
         let ctx = Context::new(actor_ref.clone(), System::non_owning(inner.clone()));
         let mut cell = ActorCell::new(actor, ctx, handlers_for::<A>());
-        tracing::debug!(actor = %id, name = options.name.as_deref(), kind = std::any::type_name::<A>(), ?executor, "spawned");
-        inner.events.emit(|| LifecycleEvent::Spawned {
-            actor: id,
-            name: options.name.clone(),
-        });
         match executor {
             Executor::Threads => {
                 if let Err(error) = inner.executor.launch(cell) {
@@ -678,6 +711,45 @@ fn unborn(actor: &ActorRef, options: &SpawnOptions, monitor: Option<MonitorRef>,
         links::demonitor(watcher, monitor);
     }
     actor.core.close(&ExitReason::Error(why));
+}
+
+/// Emits `Spawned` for a new actor, unless something already terminated
+/// it (a kill through the registry): under its relations lock, so that its
+/// end is an `Exited` event exactly when its start was a `Spawned` one.
+fn announce(actor: &ActorRef, name: Option<&str>, kind: &'static str, executor: Executor) {
+    let mut rel = actor.core.relations();
+    if rel.closed {
+        return;
+    }
+    rel.announced = true;
+    tracing::debug!(actor = %actor.id(), name, kind, ?executor, "spawned");
+    actor.core.system.events.emit(|| LifecycleEvent::Spawned {
+        actor: actor.id(),
+        name: name.map(str::to_string),
+    });
+}
+
+/// Ends an actor that was spawned linked to a dead one and does not trap
+/// exits: with `NoProc`, before it runs any code (neither `started` nor
+/// `stopped` runs; its state is dropped).
+fn dead_on_arrival<A: Actor>(
+    actor_ref: ActorRef,
+    actor: A,
+    await_started: bool,
+) -> Result<ActorRef, SpawnError> {
+    let core = &actor_ref.core;
+    core.close(&ExitReason::NoProc);
+    if let Err(text) = crate::panic::guard(move || drop(actor)) {
+        tracing::error!(actor = %core.id, panic = %text, "dropping the actor panicked");
+    }
+    let dropped = core.mailbox.close(core.id);
+    if dropped > 0 {
+        core.system.dead_letters_dropped(core.id, dropped);
+    }
+    if await_started {
+        return Err(SpawnError::StartFailed(ExitReason::NoProc));
+    }
+    Ok(actor_ref)
 }
 
 fn shutdown(inner: &Arc<SystemInner>, timeout: Duration) -> Result<(), ShutdownError> {

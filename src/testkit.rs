@@ -44,10 +44,10 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::address::{ActorId, ActorRef};
+use crate::address::ActorRef;
 use crate::error::RecvError;
 use crate::exit::{Down, ExitReason, Stopped};
-use crate::inbox::Inbox;
+use crate::inbox::{Inbox, Origin};
 use crate::links::MonitorRef;
 use crate::mailbox::Envelope;
 use crate::system::System;
@@ -55,7 +55,14 @@ use crate::system::System;
 /// The panic text an injected fault terminates an actor with.
 pub const INJECTED_PANIC: &str = "panic injected by ferrotp::testkit";
 
-/// Makes `actor` panic at its next message (the message is not handled).
+/// Makes `actor` panic at its next message, whatever it is (the message is
+/// not handled).
+///
+/// "Message" counts what reaches the actor's handlers: a `Stop` (which then
+/// neither stops the actor with `Normal` nor gets its sender a `Stopped`:
+/// link or monitor to see the end), a `Down`, and for an actor that traps
+/// exits the `Stopped` of an exit signal. Exit signals that terminate a
+/// non-trapping actor are not messages: they act as usual.
 pub fn inject_panic(actor: &ActorRef) {
     inject_panic_after(actor, 0);
 }
@@ -80,7 +87,10 @@ pub fn inject_panic_named(system: &System, name: &str) -> bool {
 }
 
 /// A test's mailbox, with assertions. Its methods panic with a message that
-/// says what arrived instead — they are meant to fail tests.
+/// says what arrived instead (the messages they skipped, for those that skip)
+/// — they are meant to fail tests.
+///
+/// A probe is an [`Inbox`]: it is no actor and makes no lifecycle events.
 pub struct Probe {
     inbox: Inbox,
 }
@@ -170,18 +180,24 @@ impl Probe {
     /// Waits for `actor`'s end as a `Stopped` (from a link, or answering a
     /// `Stop` the probe sent) or a `Down` (from a monitor the probe holds);
     /// skips other messages; returns the reason.
+    ///
+    /// Only an end counts: a `Stopped` that a live `actor` sent as an exit
+    /// signal (`ctx.exit(probe, reason)`), or a `Stopped` or `Down` it sent
+    /// as a message, is skipped. On timeout, the panic names what was skipped.
     pub fn expect_stopped(&self, actor: &ActorRef, timeout: Duration) -> ExitReason {
         let id = actor.id();
         let deadline = Instant::now() + timeout;
+        let mut skipped = Vec::new();
         loop {
-            let envelope = self.inbox.recv_deadline(deadline).unwrap_or_else(|_| {
-                panic!(
-                    "probe {}: actor {id} did not stop within {timeout:?}",
+            match self.inbox.recv_with_origin(deadline) {
+                Ok((envelope, origin)) => match end_of(envelope, origin, actor) {
+                    Ok(reason) => return reason,
+                    Err(what) => skipped.push(what),
+                },
+                Err(RecvError::Timeout) => panic!(
+                    "probe {}: actor {id} did not stop within {timeout:?}; skipped {skipped:?}",
                     self.actor().id()
-                )
-            });
-            if let Some(reason) = end_of(envelope, id) {
-                return reason;
+                ),
             }
         }
     }
@@ -202,14 +218,44 @@ impl Probe {
     }
 }
 
-/// The reason in a `Stopped` or `Down` about `id`, if the envelope is one.
-fn end_of(envelope: Envelope, id: ActorId) -> Option<ExitReason> {
-    match envelope.downcast::<Stopped>() {
-        Ok(stopped) => (stopped.actor == id).then_some(stopped.reason),
+/// The reason `actor` ended with, if the envelope tells its end; else a
+/// description of what it is, for a failure message.
+///
+/// A link's `Stopped` and a monitor's `Down` come only from an end; a
+/// `Stopped` from an exit signal never does. The runtime's answer to a
+/// `Stop` is a message with no sender, sent after the end: a `Stopped`
+/// message counts if it has no sender and says the reason `actor` really
+/// ended with — a live actor may send anything, but not a true end.
+fn end_of(envelope: Envelope, origin: Origin, actor: &ActorRef) -> Result<ExitReason, String> {
+    let anonymous = envelope.sender().is_none();
+    let how = match origin {
+        Origin::Sent => "sent",
+        Origin::Link => "link",
+        Origin::ExitSignal => "exit signal",
+        Origin::Monitor => "monitor",
+    };
+    let (about, reason, what, is_end) = match envelope.downcast::<Stopped>() {
+        Ok(stopped) => {
+            let is_end = match origin {
+                Origin::Link => true,
+                Origin::Sent => anonymous && actor.exit_reason().as_ref() == Some(&stopped.reason),
+                Origin::ExitSignal | Origin::Monitor => false,
+            };
+            let what = format!("{stopped:?} ({how})");
+            (stopped.actor, stopped.reason, what, is_end)
+        }
         Err(envelope) => match envelope.downcast::<Down>() {
-            Ok(down) => (down.actor == id).then_some(down.reason),
-            Err(_) => None,
+            Ok(down) => {
+                let what = format!("{down:?} ({how})");
+                (down.actor, down.reason, what, origin == Origin::Monitor)
+            }
+            Err(other) => return Err(format!("a `{}` ({how})", other.type_name())),
         },
+    };
+    if is_end && about == actor.id() {
+        Ok(reason)
+    } else {
+        Err(what)
     }
 }
 

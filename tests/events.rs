@@ -272,6 +272,29 @@ ferrotp::on_each_executor! {
         assert_eq!(exit.field("name"), Some("victim"));
     }
 
+    // Issue 18: an exit is logged only for what was spawned — not for a
+    // spawn refused because its name is taken, nor for an inbox.
+    #[test]
+    fn a_refused_spawn_and_an_inbox_log_no_exit() {
+        let _recording = recording();
+        let system = new_system();
+        let first = system
+            .spawn_with(Subject, SpawnOptions::new().name("one"))
+            .unwrap();
+        let refused = system.spawn_with(Subject, SpawnOptions::new().name("one"));
+        assert!(refused.is_err(), "{refused:?}");
+        let inbox = system.inbox();
+        inbox.monitor(&first);
+        drop(inbox);
+        assert!(first.is_alive());
+        let exits: Vec<Recorded> = events()
+            .iter()
+            .filter(|e| e.message() == "actor exited")
+            .cloned()
+            .collect();
+        assert!(exits.is_empty(), "{exits:?}");
+    }
+
     #[test]
     fn registering_and_unregistering_are_events() {
         let _recording = recording();
