@@ -347,8 +347,9 @@ impl<Args: Clone + Send + 'static> DynamicSupervisor<Args> {
         self.handle.try_call(TerminateDynamic(child.id()))
     }
 
-    /// The children in start order (those waiting for a restart retry last,
-    /// without an actor). Each has the template's id.
+    /// The running children, oldest (re)start first — a restarted child
+    /// moves after those started before its restart —, then those waiting
+    /// for a restart retry, without an actor. Each has the template's id.
     pub fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
         self.handle.call(WhichChildren)
     }

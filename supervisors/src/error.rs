@@ -36,7 +36,12 @@ pub enum SupervisorError {
     /// restarting or shutting down children).
     #[error("the supervisor did not answer in time")]
     Timeout,
-    /// The supervisor is not running (anymore); the reason it terminated with.
+    /// The supervisor is not running (anymore), with the reason it
+    /// terminated with: `Shutdown` when it escalated (too many restarts) or
+    /// was shut down, `Normal` after `stop`, `Killed`, or the reason of the
+    /// parent whose exit signal ended it. The handle reads it from the dead
+    /// supervisor ([`ActorRef::exit_reason`](ferrotp::ActorRef::exit_reason)),
+    /// so it is the real reason even for a call made long after the end.
     #[error("the supervisor is not running ({0})")]
     SupervisorDown(ExitReason),
     /// The supervisor itself could not be spawned (its name is taken, or the

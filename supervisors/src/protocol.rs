@@ -107,7 +107,9 @@ impl Handle {
                 }),
                 // `started` returned Ok, so it sent its report; only a kill
                 // racing with it could get here.
-                _ => Err(SupervisorError::SupervisorDown(ExitReason::NoProc)),
+                _ => Err(SupervisorError::SupervisorDown(
+                    actor.exit_reason().unwrap_or(ExitReason::NoProc),
+                )),
             },
             Err(SpawnError::StartFailed(reason)) => match reply.try_recv() {
                 Ok(Err(error)) => Err(error),
@@ -128,7 +130,7 @@ impl Handle {
             .call::<R, M>(&self.actor, request, self.call_timeout)
             .map_err(|error| match error {
                 CallError::Timeout => SupervisorError::Timeout,
-                CallError::Stopped(reason) => SupervisorError::SupervisorDown(reason),
+                CallError::Stopped(reason) => self.down(reason),
                 // Handles are only made for supervisor actors, which answer
                 // every request with the type asked for.
                 CallError::WrongReplyType { got, .. } => SupervisorError::SupervisorDown(
@@ -155,9 +157,17 @@ impl Handle {
             Some(Stopped {
                 reason: ExitReason::NoProc,
                 ..
-            }) => Err(SupervisorError::SupervisorDown(ExitReason::NoProc)),
+            }) => Err(self.down(ExitReason::NoProc)),
             Some(_) => Ok(()),
         }
+    }
+
+    /// `SupervisorDown` with the reason the supervisor terminated with: a
+    /// call or stop that began after the end only hears `NoProc`, but the
+    /// user needs to know whether it escalated (`Shutdown`), was stopped
+    /// (`Normal`) or was killed.
+    fn down(&self, heard: ExitReason) -> SupervisorError {
+        SupervisorError::SupervisorDown(self.actor.exit_reason().unwrap_or(heard))
     }
 
     /// A handle to the running nested supervisor `id`, if its dynamic-ness

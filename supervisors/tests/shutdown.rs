@@ -79,7 +79,7 @@ ferrotp::on_each_executor! {
         assert!(system.actors().is_empty(), "{:?}", system.actors());
         assert!(matches!(
             root.stop(WAIT),
-            Err(SupervisorError::SupervisorDown(ExitReason::NoProc))
+            Err(SupervisorError::SupervisorDown(ExitReason::Normal))
         ));
     }
 
