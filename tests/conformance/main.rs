@@ -202,6 +202,20 @@ fn issue_14_message_before_exit_signal_with_trap_toggled() {
     }
 }
 
+/// Issue 18: `exit(self(), normal)` ends a non-trapping caller with
+/// `normal`; a trapping one gets `{'EXIT', self(), normal}`.
+#[test]
+fn exit_self_normal_ends_the_caller() {
+    check(2, vec![step(1, Action::Exit(1, Signal::Normal))]);
+    check(
+        2,
+        vec![
+            step(1, Action::TrapExit(true)),
+            step(1, Action::Exit(1, Signal::Normal)),
+        ],
+    );
+}
+
 /// The order of a termination: the name is free when the notice arrives,
 /// so a watcher finds it free and re-registers it at once.
 #[test]

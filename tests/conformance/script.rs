@@ -218,20 +218,7 @@ pub struct Exclusion {
     pub example: fn() -> Script,
 }
 
-pub const EXCLUSIONS: &[Exclusion] = &[Exclusion {
-    name: "exit_self_normal",
-    waits_on: "issue 18: Erlang's exit(self(), normal) terminates a non-trapping caller \
-               with `normal`; ferrotp's ctx.exit(myself, Normal) is ignored",
-    matches: |s| matches!(s.action, Action::Exit(q, Signal::Normal) if q == s.actor),
-    example: || Script {
-        initial: 2,
-        steps: vec![Step {
-            actor: 1,
-            sends: Vec::new(),
-            action: Action::Exit(1, Signal::Normal),
-        }],
-    },
-}];
+pub const EXCLUSIONS: &[Exclusion] = &[];
 
 /// The exclusion a step falls under, if any.
 pub fn excluded(step: &Step) -> Option<&'static Exclusion> {
