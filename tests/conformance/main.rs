@@ -20,6 +20,8 @@ mod script;
 mod term;
 mod trace;
 
+use std::sync::OnceLock;
+
 use ferrotp::Executor;
 use proptest::prelude::*;
 
@@ -78,7 +80,7 @@ proptest! {
     })]
 
     #[test]
-    fn random_scripts_agree_with_the_beam(script in script::scripts(24)) {
+    fn random_scripts_agree_with_the_beam(script in script::scripts(24, active_exclusions())) {
         ferrotp::silence_actor_panics();
         if let Err(disagreement) = compare(&script) {
             prop_assert!(false, "{}", disagreement);
@@ -110,25 +112,41 @@ fn erlang_is_installed() {
     let _ = Beam::shared();
 }
 
-/// Every exclusion still names a real disagreement: once its issue is
-/// fixed, this fails and the exclusion must go (the random scripts then
-/// cover that shape again).
+/// The exclusions whose example still disagrees (checked once per run).
+/// One that agrees now is reported, and its shape is generated again.
+fn active_exclusions() -> Vec<&'static script::Exclusion> {
+    static ACTIVE: OnceLock<Vec<&'static script::Exclusion>> = OnceLock::new();
+    ACTIVE
+        .get_or_init(|| {
+            ferrotp::silence_actor_panics();
+            script::EXCLUSIONS
+                .iter()
+                .filter(|exclusion| {
+                    let disagrees = compare(&(exclusion.example)()).is_err();
+                    if !disagrees {
+                        eprintln!(
+                            "conformance: exclusion `{}` is resolved (it waited on {}): \
+                             its shape is generated again; remove it from EXCLUSIONS",
+                            exclusion.name, exclusion.waits_on
+                        );
+                    }
+                    disagrees
+                })
+                .collect()
+        })
+        .clone()
+}
+
+/// Each exclusion's example has the shape it excludes, so "the example
+/// agrees now" means the shape does.
 #[test]
-fn each_exclusion_still_disagrees() {
-    ferrotp::silence_actor_panics();
+fn exclusion_examples_have_their_shape() {
     for exclusion in script::EXCLUSIONS {
         let example = (exclusion.example)();
         assert!(
             example.steps.iter().any(|s| (exclusion.matches)(s)),
             "the example of {} does not have its shape",
             exclusion.name
-        );
-        assert!(
-            compare(&example).is_err(),
-            "exclusion {} is stale: ferrotp and Erlang now agree on {example}\
-             (it waited on {}); remove it",
-            exclusion.name,
-            exclusion.waits_on
         );
     }
 }
