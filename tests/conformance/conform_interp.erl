@@ -114,14 +114,17 @@ resolve(Other, _) -> Other.
 await_ack(Ref, Actor, Pid, Step, S) ->
     receive
         {ack, Ref, {spawned, Child}} -> add_proc(Child, S);
-        {ack, Ref, {monitor, M}} ->
-            S#{mons := (maps:get(mons, S))#{M => Step},
-               mon_refs := (maps:get(mon_refs, S))#{Step => M}};
+        {ack, Ref, {spawned, Child, M}} ->
+            monitor_made(M, Step, add_proc(Child, S));
+        {ack, Ref, {monitor, M}} -> monitor_made(M, Step, S);
         {ack, Ref, ok} -> S;
         {'DOWN', M, process, Pid, R} ->
             Actor = maps:get(M, maps:get(mrefs, S)),
             died(Actor, R, S)
     end.
+
+monitor_made(M, Step, S) ->
+    S#{mons := (maps:get(mons, S))#{M => Step}, mon_refs := (maps:get(mon_refs, S))#{Step => M}}.
 
 died(I, R, S = #{fates := Fates, step := Step}) ->
     S#{fates := Fates#{I => {died, Step, reason(R)}}}.
@@ -240,6 +243,9 @@ ack(C, Ref) -> ack(C, Ref, ok).
 ack(C, Ref, What) -> C ! {ack, Ref, What}, loop(C).
 
 act(C, Ref, {spawn, true}) -> ack(C, Ref, {spawned, spawn_link(fun() -> loop(C) end)});
+act(C, Ref, {spawn, monitor}) ->
+    {Child, M} = spawn_monitor(fun() -> loop(C) end),
+    ack(C, Ref, {spawned, Child, M});
 act(C, Ref, {spawn, false}) -> ack(C, Ref, {spawned, spawn(fun() -> loop(C) end)});
 act(C, Ref, {link, Q}) -> link(Q), ack(C, Ref);
 act(C, Ref, {unlink, Q}) -> unlink(Q), ack(C, Ref);

@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use ferrotp::{
-    Actor, ActorId, ActorRef, Context, Down, Executor, ExitReason, Handlers, Inbox, MonitorRef,
-    Stop, Stopped, System,
+    Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Inbox, MonitorRef, Stop,
+    Stopped, System,
 };
 
 use crate::script::{Action, Name, Reflex, Script, Signal};
@@ -37,6 +37,7 @@ struct Op {
 
 enum Act {
     Spawn { link: bool },
+    SpawnMonitor,
     Link(ActorRef),
     Unlink(ActorRef),
     Monitor(ActorRef),
@@ -82,6 +83,7 @@ enum Observed {
 enum Acked {
     Done,
     Spawned(ActorRef),
+    SpawnedMonitored(ActorRef, MonitorRef),
     Monitor(MonitorRef),
 }
 
@@ -122,6 +124,13 @@ impl Player {
                     ctx.spawn(child)
                 };
                 acked = Acked::Spawned(child);
+            }
+            Act::SpawnMonitor => {
+                let (child, monitor) = ctx.spawn_monitor(Player {
+                    coordinator: self.coordinator.clone(),
+                    reflex: None,
+                });
+                acked = Acked::SpawnedMonitored(child, monitor);
             }
             Act::Link(to) => ctx.link(&to),
             Act::Unlink(to) => ctx.unlink(&to),
@@ -235,9 +244,8 @@ struct Run {
     next_token: u64,
 }
 
-/// Runs `script` on a new system with `executor`.
-pub fn run(script: &Script, executor: Executor) -> Trace {
-    let system = System::builder().executor(executor).build();
+/// Runs `script` on `system` (a new one: the run shuts it down).
+pub fn run(script: &Script, system: System) -> Trace {
     let inbox = system.inbox();
     let mut run = Run {
         system,
@@ -316,7 +324,7 @@ impl Run {
 
     fn run_step(&mut self, step: &crate::script::Step) -> &'static str {
         if self.fates[step.actor] != Fate::Alive {
-            if matches!(step.action, Action::Spawn { .. }) {
+            if matches!(step.action, Action::Spawn { .. } | Action::SpawnMonitor) {
                 // A process that never ran keeps the script's numbering.
                 let never = self.system.spawn(self.player());
                 never.kill();
@@ -347,10 +355,11 @@ impl Run {
         }
         match self.acks.remove(&token) {
             Some(Acked::Spawned(child)) => self.add(child),
-            Some(Acked::Monitor(monitor)) => {
-                self.monitors.insert(monitor, self.step);
-                self.monitor_of_step.insert(self.step, monitor);
+            Some(Acked::SpawnedMonitored(child, monitor)) => {
+                self.add(child);
+                self.monitor_made(monitor);
             }
+            Some(Acked::Monitor(monitor)) => self.monitor_made(monitor),
             Some(Acked::Done) | None => {}
         }
         let settled = self.settle(deadline);
@@ -369,10 +378,16 @@ impl Run {
         }
     }
 
+    fn monitor_made(&mut self, monitor: MonitorRef) {
+        self.monitors.insert(monitor, self.step);
+        self.monitor_of_step.insert(self.step, monitor);
+    }
+
     fn resolve(&self, action: &Action) -> Act {
         let to = |q: &usize| self.actors[*q].clone();
         match action {
             Action::Spawn { link } => Act::Spawn { link: *link },
+            Action::SpawnMonitor => Act::SpawnMonitor,
             Action::Link(q) => Act::Link(to(q)),
             Action::Unlink(q) => Act::Unlink(to(q)),
             Action::Monitor(q) => Act::Monitor(to(q)),

@@ -22,7 +22,7 @@ mod trace;
 
 use std::sync::OnceLock;
 
-use ferrotp::Executor;
+use ferrotp::{Executor, System};
 use proptest::prelude::*;
 
 use beam::Beam;
@@ -38,12 +38,12 @@ fn compare(script: &Script) -> Result<(), String> {
     if std::env::var_os("FERROTP_CONFORM_SHOW").is_some() {
         eprintln!("{script}{expected}");
     }
-    for executor in [Executor::Pool, Executor::Threads] {
-        let got = local::run(script, executor);
+    for (config, system) in systems() {
+        let got = local::run(script, system);
         let got_lines = got.canonical();
         if got_lines != expected_lines {
             return Err(format!(
-                "ferrotp ({executor:?}) and Erlang disagree on this script:\n{script}\n\
+                "ferrotp ({config}) and Erlang disagree on this script:\n{script}\n\
                  Erlang term: {}\n\nErlang saw:\n{expected}\nferrotp saw:\n{got}\nfirst difference: {}",
                 script.to_erlang(0),
                 first_difference(&expected_lines, &got_lines)
@@ -51,6 +51,26 @@ fn compare(script: &Script) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The systems each script runs on: the pool (one worker per core, and
+/// one worker, where every actor takes turns on one thread) and a thread
+/// per actor.
+fn systems() -> [(&'static str, System); 3] {
+    [
+        ("pool", System::builder().executor(Executor::Pool).build()),
+        (
+            "pool of one worker",
+            System::builder()
+                .executor(Executor::Pool)
+                .workers(1)
+                .build(),
+        ),
+        (
+            "threads",
+            System::builder().executor(Executor::Threads).build(),
+        ),
+    ]
 }
 
 fn first_difference(expected: &[String], got: &[String]) -> String {
@@ -255,5 +275,98 @@ fn name_is_free_when_the_end_is_told() {
             steps.push(step(2, Action::Whereis(Name::A)));
             check(3, steps);
         }
+    }
+}
+
+/// The generated scripts reach every kind of observation (so agreement is
+/// not agreement on nothing): each event, each result, each reason.
+#[test]
+fn generated_scripts_exercise_every_kind_of_event() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    use std::collections::BTreeSet;
+
+    ferrotp::silence_actor_panics();
+    let mut runner = TestRunner::deterministic();
+    let strategy = script::scripts(24, Vec::new());
+    let mut seen = BTreeSet::new();
+    for _ in 0..512 {
+        let script = strategy.new_tree(&mut runner).unwrap().current();
+        let trace = local::run(&script, System::builder().executor(Executor::Pool).build());
+        seen.extend(trace.outcomes.iter().map(|o| format!("step {o}")));
+        for proc in &trace.procs {
+            let fate = proc
+                .fate
+                .tuple()
+                .map_or(proc.fate.to_string(), |t| format!("died {}", kind(&t[2])));
+            seen.insert(format!("fate {fate}"));
+            for (_, event) in &proc.events {
+                let t = event.tuple().expect("an event is a tuple");
+                let what = t[0].atom().expect("tagged").to_string();
+                let detail = match what.as_str() {
+                    "exit" => kind(&t[2]),
+                    "down" => kind(&t[3]),
+                    "demonitor" | "register" | "unregister" | "send_named" => t[2].to_string(),
+                    "whereis" => (if t[2].int().is_some() {
+                        "found"
+                    } else {
+                        "undefined"
+                    })
+                    .into(),
+                    "reflex" => t[2].tuple().expect("a result")[0].to_string(),
+                    _ => String::new(),
+                };
+                seen.insert(format!("{what} {detail}").trim_end().to_string());
+            }
+        }
+    }
+    let expected = [
+        "step done",
+        "step skipped",
+        "fate alive",
+        "fate never",
+        "fate died normal",
+        "fate died shutdown",
+        "fate died killed",
+        "fate died noproc",
+        "fate died custom",
+        "fate died crash",
+        "msg",
+        "exit normal",
+        "exit shutdown",
+        "exit killed",
+        "exit noproc",
+        "exit custom",
+        "exit crash",
+        "down normal",
+        "down killed",
+        "down noproc",
+        "down custom",
+        "down crash",
+        "demonitor true",
+        "demonitor false",
+        "register ok",
+        "register badarg",
+        "unregister ok",
+        "unregister badarg",
+        "whereis found",
+        "whereis undefined",
+        "send_named ok",
+        "send_named badarg",
+        "reflex whereis",
+        "reflex register",
+    ];
+    let missing: Vec<_> = expected.iter().filter(|k| !seen.contains(**k)).collect();
+    assert!(
+        missing.is_empty(),
+        "never generated: {missing:?}; seen: {seen:?}"
+    );
+}
+
+/// A reason's kind: its atom, or its tag.
+fn kind(reason: &term::Term) -> String {
+    match reason.tuple() {
+        Some(t) => t[0].to_string(),
+        None => reason.to_string(),
     }
 }

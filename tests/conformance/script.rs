@@ -7,7 +7,7 @@ use std::fmt;
 use proptest::prelude::*;
 
 /// A process of a script, by its index: the initial processes first, then
-/// one per `Spawn` step in step order (a spawn whose spawner is dead still
+/// one per `Spawn` or `SpawnMonitor` step in step order (a spawn whose spawner is dead still
 /// takes its index, for a process that never ran).
 pub type Proc = usize;
 
@@ -56,6 +56,8 @@ pub enum Action {
     Spawn {
         link: bool,
     },
+    /// Spawns a monitored process; its monitor is named by this step's index.
+    SpawnMonitor,
     Link(Proc),
     Unlink(Proc),
     /// Its monitor is named by this step's index.
@@ -115,6 +117,7 @@ fn step_term(step: &Step) -> String {
         .collect();
     let action = match &step.action {
         Action::Spawn { link } => format!("{{spawn,{link}}}"),
+        Action::SpawnMonitor => "{spawn,monitor}".to_string(),
         Action::Link(q) => format!("{{link,{q}}}"),
         Action::Unlink(q) => format!("{{unlink,{q}}}"),
         Action::Monitor(q) => format!("{{monitor,{q}}}"),
@@ -169,6 +172,10 @@ impl fmt::Display for Script {
                     next += 1;
                     let how = if *link { "spawn_link" } else { "spawn" };
                     format!("{how} p{}", next - 1)
+                }
+                Action::SpawnMonitor => {
+                    next += 1;
+                    format!("spawn_monitor p{} (monitor m{i})", next - 1)
                 }
                 Action::Link(q) => format!("link p{q}"),
                 Action::Unlink(q) => format!("unlink p{q}"),
@@ -240,6 +247,7 @@ pub struct RawStep {
 #[derive(Clone, Debug)]
 enum RawAction {
     Spawn(bool),
+    SpawnMonitor,
     Link(u8),
     Unlink(u8),
     Monitor(u8),
@@ -276,13 +284,14 @@ fn raw_action() -> impl Strategy<Value = RawAction> {
     ];
     prop_oneof![
         3 => any::<bool>().prop_map(RawAction::Spawn),
+        1 => Just(RawAction::SpawnMonitor),
         4 => p().prop_map(RawAction::Link),
         1 => p().prop_map(RawAction::Unlink),
         3 => p().prop_map(RawAction::Monitor),
         1 => p().prop_map(RawAction::Demonitor),
         4 => any::<bool>().prop_map(RawAction::TrapExit),
         3 => (p(), signal).prop_map(|(q, s)| RawAction::Exit(q, s)),
-        1 => Just(RawAction::Crash),
+        2 => Just(RawAction::Crash),
         1 => Just(RawAction::Return),
         3 => p().prop_map(RawAction::Send),
         1 => p().prop_map(RawAction::Stop),
@@ -290,7 +299,7 @@ fn raw_action() -> impl Strategy<Value = RawAction> {
         1 => name().prop_map(RawAction::Unregister),
         1 => name().prop_map(RawAction::Whereis),
         1 => name().prop_map(RawAction::SendNamed),
-        1 => prop_oneof![
+        2 => prop_oneof![
             Just(None),
             name().prop_map(|n| Some(Reflex::Whereis(n))),
             name().prop_map(|n| Some(Reflex::Register(n))),
@@ -344,10 +353,15 @@ pub fn normalize(initial: usize, raw: &[RawStep], exclusions: &[&Exclusion]) -> 
             .map(|(k, q)| (pick(*q), 10 * n + 1 + k as u32))
             .collect();
         let action = match r.action {
-            RawAction::Spawn(_) if procs >= MAX_PROCS => Action::Nothing,
+            RawAction::Spawn(_) | RawAction::SpawnMonitor if procs >= MAX_PROCS => Action::Nothing,
             RawAction::Spawn(link) => {
                 procs += 1;
                 Action::Spawn { link }
+            }
+            RawAction::SpawnMonitor => {
+                procs += 1;
+                monitors.push((i, actor));
+                Action::SpawnMonitor
             }
             RawAction::Link(q) => Action::Link(pick(q)),
             RawAction::Unlink(q) => Action::Unlink(pick(q)),
