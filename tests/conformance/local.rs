@@ -325,9 +325,15 @@ impl Run {
     fn run_step(&mut self, step: &crate::script::Step) -> &'static str {
         if self.fates[step.actor] != Fate::Alive {
             if matches!(step.action, Action::Spawn { .. } | Action::SpawnMonitor) {
-                // A process that never ran keeps the script's numbering.
+                // A process that never ran keeps the script's numbering:
+                // an actor stopped at once (not killed: see
+                // `kernel_bug_kill_of_a_starting_actor_can_empty_a_one_worker_pool`).
                 let never = self.system.spawn(self.player());
-                never.kill();
+                let stopped = self
+                    .system
+                    .bridge()
+                    .stop(std::slice::from_ref(&never), SETTLE_LIMIT);
+                assert!(stopped[0].is_some(), "a fresh actor did not stop");
                 self.index.insert(never.id(), self.actors.len());
                 self.actors.push(never);
                 self.fates.push(Fate::Never);
@@ -350,6 +356,7 @@ impl Run {
         // The actor acks, or ends (a crash, a return, an exit to itself).
         while !self.acks.contains_key(&token) && self.fates[step.actor] == Fate::Alive {
             if !self.pump(deadline) {
+                self.report_stuck("no ack");
                 return "stuck";
             }
         }
@@ -374,7 +381,16 @@ impl Run {
         if settled {
             "done"
         } else {
+            self.report_stuck("not settled");
             "stuck"
+        }
+    }
+
+    /// What kept the step from ending, for whoever reads the failure.
+    fn report_stuck(&self, what: &str) {
+        for p in self.alive() {
+            let info = self.actors[p].info();
+            eprintln!("stuck ({what}) at step {}: p{p} {info:?}", self.step);
         }
     }
 
