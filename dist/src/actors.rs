@@ -45,6 +45,11 @@ pub(crate) enum ProxyCtl {
     DemonitorFrom(Reference),
 }
 
+/// A [`ProxyCtl`] the sender waits for: a remote process's signals to a
+/// local actor take effect in the order they arrived, before any message
+/// the same connection carries after them (Erlang's signal order).
+pub(crate) struct Ordered(pub ProxyCtl, pub crossbeam_channel::Sender<()>);
+
 /// Stands for one remote process (or one remote name) among local actors.
 ///
 /// What a local actor sends it is encoded and sent on; when the remote
@@ -145,6 +150,11 @@ impl Proxy {
         }
     }
 
+    fn ordered(&mut self, Ordered(control, done): Ordered, ctx: &mut Context<Self>) {
+        self.control(control, ctx);
+        let _ = done.send(());
+    }
+
     /// A local actor the remote process monitors ended.
     fn down(&mut self, down: Down, _ctx: &mut Context<Self>) {
         let (Some((reference, named)), Some(remote)) = (
@@ -188,6 +198,7 @@ impl Actor for Proxy {
         Handlers::new()
             .on(Self::remote_down)
             .on(Self::control)
+            .on(Self::ordered)
             .on(Self::down)
             .on(Self::exit_signal)
             .other(Self::forward)

@@ -8,12 +8,13 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use erl_dist::message::Message;
 use erl_dist::term::{Pid, PidOrAtom, Reference, Term};
 use ferrotp::ActorRef;
 
-use crate::actors::{GenReply, ProxyCtl, RemoteDown};
+use crate::actors::{GenReply, Ordered, ProxyCtl, RemoteDown};
 use crate::codec::{atom, is_atom};
 use crate::node::NodeInner;
 use crate::peer::Peer;
@@ -46,7 +47,7 @@ pub(crate) fn handle(inner: &NodeInner, peer: Option<&Arc<Peer>>, message: Messa
         Message::MonitorP(m) => monitor(inner, &m.from_pid, m.to_proc, m.reference),
         Message::DemonitorP(m) => {
             if let Some(proxy) = inner.existing_proxy(&m.from_pid) {
-                proxy.send(ProxyCtl::DemonitorFrom(m.reference));
+                in_order(&proxy, ProxyCtl::DemonitorFrom(m.reference));
             }
         }
         Message::MonitorPExit(m) => {
@@ -59,6 +60,16 @@ pub(crate) fn handle(inner: &NodeInner, peer: Option<&Arc<Peer>>, message: Messa
         other => {
             tracing::debug!(node = %inner.name, message = ?other, "control message not supported: ignored");
         }
+    }
+}
+
+/// Has `proxy` carry out `control` before this connection's next message
+/// is delivered (waiting a bounded time: a stuck pool only delays it).
+fn in_order(proxy: &ActorRef, control: ProxyCtl) {
+    let (done, wait) = crossbeam_channel::bounded(1);
+    proxy.send(Ordered(control, done));
+    if wait.recv_timeout(Duration::from_secs(5)).is_err() && proxy.is_alive() {
+        tracing::warn!(proxy = %proxy, "a proxy took over 5 s to apply a link or monitor");
     }
 }
 
@@ -112,7 +123,7 @@ fn link(inner: &NodeInner, from: &Pid, to: &Pid) {
     match inner.local_actor(to) {
         Some(local) => {
             if let Some(proxy) = inner.actor_of(from) {
-                proxy.send(ProxyCtl::LinkFrom(local));
+                in_order(&proxy, ProxyCtl::LinkFrom(local));
             }
         }
         // Linking to a process that does not exist: the linker gets noproc.
@@ -125,7 +136,7 @@ fn link(inner: &NodeInner, from: &Pid, to: &Pid) {
 
 fn unlink(inner: &NodeInner, from: &Pid, to: &Pid) {
     if let (Some(proxy), Some(local)) = (inner.existing_proxy(from), inner.local_actor(to)) {
-        proxy.send(ProxyCtl::UnlinkFrom(local));
+        in_order(&proxy, ProxyCtl::UnlinkFrom(local));
     }
 }
 
@@ -142,10 +153,13 @@ fn exit(inner: &NodeInner, from: &Pid, to: &Pid, reason: &Term) {
         return undeliverable(inner, &to.to_string());
     };
     match inner.actor_of(from) {
-        Some(proxy) => proxy.send(ProxyCtl::ExitTo {
-            to: local,
-            reason: reason::from_term(reason),
-        }),
+        Some(proxy) => in_order(
+            &proxy,
+            ProxyCtl::ExitTo {
+                to: local,
+                reason: reason::from_term(reason),
+            },
+        ),
         None => local.exit(reason::from_term(reason)),
     }
 }
@@ -157,11 +171,14 @@ fn monitor(inner: &NodeInner, from: &Pid, to: PidOrAtom, reference: Reference) {
     };
     let proxy = inner.actor_of(from);
     match (target, proxy) {
-        (Some(target), Some(proxy)) => proxy.send(ProxyCtl::MonitorFrom {
-            target,
-            named: to,
-            reference,
-        }),
+        (Some(target), Some(proxy)) => in_order(
+            &proxy,
+            ProxyCtl::MonitorFrom {
+                target,
+                named: to,
+                reference,
+            },
+        ),
         // Monitoring what does not exist: `'DOWN'` with noproc at once.
         _ => inner.send_ctl(
             &from.node.name,
