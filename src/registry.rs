@@ -82,14 +82,17 @@ impl Registry {
     }
 
     pub fn registered(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
+        // Sorted by each name's first eight bytes, kept beside it, and by
+        // the whole name only where those tie: most comparisons then read
+        // no string.
+        let mut names: Vec<(u64, String)> = self
             .names
             .iter()
             .filter(|e| e.value().is_alive())
-            .map(|e| e.key().clone())
+            .map(|e| (prefix(e.key()), e.key().clone()))
             .collect();
-        names.sort();
-        names
+        names.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        names.into_iter().map(|(_, name)| name).collect()
     }
 
     /// Frees `name` if `id` still holds it (called when `id` terminates).
@@ -102,4 +105,13 @@ impl Registry {
             });
         }
     }
+}
+
+/// A name's first eight bytes as a number that orders like the bytes
+/// (shorter names padded with zeros, which sort first, as in `str`'s order).
+fn prefix(name: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    let len = name.len().min(8);
+    bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
+    u64::from_be_bytes(bytes)
 }
