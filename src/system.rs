@@ -1,8 +1,9 @@
 //! [`System`]: where actors live — spawning, names, dead letters, shutdown.
 
 use std::cmp::Reverse;
+use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,9 @@ pub(crate) struct SystemInner {
     pool_config: PoolConfig,
     dead_letters: AtomicU64,
     shutting_down: AtomicBool,
+    /// Spawns between their look at `shutting_down` and their actor's
+    /// entry in `actors` (and its launch): shutdown waits for them.
+    spawning: AtomicUsize,
     long_handler: Option<Duration>,
 }
 
@@ -250,6 +254,7 @@ impl SystemBuilder {
             },
             dead_letters: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
+            spawning: AtomicUsize::new(0),
             long_handler: self.long_handler.unwrap_or(Some(DEFAULT_LONG_HANDLER)),
         });
         System {
@@ -414,9 +419,7 @@ impl System {
         options: SpawnOptions,
     ) -> Result<(ActorRef, Option<MonitorRef>), SpawnError> {
         let inner = &self.inner;
-        if inner.shutting_down.load(Ordering::Acquire) {
-            return Err(SpawnError::ShuttingDown);
-        }
+        let gate = SpawnGate::enter(inner)?;
         let id = inner.next_id();
         let executor = options.executor.unwrap_or(inner.default_executor);
         let driver = match executor {
@@ -500,6 +503,9 @@ impl System {
                 }
             }
         }
+        // In the table and launched: shutdown will find it. Waiting for
+        // `started` is left out of the gate, which shutdown waits on.
+        drop(gate);
         if let Some(started) = started {
             match started.recv() {
                 Ok(Ok(())) => {}
@@ -577,14 +583,16 @@ impl System {
 
     /// The live actors, in spawn order.
     pub fn actors(&self) -> Vec<ActorRef> {
-        let mut actors: Vec<ActorRef> = self
+        // Sorted by the ids beside the addresses: comparing through each
+        // address's core would chase a pointer per comparison.
+        let mut actors: Vec<(ActorId, ActorRef)> = self
             .inner
             .actors
             .iter()
-            .map(|e| e.value().clone())
+            .map(|e| (*e.key(), e.value().clone()))
             .collect();
-        actors.sort_by_key(|a| a.id());
-        actors
+        actors.sort_unstable_by_key(|(id, _)| *id);
+        actors.into_iter().map(|(_, actor)| actor).collect()
     }
 
     /// How many messages were sent to dead actors, had no handler, or were
@@ -658,7 +666,7 @@ impl System {
 
     /// Whether [`shutdown`](Self::shutdown) has begun (spawns now fail).
     pub fn is_shutting_down(&self) -> bool {
-        self.inner.shutting_down.load(Ordering::Acquire)
+        self.inner.shutting_down.load(Ordering::SeqCst)
     }
 
     /// Sends `msg` (no sender) to `to` after `delay`.
@@ -680,19 +688,76 @@ impl System {
         self.inner.timers.cancel(timer)
     }
 
-    /// Stops every actor, in reverse spawn order, and joins their threads.
+    /// Stops every actor and joins their threads.
     ///
-    /// Each actor gets an untrappable exit signal `Shutdown` (its `stopped`
-    /// hook runs) and the next one is signalled when it has terminated.
-    /// Actors still running at the deadline are killed; their ids are in the
-    /// error. New spawns fail from the moment this is called.
+    /// New spawns fail from the moment this is called; a spawn already
+    /// under way when it is called is waited for, so no actor outlives the
+    /// system. Each actor gets an untrappable exit signal `Shutdown` (its
+    /// `stopped` hook runs), in waves:
     ///
-    /// The deadline is shared: an actor that does not stop holds up the
-    /// actors spawned before it, which are killed (without `stopped`) if it
-    /// uses up the whole timeout. Supervision trees stop their own children
-    /// in order, so only the trees' roots depend on this order.
+    /// 1. the *roots* — actors linked to no actor of this system spawned
+    ///    before them — all at once, and shutdown waits for them all. A
+    ///    child (from `spawn_link`, or a supervisor's) is linked to its older
+    ///    parent, so it is left to that parent: a supervisor stops its
+    ///    children in reverse start order before it ends, and a plain
+    ///    parent's end takes its linked children with it;
+    /// 2. then every actor still alive (say a child that traps exits),
+    ///    all at once, and once more for what those leave.
+    ///
+    /// So each supervision tree stops in its own order, children before
+    /// their parent; roots stop concurrently, and no order among them is
+    /// promised (signals go out newest first, but a million actors are not
+    /// stopped one at a time). If one service must outlive another, start
+    /// both under one supervisor, or stop the dependent one yourself first.
+    ///
+    /// Actors still running at the deadline are killed (without `stopped`);
+    /// their ids are in the error.
     pub fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
         shutdown(&self.inner, timeout)
+    }
+}
+
+/// A spawn in flight: counted from its look at the shutting-down flag until
+/// its actor is in the system's table and launched.
+///
+/// Both sides use sequentially consistent order (spawn: count, then look at
+/// the flag; shutdown: set the flag, then look at the count), so either the
+/// spawn sees the flag and fails, or shutdown sees the spawn and waits for
+/// its actor to be in the table before it looks there. Without it a spawn
+/// that looked just before the flag was set could add its actor after
+/// shutdown's last look, and outlive the system (or start a new pool).
+struct SpawnGate<'a>(&'a AtomicUsize);
+
+impl<'a> SpawnGate<'a> {
+    fn enter(inner: &'a SystemInner) -> Result<Self, SpawnError> {
+        inner.spawning.fetch_add(1, Ordering::SeqCst);
+        let gate = SpawnGate(&inner.spawning);
+        if inner.shutting_down.load(Ordering::SeqCst) {
+            return Err(SpawnError::ShuttingDown);
+        }
+        Ok(gate)
+    }
+}
+
+impl Drop for SpawnGate<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits until no spawn is in flight (see [`SpawnGate`]), or `deadline`.
+fn wait_for_spawns(inner: &SystemInner, deadline: Instant) {
+    let backoff = crossbeam_utils::Backoff::new();
+    while inner.spawning.load(Ordering::SeqCst) > 0 {
+        if Instant::now() >= deadline {
+            tracing::error!("shutdown: spawns still in flight at the deadline");
+            return;
+        }
+        if backoff.is_completed() {
+            std::thread::sleep(Duration::from_micros(50));
+        } else {
+            backoff.snooze();
+        }
     }
 }
 
@@ -754,36 +819,31 @@ fn dead_on_arrival<A: Actor>(
 
 fn shutdown(inner: &Arc<SystemInner>, timeout: Duration) -> Result<(), ShutdownError> {
     let deadline = Instant::now() + timeout;
-    inner.shutting_down.store(true, Ordering::Release);
+    inner.shutting_down.store(true, Ordering::SeqCst);
+    wait_for_spawns(inner, deadline);
     // An actor that shuts its own system down is signalled last, and its
     // own thread is not waited for.
     let me = current_actor_in(inner);
     let watcher = Inbox::in_system(inner);
     let mut not_stopped = Vec::new();
-    for _pass in 0..3 {
-        let mut actors: Vec<ActorRef> = inner
+    // First the roots, whose trees stop in their own order; then whatever
+    // outlived its root (a trapping child of a plain actor, say); a third
+    // look finds what those left.
+    for pass in 0..3 {
+        let mut actors: Vec<(ActorId, ActorRef)> = inner
             .actors
             .iter()
-            .map(|e| e.value().clone())
-            .filter(|a| Some(a.id()) != me)
+            .map(|e| (*e.key(), e.value().clone()))
+            .filter(|(id, _)| Some(*id) != me)
             .collect();
         if actors.is_empty() {
             break;
         }
-        actors.sort_by_key(|a| Reverse(a.id()));
-        for actor in actors {
-            let monitor = watcher.monitor(&actor);
-            actor.core.deliver_exit(ExitSignal {
-                from: ActorId::EXTERNAL,
-                reason: ExitReason::Shutdown,
-                link: None,
-                force: true,
-            });
-            if !wait_for_down(&watcher, monitor, deadline) {
-                actor.kill();
-                not_stopped.push(actor.id());
-            }
+        if pass == 0 {
+            actors.retain(|(_, actor)| is_root(inner, actor));
         }
+        actors.sort_unstable_by_key(|(id, _)| Reverse(*id));
+        stop_all(&watcher, actors, deadline, &mut not_stopped);
     }
     if let Some(me) = me.and_then(|id| inner.actors.get(&id).map(|a| a.value().clone())) {
         me.core.deliver_exit(ExitSignal {
@@ -797,18 +857,15 @@ fn shutdown(inner: &Arc<SystemInner>, timeout: Duration) -> Result<(), ShutdownE
     // Threads of actors that stopped report within moments; only killed,
     // stuck ones can use up the grace.
     let join_deadline = deadline.max(Instant::now() + Duration::from_millis(500));
-    for id in inner.executor.join_all(join_deadline, me) {
-        if !not_stopped.contains(&id) {
-            not_stopped.push(id);
-        }
-    }
+    not_stopped.extend(inner.executor.join_all(join_deadline, me));
     if let Some(pool) = inner.pool() {
         pool.stop(join_deadline);
     }
     if not_stopped.is_empty() {
         Ok(())
     } else {
-        not_stopped.sort();
+        not_stopped.sort_unstable();
+        not_stopped.dedup();
         Err(ShutdownError {
             actors: not_stopped,
             timeout,
@@ -816,13 +873,51 @@ fn shutdown(inner: &Arc<SystemInner>, timeout: Duration) -> Result<(), ShutdownE
     }
 }
 
-fn wait_for_down(watcher: &Inbox, monitor: MonitorRef, deadline: Instant) -> bool {
-    while let Ok(envelope) = watcher.recv_deadline(deadline) {
+/// Whether `actor` is a root: linked to no actor of this system spawned
+/// before it. A child (`spawn_link`, a supervisor's child) is linked to its
+/// older parent, which stops it in its own order, so shutdown leaves it to
+/// that parent rather than stop parent and children all at once.
+fn is_root(inner: &Arc<SystemInner>, actor: &ActorRef) -> bool {
+    let relations = actor.core.relations();
+    let Some(ties) = relations.ties_ref() else {
+        return true;
+    };
+    !ties
+        .links
+        .iter()
+        .any(|(id, link)| *id < actor.id() && Arc::ptr_eq(&link.peer.core.system, inner))
+}
+
+/// Sends `Shutdown` to all `actors` at once (in the order given), then
+/// waits until `deadline` for them all to end; kills those that did not
+/// and adds them to `not_stopped`.
+fn stop_all(
+    watcher: &Inbox,
+    actors: Vec<(ActorId, ActorRef)>,
+    deadline: Instant,
+    not_stopped: &mut Vec<ActorId>,
+) {
+    let mut pending = HashMap::with_capacity(actors.len());
+    for (_, actor) in actors {
+        let monitor = watcher.monitor(&actor);
+        actor.core.deliver_exit(ExitSignal {
+            from: ActorId::EXTERNAL,
+            reason: ExitReason::Shutdown,
+            link: None,
+            force: true,
+        });
+        pending.insert(monitor, actor);
+    }
+    while !pending.is_empty() {
+        let Ok(envelope) = watcher.recv_deadline(deadline) else {
+            break;
+        };
         if let Ok(down) = envelope.downcast::<Down>() {
-            if down.monitor == monitor {
-                return true;
-            }
+            pending.remove(&down.monitor);
         }
     }
-    false
+    for (_, actor) in pending {
+        actor.kill();
+        not_stopped.push(actor.id());
+    }
 }

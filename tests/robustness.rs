@@ -150,6 +150,17 @@ ferrotp::on_each_executor! {
         }
     }
 
+    /// A spawn racing `shutdown` either fails with `ShuttingDown` or its
+    /// actor is stopped by that shutdown: none outlives it, no thread is
+    /// left running and no pool is started after it (the first rounds race
+    /// the pool's start).
+    #[test]
+    fn a_spawn_racing_shutdown_never_outlives_it() {
+        for round in 0..100 {
+            spawn_racing_shutdown(EXECUTOR, round % 20);
+        }
+    }
+
     /// Several threads reading one inbox: every message reaches one of
     /// them, none sleeps while mail waits, whether the mail arrives while
     /// they sleep or sits in a batch another reader took.

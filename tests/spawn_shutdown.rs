@@ -386,7 +386,7 @@ ferrotp::on_each_executor! {
     // Shutdown
 
     #[test]
-    fn shutdown_stops_every_actor_in_reverse_spawn_order() {
+    fn shutdown_stops_every_actor_and_leaves_children_to_their_parent() {
         let system = new_system();
         let (tx, events) = mpsc::channel();
         let mut actors = Vec::new();
@@ -395,14 +395,35 @@ ferrotp::on_each_executor! {
             let options = SpawnOptions::new().trap_exit(n == 2).await_started();
             actors.push(system.spawn_with(Reporter::new(n, &tx), options).unwrap());
         }
-        for n in 0..5 {
+        // Children of #0 (linked to it, spawned after it); #7 traps exits,
+        // so its parent's end does not take it along.
+        for n in 5..8 {
+            let options = SpawnOptions::new()
+                .link(&actors[0])
+                .trap_exit(n == 7)
+                .await_started();
+            actors.push(system.spawn_with(Reporter::new(n, &tx), options).unwrap());
+        }
+        for n in 0..8 {
             assert_eq!(next_event(&events), Event::Started(n));
         }
 
         system.shutdown(WAIT).unwrap();
-        for n in (0..5).rev() {
-            assert_eq!(next_event(&events), Event::Stopped(n, ExitReason::Shutdown));
-            assert_eq!(next_event(&events), Event::Dropped(n));
+        let seen: Vec<Event> = (0..16).map(|_| next_event(&events)).collect();
+        let at = |event: Event| {
+            seen.iter()
+                .position(|e| *e == event)
+                .unwrap_or_else(|| panic!("{event:?} not in {seen:?}"))
+        };
+        for n in 0..8 {
+            // Roots end by the shutdown's signal, children by their parent's.
+            assert!(at(Event::Stopped(n, ExitReason::Shutdown)) < at(Event::Dropped(n)));
+        }
+        for child in 5..8 {
+            assert!(
+                at(Event::Dropped(0)) < at(Event::Stopped(child, ExitReason::Shutdown)),
+                "child {child} stopped before its parent: {seen:?}"
+            );
         }
         assert!(actors.iter().all(|a| !a.is_alive()));
         assert!(system.actors().is_empty());
@@ -415,8 +436,8 @@ ferrotp::on_each_executor! {
         let (entered_tx, entered) = mpsc::channel();
         let (release, release_rx) = mpsc::channel();
         let (dropped_tx, dropped) = mpsc::channel();
-        // Spawned first, so stopped last: the others get their turn before
-        // the blocker uses up the timeout.
+        // Unrelated actors stop concurrently: the others stop while the
+        // blocker uses up the timeout.
         let blocker = system.spawn(Blocker {
             entered: entered_tx,
             release: release_rx,
@@ -496,15 +517,15 @@ ferrotp::on_each_executor! {
         let _inbox = system.inbox();
         drop(system);
 
-        let mut stopped: Vec<Event> = (0..6).map(|_| next_event(&events)).collect();
-        stopped.retain(|e| matches!(e, Event::Stopped(..)));
-        assert_eq!(
-            stopped,
-            (0..3)
-                .rev()
-                .map(|n| Event::Stopped(n, ExitReason::Shutdown))
-                .collect::<Vec<_>>()
-        );
+        let mut stopped: Vec<usize> = (0..6)
+            .filter_map(|_| match next_event(&events) {
+                Event::Stopped(n, ExitReason::Shutdown) => Some(n),
+                _ => None,
+            })
+            .collect();
+        // Unrelated actors stop concurrently: any order.
+        stopped.sort_unstable();
+        assert_eq!(stopped, vec![0, 1, 2]);
         assert!(actors.iter().all(|a| !a.is_alive()));
         assert!(bridge.system().is_shutting_down());
     }

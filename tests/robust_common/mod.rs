@@ -107,3 +107,37 @@ pub fn read_shared(
     });
     got.into_inner()
 }
+
+/// One round of a spawn racing shutdown: a thread spawns as fast as it can
+/// while this one shuts the system down after `head_start` yields. Panics
+/// if any spawned actor outlives the shutdown, or a thread or worker is
+/// left; returns how many spawns succeeded.
+pub fn spawn_racing_shutdown(executor: Executor, head_start: usize) -> usize {
+    let system = system_on(executor);
+    let spawner_ready = std::sync::Barrier::new(2);
+    let spawned = std::thread::scope(|scope| {
+        let spawner = scope.spawn(|| {
+            let mut spawned = Vec::new();
+            spawner_ready.wait();
+            loop {
+                match system.try_spawn(Holder) {
+                    Ok(actor) => spawned.push(actor),
+                    Err(ferrotp::SpawnError::ShuttingDown) => return spawned,
+                    Err(other) => panic!("unexpected spawn error: {other}"),
+                }
+            }
+        });
+        spawner_ready.wait();
+        for _ in 0..head_start {
+            std::thread::yield_now();
+        }
+        system.shutdown(WAIT).expect("every actor stopped");
+        spawner.join().unwrap()
+    });
+    for actor in &spawned {
+        assert!(!actor.is_alive(), "{actor} outlived the shutdown");
+    }
+    assert!(system.actors().is_empty(), "{:?}", system.actors());
+    assert_eq!((system.threads(), system.pool_workers()), (0, 0));
+    spawned.len()
+}
