@@ -244,7 +244,12 @@ fn many_senders_lose_and_reorder_nothing() {
     let (seen, out_of_order) = next::<(u64, u64)>(&inbox).0;
     outside.join().unwrap();
     assert_eq!((seen, out_of_order), (PRODUCERS * EACH, 0));
+    // Ended before the shutdown, whose signal would overtake a queued
+    // `Stop` and leave it unread (a dead letter).
+    let monitor = inbox.monitor(&tally);
     tally.send(Stop);
+    let down = next::<ferrotp::Down>(&inbox).0;
+    assert_eq!(down.monitor, monitor);
     system.shutdown(WAIT).unwrap();
     assert_eq!(system.dead_letters(), 0);
 }
