@@ -17,9 +17,9 @@ use crate::exit::ExitReason;
 
 /// Something that happened to an actor of a system ([`System::subscribe`](crate::System::subscribe)).
 ///
-/// Each actor has one `Spawned` and, once it has ended, one `Exited` (a
-/// name given at spawn is `Registered` just before the `Spawned` that
-/// carries it). Only actors appear: an [`Inbox`](crate::Inbox) (so a `Bridge::call`, a
+/// Each actor has one `Spawned` and, once it has ended, one `Exited`, with
+/// the `Registered`/`Unregistered` of its names between them (a name given
+/// at spawn is in the `Spawned` and `Registered` right after it). Only actors appear: an [`Inbox`](crate::Inbox) (so a `Bridge::call`, a
 /// `Probe`) is none, and a spawn refused because its name was taken made
 /// none either.
 #[derive(Clone)]
@@ -49,6 +49,10 @@ pub enum LifecycleEvent {
         name: String,
     },
     /// A name was freed (by `unregister` or because its holder terminated).
+    ///
+    /// Once a holder is dead, its name may be registered again before this
+    /// event about the old holder is sent: follow a name by the `actor` of
+    /// each event, not by the order of `Registered` and `Unregistered`.
     Unregistered {
         /// The actor that held it.
         actor: ActorId,

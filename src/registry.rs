@@ -10,6 +10,7 @@ use dashmap::DashMap;
 use crate::address::{ActorId, ActorRef};
 use crate::error::RegistryError;
 use crate::events::{EventBus, LifecycleEvent};
+use crate::links::Relations;
 
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -22,6 +23,20 @@ impl Registry {
         name: &str,
         actor: &ActorRef,
         events: &EventBus,
+    ) -> Result<(), RegistryError> {
+        self.register_then(name, actor, events, |_| {})
+    }
+
+    /// `register`, running `then` once the name is the actor's and before
+    /// anyone who finds the actor by it can act on it (under its relations
+    /// lock, which `close` takes): a spawn announces the actor there, so a
+    /// kill through the name cannot end it before its `Spawned`.
+    pub fn register_then(
+        &self,
+        name: &str,
+        actor: &ActorRef,
+        events: &EventBus,
+        then: impl FnOnce(&mut Relations),
     ) -> Result<(), RegistryError> {
         // Lock order: the actor's relations, then the map's shard.
         let mut rel = actor.core.relations();
@@ -50,7 +65,8 @@ impl Registry {
             }
         }
         rel.name = Some(name.to_string());
-        drop(rel);
+        then(&mut rel);
+        // Still under the lock: the `Unregistered` of its end comes after.
         tracing::debug!(actor = %actor.id(), name, "registered");
         events.emit(|| LifecycleEvent::Registered {
             actor: actor.id(),
@@ -67,12 +83,13 @@ impl Registry {
         }
         rel.name = None;
         self.names.remove_if(name, |_, r| r.id() == holder.id());
-        drop(rel);
+        // Still under the lock: the holder's `Exited` comes after.
         tracing::debug!(actor = %holder.id(), name, "unregistered");
         events.emit(|| LifecycleEvent::Unregistered {
             actor: holder.id(),
             name: name.to_string(),
         });
+        drop(rel);
         Some(holder)
     }
 
@@ -97,13 +114,15 @@ impl Registry {
 
     /// Frees `name` if `id` still holds it (called when `id` terminates).
     pub fn release(&self, name: &str, id: ActorId, events: &EventBus) {
-        if self.names.remove_if(name, |_, r| r.id() == id).is_some() {
-            tracing::debug!(actor = %id, name, "unregistered");
-            events.emit(|| LifecycleEvent::Unregistered {
-                actor: id,
-                name: name.to_string(),
-            });
-        }
+        self.names.remove_if(name, |_, r| r.id() == id);
+        // Told even when a new holder already took the name over (allowed
+        // once this actor was dead): the name was this actor's until now,
+        // and its `Exited` must follow its `Unregistered`.
+        tracing::debug!(actor = %id, name, "unregistered");
+        events.emit(|| LifecycleEvent::Unregistered {
+            actor: id,
+            name: name.to_string(),
+        });
     }
 }
 

@@ -24,7 +24,7 @@ use crate::executor::Executor;
 use crate::exit::{Down, ExitReason};
 use crate::handlers::handlers_for;
 use crate::inbox::Inbox;
-use crate::links::{self, MonitorRef};
+use crate::links::{self, MonitorRef, Relations};
 use crate::mailbox::{Envelope, ExitSignal};
 use crate::registry::Registry;
 use crate::timer::{Action, TimerRef, Timers};
@@ -428,12 +428,31 @@ impl System {
         };
         let core = Arc::new(Core::new(id, inner.clone(), driver, options.trap_exit));
         let actor_ref = ActorRef::from_core(core);
-        if let Some(name) = &options.name {
-            if let Err(error) = inner.registry.register(name, &actor_ref, &inner.events) {
-                // It never existed for anyone: closed without an event or a log.
-                actor_ref.core.close(&ExitReason::NoProc);
-                return Err(error.into());
+        let kind = std::any::type_name::<A>();
+        // Announced before anyone can reach it (a name, the actor table):
+        // whatever ends it later, its `Exited` follows its `Spawned`.
+        match &options.name {
+            Some(name) => {
+                let announce = |rel: &mut Relations| {
+                    announce(rel, &actor_ref, Some(name), kind, executor);
+                };
+                let registered =
+                    inner
+                        .registry
+                        .register_then(name, &actor_ref, &inner.events, announce);
+                if let Err(error) = registered {
+                    // It never existed for anyone: closed without an event or a log.
+                    actor_ref.core.close(&ExitReason::NoProc);
+                    return Err(error.into());
+                }
             }
+            None => announce(
+                &mut actor_ref.core.relations(),
+                &actor_ref,
+                None,
+                kind,
+                executor,
+            ),
         }
         // Linked to an actor already dead, a child that does not trap exits
         // is doomed by the `NoProc` signal: like a BEAM process that acts on
@@ -451,12 +470,6 @@ impl System {
             .as_ref()
             .map(|watcher| links::monitor(watcher, &actor_ref));
         inner.actors.insert(id, actor_ref.clone());
-        announce(
-            &actor_ref,
-            options.name.as_deref(),
-            std::any::type_name::<A>(),
-            executor,
-        );
         if doomed {
             return dead_on_arrival(actor_ref, actor, options.await_started).map(|a| (a, monitor));
         }
@@ -778,14 +791,16 @@ fn unborn(actor: &ActorRef, options: &SpawnOptions, monitor: Option<MonitorRef>,
     actor.core.close(&ExitReason::Error(why));
 }
 
-/// Emits `Spawned` for a new actor, unless something already terminated
-/// it (a kill through the registry): under its relations lock, so that its
-/// end is an `Exited` event exactly when its start was a `Spawned` one.
-fn announce(actor: &ActorRef, name: Option<&str>, kind: &'static str, executor: Executor) {
-    let mut rel = actor.core.relations();
-    if rel.closed {
-        return;
-    }
+/// Emits `Spawned` for a new actor, under its relations lock (`rel`) and
+/// before anyone else can reach it: `close` emits `Exited` exactly for the
+/// actors marked announced here.
+fn announce(
+    rel: &mut Relations,
+    actor: &ActorRef,
+    name: Option<&str>,
+    kind: &'static str,
+    executor: Executor,
+) {
     rel.announced = true;
     tracing::debug!(actor = %actor.id(), name, kind, ?executor, "spawned");
     actor.core.system.events.emit(|| LifecycleEvent::Spawned {

@@ -15,8 +15,8 @@ mod common;
 use common::{ask, next, spawn_puppet, tell, WAIT};
 use ferrotp::testkit::{inject_panic, Probe, INJECTED_PANIC};
 use ferrotp::{
-    Actor, ActorRef, Context, Down, Events, ExitReason, Handlers, LifecycleEvent, SpawnError,
-    SpawnOptions, Stop, Stopped,
+    Actor, ActorId, ActorRef, Context, Down, Events, ExitReason, Handlers, LifecycleEvent,
+    SpawnError, SpawnOptions, Stop, Stopped,
 };
 
 /// An actor whose `started` and `stopped` hooks leave a mark, and whose
@@ -304,6 +304,59 @@ ferrotp::on_each_executor! {
         assert!(all.is_empty(), "{all:?}");
     }
 
+    // False 5/6 under races: whatever kills an actor while it is being
+    // spawned (here, through its name), its `Exited` comes exactly when its
+    // `Spawned` did — never one without the other.
+    #[test]
+    fn spawned_and_exited_pair_up_under_kills_during_spawn() {
+        let system = new_system();
+        let events = system.subscribe();
+        let stop = Arc::new(AtomicBool::new(false));
+        let killer = {
+            let (system, stop) = (system.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    if let Some(actor) = system.whereis("contested") {
+                        actor.kill();
+                    }
+                    std::hint::spin_loop();
+                }
+            })
+        };
+        let mut spawned = Vec::new();
+        for _ in 0..500 {
+            if let Ok(actor) = system.spawn_with(Idle, SpawnOptions::new().name("contested")) {
+                spawned.push(actor);
+            }
+        }
+        stop.store(true, Ordering::SeqCst);
+        killer.join().unwrap();
+        system.shutdown(WAIT).unwrap();
+        // Per actor, its events in the order they came.
+        let mut seen = std::collections::HashMap::<ActorId, Vec<&'static str>>::new();
+        for event in pending(&events) {
+            let kind = match event {
+                LifecycleEvent::Spawned { .. } => "Spawned",
+                LifecycleEvent::Exited { .. } => "Exited",
+                LifecycleEvent::Registered { .. } => "Registered",
+                LifecycleEvent::Unregistered { .. } => "Unregistered",
+                _ => continue,
+            };
+            seen.entry(event.actor().unwrap()).or_default().push(kind);
+        }
+        for actor in &spawned {
+            assert!(!actor.is_alive());
+            assert!(seen.contains_key(&actor.id()), "{actor} returned but never announced");
+        }
+        for (actor, story) in seen {
+            assert_eq!(
+                story,
+                ["Spawned", "Registered", "Unregistered", "Exited"],
+                "{actor}"
+            );
+        }
+    }
+
     // False 6: a spawn refused because its name is taken emits nothing.
     #[test]
     fn a_spawn_refused_for_its_name_emits_nothing() {
@@ -313,7 +366,13 @@ ferrotp::on_each_executor! {
             .spawn_with(Idle, SpawnOptions::new().name("taken"))
             .unwrap();
         let announced = pending(&events);
-        assert_eq!(announced.len(), 2, "Registered, Spawned: {announced:?}");
+        assert!(
+            matches!(
+                announced.as_slice(),
+                [LifecycleEvent::Spawned { .. }, LifecycleEvent::Registered { .. }]
+            ),
+            "{announced:?}"
+        );
         let refused = system.spawn_with(Idle, SpawnOptions::new().name("taken"));
         assert!(matches!(refused, Err(SpawnError::Name(_))), "{refused:?}");
         let after = pending(&events);
@@ -395,7 +454,8 @@ ferrotp::on_each_executor! {
         assert_eq!(system.whereis("orphan"), None);
         let seen: Vec<String> = pending(&events).iter().map(|e| format!("{e:?}")).collect();
         assert_eq!(seen.len(), 4, "{seen:?}");
-        assert!(seen[1].starts_with("Spawned"), "{seen:?}");
+        assert!(seen[0].starts_with("Spawned"), "{seen:?}");
+        assert!(seen[1].starts_with("Registered"), "{seen:?}");
         assert!(seen[3].starts_with("Exited") && seen[3].contains("NoProc"), "{seen:?}");
 
         let (marked, started, _) = Marked::new();
