@@ -25,6 +25,7 @@ use crate::spec::{
     check_intensity, ChildKind, Restart, Shutdown, SupervisorSpec, DEFAULT_MAX_RESTARTS,
     DEFAULT_PERIOD, DEFAULT_WORKER_SHUTDOWN,
 };
+use crate::subtree::Subtree;
 use crate::supervisor::SupervisorActor;
 
 /// Builds one child from its arguments (like a `ChildSpec`'s start function).
@@ -274,7 +275,8 @@ impl<Args: Clone + Send + 'static> DynamicSupervisor<Args> {
         let (reply, report) = mpsc::channel();
         let options = name_option(spec.name.as_deref());
         let actor = DynamicSupervisorActor::new(spec, Parent::External, Some(reply));
-        Handle::spawn(system, actor, options, report).map(Self::from_handle)
+        let subtree = actor.subtree.clone();
+        Handle::spawn(system, actor, options, report, subtree).map(Self::from_handle)
     }
 
     /// Starts a dynamic supervisor linked to the calling actor (see
@@ -288,7 +290,8 @@ impl<Args: Clone + Send + 'static> DynamicSupervisor<Args> {
         let options = name_option(spec.name.as_deref()).link(ctx.myself());
         let actor =
             DynamicSupervisorActor::new(spec, Parent::Actor(ctx.myself().clone()), Some(reply));
-        Handle::spawn(ctx.system(), actor, options, report).map(Self::from_handle)
+        let subtree = actor.subtree.clone();
+        Handle::spawn(ctx.system(), actor, options, report, subtree).map(Self::from_handle)
     }
 
     /// The supervisor's address.
@@ -392,6 +395,8 @@ pub(crate) struct DynamicSupervisorActor<Args> {
     parent: Parent,
     reporter: Reporter,
     start_reply: Option<StartReply>,
+    /// The live children, for whoever stops this supervisor (see `Subtree`).
+    subtree: Arc<Subtree>,
 }
 
 impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
@@ -413,6 +418,7 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
             next_retry: 0,
             parent,
             start_reply,
+            subtree: Subtree::for_new_supervisor(),
         }
     }
 
@@ -420,6 +426,8 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
         let template = &self.spec.template;
         spawn_child(
             ctx,
+            &self.subtree,
+            self.spec.shutdown,
             |system, supervisor, options| template(args.clone(), system, supervisor, options),
             None,
         )
@@ -462,6 +470,7 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
         let Some((_, child)) = self.running.remove(&actor) else {
             return;
         };
+        self.subtree.child_ended(actor);
         self.reporter.child_exited(&self.spec.id, actor, &reason);
         let restart = match self.spec.restart {
             Restart::Permanent => true,
@@ -565,7 +574,7 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
         let result = match self.running.remove(&id) {
             None => Err(SupervisorError::NoSuchChild(id.to_string())),
             Some((actor, _)) => {
-                let reason = Stopper::new(ctx.system()).stop(ctx, &actor, self.spec.shutdown);
+                let reason = Stopper::stop(ctx, &self.subtree, &actor, self.spec.shutdown);
                 let clean = clean_end(self.spec.shutdown, self.spec.restart, &reason);
                 self.reporter
                     .child_stopped(&self.spec.id, id, &reason, clean);
@@ -604,6 +613,7 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
             period: self.window.period(),
             children: self.infos(),
             dynamic_args: Some(TypeId::of::<Args>()),
+            subtree: self.subtree.clone(),
         };
         ctx.reply(summary);
     }
@@ -626,6 +636,7 @@ impl<Args: Clone + Send + 'static> Actor for DynamicSupervisorActor<Args> {
     }
 
     fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        self.subtree.set_owner(ctx.myself().id());
         self.reporter.id = ctx.myself().id();
         self.reporter.system = Some(ctx.system().clone());
         if let Some(reply) = self.start_reply.take() {
@@ -639,8 +650,7 @@ impl<Args: Clone + Send + 'static> Actor for DynamicSupervisorActor<Args> {
         self.restarting.clear();
         let running = std::mem::take(&mut self.running);
         let children: Vec<ActorRef> = running.into_values().map(|(actor, _)| actor).collect();
-        let stopper = Stopper::new(ctx.system());
-        for (id, reason) in stopper.stop_all(ctx, &children, self.spec.shutdown) {
+        for (id, reason) in Stopper::stop_all(ctx, &self.subtree, &children, self.spec.shutdown) {
             let clean = clean_end(self.spec.shutdown, self.spec.restart, &reason);
             self.reporter
                 .child_stopped(&self.spec.id, id, &reason, clean);

@@ -75,6 +75,7 @@ mod lifecycle;
 mod protocol;
 mod report;
 mod spec;
+mod subtree;
 mod supervisor;
 mod tree;
 

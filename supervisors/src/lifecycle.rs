@@ -1,16 +1,13 @@
 //! A child's life as its supervisor sees it: who the supervisor's parent
 //! is, how a child is spawned, and how children are stopped.
 
-use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use ferrotp::{
-    Actor, ActorId, ActorRef, Context, Down, ExitReason, Inbox, MonitorRef, SpawnError,
-    SpawnOptions, System,
-};
+use ferrotp::{Actor, ActorId, ActorRef, Context, ExitReason, SpawnError, SpawnOptions, System};
 
 use crate::spec::{Restart, Shutdown};
+use crate::subtree::{Member, Reaper, Subtree, Wait};
 
 /// Who started a supervisor; its exit signal makes the supervisor shut its
 /// tree down and terminate with the same reason.
@@ -42,8 +39,12 @@ impl Parent {
 
 /// Spawns one incarnation of a child, linked to the supervisor, named, and
 /// fully started; a panicking factory is a start failure like any other.
+/// The child joins the supervisor's `own` subtree (with its own subtree if
+/// it is a supervisor).
 pub(crate) fn spawn_child<A: Actor>(
     ctx: &Context<A>,
+    own: &Subtree,
+    shutdown: Shutdown,
     start: impl FnOnce(&System, &ActorRef, SpawnOptions) -> Result<ActorRef, SpawnError>,
     name: Option<&str>,
 ) -> Result<ActorRef, ExitReason> {
@@ -51,10 +52,26 @@ pub(crate) fn spawn_child<A: Actor>(
     if let Some(name) = name {
         options = options.name(name);
     }
-    match catch_unwind(AssertUnwindSafe(|| {
-        start(ctx.system(), ctx.myself(), options)
-    })) {
-        Ok(Ok(actor)) => Ok(actor),
+    let (started, subtree) = Subtree::capture(
+        || {
+            catch_unwind(AssertUnwindSafe(|| {
+                start(ctx.system(), ctx.myself(), options)
+            }))
+        },
+        |started| match started {
+            Ok(Ok(actor)) => Some(actor.id()),
+            _ => None,
+        },
+    );
+    match started {
+        Ok(Ok(actor)) => {
+            own.add(Member {
+                actor: actor.clone(),
+                shutdown,
+                subtree,
+            });
+            Ok(actor)
+        }
         Ok(Err(SpawnError::StartFailed(reason))) => Err(reason),
         Ok(Err(error)) => Err(ExitReason::error(error)),
         Err(payload) => Err(ExitReason::Panic(panic_text(payload.as_ref()))),
@@ -84,100 +101,74 @@ pub(crate) fn clean_end(how: Shutdown, restart: Restart, reason: &ExitReason) ->
     }
 }
 
-/// Stops children OTP's way: unlink (so no `Stopped` from the child is
-/// handled later), monitor, send the exit signal `Shutdown` (or kill), wait
-/// for the `Down`, and kill when the child's time is up.
-pub(crate) struct Stopper {
-    inbox: Inbox,
-}
+/// Stops children OTP's way: monitor, send the exit signal `Shutdown` with
+/// a kill at the child's deadline (or kill at once), unlink (so no
+/// `Stopped` from the child is handled later), and wait for the `Down`.
+///
+/// The kill at the deadline belongs to the system's timer thread
+/// ([`ActorRef::exit_or_kill`]), so a child this supervisor began to stop
+/// dies at its deadline even if the supervisor is killed meanwhile. And a
+/// child that is itself a supervisor is waited for with its whole subtree:
+/// if it died leaving children alive (it was killed at its deadline, or
+/// brutally), they are shut down per their own specs and waited for too
+/// (see [`subtree`](crate::subtree)). So a stop returns only when every
+/// actor below is dead.
+pub(crate) struct Stopper;
 
 impl Stopper {
-    pub fn new(system: &System) -> Self {
-        Stopper {
-            inbox: system.inbox(),
-        }
-    }
-
     /// Stops one child; returns the reason it terminated with.
-    pub fn stop<A: Actor>(&self, ctx: &Context<A>, child: &ActorRef, how: Shutdown) -> ExitReason {
-        let mut pending = self.begin(ctx, std::slice::from_ref(child), how);
-        let mut ended = self.finish(&mut pending, how);
+    pub fn stop<A: Actor>(
+        ctx: &Context<A>,
+        own: &Subtree,
+        child: &ActorRef,
+        how: Shutdown,
+    ) -> ExitReason {
+        let mut ended = Self::stop_all(ctx, own, std::slice::from_ref(child), how);
         ended.pop().map_or(ExitReason::NoProc, |(_, reason)| reason)
     }
 
     /// Stops many children at once (a dynamic supervisor's): all get the
     /// signal, then all are waited for within one timeout.
     pub fn stop_all<A: Actor>(
-        &self,
         ctx: &Context<A>,
+        own: &Subtree,
         children: &[ActorRef],
         how: Shutdown,
     ) -> Vec<(ActorId, ExitReason)> {
-        let mut pending = self.begin(ctx, children, how);
-        self.finish(&mut pending, how)
-    }
-
-    fn begin<A: Actor>(
-        &self,
-        ctx: &Context<A>,
-        children: &[ActorRef],
-        how: Shutdown,
-    ) -> HashMap<MonitorRef, ActorRef> {
-        let mut pending = HashMap::with_capacity(children.len());
+        let mut reaper = Reaper::new(ctx.system());
         for child in children {
-            ctx.unlink(child);
-            pending.insert(self.inbox.monitor(child), child.clone());
+            let member = own.get(child.id()).unwrap_or_else(|| Member {
+                actor: child.clone(),
+                shutdown: how,
+                subtree: None,
+            });
+            reaper.watch(member);
         }
         for child in children {
+            // The kill is armed before the unlink: from here on, nothing that
+            // happens to this supervisor can leave the child running.
             match how {
                 Shutdown::Brutal => child.kill(),
-                Shutdown::Timeout(_) | Shutdown::Infinity => ctx.exit(child, ExitReason::Shutdown),
+                Shutdown::Timeout(d) => {
+                    ctx.exit_or_kill(child, ExitReason::Shutdown, d);
+                }
+                Shutdown::Infinity => ctx.exit(child, ExitReason::Shutdown),
             }
+            ctx.unlink(child);
         }
-        pending
-    }
-
-    fn finish(
-        &self,
-        pending: &mut HashMap<MonitorRef, ActorRef>,
-        how: Shutdown,
-    ) -> Vec<(ActorId, ExitReason)> {
-        let mut ended = Vec::with_capacity(pending.len());
         let deadline = match how {
             Shutdown::Timeout(d) => Some(Instant::now() + d),
             Shutdown::Brutal | Shutdown::Infinity => None,
         };
-        self.collect(pending, deadline, &mut ended);
-        if !pending.is_empty() {
-            // Time is up: kill what is left; a kill takes effect at once.
-            for child in pending.values() {
+        let mut ended = Vec::with_capacity(children.len());
+        if !reaper.wait(deadline, Wait::Direct, Some(own), &mut ended) {
+            // Time is up: the timer thread kills them now too; a kill from
+            // here spares waiting for that thread.
+            for child in reaper.direct_pending() {
                 child.kill();
             }
-            self.collect(pending, None, &mut ended);
         }
+        reaper.wait(None, Wait::All, Some(own), &mut ended);
         ended
-    }
-
-    /// Receives `Down`s until `pending` is empty or `deadline` passes.
-    fn collect(
-        &self,
-        pending: &mut HashMap<MonitorRef, ActorRef>,
-        deadline: Option<Instant>,
-        ended: &mut Vec<(ActorId, ExitReason)>,
-    ) {
-        while !pending.is_empty() {
-            let until = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-            match self.inbox.recv_deadline(until) {
-                Ok(envelope) => {
-                    if let Ok(down) = envelope.downcast::<Down>() {
-                        if pending.remove(&down.monitor).is_some() {
-                            ended.push((down.actor, down.reason));
-                        }
-                    }
-                }
-                Err(_) if deadline.is_some() => return,
-                Err(_) => {}
-            }
-        }
     }
 }

@@ -3,8 +3,8 @@
 //! both supervisor handles share.
 
 use std::any::TypeId;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use ferrotp::{
     Actor, ActorId, ActorRef, CallError, ExitReason, SpawnError, SpawnOptions, Stopped, System,
@@ -12,6 +12,7 @@ use ferrotp::{
 
 use crate::error::SupervisorError;
 use crate::spec::{ChildKind, ChildSpec, Restart};
+use crate::subtree::{Reaper, Subtree, Wait};
 
 /// How long a [`Supervisor`](crate::Supervisor) handle waits for an answer
 /// unless told otherwise (`with_call_timeout`). Long, because a supervisor
@@ -42,6 +43,8 @@ pub(crate) struct Summary {
     pub children: Vec<ChildInfo>,
     /// For a dynamic supervisor, the type of its children's arguments.
     pub dynamic_args: Option<TypeId>,
+    /// Its live children, for a handle's `stop`.
+    pub subtree: Arc<Subtree>,
 }
 
 /// One child as [`Supervisor::which_children`](crate::Supervisor::which_children) reports it.
@@ -86,6 +89,9 @@ pub(crate) struct Handle {
     pub actor: ActorRef,
     pub system: System,
     pub call_timeout: Duration,
+    /// The supervisor's live children, which `stop` waits for (`None`:
+    /// only the supervisor is waited for).
+    pub subtree: Option<Arc<Subtree>>,
 }
 
 impl Handle {
@@ -96,6 +102,7 @@ impl Handle {
         actor: S,
         options: SpawnOptions,
         reply: mpsc::Receiver<Result<System, SupervisorError>>,
+        subtree: Arc<Subtree>,
     ) -> Result<Handle, SupervisorError> {
         let spawned = spawner.spawn_with(actor, options.trap_exit(true).await_started());
         match spawned {
@@ -104,6 +111,7 @@ impl Handle {
                     actor,
                     system,
                     call_timeout: DEFAULT_CALL_TIMEOUT,
+                    subtree: Some(subtree),
                 }),
                 // `started` returned Ok, so it sent its report; only a kill
                 // racing with it could get here.
@@ -148,8 +156,12 @@ impl Handle {
     }
 
     /// Stops the supervisor: it stops its children in reverse start order
-    /// (each subtree first), then terminates with `Normal`.
+    /// (each subtree first), then terminates with `Normal`. Returns once
+    /// every actor of the subtree is dead: if the supervisor was killed
+    /// meanwhile, the children it left are shut down per their specs and
+    /// waited for (within the same timeout).
     pub fn stop(&self, timeout: Duration) -> Result<(), SupervisorError> {
+        let deadline = Instant::now() + timeout;
         let bridge = self.system.bridge();
         let stopped = bridge.stop(std::slice::from_ref(&self.actor), timeout);
         match stopped.into_iter().next().flatten() {
@@ -158,7 +170,29 @@ impl Handle {
                 reason: ExitReason::NoProc,
                 ..
             }) => Err(self.down(ExitReason::NoProc)),
-            Some(_) => Ok(()),
+            Some(_) => {
+                let Some(subtree) = &self.subtree else {
+                    return Ok(());
+                };
+                let mut reaper = Reaper::new(&self.system);
+                reaper.adopt(subtree, None);
+                if reaper.wait(Some(deadline), Wait::All, None, &mut Vec::new()) {
+                    Ok(())
+                } else {
+                    Err(SupervisorError::Timeout)
+                }
+            }
+        }
+    }
+
+    /// A handle to another supervisor actor of the same system, with the
+    /// same call timeout (its subtree unknown: `stop` waits for it alone).
+    pub fn nested(&self, actor: &ActorRef) -> Handle {
+        Handle {
+            actor: actor.clone(),
+            system: self.system.clone(),
+            call_timeout: self.call_timeout,
+            subtree: None,
         }
     }
 
@@ -179,13 +213,10 @@ impl Handle {
             .find(|c| c.id == id && c.kind == ChildKind::Supervisor)
             .and_then(|c| c.actor)
             .ok_or_else(|| SupervisorError::NoSuchChild(id.to_string()))?;
-        let nested = Handle {
-            actor,
-            system: self.system.clone(),
-            call_timeout: self.call_timeout,
-        };
+        let mut nested = self.nested(&actor);
         let summary: Summary = nested.call(Describe)?;
         if summary.dynamic_args == dynamic_args {
+            nested.subtree = Some(summary.subtree);
             Ok(nested)
         } else {
             Err(SupervisorError::NoSuchChild(id.to_string()))

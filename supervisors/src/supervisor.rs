@@ -3,7 +3,7 @@
 use std::any::TypeId;
 use std::mem;
 use std::ops::Range;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use ferrotp::{Actor, ActorId, ActorRef, Context, ExitReason, Handlers, Stopped, System};
@@ -17,6 +17,7 @@ use crate::protocol::{
 };
 use crate::report::Reporter;
 use crate::spec::{ChildKind, ChildSpec, Restart, Strategy, SupervisorSpec};
+use crate::subtree::Subtree;
 
 /// Sent by a supervisor to itself after a child failed to start during a
 /// restart, so that other requests are served before it tries again.
@@ -82,7 +83,8 @@ impl Supervisor {
         let (reply, report) = mpsc::channel();
         let options = name_option(spec.name.as_deref());
         let actor = SupervisorActor::new(spec, Parent::External, Some(reply));
-        Handle::spawn(system, actor, options, report).map(|handle| Supervisor { handle })
+        let subtree = actor.subtree.clone();
+        Handle::spawn(system, actor, options, report, subtree).map(|handle| Supervisor { handle })
     }
 
     /// Starts a supervisor linked to the calling actor (as OTP's
@@ -98,7 +100,9 @@ impl Supervisor {
         let (reply, report) = mpsc::channel();
         let options = name_option(spec.name.as_deref()).link(ctx.myself());
         let actor = SupervisorActor::new(spec, Parent::Actor(ctx.myself().clone()), Some(reply));
-        Handle::spawn(ctx.system(), actor, options, report).map(|handle| Supervisor { handle })
+        let subtree = actor.subtree.clone();
+        Handle::spawn(ctx.system(), actor, options, report, subtree)
+            .map(|handle| Supervisor { handle })
     }
 
     /// The supervisor's address.
@@ -226,6 +230,9 @@ pub(crate) struct SupervisorActor {
     parent: Parent,
     reporter: Reporter,
     start_reply: Option<StartReply>,
+    /// The live children, where whoever stops this supervisor finds them
+    /// if it dies before it could stop them.
+    subtree: Arc<Subtree>,
 }
 
 impl SupervisorActor {
@@ -243,6 +250,7 @@ impl SupervisorActor {
                 system: None,
             },
             start_reply,
+            subtree: Subtree::for_new_supervisor(),
         }
     }
 
@@ -270,6 +278,7 @@ impl SupervisorActor {
         };
         let child = &mut self.children[i];
         child.actor = None;
+        self.subtree.child_ended(actor);
         self.reporter.child_exited(&child.spec.id, actor, &reason);
         let restart = match child.spec.restart {
             Restart::Permanent => true,
@@ -332,7 +341,14 @@ impl SupervisorActor {
             if child.actor.is_some() {
                 continue;
             }
-            match spawn_child(ctx, &*child.spec.start, child.spec.name.as_deref()) {
+            let spec = &child.spec;
+            match spawn_child(
+                ctx,
+                &self.subtree,
+                spec.shutdown,
+                &*spec.start,
+                spec.name.as_deref(),
+            ) {
                 Ok(actor) => {
                     self.reporter
                         .child_restarted(&child.spec.id, child.last, actor.id(), count);
@@ -355,11 +371,10 @@ impl SupervisorActor {
     /// and drops the temporary ones among them (they are never restarted).
     fn stop_from(&mut self, ctx: &Context<Self>, from: usize) {
         let from = from.min(self.children.len());
-        let stopper = Stopper::new(ctx.system());
         for child in self.children[from..].iter_mut().rev() {
             child.restarting = false;
             if let Some(actor) = child.actor.take() {
-                let reason = stopper.stop(ctx, &actor, child.spec.shutdown);
+                let reason = Stopper::stop(ctx, &self.subtree, &actor, child.spec.shutdown);
                 let clean = clean_end(child.spec.shutdown, child.spec.restart, &reason);
                 self.reporter
                     .child_stopped(&child.spec.id, actor.id(), &reason, clean);
@@ -415,6 +430,7 @@ impl SupervisorActor {
             period: self.window.period(),
             children: self.children.iter().map(Child::info).collect(),
             dynamic_args: None,
+            subtree: self.subtree.clone(),
         };
         ctx.reply(summary);
     }
@@ -433,7 +449,13 @@ impl SupervisorActor {
         if self.position(&spec.id).is_some() {
             return Err(SupervisorError::DuplicateChildId(spec.id));
         }
-        match spawn_child(ctx, &*spec.start, spec.name.as_deref()) {
+        match spawn_child(
+            ctx,
+            &self.subtree,
+            spec.shutdown,
+            &*spec.start,
+            spec.name.as_deref(),
+        ) {
             Ok(actor) => {
                 self.reporter.child_started(&spec.id, actor.id());
                 self.children.push(Child {
@@ -463,7 +485,7 @@ impl SupervisorActor {
                 // A pending retry finds the child no longer restarting.
                 child.restarting = false;
                 if let Some(actor) = child.actor.take() {
-                    let reason = Stopper::new(ctx.system()).stop(ctx, &actor, child.spec.shutdown);
+                    let reason = Stopper::stop(ctx, &self.subtree, &actor, child.spec.shutdown);
                     let clean = clean_end(child.spec.shutdown, child.spec.restart, &reason);
                     self.reporter
                         .child_stopped(&child.spec.id, actor.id(), &reason, clean);
@@ -484,7 +506,14 @@ impl SupervisorActor {
             Some(i) if self.children[i].actor.is_some() => Err(SupervisorError::ChildRunning(id)),
             Some(i) => {
                 let child = &mut self.children[i];
-                match spawn_child(ctx, &*child.spec.start, child.spec.name.as_deref()) {
+                let spec = &child.spec;
+                match spawn_child(
+                    ctx,
+                    &self.subtree,
+                    spec.shutdown,
+                    &*spec.start,
+                    spec.name.as_deref(),
+                ) {
                     Ok(actor) => {
                         self.reporter.child_started(&id, actor.id());
                         child.last = Some(actor.id());
@@ -533,10 +562,17 @@ impl Actor for SupervisorActor {
     }
 
     fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        self.subtree.set_owner(ctx.myself().id());
         self.reporter.id = ctx.myself().id();
         self.reporter.system = Some(ctx.system().clone());
         for spec in mem::take(&mut self.initial) {
-            match spawn_child(ctx, &*spec.start, spec.name.as_deref()) {
+            match spawn_child(
+                ctx,
+                &self.subtree,
+                spec.shutdown,
+                &*spec.start,
+                spec.name.as_deref(),
+            ) {
                 Ok(actor) => {
                     self.reporter.child_started(&spec.id, actor.id());
                     self.children.push(Child {

@@ -71,11 +71,7 @@ fn children(handle: &Handle, infos: &[ChildInfo], prefix: &str, out: &mut String
             child.id, child.restarts
         );
         let nested = match (&child.kind, &child.actor) {
-            (ChildKind::Supervisor, Some(actor)) => Some(Handle {
-                actor: actor.clone(),
-                system: handle.system.clone(),
-                call_timeout: handle.call_timeout,
-            }),
+            (ChildKind::Supervisor, Some(actor)) => Some(handle.nested(actor)),
             _ => None,
         };
         match nested.map(|h| (h.call::<Summary, _>(Describe), h)) {

@@ -19,7 +19,7 @@ use ferrotp::{ActorId, ActorRef, Down, Events, ExitReason, Inbox, MonitorRef, St
 
 use crate::error::SupervisorError;
 use crate::intensity::ManualClock;
-use crate::protocol::{ChildInfo, Handle, WhichChildren};
+use crate::protocol::{ChildInfo, WhichChildren};
 use crate::report::SupervisorEvent;
 use crate::spec::{ChildKind, ChildSpec};
 use crate::supervisor::Supervisor;
@@ -390,11 +390,7 @@ impl LiveTree {
 
     fn supervisor(&self, actor: &ActorRef) -> Supervisor {
         Supervisor {
-            handle: Handle {
-                actor: actor.clone(),
-                system: self.root.handle.system.clone(),
-                call_timeout: self.timeout,
-            },
+            handle: self.root.handle.nested(actor),
         }
     }
 

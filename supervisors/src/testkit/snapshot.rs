@@ -126,11 +126,7 @@ fn children_of(supervisor: &Handle) -> Result<Vec<ChildSnapshot>, SupervisorErro
         .into_iter()
         .map(|info| {
             let children = match (&info.kind, &info.actor) {
-                (ChildKind::Supervisor, Some(actor)) => children_of(&Handle {
-                    actor: actor.clone(),
-                    system: supervisor.system.clone(),
-                    call_timeout: supervisor.call_timeout,
-                })?,
+                (ChildKind::Supervisor, Some(actor)) => children_of(&supervisor.nested(actor))?,
                 _ => Vec::new(),
             };
             Ok(ChildSnapshot {
