@@ -614,6 +614,7 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
             children: self.infos(),
             dynamic_args: Some(TypeId::of::<Args>()),
             subtree: self.subtree.clone(),
+            restarting: self.restarting.len(),
         };
         ctx.reply(summary);
     }

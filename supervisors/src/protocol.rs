@@ -45,6 +45,9 @@ pub(crate) struct Summary {
     pub dynamic_args: Option<TypeId>,
     /// Its live children, for a handle's `stop`.
     pub subtree: Arc<Subtree>,
+    /// Children whose failed restart is to be retried (by a message the
+    /// supervisor sent itself).
+    pub restarting: usize,
 }
 
 /// One child as [`Supervisor::which_children`](crate::Supervisor::which_children) reports it.

@@ -431,6 +431,7 @@ impl SupervisorActor {
             children: self.children.iter().map(Child::info).collect(),
             dynamic_args: None,
             subtree: self.subtree.clone(),
+            restarting: self.children.iter().filter(|c| c.restarting).count(),
         };
         ctx.reply(summary);
     }

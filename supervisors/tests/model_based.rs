@@ -1,5 +1,7 @@
 //! The supervisors against the reference model (`tests/model`): random
-//! trees × random schedules; after every step the live tree must be what
+//! trees × random schedules (crashes, requests, clock moves, and supervisors
+//! killed while they stop a busy child, whose subtree must then end within
+//! the children's deadlines); after every step the live tree must be what
 //! the model predicts — the step's outcome, the restarts and escalations
 //! in order, which children kept their actor and which got a new one, and
 //! the whole tree (ids in order, running or not, restart counts).
@@ -124,6 +126,7 @@ fn generated_schedules_exercise_every_rule() {
     assert!(seen.applied_requests > 0, "{seen:#?}");
     assert!(seen.window_expiries > 0, "{seen:#?}");
     assert!(seen.window_edges > 0, "{seen:#?}");
+    assert!(seen.kills_while_stopping > 0, "{seen:#?}");
 }
 
 #[derive(Debug, Default)]
@@ -146,6 +149,8 @@ struct Coverage {
     window_expiries: usize,
     /// A restart stayed in a window at exactly the period's age.
     window_edges: usize,
+    /// A supervisor was killed while it stopped a child.
+    kills_while_stopping: usize,
 }
 
 impl Coverage {
@@ -165,6 +170,9 @@ impl Coverage {
                 if view.restarted.is_empty() && view.escalated.is_empty() =>
             {
                 self.not_restarted += 1;
+            }
+            (Step::KillWhileStopping { .. }, Outcome::Applied) => {
+                self.kills_while_stopping += 1;
             }
             (_, Outcome::Refused(_)) => self.refused += 1,
             (_, Outcome::Applied) => self.applied_requests += 1,

@@ -2,6 +2,8 @@
 //! a trace says, that a step is over when it returns, and that a user's own
 //! worker type can be supervised and crashed.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotp::{Actor, ActorId, Context, Handlers};
@@ -241,5 +243,106 @@ ferrotp::on_each_executor! {
             .call(&w, Ping, Duration::from_secs(10))
             .unwrap();
         assert_eq!(pong, Pong);
+    }
+
+    #[test]
+    fn a_failed_restart_is_retried_within_the_step_that_caused_it() {
+        // The retry used to race the step's last round trip: the crash step
+        // listed no restart and a permanent child down, the next step the
+        // same child both restarted and kept.
+        for _ in 0..20 {
+            let starts = Arc::new(AtomicU32::new(0));
+            let counted = starts.clone();
+            let runner = Runner::new().workers(move |id| {
+                let starts = counted.clone();
+                ChildSpec::worker(id, move || FailsOnSomeStarts {
+                    start: starts.fetch_add(1, Ordering::SeqCst) + 1,
+                })
+            });
+            let tree = TreeShape::new(Strategy::OneForOne)
+                .intensity(10, HOUR)
+                .worker("w", Restart::Permanent);
+            let schedule = Schedule {
+                tree,
+                steps: vec![
+                    crash(&["w"], CrashReason::Error),
+                    Step::AdvanceClock(Duration::from_secs(1)),
+                ],
+            };
+            let trace = runner.run(&new_system(), &schedule).unwrap();
+            assert_eq!(starts.load(Ordering::SeqCst), 4, "one start, two failed, one more");
+            let crashed = &trace.steps[0];
+            assert_eq!(crashed.restarted, vec![p(["w"])]);
+            assert_eq!(crashed.replaced, vec![p(["w"])]);
+            let tree = crashed.tree.as_ref().unwrap();
+            assert!(tree.permanent_children_running(), "{tree:?}");
+            assert_eq!(tree.children[0].restarts, 1);
+            let later = &trace.steps[1];
+            assert!(later.restarted.is_empty(), "{later:?}");
+            assert_eq!(later.kept, vec![p(["w"])]);
+        }
+    }
+
+    #[test]
+    fn kill_while_stopping_restarts_the_supervisor_and_ends_its_old_subtree() {
+        let inner = TreeShape::new(Strategy::OneForOne)
+            .worker("w0", Restart::Permanent)
+            .worker("w1", Restart::Permanent);
+        let tree = TreeShape::new(Strategy::OneForOne)
+            .intensity(3, HOUR)
+            .worker("a", Restart::Permanent)
+            .supervisor("s0", Restart::Permanent, inner);
+        let system = new_system();
+        let mut live = Runner::new().start(&system, &tree).unwrap();
+        let before = live.snapshot().unwrap().unwrap();
+        let old: Vec<ferrotp::ActorRef> = before
+            .children_deep()
+            .into_iter()
+            .filter(|(path, _)| path.ids().first().map(String::as_str) == Some("s0"))
+            .filter_map(|(_, child)| child.actor.clone())
+            .collect();
+        assert_eq!(old.len(), 3);
+
+        let step = live
+            .apply(&Step::KillWhileStopping { supervisor: p(["s0"]) })
+            .unwrap();
+        assert_eq!(step.outcome, Outcome::Applied);
+        assert_eq!(step.restarted, vec![p(["s0"])]);
+        assert_eq!(step.kept, vec![p(["a"])]);
+        assert_eq!(
+            step.replaced,
+            vec![p(["s0"]), p(["s0", "w0"]), p(["s0", "w1"])]
+        );
+        // The busy `w1` too: it ended at its shutdown deadline.
+        for actor in &old {
+            assert!(!actor.is_alive(), "{actor} outlived the step");
+        }
+
+        let on_a_worker = live
+            .apply(&Step::KillWhileStopping { supervisor: p(["a"]) })
+            .unwrap();
+        assert_eq!(on_a_worker.outcome, Outcome::Skipped(Skip::NoSupervisor));
+        let on_the_root = live
+            .apply(&Step::KillWhileStopping { supervisor: Path::root() })
+            .unwrap();
+        assert_eq!(on_the_root.outcome, Outcome::Skipped(Skip::NoSuchChild));
+        live.stop().unwrap();
+    }
+}
+
+/// Fails its second and third starts.
+struct FailsOnSomeStarts {
+    start: u32,
+}
+
+impl Actor for FailsOnSomeStarts {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+    }
+    fn started(&mut self, _ctx: &mut Context<Self>) -> Result<(), ferrotp::ExitReason> {
+        match self.start {
+            2 | 3 => Err(ferrotp::ExitReason::error("not now")),
+            _ => Ok(()),
+        }
     }
 }

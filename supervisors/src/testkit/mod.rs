@@ -74,9 +74,10 @@
 //! To look at the system between steps, use [`Runner::start`] and
 //! [`LiveTree::apply`] instead of [`Runner::run`].
 //!
-//! What the runner does not cover: dynamic supervisors inside the tree,
-//! crashing the root itself, and children that fail to start (a restart
-//! that fails is retried by the supervisor later, which no step waits for).
+//! A restart that fails is retried by the supervisor later (a message to
+//! itself); a step is over only when no retry is pending. What the runner
+//! does not cover: dynamic supervisors inside the tree, and crashing the
+//! root itself.
 
 mod runner;
 mod schedule;
@@ -87,10 +88,10 @@ mod worker;
 
 pub use runner::{
     LiveTree, Outcome, Refusal, RunError, Runner, Skip, StepTrace, Trace, WorkerFactory,
-    DEFAULT_RUNNER_TIMEOUT,
+    DEFAULT_RUNNER_TIMEOUT, TEST_WORKER_SHUTDOWN,
 };
 pub use schedule::{CrashReason, Schedule, Step, INJECTED_ERROR};
 pub use shape::{ChildShape, Path, ShapeKind, TreeShape};
 pub use snapshot::{ChildSnapshot, TreeSnapshot};
 pub use strategies::{crash_schedules, trees, ScheduleConfig, TreeConfig};
-pub use worker::{Ping, Pong, TestWorker};
+pub use worker::{Hold, Ping, Pong, TestWorker};

@@ -5,12 +5,14 @@
 //! A step is over when every supervisor it could have made act has acted.
 //! The runner knows that from events, never from time: the `Down` of a
 //! crashed child (the runner's monitor predates the crash, so the `Down`
-//! comes after the child's exit signal reached its supervisor), then a
-//! `which_children` round trip to that supervisor (answered only after it
-//! handled the exit); if the supervisor itself ended (it escalated), the
-//! same again with its parent, up to the root.
+//! comes after the child's exit signal reached its supervisor), then
+//! round trips to that supervisor (answered only after it handled the
+//! exit) until it has no failed restart left to retry; if the supervisor
+//! itself ended (it escalated), the same again with its parent, up to the
+//! root.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,14 +21,14 @@ use ferrotp::{ActorId, ActorRef, Down, Events, ExitReason, Inbox, MonitorRef, St
 
 use crate::error::SupervisorError;
 use crate::intensity::ManualClock;
-use crate::protocol::{ChildInfo, WhichChildren};
+use crate::protocol::{Describe, Summary, TerminateChild};
 use crate::report::SupervisorEvent;
-use crate::spec::{ChildKind, ChildSpec};
+use crate::spec::{ChildKind, ChildSpec, Shutdown};
 use crate::supervisor::Supervisor;
 use crate::testkit::schedule::{CrashReason, Schedule, Step};
 use crate::testkit::shape::{Path, TreeShape};
 use crate::testkit::snapshot::TreeSnapshot;
-use crate::testkit::worker::TestWorker;
+use crate::testkit::worker::{Hold, TestWorker};
 
 /// Makes the worker child with the given id (the runner then sets the id
 /// and the restart policy from the shape).
@@ -34,6 +36,10 @@ pub type WorkerFactory = Arc<dyn Fn(&str) -> ChildSpec + Send + Sync>;
 
 /// How long the runner waits for any one event unless told otherwise.
 pub const DEFAULT_RUNNER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The shutdown timeout of the runner's own [`TestWorker`]s: short, so that
+/// a busy one ([`Step::KillWhileStopping`]) is killed soon.
+pub const TEST_WORKER_SHUTDOWN: Duration = Duration::from_millis(200);
 
 /// Builds live trees and applies schedules to them.
 ///
@@ -57,6 +63,8 @@ pub const DEFAULT_RUNNER_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct Runner {
     workers: WorkerFactory,
+    /// The workers are `TestWorker`s, which can be kept busy.
+    test_workers: bool,
     timeout: Duration,
 }
 
@@ -75,11 +83,16 @@ impl std::fmt::Debug for Runner {
 }
 
 impl Runner {
-    /// A runner whose workers are [`TestWorker`]s, waiting up to
+    /// A runner whose workers are [`TestWorker`]s (stopped with
+    /// `Shutdown::Timeout(`[`TEST_WORKER_SHUTDOWN`]`)`), waiting up to
     /// [`DEFAULT_RUNNER_TIMEOUT`] for any one event.
     pub fn new() -> Self {
         Runner {
-            workers: Arc::new(|id| ChildSpec::worker(id, || TestWorker)),
+            workers: Arc::new(|id| {
+                ChildSpec::worker(id, || TestWorker)
+                    .shutdown(Shutdown::Timeout(TEST_WORKER_SHUTDOWN))
+            }),
+            test_workers: true,
             timeout: DEFAULT_RUNNER_TIMEOUT,
         }
     }
@@ -94,6 +107,7 @@ impl Runner {
     /// child could find its name still taken.
     pub fn workers(mut self, factory: impl Fn(&str) -> ChildSpec + Send + Sync + 'static) -> Self {
         self.workers = Arc::new(factory);
+        self.test_workers = false;
         self
     }
 
@@ -119,6 +133,7 @@ impl Runner {
             root,
             clock,
             workers: self.workers.clone(),
+            test_workers: self.test_workers,
             timeout: self.timeout,
             events,
             root_down: None,
@@ -261,6 +276,7 @@ pub struct LiveTree {
     root: Supervisor,
     clock: ManualClock,
     workers: WorkerFactory,
+    test_workers: bool,
     timeout: Duration,
     events: Events,
     /// How the root ended, once it has.
@@ -337,7 +353,9 @@ impl LiveTree {
             })
             .collect();
 
-        let outcome = self.act(step, &before, &mut watch)?;
+        // Busy workers stay busy until the step is over (dropped last).
+        let mut holds = Vec::new();
+        let outcome = self.act(step, &before, &mut watch, &mut holds)?;
         self.settle(&chain, &mut watch)?;
         let after = self.snapshot()?;
 
@@ -399,9 +417,13 @@ impl LiveTree {
         step: &Step,
         before: &TreeSnapshot,
         watch: &mut Watch,
+        holds: &mut Vec<Sender<()>>,
     ) -> Result<Outcome, RunError> {
         match step {
             Step::Crash { child, reason } => self.crash(before, watch, child, *reason),
+            Step::KillWhileStopping { supervisor } => {
+                self.kill_while_stopping(before, watch, supervisor, holds)
+            }
             Step::TerminateChild { child } => {
                 self.request(step, before, child, |sup, id| sup.terminate_child(id))
             }
@@ -500,22 +522,97 @@ impl LiveTree {
         Ok(Outcome::Applied)
     }
 
+    /// Kills the supervisor at `path` while it terminates its last running
+    /// worker (kept busy if it is a `TestWorker`); waits for its `Down`.
+    fn kill_while_stopping(
+        &self,
+        before: &TreeSnapshot,
+        watch: &mut Watch,
+        path: &Path,
+        holds: &mut Vec<Sender<()>>,
+    ) -> Result<Outcome, RunError> {
+        let Some(parent) = path.parent() else {
+            return Ok(Outcome::Skipped(Skip::NoSuchChild));
+        };
+        if before.supervisor(&parent).is_none() {
+            return Ok(Outcome::Skipped(Skip::NoSupervisor));
+        }
+        let Some(child) = before.get(path) else {
+            return Ok(Outcome::Skipped(Skip::NoSuchChild));
+        };
+        if child.kind != ChildKind::Supervisor {
+            return Ok(Outcome::Skipped(Skip::NoSupervisor));
+        }
+        let Some(supervisor) = &child.actor else {
+            return Ok(Outcome::Skipped(Skip::NotRunning));
+        };
+        let monitor = watch.monitor(supervisor);
+        let busy = child
+            .children
+            .iter()
+            .rev()
+            .find(|c| c.kind == ChildKind::Worker && c.actor.is_some());
+        // Answers go here and are never read.
+        let answers = self.system.inbox();
+        if let Some(worker) = busy {
+            let actor = worker.actor.as_ref().expect("a running worker");
+            if self.test_workers {
+                let (holding, held) = mpsc::channel();
+                let (release, kept) = mpsc::channel();
+                actor.send(Hold {
+                    holding,
+                    release: kept,
+                });
+                holds.push(release);
+                held.recv_timeout(self.timeout)
+                    .map_err(|_| RunError::Timeout(format!("{path}/{} to get busy", worker.id)))?;
+            }
+            supervisor.send_from(TerminateChild(worker.id.clone()), answers.actor());
+        }
+        supervisor.kill();
+        let got = watch.wait(monitor, || format!("{path} to end (killed)"))?;
+        if got != ExitReason::Killed {
+            return Err(RunError::UnexpectedExit {
+                child: path.clone(),
+                expected: ExitReason::Killed,
+                got,
+            });
+        }
+        Ok(Outcome::Applied)
+    }
+
+    /// Round trips to `sup` until it has no failed restart left to retry:
+    /// a retry is a message the supervisor sends itself, handled in turn
+    /// with requests, so a round trip alone can overtake it.
+    fn retries_done(&self, sup: &ActorRef) -> Result<Result<(), SupervisorError>, RunError> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match self.supervisor(sup).handle.call::<Summary, _>(Describe) {
+                Ok(summary) if summary.restarting == 0 => return Ok(Ok(())),
+                Ok(_) if Instant::now() >= deadline => {
+                    return Err(RunError::Timeout(format!(
+                        "the restart retries of supervisor {} to end",
+                        sup.id()
+                    )))
+                }
+                Ok(_) => {}
+                Err(error) => return Ok(Err(error)),
+            }
+        }
+    }
+
     /// Waits until the supervisors in `chain` (the one a step acted on, then
-    /// its ancestors) have handled what the step did: a round trip to the
-    /// first; if it ended, its `Down` and a round trip to its parent; and
-    /// so on. Records the root's end.
+    /// its ancestors) have handled what the step did: round trips to the
+    /// first until no restart retry is pending; if it ended, its `Down` and
+    /// the same with its parent; and so on. Records the root's end.
     fn settle(
         &mut self,
         chain: &[(ActorRef, MonitorRef)],
         watch: &mut Watch,
     ) -> Result<(), RunError> {
         for (sup, monitor) in chain {
-            match self
-                .supervisor(sup)
-                .handle
-                .call::<Vec<ChildInfo>, _>(WhichChildren)
-            {
-                Ok(_) => return Ok(()),
+            match self.retries_done(sup)? {
+                Ok(()) => return Ok(()),
                 Err(SupervisorError::SupervisorDown(_)) => {
                     let reason =
                         watch.wait(*monitor, || format!("supervisor {} to end", sup.id()))?;
@@ -570,6 +667,7 @@ fn acted_on(step: &Step) -> Option<Path> {
         | Step::TerminateChild { child }
         | Step::RestartChild { child }
         | Step::DeleteChild { child } => child.parent(),
+        Step::KillWhileStopping { supervisor } => supervisor.parent(),
         Step::StartChild { supervisor, .. } => Some(supervisor.clone()),
         Step::AdvanceClock(_) => None,
     }

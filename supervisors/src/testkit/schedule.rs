@@ -111,6 +111,18 @@ pub enum Step {
     },
     /// Moves the tree's manual clock (restart intensity windows) forward.
     AdvanceClock(Duration),
+    /// Kills the nested supervisor `supervisor` while it stops one of its
+    /// children: the runner keeps the supervisor's last running worker busy
+    /// in a handler ([`Hold`](super::Hold), for [`TestWorker`](super::TestWorker)s),
+    /// asks the supervisor to terminate that worker, and kills the
+    /// supervisor without waiting for the answer. Its parent then handles
+    /// the end like a [`Crash`](Step::Crash) with `Killed`. The step is over
+    /// when every actor of the old subtree has ended — the busy worker
+    /// included, which only the kill at its shutdown deadline can end.
+    KillWhileStopping {
+        /// The supervisor (not the root).
+        supervisor: Path,
+    },
 }
 
 /// A tree and the steps to apply to it, in order: what the strategies

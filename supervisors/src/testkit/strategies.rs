@@ -149,6 +149,8 @@ pub struct ScheduleConfig {
     pub start: u32,
     /// Weight of [`Step::AdvanceClock`].
     pub advance: u32,
+    /// Weight of [`Step::KillWhileStopping`] (of nested supervisors).
+    pub kill_while_stopping: u32,
     /// The clock moves by 1 to this many whole seconds at a time, or by
     /// exactly the period of one of the tree's supervisors.
     pub max_advance_secs: u64,
@@ -168,6 +170,7 @@ impl ScheduleConfig {
             delete: 1,
             start: 2,
             advance: 3,
+            kill_while_stopping: 1,
             max_advance_secs: 10,
             reasons: CrashReason::ALL.to_vec(),
         }
@@ -283,6 +286,17 @@ fn steps_for(tree: &TreeShape, config: &ScheduleConfig) -> BoxedStrategy<Step> {
             })
             .boxed();
         kinds.push((config.start, start));
+    }
+    let nested: Vec<Path> = targets
+        .iter()
+        .filter(|(_, is_supervisor)| *is_supervisor)
+        .map(|(path, _)| path.clone())
+        .collect();
+    if config.kill_while_stopping > 0 && !nested.is_empty() {
+        let kill = select(nested)
+            .prop_map(|supervisor| Step::KillWhileStopping { supervisor })
+            .boxed();
+        kinds.push((config.kill_while_stopping, kill));
     }
     if config.advance > 0 {
         // Half the moves are exactly one of the tree's periods, so that

@@ -22,6 +22,8 @@
 //!   started, in order, each counting as restarted (`restarts + 1`).
 //! - A (re)started supervisor is a new incarnation: a fresh window and the
 //!   children of its original spec, all new.
+//! - Killing a supervisor while it stops a child is a crash of that
+//!   supervisor with `Killed`.
 //! - terminate_child stops a child (and removes a temporary one);
 //!   restart_child starts a stopped child (not a restart: no count);
 //!   delete_child removes a stopped child; start_child appends a new
@@ -393,6 +395,23 @@ impl Model {
                     }
                 })
             }
+            // Whatever the supervisor was doing, it is killed: a crash.
+            Step::KillWhileStopping { supervisor } => on_child(
+                root,
+                supervisor,
+                cx,
+                Outcome::Skipped(Skip::NoSuchChild),
+                &mut |sup: &mut Sup, i: usize, here: &Path, cx: &mut Cx| {
+                    let child = &sup.children[i];
+                    if !matches!(child.shape.kind, ShapeKind::Supervisor(_)) {
+                        return (Outcome::Skipped(Skip::NoSupervisor), false);
+                    }
+                    if child.running.is_none() {
+                        return (Outcome::Skipped(Skip::NotRunning), false);
+                    }
+                    (Outcome::Applied, sup.child_exited(i, true, here, cx))
+                },
+            ),
             Step::TerminateChild { child } => on_child(root, child, cx, refused_missing(), {
                 &mut |sup: &mut Sup, i: usize, _: &Path, _: &mut Cx| {
                     sup.children[i].running = None;
