@@ -574,7 +574,8 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
         let result = match self.running.remove(&id) {
             None => Err(SupervisorError::NoSuchChild(id.to_string())),
             Some((actor, _)) => {
-                let reason = Stopper::stop(ctx, &self.subtree, &actor, self.spec.shutdown);
+                let reason =
+                    Stopper::new(ctx.system()).stop(ctx, &self.subtree, &actor, self.spec.shutdown);
                 let clean = clean_end(self.spec.shutdown, self.spec.restart, &reason);
                 self.reporter
                     .child_stopped(&self.spec.id, id, &reason, clean);
@@ -651,7 +652,8 @@ impl<Args: Clone + Send + 'static> Actor for DynamicSupervisorActor<Args> {
         self.restarting.clear();
         let running = std::mem::take(&mut self.running);
         let children: Vec<ActorRef> = running.into_values().map(|(actor, _)| actor).collect();
-        for (id, reason) in Stopper::stop_all(ctx, &self.subtree, &children, self.spec.shutdown) {
+        let mut stopper = Stopper::new(ctx.system());
+        for (id, reason) in stopper.stop_all(ctx, &self.subtree, &children, self.spec.shutdown) {
             let clean = clean_end(self.spec.shutdown, self.spec.restart, &reason);
             self.reporter
                 .child_stopped(&self.spec.id, id, &reason, clean);

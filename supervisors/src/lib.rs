@@ -68,6 +68,7 @@
 
 #![warn(missing_docs)]
 
+mod children;
 mod dynamic;
 mod error;
 mod intensity;

@@ -113,29 +113,42 @@ pub(crate) fn clean_end(how: Shutdown, restart: Restart, reason: &ExitReason) ->
 /// brutally), they are shut down per their own specs and waited for too
 /// (see [`subtree`](crate::subtree)). So a stop returns only when every
 /// actor below is dead.
-pub(crate) struct Stopper;
+///
+/// One stopper serves a whole sequence of stops (a supervisor's reverse
+/// order): one inbox and its tables, not a new set per child.
+pub(crate) struct Stopper {
+    reaper: Reaper,
+}
 
 impl Stopper {
+    pub fn new(system: &System) -> Self {
+        Stopper {
+            reaper: Reaper::new(system),
+        }
+    }
+
     /// Stops one child; returns the reason it terminated with.
     pub fn stop<A: Actor>(
+        &mut self,
         ctx: &Context<A>,
         own: &Subtree,
         child: &ActorRef,
         how: Shutdown,
     ) -> ExitReason {
-        let mut ended = Self::stop_all(ctx, own, std::slice::from_ref(child), how);
+        let mut ended = self.stop_all(ctx, own, std::slice::from_ref(child), how);
         ended.pop().map_or(ExitReason::NoProc, |(_, reason)| reason)
     }
 
     /// Stops many children at once (a dynamic supervisor's): all get the
     /// signal, then all are waited for within one timeout.
     pub fn stop_all<A: Actor>(
+        &mut self,
         ctx: &Context<A>,
         own: &Subtree,
         children: &[ActorRef],
         how: Shutdown,
     ) -> Vec<(ActorId, ExitReason)> {
-        let mut reaper = Reaper::new(ctx.system());
+        let reaper = &mut self.reaper;
         for child in children {
             let member = own.get(child.id()).unwrap_or_else(|| Member {
                 actor: child.clone(),

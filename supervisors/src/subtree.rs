@@ -231,6 +231,10 @@ impl Reaper {
                 Wait::All => self.pending.is_empty(),
             };
             if done {
+                if self.pending.is_empty() {
+                    // Ready for the next stop: monitors are never reused.
+                    self.watching.clear();
+                }
                 return true;
             }
             let until = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));

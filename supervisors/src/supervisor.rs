@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ferrotp::{Actor, ActorId, ActorRef, Context, ExitReason, Handlers, Stopped, System};
 
+use crate::children::{Child, Children};
 use crate::error::SupervisorError;
 use crate::intensity::RestartWindow;
 use crate::lifecycle::{clean_end, spawn_child, Parent, Stopper};
@@ -195,37 +196,13 @@ impl std::fmt::Debug for Supervisor {
     }
 }
 
-/// One child as the supervisor keeps it.
-struct Child {
-    spec: ChildSpec,
-    actor: Option<ActorRef>,
-    /// It failed to start during a restart; a `RetryRestart` is on its way.
-    restarting: bool,
-    restarts: u32,
-    /// The id of its last incarnation, for reports.
-    last: Option<ActorId>,
-}
-
-impl Child {
-    fn info(&self) -> ChildInfo {
-        ChildInfo {
-            id: self.spec.id.clone(),
-            actor: self.actor.clone(),
-            kind: self.spec.kind,
-            restart: self.spec.restart,
-            name: self.spec.name.clone(),
-            restarts: self.restarts,
-        }
-    }
-}
-
 /// The supervisor actor.
 pub(crate) struct SupervisorActor {
     strategy: Strategy,
     /// The children to start in `started`.
     initial: Vec<ChildSpec>,
     /// The children, in start order.
-    children: Vec<Child>,
+    children: Children,
     window: RestartWindow,
     parent: Parent,
     reporter: Reporter,
@@ -240,7 +217,7 @@ impl SupervisorActor {
         SupervisorActor {
             strategy: spec.strategy,
             initial: spec.children,
-            children: Vec::new(),
+            children: Children::default(),
             window: RestartWindow::new(spec.max_restarts, spec.period, spec.clock),
             parent,
             // The id is known once the actor runs (`started`).
@@ -254,10 +231,6 @@ impl SupervisorActor {
         }
     }
 
-    fn position(&self, id: &str) -> Option<usize> {
-        self.children.iter().position(|c| c.spec.id == id)
-    }
-
     /// A child exited (or an exit signal came from elsewhere).
     fn on_stopped(&mut self, Stopped { actor, reason }: Stopped, ctx: &mut Context<Self>) {
         if self.parent.is(actor) {
@@ -267,29 +240,38 @@ impl SupervisorActor {
         }
         // A genuine end of a child comes after the child is dead; an exit
         // signal a live child sent on purpose does not make it restartable.
-        let found = self.children.iter().position(|c| {
-            c.actor
-                .as_ref()
-                .is_some_and(|a| a.id() == actor && !a.is_alive())
+        let found = self.children.of_actor(actor).filter(|&i| {
+            self.children
+                .get(i)
+                .and_then(Child::actor)
+                .is_some_and(|a| !a.is_alive())
         });
         let Some(i) = found else {
             self.reporter.ignored_exit(actor, &reason);
             return;
         };
-        let child = &mut self.children[i];
-        child.actor = None;
+        self.children.set_actor(i, None);
         self.subtree.child_ended(actor);
+        let child = self.children.get(i).expect("found above");
         self.reporter.child_exited(&child.spec.id, actor, &reason);
-        let restart = match child.spec.restart {
+        let policy = child.spec.restart;
+        let restart = match policy {
             Restart::Permanent => true,
             Restart::Transient => !reason.is_normal(),
             Restart::Temporary => false,
         };
         if restart {
             self.restart(ctx, i);
-        } else if child.spec.restart == Restart::Temporary {
+        } else if policy == Restart::Temporary {
             self.children.remove(i);
         }
+        self.children.compact();
+    }
+
+    fn child_mut(&mut self, i: usize) -> &mut Child {
+        self.children
+            .get_mut(i)
+            .expect("a position held within one operation")
     }
 
     /// Restarts child `i` (and the siblings its strategy says), counting one
@@ -297,28 +279,29 @@ impl SupervisorActor {
     fn restart(&mut self, ctx: &mut Context<Self>, i: usize) {
         if ctx.system().is_shutting_down() {
             // Spawns fail now; the system stops every actor anyway.
-            self.children[i].restarting = false;
+            self.child_mut(i).restarting = false;
             return;
         }
         let count = match self.window.add_restart() {
             Ok(count) => count,
             Err(exceeded) => {
-                let child = &self.children[i];
+                let child = self.child_mut(i);
+                child.restarting = false;
+                let (id, last) = (child.spec.id.clone(), child.last);
                 self.reporter.escalated(
-                    &child.spec.id,
-                    child.last,
+                    &id,
+                    last,
                     exceeded.count,
                     self.window.max_restarts(),
                     self.window.period(),
                 );
-                self.children[i].restarting = false;
                 // The `stopped` hook stops the other children, in reverse order.
                 ctx.stop(ExitReason::Shutdown);
                 return;
             }
         };
-        // Stopping drops temporary siblings, but never child `i` (a
-        // temporary child is never restarted), so `i` stays valid.
+        // Stopping drops temporary siblings, leaving their slots empty, so
+        // positions stay valid.
         let first = match self.strategy {
             Strategy::OneForOne => {
                 self.start_range(ctx, i..i + 1, count);
@@ -328,7 +311,7 @@ impl SupervisorActor {
             Strategy::RestForOne => i,
         };
         self.stop_from(ctx, first);
-        let end = self.children.len();
+        let end = self.children.end();
         self.start_range(ctx, first..end, count);
     }
 
@@ -337,28 +320,34 @@ impl SupervisorActor {
     /// (a retry is a restart: it counts).
     fn start_range(&mut self, ctx: &mut Context<Self>, range: Range<usize>, count: usize) {
         for j in range {
-            let child = &mut self.children[j];
-            if child.actor.is_some() {
+            let Some(child) = self.children.get(j) else {
+                continue;
+            };
+            if child.actor().is_some() {
                 continue;
             }
             let spec = &child.spec;
-            match spawn_child(
+            let started = spawn_child(
                 ctx,
                 &self.subtree,
                 spec.shutdown,
                 &*spec.start,
                 spec.name.as_deref(),
-            ) {
+            );
+            match started {
                 Ok(actor) => {
                     self.reporter
-                        .child_restarted(&child.spec.id, child.last, actor.id(), count);
-                    child.last = Some(actor.id());
-                    child.actor = Some(actor);
+                        .child_restarted(&spec.id, child.last, actor.id(), count);
+                    let id = actor.id();
+                    self.children.set_actor(j, Some(actor));
+                    let child = self.child_mut(j);
+                    child.last = Some(id);
                     child.restarting = false;
                     child.restarts += 1;
                 }
                 Err(reason) => {
-                    self.reporter.restart_failed(&child.spec.id, &reason, count);
+                    self.reporter.restart_failed(&spec.id, &reason, count);
+                    let child = self.child_mut(j);
                     child.restarting = true;
                     ctx.send(ctx.myself(), RetryRestart(child.spec.id.clone()));
                     return;
@@ -370,21 +359,21 @@ impl SupervisorActor {
     /// Stops the running children from `from` on, in reverse start order,
     /// and drops the temporary ones among them (they are never restarted).
     fn stop_from(&mut self, ctx: &Context<Self>, from: usize) {
-        let from = from.min(self.children.len());
-        for child in self.children[from..].iter_mut().rev() {
-            child.restarting = false;
-            if let Some(actor) = child.actor.take() {
-                let reason = Stopper::stop(ctx, &self.subtree, &actor, child.spec.shutdown);
-                let clean = clean_end(child.spec.shutdown, child.spec.restart, &reason);
+        let mut stopper = Stopper::new(ctx.system());
+        for i in self.children.positions_rev(from) {
+            self.child_mut(i).restarting = false;
+            if let Some(actor) = self.children.set_actor(i, None) {
+                let child = self.children.get(i).expect("a position just listed");
+                let (how, policy) = (child.spec.shutdown, child.spec.restart);
+                let reason = stopper.stop(ctx, &self.subtree, &actor, how);
+                let clean = clean_end(how, policy, &reason);
                 self.reporter
                     .child_stopped(&child.spec.id, actor.id(), &reason, clean);
             }
+            if self.children.get(i).map(|c| c.spec.restart) == Some(Restart::Temporary) {
+                self.children.remove(i);
+            }
         }
-        let tail = self.children.split_off(from);
-        self.children.extend(
-            tail.into_iter()
-                .filter(|c| c.spec.restart != Restart::Temporary),
-        );
     }
 
     fn on_retry(&mut self, RetryRestart(id): RetryRestart, ctx: &mut Context<Self>) {
@@ -392,11 +381,14 @@ impl SupervisorActor {
             return;
         }
         // Still waiting for it? (It may have been terminated or deleted meanwhile.)
+        let waiting = |c: &Child| c.restarting && c.actor().is_none();
         if let Some(i) = self
+            .children
             .position(&id)
-            .filter(|&i| self.children[i].restarting && self.children[i].actor.is_none())
+            .filter(|&i| self.children.get(i).is_some_and(waiting))
         {
             self.restart(ctx, i);
+            self.children.compact();
         }
     }
 
@@ -407,9 +399,9 @@ impl SupervisorActor {
 
     fn count_children(&mut self, _: CountChildren, ctx: &mut Context<Self>) {
         let mut count = ChildCount::default();
-        for child in &self.children {
+        for child in self.children.iter() {
             count.specs += 1;
-            if child.actor.as_ref().is_some_and(ActorRef::is_alive) {
+            if child.actor().is_some_and(ActorRef::is_alive) {
                 count.active += 1;
             }
             match child.spec.kind {
@@ -447,7 +439,7 @@ impl SupervisorActor {
         ctx: &mut Context<Self>,
     ) -> Result<ActorRef, SupervisorError> {
         spec.validate()?;
-        if self.position(&spec.id).is_some() {
+        if self.children.position(&spec.id).is_some() {
             return Err(SupervisorError::DuplicateChildId(spec.id));
         }
         match spawn_child(
@@ -459,13 +451,7 @@ impl SupervisorActor {
         ) {
             Ok(actor) => {
                 self.reporter.child_started(&spec.id, actor.id());
-                self.children.push(Child {
-                    spec,
-                    actor: Some(actor.clone()),
-                    restarting: false,
-                    restarts: 0,
-                    last: Some(actor.id()),
-                });
+                self.children.push(Child::started(spec, actor.clone()));
                 Ok(actor)
             }
             Err(reason) => {
@@ -479,20 +465,21 @@ impl SupervisorActor {
     }
 
     fn terminate_child(&mut self, TerminateChild(id): TerminateChild, ctx: &mut Context<Self>) {
-        let result = match self.position(&id) {
+        let result = match self.children.position(&id) {
             None => Err(SupervisorError::NoSuchChild(id)),
             Some(i) => {
-                let child = &mut self.children[i];
                 // A pending retry finds the child no longer restarting.
-                child.restarting = false;
-                if let Some(actor) = child.actor.take() {
-                    let reason = Stopper::stop(ctx, &self.subtree, &actor, child.spec.shutdown);
-                    let clean = clean_end(child.spec.shutdown, child.spec.restart, &reason);
-                    self.reporter
-                        .child_stopped(&child.spec.id, actor.id(), &reason, clean);
+                self.child_mut(i).restarting = false;
+                let child = self.children.get(i).expect("found above");
+                let (how, policy) = (child.spec.shutdown, child.spec.restart);
+                if let Some(actor) = self.children.set_actor(i, None) {
+                    let reason = Stopper::new(ctx.system()).stop(ctx, &self.subtree, &actor, how);
+                    let clean = clean_end(how, policy, &reason);
+                    self.reporter.child_stopped(&id, actor.id(), &reason, clean);
                 }
-                if child.spec.restart == Restart::Temporary {
+                if policy == Restart::Temporary {
                     self.children.remove(i);
+                    self.children.compact();
                 }
                 Ok(())
             }
@@ -501,13 +488,16 @@ impl SupervisorActor {
     }
 
     fn restart_child(&mut self, RestartChild(id): RestartChild, ctx: &mut Context<Self>) {
-        let result = match self.position(&id) {
+        let found = self.children.position(&id).and_then(|i| {
+            let child = self.children.get(i)?;
+            Some((i, child.restarting, child.actor().is_some()))
+        });
+        let result = match found {
             None => Err(SupervisorError::NoSuchChild(id)),
-            Some(i) if self.children[i].restarting => Err(SupervisorError::ChildRestarting(id)),
-            Some(i) if self.children[i].actor.is_some() => Err(SupervisorError::ChildRunning(id)),
-            Some(i) => {
-                let child = &mut self.children[i];
-                let spec = &child.spec;
+            Some((_, true, _)) => Err(SupervisorError::ChildRestarting(id)),
+            Some((_, _, true)) => Err(SupervisorError::ChildRunning(id)),
+            Some((i, _, _)) => {
+                let spec = &self.children.get(i).expect("found above").spec;
                 match spawn_child(
                     ctx,
                     &self.subtree,
@@ -517,8 +507,8 @@ impl SupervisorActor {
                 ) {
                     Ok(actor) => {
                         self.reporter.child_started(&id, actor.id());
-                        child.last = Some(actor.id());
-                        child.actor = Some(actor.clone());
+                        self.child_mut(i).last = Some(actor.id());
+                        self.children.set_actor(i, Some(actor.clone()));
                         Ok(actor)
                     }
                     Err(reason) => {
@@ -532,12 +522,17 @@ impl SupervisorActor {
     }
 
     fn delete_child(&mut self, DeleteChild(id): DeleteChild, ctx: &mut Context<Self>) {
-        let result = match self.position(&id) {
+        let found = self.children.position(&id).and_then(|i| {
+            let child = self.children.get(i)?;
+            Some((i, child.restarting, child.actor().is_some()))
+        });
+        let result = match found {
             None => Err(SupervisorError::NoSuchChild(id)),
-            Some(i) if self.children[i].restarting => Err(SupervisorError::ChildRestarting(id)),
-            Some(i) if self.children[i].actor.is_some() => Err(SupervisorError::ChildRunning(id)),
-            Some(i) => {
+            Some((_, true, _)) => Err(SupervisorError::ChildRestarting(id)),
+            Some((_, _, true)) => Err(SupervisorError::ChildRunning(id)),
+            Some((i, _, _)) => {
                 self.children.remove(i);
+                self.children.compact();
                 Ok(())
             }
         };
@@ -576,13 +571,7 @@ impl Actor for SupervisorActor {
             ) {
                 Ok(actor) => {
                     self.reporter.child_started(&spec.id, actor.id());
-                    self.children.push(Child {
-                        spec,
-                        last: Some(actor.id()),
-                        actor: Some(actor),
-                        restarting: false,
-                        restarts: 0,
-                    });
+                    self.children.push(Child::started(spec, actor));
                 }
                 Err(reason) => {
                     self.reporter.start_failed(&spec.id, &reason);
@@ -610,7 +599,7 @@ impl Actor for SupervisorActor {
     }
 
     fn stopped(&mut self, reason: &ExitReason, ctx: &mut Context<Self>) {
-        let running = self.children.iter().filter(|c| c.actor.is_some()).count();
+        let running = self.children.iter().filter(|c| c.actor().is_some()).count();
         self.reporter.shutting_down(reason, running);
         self.stop_from(ctx, 0);
     }
