@@ -163,3 +163,51 @@ impl Children {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferrotp::{Actor, Handlers};
+
+    struct Nothing;
+    impl Actor for Nothing {
+        fn handlers() -> Handlers<Self> {
+            Handlers::new()
+        }
+    }
+
+    fn stopped(id: &str) -> Child {
+        Child {
+            spec: ChildSpec::worker(id, || Nothing),
+            actor: None,
+            restarting: false,
+            restarts: 0,
+            last: None,
+        }
+    }
+
+    #[test]
+    fn removals_and_compaction_keep_order_and_indexes() {
+        let mut children = Children::default();
+        for i in 0..200 {
+            children.push(stopped(&format!("c{i}")));
+        }
+        // Positions stay put while slots empty out.
+        for i in (0..200).filter(|i| i % 4 != 0) {
+            let at = children.position(&format!("c{i}")).unwrap();
+            assert_eq!(at, i);
+            assert_eq!(children.remove(at).unwrap().spec.id, format!("c{i}"));
+        }
+        assert_eq!(children.position("c4"), Some(4));
+        assert_eq!(children.positions_rev(190), vec![196, 192]);
+        children.compact();
+        assert_eq!(children.end(), 50, "empty slots squeezed out");
+        let ids: Vec<String> = children.iter().map(|c| c.spec.id.clone()).collect();
+        let expected: Vec<String> = (0..200).step_by(4).map(|i| format!("c{i}")).collect();
+        assert_eq!(ids, expected);
+        for (at, id) in expected.iter().enumerate() {
+            assert_eq!(children.position(id), Some(at));
+        }
+        assert_eq!(children.position("c1"), None);
+    }
+}
