@@ -353,9 +353,7 @@ impl LiveTree {
             })
             .collect();
 
-        // Busy workers stay busy until the step is over (dropped last).
-        let mut holds = Vec::new();
-        let outcome = self.act(step, &before, &mut watch, &mut holds)?;
+        let outcome = self.act(step, &before, &mut watch)?;
         self.settle(&chain, &mut watch)?;
         let after = self.snapshot()?;
 
@@ -417,12 +415,11 @@ impl LiveTree {
         step: &Step,
         before: &TreeSnapshot,
         watch: &mut Watch,
-        holds: &mut Vec<Sender<()>>,
     ) -> Result<Outcome, RunError> {
         match step {
             Step::Crash { child, reason } => self.crash(before, watch, child, *reason),
             Step::KillWhileStopping { supervisor } => {
-                self.kill_while_stopping(before, watch, supervisor, holds)
+                self.kill_while_stopping(before, watch, supervisor)
             }
             Step::TerminateChild { child } => {
                 self.request(step, before, child, |sup, id| sup.terminate_child(id))
@@ -523,13 +520,15 @@ impl LiveTree {
     }
 
     /// Kills the supervisor at `path` while it terminates its last running
-    /// worker (kept busy if it is a `TestWorker`); waits for its `Down`.
+    /// worker (kept busy if it is a `TestWorker`); waits for the `Down` of
+    /// both. The busy worker is let go only then: its thread is stuck in
+    /// the handler even after the kill, and on a pool with few workers the
+    /// supervisor's parent may need that thread to go on.
     fn kill_while_stopping(
         &self,
         before: &TreeSnapshot,
         watch: &mut Watch,
         path: &Path,
-        holds: &mut Vec<Sender<()>>,
     ) -> Result<Outcome, RunError> {
         let Some(parent) = path.parent() else {
             return Ok(Outcome::Skipped(Skip::NoSuchChild));
@@ -554,23 +553,32 @@ impl LiveTree {
             .find(|c| c.kind == ChildKind::Worker && c.actor.is_some());
         // Answers go here and are never read.
         let answers = self.system.inbox();
+        let mut held: Option<(Sender<()>, MonitorRef, &str)> = None;
         if let Some(worker) = busy {
             let actor = worker.actor.as_ref().expect("a running worker");
             if self.test_workers {
-                let (holding, held) = mpsc::channel();
+                let (holding, busy_now) = mpsc::channel();
                 let (release, kept) = mpsc::channel();
+                let worker_monitor = watch.monitor(actor);
                 actor.send(Hold {
                     holding,
                     release: kept,
                 });
-                holds.push(release);
-                held.recv_timeout(self.timeout)
+                held = Some((release, worker_monitor, &worker.id));
+                busy_now
+                    .recv_timeout(self.timeout)
                     .map_err(|_| RunError::Timeout(format!("{path}/{} to get busy", worker.id)))?;
             }
             supervisor.send_from(TerminateChild(worker.id.clone()), answers.actor());
         }
         supervisor.kill();
         let got = watch.wait(monitor, || format!("{path} to end (killed)"))?;
+        if let Some((release, worker_monitor, id)) = held {
+            watch.wait(worker_monitor, || {
+                format!("{path}/{id}, busy, to be killed at its shutdown deadline")
+            })?;
+            drop(release);
+        }
         if got != ExitReason::Killed {
             return Err(RunError::UnexpectedExit {
                 child: path.clone(),
