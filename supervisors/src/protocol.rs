@@ -46,7 +46,8 @@ pub(crate) struct Summary {
     /// Its live children, for a handle's `stop`.
     pub subtree: Arc<Subtree>,
     /// Children whose failed restart is to be retried (by a message the
-    /// supervisor sent itself).
+    /// supervisor sent itself). Read by the testkit's runner.
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
     pub restarting: usize,
 }
 
