@@ -169,16 +169,21 @@ impl Timers {
             core.timers_bound.store(true, Ordering::SeqCst);
             fence(Ordering::SeqCst);
         }
-        let (id, refused) = {
+        let (id, refused, earliest) = {
             let mut schedule = self.lock();
             schedule.next += 1;
             let id = schedule.next;
             if schedule.stopping || bound_to.is_some_and(|core| core.is_dead()) {
-                (id, Some(action))
+                (id, Some(action), false)
             } else {
-                schedule
+                let deadline = Instant::now() + delay;
+                // The thread sleeps until the earliest deadline: only an
+                // earlier one needs to wake it (a wake-up is a thread switch).
+                let earliest = schedule
                     .deadlines
-                    .push(Reverse((Instant::now() + delay, id)));
+                    .peek()
+                    .is_none_or(|Reverse((first, _))| deadline < *first);
+                schedule.deadlines.push(Reverse((deadline, id)));
                 let bound = bound_to.map(|core| core.id);
                 if let Some(actor) = bound {
                     schedule.by_actor.entry(actor).or_default().insert(id);
@@ -190,14 +195,16 @@ impl Timers {
                         bound_to: bound,
                     },
                 );
-                (id, None)
+                (id, None, earliest)
             }
         };
         match refused {
             Some(action) => drop_guarded(action),
             None => {
                 self.ensure_thread();
-                self.changed.notify_one();
+                if earliest {
+                    self.changed.notify_one();
+                }
             }
         }
         TimerRef(id)
