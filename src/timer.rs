@@ -182,7 +182,7 @@ impl Timers {
                 let earliest = schedule
                     .deadlines
                     .peek()
-                    .is_none_or(|Reverse((first, _))| deadline < *first);
+                    .map_or(true, |Reverse((first, _))| deadline < *first);
                 schedule.deadlines.push(Reverse((deadline, id)));
                 let bound = bound_to.map(|core| core.id);
                 if let Some(actor) = bound {
