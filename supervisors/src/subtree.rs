@@ -17,7 +17,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use ferrotp::{ActorId, ActorRef, Down, ExitReason, Inbox, MonitorRef, System};
@@ -44,14 +44,16 @@ pub(crate) struct Subtree {
 thread_local! {
     /// The subtree of the supervisor actor built last on this thread, for
     /// `spawn_child` to pick up (the start function builds the actor).
-    static BUILT: RefCell<Option<Arc<Subtree>>> = const { RefCell::new(None) };
+    /// Weak: a supervisor started from plain code never has it taken, and
+    /// must not be kept alive by it.
+    static BUILT: RefCell<Option<Weak<Subtree>>> = const { RefCell::new(None) };
 }
 
 impl Subtree {
     /// A new, empty subtree for a supervisor actor being built now.
     pub fn for_new_supervisor() -> Arc<Subtree> {
         let subtree = Arc::new(Subtree::default());
-        BUILT.with(|built| *built.borrow_mut() = Some(subtree.clone()));
+        BUILT.with(|built| *built.borrow_mut() = Some(Arc::downgrade(&subtree)));
         subtree
     }
 
@@ -65,7 +67,7 @@ impl Subtree {
         let outer = BUILT.with(|built| built.borrow_mut().take());
         let result = start();
         let built = BUILT.with(|built| std::mem::replace(&mut *built.borrow_mut(), outer));
-        let subtree = match (built, spawned(&result)) {
+        let subtree = match (built.and_then(|weak| weak.upgrade()), spawned(&result)) {
             // Its `started` set the owner: it is the child, not some other
             // supervisor its start function built along the way.
             (Some(subtree), Some(id)) if subtree.owner() == Some(id) => Some(subtree),
