@@ -196,6 +196,38 @@ ferrotp::on_each_executor! {
     }
 
     #[test]
+    fn a_supervisor_killed_at_any_point_of_a_stop_never_leaves_the_child_running() {
+        // The kill lands anywhere after the stop began (the child is
+        // unlinked only after its kill was armed), 200 times.
+        let system = new_system();
+        let busy = Busyness::new();
+        let quick = Duration::from_millis(20);
+        for round in 0..200 {
+            let (gate, holding) = (busy.gate.clone(), busy.holding.clone());
+            let spec = ChildSpec::worker("stuck", move || Busy {
+                gate: gate.clone(),
+                holding: holding.clone(),
+            })
+            .shutdown(Shutdown::Timeout(quick));
+            let sup = Supervisor::start(&system, SupervisorSpec::one_for_one().child(spec)).unwrap();
+            let worker = actor_of(&sup.which_children().unwrap(), "stuck");
+            let (inbox, monitor) = watch(&worker, &system);
+            busy.hold(&worker);
+            let terminating = {
+                let sup = sup.clone();
+                thread::spawn(move || sup.terminate_child("stuck"))
+            };
+            assert!(eventually(|| worker.info().links.is_empty()));
+            if round % 2 == 0 {
+                thread::yield_now();
+            }
+            sup.actor().kill();
+            assert_eq!(wait_down(&inbox, monitor), ExitReason::Killed, "round {round}");
+            let _ = terminating.join();
+        }
+    }
+
+    #[test]
     fn a_dynamic_supervisors_child_dies_at_its_deadline_though_the_supervisor_was_killed() {
         let system = new_system();
         let busy = Busyness::new();
