@@ -198,11 +198,13 @@ ferrotp::on_each_executor! {
     #[test]
     fn a_supervisor_killed_at_any_point_of_a_stop_never_leaves_the_child_running() {
         // The kill lands anywhere after the stop began (the child is
-        // unlinked only after its kill was armed), 200 times.
+        // unlinked only after its kill was armed), 200 times. Each round
+        // lets its killed child's thread go at the end (its own gate), so
+        // that stuck threads do not pile up on the pool.
         let system = new_system();
-        let busy = Busyness::new();
         let quick = Duration::from_millis(20);
         for round in 0..200 {
+            let busy = Busyness::new();
             let (gate, holding) = (busy.gate.clone(), busy.holding.clone());
             let spec = ChildSpec::worker("stuck", move || Busy {
                 gate: gate.clone(),
@@ -217,7 +219,7 @@ ferrotp::on_each_executor! {
                 let sup = sup.clone();
                 thread::spawn(move || sup.terminate_child("stuck"))
             };
-            assert!(eventually(|| worker.info().links.is_empty()));
+            assert!(eventually(|| worker.info().links.is_empty()), "round {round}");
             if round % 2 == 0 {
                 thread::yield_now();
             }
