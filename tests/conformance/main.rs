@@ -1,8 +1,9 @@
 //! Differential conformance against the BEAM: random scripts of spawns,
 //! links, monitors, exit signals, trapping, crashes, messages and names run
-//! on Erlang/OTP and on ferrotp (both executors), and what every process
-//! saw must be the same, up to the deliberate differences the README's
-//! "Where ferrotp differs from Erlang" section lists.
+//! on Erlang/OTP and on ferrotp (the pool, a one-worker pool, a thread per
+//! actor), and what every process saw must be the same, up to the
+//! deliberate differences the README's "Checked against Erlang" section
+//! lists.
 //!
 //! Determinism: a script runs one step at a time. After each step the
 //! coordinator waits until the system is quiescent — no live process still
@@ -12,7 +13,8 @@
 //!
 //! Needs `erl` and `erlc` (`apt-get install erlang-base`); without them the
 //! tests fail and say so. `PROPTEST_CASES=n` runs more random scripts than
-//! the default 512.
+//! the default 512; `FERROTP_CONFORM_SHOW=1` (with `--nocapture`) prints
+//! every script and the BEAM's trace of it.
 
 mod beam;
 mod local;
