@@ -69,7 +69,12 @@ pub(crate) fn read_frame(reader: &mut impl Read, max: usize) -> Result<Frame, Fr
         return Err(FrameError::TooLarge { len, max });
     }
     let mut body = vec![0u8; len];
-    reader.read_exact(&mut body)?;
+    // The end of the stream inside a frame is a truncated frame, not a
+    // clean close.
+    reader.read_exact(&mut body).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => FrameError::Malformed("truncated frame"),
+        _ => FrameError::Io(e),
+    })?;
     decode_body(&body).map(|m| Frame::Control(Box::new(m)))
 }
 

@@ -87,3 +87,23 @@ fn pids_travel_and_work_both_ways() {
     assert_eq!(again, shell, "one proxy per remote pid");
     node.stop();
 }
+
+#[test]
+fn a_wrong_cookie_is_refused_both_ways_with_erlang() {
+    if !require_erl() {
+        return;
+    }
+    let system = System::new();
+    let node = start_node(&system, &cookie());
+    let mut erl = Erl::start(&cookie());
+    // Erlang -> ferrotp: pang, and the node counts the refusal.
+    assert_eq!(erl.ok(&format!("net_adm:ping('{}').", node.name())), "pang");
+    // ferrotp -> Erlang: no connection.
+    assert!(!node.connect(&erl.name, std::time::Duration::from_secs(10)));
+    common::eventually("both refusals counted", || {
+        node.stats().refused_handshakes >= 2
+    });
+    assert!(node.nodes().is_empty());
+    assert_eq!(erl.ok("nodes(hidden)."), "[]");
+    node.stop();
+}

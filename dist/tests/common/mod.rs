@@ -218,3 +218,12 @@ pub fn trace() {
             .try_init();
     }
 }
+
+/// Waits until `cond` holds (nodes count and log asynchronously).
+pub fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,192 @@
+//! Bad input and security: a wrong cookie is refused on both sides with no
+//! other effect; garbage, oversized, truncated and malformed frames close
+//! only the connection that sent them, are counted, and never panic the
+//! node, whose other connections keep working.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use common::{cookie, eventually, next, node_name, sink, trace};
+use erl_dist::handshake::{ClientSideHandshake, HandshakeStatus};
+use erl_dist::node::{Creation, LocalNode};
+use ferrotp::System;
+use ferrotp_dist::codec::atom;
+use ferrotp_dist::term::Term;
+use ferrotp_dist::{Node, NodeConfig};
+
+/// A blocking socket seen through the async traits erl_dist wants.
+struct Blocking(TcpStream);
+
+impl futures::io::AsyncRead for Blocking {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.get_mut().0.read(buf))
+    }
+}
+
+impl futures::io::AsyncWrite for Blocking {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.get_mut().0.write(buf))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.get_mut().0.flush())
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn start(system: &System, cookie: &str, epmd: u16) -> Node {
+    trace();
+    let config = NodeConfig::new(node_name("n"))
+        .cookie(cookie)
+        .epmd_port(epmd)
+        .spawn_epmd(false)
+        .max_frame(1 << 20);
+    Node::start(system, config).expect("node starts")
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A raw peer that completes the handshake with `cookie`, then lets the
+/// test write whatever bytes it likes.
+fn raw_peer(node: &Node, cookie: &str) -> Result<TcpStream, String> {
+    let stream = TcpStream::connect(("127.0.0.1", node.port())).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let local = LocalNode::new(node_name("raw").parse().unwrap(), Creation::new(7));
+    let mut handshake = ClientSideHandshake::new(Blocking(stream), local, cookie);
+    let status =
+        futures::executor::block_on(handshake.execute_send_name(6)).map_err(|e| e.to_string())?;
+    assert_eq!(status, HandshakeStatus::Ok);
+    let (Blocking(stream), _) =
+        futures::executor::block_on(handshake.execute_rest(true)).map_err(|e| e.to_string())?;
+    Ok(stream)
+}
+
+/// The peer closed the socket: a read sees the end (or a reset).
+fn closed(mut stream: TcpStream) -> bool {
+    let mut buf = [0u8; 64];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return true,
+            Ok(_) => continue, // ticks
+        }
+    }
+}
+
+#[test]
+fn a_wrong_cookie_is_refused_both_ways_with_no_other_effect() {
+    let epmd = free_port();
+    let (sys_a, sys_b) = (System::new(), System::new());
+    let a = start(&sys_a, &cookie(), epmd);
+    let b = start(&sys_b, &cookie(), epmd);
+    // a -> b and b -> a: refused on both sides.
+    assert!(!a.connect(b.name(), Duration::from_secs(10)));
+    assert!(!b.connect(a.name(), Duration::from_secs(10)));
+    eventually("both count refusals", || {
+        a.stats().refused_handshakes >= 2 && b.stats().refused_handshakes >= 2
+    });
+    assert!(a.nodes().is_empty() && b.nodes().is_empty());
+    // A raw client with a wrong cookie gets a clear error.
+    let error = raw_peer(&a, "wrong").unwrap_err();
+    assert!(!error.is_empty());
+    // The node still serves peers with the right cookie.
+    let shared = cookie();
+    let (sys_c, sys_d) = (System::new(), System::new());
+    let c = start(&sys_c, &shared, epmd);
+    let d = start(&sys_d, &shared, epmd);
+    assert!(c.connect(d.name(), Duration::from_secs(30)));
+    for node in [a, b, c, d] {
+        node.stop();
+    }
+}
+
+#[test]
+fn bad_frames_close_only_their_connection() {
+    let epmd = free_port();
+    let shared = cookie();
+    let (sys_a, sys_b) = (System::new(), System::new());
+    let a = start(&sys_a, &shared, epmd);
+    let b = start(&sys_b, &shared, epmd);
+    let (_sink, got) = sink(&sys_a, "sink");
+    let to_sink = b.remote("sink", a.name());
+
+    let mut bad: Vec<(&str, Vec<u8>)> = vec![
+        ("garbage after the tag", vec![0, 0, 0, 5, 112, 1, 2, 3, 4]),
+        ("no pass-through tag", vec![0, 0, 0, 3, 99, 131, 106]),
+        ("oversized", vec![0, 0x20, 0, 0]),
+        (
+            "huge list count",
+            vec![0, 0, 0, 8, 112, 131, 108, 0xff, 0xff, 0xff, 0xff, 106],
+        ),
+        ("atom cache reference", vec![0, 0, 0, 4, 112, 131, 82, 0]),
+        (
+            "control message that is no tuple",
+            vec![0, 0, 0, 3, 112, 131, 106],
+        ),
+        ("truncated", vec![0, 0, 1, 0, 112, 131, 104]),
+    ];
+    let mut deep = vec![112, 131];
+    for _ in 0..5_000 {
+        deep.extend([104, 1]);
+    }
+    deep.push(106);
+    let mut frame = (deep.len() as u32).to_be_bytes().to_vec();
+    frame.extend(deep);
+    bad.push(("nested too deep", frame));
+
+    for (i, (what, bytes)) in bad.into_iter().enumerate() {
+        let mut raw = raw_peer(&a, &shared).expect("handshake");
+        raw.write_all(&bytes).unwrap();
+        if what == "truncated" {
+            raw.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        assert!(closed(raw), "{what}: the node closes the connection");
+        eventually(what, || a.stats().bad_frames as usize > i);
+        // The node and its other connections keep working.
+        b.send(&to_sink, (atom("still"), i as i64));
+        let (term, _) = next::<Term>(&got);
+        assert_eq!(term, b.to_term((atom("still"), i as i64)), "{what}");
+    }
+    assert_eq!(a.stats().bad_frames, 8);
+    a.stop();
+    b.stop();
+}
+
+#[test]
+fn garbage_instead_of_a_handshake_is_refused() {
+    let epmd = free_port();
+    let system = System::new();
+    let a = start(&system, &cookie(), epmd);
+    for bytes in [
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        &[0xff; 300][..],
+        &[0, 1, b'n'][..],
+    ] {
+        let mut raw = TcpStream::connect(("127.0.0.1", a.port())).unwrap();
+        raw.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        raw.write_all(bytes).unwrap();
+        let _ = raw.shutdown(std::net::Shutdown::Write);
+        assert!(closed(raw));
+    }
+    eventually("refusals counted", || a.stats().refused_handshakes >= 3);
+    assert_eq!(a.stats().bad_frames, 0);
+    a.stop();
+}
