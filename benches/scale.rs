@@ -11,6 +11,11 @@
 //!   before and after: `memory: … bytes/actor`. It runs first, in a fresh
 //!   process, unless a filter that does not occur in `memory` is given.
 //!
+//! - mass_stop (printed, not timed): `Bridge::stop` of min(N, 100,000)
+//!   actors and `System::shutdown` of N actors, each as a ratio to the time
+//!   spawning those actors took (each handled one message), median of 3:
+//!   `mass_stop/pool: … x`.
+//!
 //! N is `FERROTP_SCALE` (default 1,000,000; `_` separators allowed).
 //!
 //! ```text
@@ -249,10 +254,66 @@ fn skynet(c: &mut Criterion) {
     group.finish();
 }
 
+// ---- mass_stop: stopping N actors against spawning them (printed) ----
+
+/// `Bridge::stop` of up to 100,000 actors and `System::shutdown` of N
+/// actors, each against spawning the same actors (each spawned actor
+/// handled one message) in the same process: printed as ratios, median of
+/// three runs, not timed by criterion.
+fn mass_stop(_c: &mut Criterion) {
+    if !wanted("mass_stop/pool") {
+        return;
+    }
+    let n = scale();
+    let bridged = n.min(100_000);
+    let mut bridge_runs = Vec::new();
+    let mut shutdown_runs = Vec::new();
+    for _ in 0..3 {
+        bridge_runs.push(spawn_then(bridged, |system, actors| {
+            let stopped = system.bridge().stop(&actors, SCALE_WAIT);
+            assert!(stopped.iter().all(|s| s.is_some()), "every actor stopped");
+        }));
+        shutdown_runs.push(spawn_then(n, |system, actors| {
+            system.shutdown(SCALE_WAIT).expect("every actor stopped");
+            assert!(actors.iter().all(|a| !a.is_alive()));
+        }));
+    }
+    for (what, count, mut runs) in [
+        ("Bridge::stop", bridged, bridge_runs),
+        ("System::shutdown", n, shutdown_runs),
+    ] {
+        runs.sort_by(|a, b| a.2.total_cmp(&b.2));
+        let (spawn, stop, ratio) = runs[1];
+        println!(
+            "mass_stop/pool: {what} of {count} actors {:.0} ms, spawning them {:.0} ms: \
+             {ratio:.2}x (median of 3)",
+            stop.as_secs_f64() * 1e3,
+            spawn.as_secs_f64() * 1e3,
+        );
+    }
+}
+
+/// Spawns `n` actors on a fresh pooled system (each handles one message),
+/// then runs `stop` on them: returns both times and their ratio.
+fn spawn_then(
+    n: usize,
+    stop: impl FnOnce(&ferrotp::System, Vec<ActorRef>),
+) -> (Duration, Duration, f64) {
+    let system = system_on(Executor::Pool);
+    let inbox = system.inbox();
+    let started = Instant::now();
+    let actors = spawn_and_greet(&system, &inbox, n);
+    let spawn = started.elapsed();
+    let started = Instant::now();
+    stop(&system, actors);
+    let took = started.elapsed();
+    (spawn, took, took.as_secs_f64() / spawn.as_secs_f64())
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1));
     // `memory` first: it reads the resident set of a fresh process.
-    targets = memory, spawn_1m, skynet
+    targets = memory, spawn_1m, skynet, mass_stop
 }
 criterion_main!(benches);

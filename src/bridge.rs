@@ -1,5 +1,6 @@
 //! [`Bridge`]: plain code calls and stops actors.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -170,31 +171,37 @@ impl Bridge {
     /// still alive at the deadline.
     pub fn stop(&self, actors: &[ActorRef], timeout: Duration) -> Vec<Option<Stopped>> {
         let deadline = Instant::now() + timeout;
-        let pending: Vec<(ActorRef, Pending)> = actors
-            .iter()
-            .map(|a| (a.clone(), Pending::send(&self.system, a, Stop)))
-            .collect();
-        pending
-            .iter()
-            .map(|(actor, p)| loop {
-                match p.wait(deadline) {
-                    Err(RecvError::Timeout) => return None,
-                    Ok(Err(down)) => {
-                        return Some(Stopped {
-                            actor: actor.id(),
+        // One reply address for the whole stop, watching every target: a
+        // stop of 100,000 actors costs 100,000 monitors, not as many
+        // inboxes. Each target's end is known by its monitor's `Down`
+        // (whose reason is the one its `Stopped` answer carries); monitor
+        // refs are unique, so repeated targets and actors of other systems
+        // are told apart.
+        let inbox = self.system.inbox();
+        let mut pending = HashMap::with_capacity(actors.len());
+        for (index, actor) in actors.iter().enumerate() {
+            pending.insert(inbox.monitor(actor), index);
+            inbox.send(actor, Stop);
+        }
+        let mut answers: Vec<Option<Stopped>> = actors.iter().map(|_| None).collect();
+        while !pending.is_empty() {
+            let Ok(envelope) = inbox.recv_deadline(deadline) else {
+                break;
+            };
+            match envelope.downcast::<Down>() {
+                Ok(down) => {
+                    if let Some(index) = pending.remove(&down.monitor) {
+                        answers[index] = Some(Stopped {
+                            actor: actors[index].id(),
                             reason: down.reason,
-                        })
-                    }
-                    Ok(Ok(envelope)) => {
-                        if let Ok(stopped) = envelope.downcast::<Stopped>() {
-                            if stopped.actor == actor.id() {
-                                return Some(stopped);
-                            }
-                        }
+                        });
                     }
                 }
-            })
-            .collect()
+                // The `Stopped` answers, and whatever else a target sent.
+                Err(other) => crate::panic::discard(other, inbox.actor().id()),
+            }
+        }
+        answers
     }
 
     /// This bridge's own address (the sender of [`send`](Self::send)).

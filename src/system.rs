@@ -1,7 +1,6 @@
 //! [`System`]: where actors live — spawning, names, dead letters, shutdown.
 
 use std::cmp::Reverse;
-use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -21,7 +20,7 @@ use crate::events::{EventBus, Events, LifecycleEvent};
 use crate::executor::pool::{Pool, PoolEntry, DEFAULT_QUOTA};
 use crate::executor::thread::ThreadExecutor;
 use crate::executor::Executor;
-use crate::exit::{Down, ExitReason};
+use crate::exit::ExitReason;
 use crate::handlers::handlers_for;
 use crate::inbox::Inbox;
 use crate::links::{self, MonitorRef, Relations};
@@ -839,7 +838,6 @@ fn shutdown(inner: &Arc<SystemInner>, timeout: Duration) -> Result<(), ShutdownE
     // An actor that shuts its own system down is signalled last, and its
     // own thread is not waited for.
     let me = current_actor_in(inner);
-    let watcher = Inbox::in_system(inner);
     let mut not_stopped = Vec::new();
     // First the roots, whose trees stop in their own order; then whatever
     // outlived its root (a trapping child of a plain actor, say); a third
@@ -858,7 +856,7 @@ fn shutdown(inner: &Arc<SystemInner>, timeout: Duration) -> Result<(), ShutdownE
             actors.retain(|(_, actor)| is_root(inner, actor));
         }
         actors.sort_unstable_by_key(|(id, _)| Reverse(*id));
-        stop_all(&watcher, actors, deadline, &mut not_stopped);
+        stop_all(actors, deadline, &mut not_stopped);
     }
     if let Some(me) = me.and_then(|id| inner.actors.get(&id).map(|a| a.value().clone())) {
         me.core.deliver_exit(ExitSignal {
@@ -903,36 +901,50 @@ fn is_root(inner: &Arc<SystemInner>, actor: &ActorRef) -> bool {
         .any(|(id, link)| *id < actor.id() && Arc::ptr_eq(&link.peer.core.system, inner))
 }
 
+/// Waits until `actor` has ended (its `close` ran) or `deadline`; `false`
+/// if it is still alive then.
+///
+/// It looks, then sleeps a little longer each time (up to a millisecond):
+/// shutdown waits for a million actors this way without a monitor, a
+/// `Down` or a wake-up each, and a thousand looks a second cost nothing
+/// beside the stops themselves.
+fn wait_gone(actor: &ActorRef, deadline: Instant) -> bool {
+    const MAX_NAP: Duration = Duration::from_millis(1);
+    let mut nap = Duration::from_micros(20);
+    let backoff = crossbeam_utils::Backoff::new();
+    loop {
+        if !actor.is_alive() {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        if !backoff.is_completed() {
+            backoff.snooze();
+            continue;
+        }
+        std::thread::sleep(nap.min(deadline - now));
+        nap = (nap * 2).min(MAX_NAP);
+    }
+}
+
 /// Sends `Shutdown` to all `actors` at once (in the order given), then
 /// waits until `deadline` for them all to end; kills those that did not
 /// and adds them to `not_stopped`.
-fn stop_all(
-    watcher: &Inbox,
-    actors: Vec<(ActorId, ActorRef)>,
-    deadline: Instant,
-    not_stopped: &mut Vec<ActorId>,
-) {
-    let mut pending = HashMap::with_capacity(actors.len());
-    for (_, actor) in actors {
-        let monitor = watcher.monitor(&actor);
+fn stop_all(actors: Vec<(ActorId, ActorRef)>, deadline: Instant, not_stopped: &mut Vec<ActorId>) {
+    for (_, actor) in &actors {
         actor.core.deliver_exit(ExitSignal {
             from: ActorId::EXTERNAL,
             reason: ExitReason::Shutdown,
             link: None,
             force: true,
         });
-        pending.insert(monitor, actor);
     }
-    while !pending.is_empty() {
-        let Ok(envelope) = watcher.recv_deadline(deadline) else {
-            break;
-        };
-        if let Ok(down) = envelope.downcast::<Down>() {
-            pending.remove(&down.monitor);
+    for (id, actor) in actors {
+        if !wait_gone(&actor, deadline) {
+            actor.kill();
+            not_stopped.push(id);
         }
-    }
-    for (_, actor) in pending {
-        actor.kill();
-        not_stopped.push(actor.id());
     }
 }
