@@ -217,19 +217,11 @@ impl Core {
         crate::panic::discard(envelope, self.id);
     }
 
-    /// Sends an exit signal: into the message queue (in order with earlier
-    /// messages) when the actor traps exits, else into the signal queue,
-    /// which the driver reads before any queued message.
+    /// Sends an exit signal. It waits in the signal queue, in its place
+    /// after the messages already queued; whether the actor traps it is
+    /// decided when the actor takes it (see `mailbox`).
     pub fn deliver_exit(self: &Arc<Self>, signal: ExitSignal) {
-        if self.is_dead() {
-            return;
-        }
-        let queued = if !signal.force && self.trapping.load(Ordering::Acquire) {
-            self.mailbox.push(Mail::Exit(signal)).is_ok()
-        } else {
-            self.mailbox.push_signal(signal)
-        };
-        if queued {
+        if !self.is_dead() && self.mailbox.push_signal(signal) {
             self.schedule();
         }
     }

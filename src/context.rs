@@ -153,6 +153,12 @@ impl<A: Actor> Context<A> {
 
     /// Whether exit signals become [`Stopped`](crate::Stopped) messages
     /// (`true`) or terminate this actor when abnormal (`false`, the default).
+    ///
+    /// It applies to every exit signal this actor takes from now on, those
+    /// already waiting included: a signal is trapped or not when the actor
+    /// takes it, after the current handler returns. Trapped, it comes in its
+    /// place, after the messages queued before it; not trapped, it comes
+    /// before every queued message.
     pub fn trap_exit(&self, trap: bool) {
         self.myself.core.trapping.store(trap, Ordering::Release);
     }

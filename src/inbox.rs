@@ -152,7 +152,7 @@ impl Inbox {
         let mut taken = self.taken.lock();
         let mailbox = &self.actor.core.mailbox;
         if taken.mail.is_empty() {
-            mailbox.pop_batch(&mut taken.mail, BATCH);
+            mailbox.pop_batch(&mut taken.mail, BATCH, true);
         }
         let mail = taken.mail.pop_front();
         // Other readers asleep on the mailbox must know of mail held here.

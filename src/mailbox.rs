@@ -1,11 +1,18 @@
 //! Mailboxes: what travels to an actor, and the two queues it travels in.
 //!
-//! Every actor has a *message* queue (ordinary messages, `Down`, and exit
-//! signals for an actor that traps exits, all in arrival order) and a
-//! *signal* queue (exit signals for an actor that does not trap them). The
-//! driver looks at the signal queue before every message, which is how an
-//! exit signal takes effect before a backlog of queued messages, while a
-//! message an actor sent before dying is never overtaken by its `Stopped`.
+//! Every actor has a *message* queue (ordinary messages and `Down`, in
+//! arrival order) and a *signal* queue (exit signals). Each exit signal
+//! records its place among the messages: how many had been pushed before
+//! it. Whether a signal is trapped is decided when the actor takes it,
+//! between two handlers, by its trap flag at that moment (as in Erlang,
+//! where a signal is acted on when the receiver handles it):
+//! - an actor that does not trap exits takes a waiting exit signal before
+//!   any queued message, so an exit takes effect before a backlog (and
+//!   messages its sender sent before it are dropped with the actor);
+//! - an actor that traps exits takes it in its place, as `Stopped`, after
+//!   every message queued before it: a message an actor sent before dying
+//!   is never overtaken by its `Stopped`;
+//! - an untrappable signal (a system shutdown) goes before everything.
 //!
 //! Both queues sit behind one small lock. A mailbox is on every actor, and a
 //! pooled system holds millions of actors: an empty mailbox costs a few dozen
@@ -18,7 +25,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Instant;
 
 use crossbeam_utils::Backoff;
@@ -122,7 +129,11 @@ impl Mail {
 #[derive(Default)]
 struct Queues {
     messages: VecDeque<Mail>,
-    signals: VecDeque<ExitSignal>,
+    /// Exit signals, each with its place: the number of messages pushed
+    /// before it. Untrappable ones go to the front, with place 0.
+    signals: VecDeque<(u64, ExitSignal)>,
+    /// Messages pushed so far (the place of the next one).
+    pushed: u64,
     /// The actor has terminated: what arrives now is a dead letter.
     closed: bool,
     /// Threads asleep in `recv`, waiting for mail. Counted, not flagged:
@@ -130,6 +141,36 @@ struct Queues {
     /// each of them that mail is for.
     sleepers: u32,
 }
+
+impl Queues {
+    /// Whether the first exit signal is to be taken now, before the next
+    /// message: it is untrappable, or the actor does not trap exits, or
+    /// every message queued before it has been taken.
+    fn signal_due(&self, trapping: bool) -> bool {
+        self.signals
+            .front()
+            .is_some_and(|(place, signal)| signal.force || !trapping || *place <= self.taken())
+    }
+
+    /// Messages taken so far (the place of the first one still queued).
+    fn taken(&self) -> u64 {
+        self.pushed - self.messages.len() as u64
+    }
+
+    /// How many messages may be taken before the first exit signal's turn
+    /// comes (all of them if there is none).
+    fn before_next_signal(&self) -> usize {
+        match self.signals.front() {
+            Some((place, _)) => (place - self.taken()) as usize,
+            None => self.messages.len(),
+        }
+    }
+}
+
+/// What the signal queue holds, as [`Mailbox`]'s `signal_state` says.
+const SIGNALS: u8 = 1;
+/// The first signal is untrappable.
+const FORCED: u8 = 2;
 
 /// How many of `mails` are user messages (what counts as dead letters
 /// when actor `to` ends with mail unread); the mail is dropped, each piece
@@ -150,9 +191,9 @@ pub(crate) fn user_messages(mails: impl IntoIterator<Item = Mail>, to: ActorId) 
 #[derive(Default)]
 pub(crate) struct Mailbox {
     queues: Mutex<Queues>,
-    /// Whether the signal queue holds anything: a driver working through a
-    /// batch of messages looks here before each one.
-    has_signals: AtomicBool,
+    /// What the signal queue holds (`SIGNALS`, `FORCED`): a driver working
+    /// through a batch of messages looks here before each one.
+    signal_state: AtomicU8,
     /// Whether either queue may hold something: a receiver spinning for
     /// mail reads this instead of taking the lock its senders need.
     has_mail: AtomicBool,
@@ -189,22 +230,39 @@ impl Mailbox {
             queues.messages.reserve_exact(1);
         }
         queues.messages.push_back(mail);
+        queues.pushed += 1;
         self.has_mail.store(true, Ordering::Release);
         self.wake_waiter(queues);
         Ok(())
     }
 
-    /// Appends to the signal queue; `false` if the mailbox is closed.
+    /// Appends an exit signal, in its place after the messages queued so
+    /// far (an untrappable one goes first); `false` if the mailbox is closed.
     pub fn push_signal(&self, signal: ExitSignal) -> bool {
         let mut queues = self.queues();
         if queues.closed {
             return false;
         }
-        queues.signals.push_back(signal);
-        self.has_signals.store(true, Ordering::Release);
+        if signal.force {
+            queues.signals.push_front((0, signal));
+        } else {
+            let place = queues.pushed;
+            queues.signals.push_back((place, signal));
+        }
+        self.publish_signals(&queues);
         self.has_mail.store(true, Ordering::Release);
         self.wake_waiter(queues);
         true
+    }
+
+    /// Updates `signal_state` (under the queues' lock).
+    fn publish_signals(&self, queues: &Queues) {
+        let state = match queues.signals.front() {
+            None => 0,
+            Some((_, signal)) if signal.force => SIGNALS | FORCED,
+            Some(_) => SIGNALS,
+        };
+        self.signal_state.store(state, Ordering::Release);
     }
 
     fn wake_waiter(&self, queues: MutexGuard<'_, Queues>) {
@@ -230,21 +288,20 @@ impl Mailbox {
         }
     }
 
-    /// The next item without waiting: a pending exit signal first, else
-    /// the oldest message.
-    pub fn pop(&self) -> Option<Mail> {
-        self.pop_from(&mut self.queues())
+    /// The next item without waiting, for an actor that traps exits or not
+    /// (see the module's rule): an exit signal that is due, else the oldest
+    /// message.
+    pub fn pop(&self, trapping: bool) -> Option<Mail> {
+        self.pop_from(&mut self.queues(), trapping)
     }
 
-    fn pop_from(&self, queues: &mut Queues) -> Option<Mail> {
-        let mail = match queues.signals.pop_front() {
-            Some(signal) => {
-                if queues.signals.is_empty() {
-                    self.has_signals.store(false, Ordering::Release);
-                }
-                Some(Mail::Exit(signal))
-            }
-            None => queues.messages.pop_front(),
+    fn pop_from(&self, queues: &mut Queues, trapping: bool) -> Option<Mail> {
+        let mail = if queues.signal_due(trapping) {
+            let signal = queues.signals.pop_front().map(|(_, signal)| signal);
+            self.publish_signals(queues);
+            signal.map(Mail::Exit)
+        } else {
+            queues.messages.pop_front()
         };
         self.settle(queues);
         mail
@@ -257,32 +314,37 @@ impl Mailbox {
         }
     }
 
-    /// The oldest pending exit signal, if any.
-    pub fn pop_signal(&self) -> Option<Mail> {
+    /// The first exit signal if it is due now, else nothing.
+    pub fn pop_signal(&self, trapping: bool) -> Option<Mail> {
         let mut queues = self.queues();
-        if queues.signals.is_empty() {
+        if !queues.signal_due(trapping) {
             return None;
         }
-        self.pop_from(&mut queues)
+        self.pop_from(&mut queues, trapping)
     }
 
-    /// Whether an exit signal waits (it goes before any message).
-    pub fn has_signals(&self) -> bool {
-        self.has_signals.load(Ordering::Acquire)
+    /// Whether an exit signal waits that goes before the next message
+    /// whatever its place: any, for an actor that does not trap exits; an
+    /// untrappable one, for an actor that does. Read without the lock.
+    pub fn signal_overtakes(&self, trapping: bool) -> bool {
+        let state = self.signal_state.load(Ordering::Acquire);
+        state & FORCED != 0 || (state & SIGNALS != 0 && !trapping)
     }
 
-    /// Moves up to `max` items into `batch` under one lock: a pending exit
-    /// signal alone if there is one, else messages. Returns how many.
+    /// Moves up to `max` items into `batch` under one lock: an exit signal
+    /// alone if one is due, else messages up to the next signal's place.
+    /// Returns how many.
     ///
-    /// Whoever works through the batch checks [`has_signals`](Self::has_signals)
-    /// before each message, so a signal still overtakes the batch's rest.
-    pub fn pop_batch(&self, batch: &mut VecDeque<Mail>, max: usize) -> usize {
+    /// Whoever works through the batch checks
+    /// [`signal_overtakes`](Self::signal_overtakes) before each message, so
+    /// a signal that may overtake messages still overtakes the batch's rest.
+    pub fn pop_batch(&self, batch: &mut VecDeque<Mail>, max: usize, trapping: bool) -> usize {
         let mut queues = self.queues();
-        if !queues.signals.is_empty() {
-            batch.extend(self.pop_from(&mut queues));
+        if queues.signal_due(trapping) {
+            batch.extend(self.pop_from(&mut queues, trapping));
             return 1;
         }
-        let count = queues.messages.len().min(max);
+        let count = queues.before_next_signal().min(max);
         batch.extend(queues.messages.drain(..count));
         self.settle(&queues);
         count
@@ -292,17 +354,17 @@ impl Mailbox {
     ///
     /// Spins briefly before it sleeps: an answer often arrives within
     /// microseconds, and sleeping costs more than that.
-    pub fn recv(&self, deadline: Option<Instant>) -> Option<Mail> {
+    pub fn recv(&self, deadline: Option<Instant>, trapping: bool) -> Option<Mail> {
         let backoff = Backoff::new();
         while !backoff.is_completed() {
             if self.has_mail.load(Ordering::Acquire) {
-                if let Some(mail) = self.pop() {
+                if let Some(mail) = self.pop(trapping) {
                     return Some(mail);
                 }
             }
             backoff.snooze();
         }
-        match crate::executor::pool::blocking(|| self.sleep_until_mail(deadline, false)) {
+        match crate::executor::pool::blocking(|| self.sleep_until_mail(deadline, false, trapping)) {
             Received::Mail(mail) => Some(mail),
             Received::Stashed | Received::Timeout => None,
         }
@@ -311,6 +373,7 @@ impl Mailbox {
     /// Like [`recv`](Self::recv), for a mailbox several threads read (an
     /// inbox) where a reader may hold a batch it took: returns `Stashed`
     /// instead of sleeping while one does ([`set_stashed`](Self::set_stashed)).
+    /// An inbox traps exits.
     pub fn recv_shared(&self, deadline: Instant) -> Received {
         let backoff = Backoff::new();
         while !backoff.is_completed() {
@@ -318,19 +381,24 @@ impl Mailbox {
                 return Received::Stashed;
             }
             if self.has_mail.load(Ordering::Acquire) {
-                if let Some(mail) = self.pop() {
+                if let Some(mail) = self.pop(true) {
                     return Received::Mail(mail);
                 }
             }
             backoff.snooze();
         }
-        crate::executor::pool::blocking(|| self.sleep_until_mail(Some(deadline), true))
+        crate::executor::pool::blocking(|| self.sleep_until_mail(Some(deadline), true, true))
     }
 
-    fn sleep_until_mail(&self, deadline: Option<Instant>, shared: bool) -> Received {
+    fn sleep_until_mail(
+        &self,
+        deadline: Option<Instant>,
+        shared: bool,
+        trapping: bool,
+    ) -> Received {
         let mut queues = self.queues();
         loop {
-            if let Some(mail) = self.pop_from(&mut queues) {
+            if let Some(mail) = self.pop_from(&mut queues, trapping) {
                 return Received::Mail(mail);
             }
             // Read under the lock `set_stashed` takes: a batch taken after
@@ -358,9 +426,10 @@ impl Mailbox {
         queues.messages.is_empty() && queues.signals.is_empty()
     }
 
-    /// Messages waiting (including internal wake-ups).
+    /// Messages and exit signals waiting (including internal wake-ups).
     pub fn len(&self) -> usize {
-        self.queues().messages.len()
+        let queues = self.queues();
+        queues.messages.len() + queues.signals.len()
     }
 
     /// Closes actor `to`'s mailbox (what arrives later is refused) and
@@ -369,7 +438,7 @@ impl Mailbox {
         let (messages, signals) = {
             let mut queues = self.queues();
             queues.closed = true;
-            self.has_signals.store(false, Ordering::Release);
+            self.signal_state.store(0, Ordering::Release);
             self.has_mail.store(false, Ordering::Release);
             (
                 std::mem::take(&mut queues.messages),

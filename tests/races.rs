@@ -10,6 +10,7 @@ mod common;
 #[path = "common/races.rs"]
 mod scenarios;
 
+use ferrotp::ExitReason;
 use scenarios::*;
 
 /// The racy scenario loops this often here; the stress suite loops it for
@@ -38,6 +39,28 @@ ferrotp::on_each_executor! {
         let system = new_system();
         relink_after_unlink_yields_noproc(&system);
         an_actor_relinking_gets_noproc(&system);
+        system.shutdown(common::WAIT).unwrap();
+    }
+
+    #[test]
+    fn trapping_turned_on_while_a_signal_waits_gives_earlier_messages_first() {
+        let system = new_system();
+        let boom = ExitReason::error("boom");
+        let (seen, end) = toggle_trap_while_a_signal_waits(&system, true, boom.clone());
+        assert_eq!((seen, end), (vec![Seen::M1, Seen::Stopped(boom)], None));
+        let (seen, end) = toggle_trap_while_a_signal_waits(&system, true, ExitReason::Normal);
+        assert_eq!((seen, end), (vec![Seen::M1, Seen::Stopped(ExitReason::Normal)], None));
+        system.shutdown(common::WAIT).unwrap();
+    }
+
+    #[test]
+    fn trapping_turned_off_while_a_signal_waits_lets_it_take_effect_first() {
+        let system = new_system();
+        let boom = ExitReason::error("boom");
+        let (seen, end) = toggle_trap_while_a_signal_waits(&system, false, boom.clone());
+        assert_eq!((seen, end), (vec![], Some(boom)));
+        let (seen, end) = toggle_trap_while_a_signal_waits(&system, false, ExitReason::Normal);
+        assert_eq!((seen, end), (vec![Seen::M1], None));
         system.shutdown(common::WAIT).unwrap();
     }
 }

@@ -146,14 +146,17 @@ impl<A: Actor> Turn for PooledCell<A> {
         let mut handled = 0;
         while end == TurnEnd::Busy && handled < quota {
             // Messages are taken in batches under one lock; an exit signal
-            // that arrives meanwhile still goes before the batch's rest.
-            let signal = match core.mailbox.has_signals() {
-                true => core.mailbox.pop_signal(),
+            // that may overtake messages and arrives meanwhile still goes
+            // before the batch's rest. Read before each piece of mail: only
+            // this actor's own handlers change it.
+            let trapping = core.trapping.load(Ordering::Acquire);
+            let signal = match core.mailbox.signal_overtakes(trapping) {
+                true => core.mailbox.pop_signal(trapping),
                 false => None,
             };
             if signal.is_none()
                 && batch.is_empty()
-                && core.mailbox.pop_batch(batch, quota - handled) == 0
+                && core.mailbox.pop_batch(batch, quota - handled, trapping) == 0
             {
                 end = TurnEnd::Idle;
                 break;

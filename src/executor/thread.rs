@@ -23,7 +23,11 @@ fn drive<A: Actor>(mut cell: ActorCell<A>) {
     let flow = cell.start();
     ThreadClock::stop(clock, &core);
     if flow == Flow::Continue {
-        while let Some(mail) = core.mailbox.recv(None) {
+        // Read before each take: only this actor's own handlers change it.
+        while let Some(mail) = core
+            .mailbox
+            .recv(None, core.trapping.load(Ordering::Acquire))
+        {
             let clock = ThreadClock::start(threshold, mail.type_name());
             let flow = cell.handle(mail);
             ThreadClock::stop(clock, &core);
