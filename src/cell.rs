@@ -48,8 +48,11 @@ impl<A: Actor> ActorCell<A> {
         self.ctx.myself()
     }
 
-    /// Runs `started`.
+    /// Runs `started`, unless the actor was killed before it ran a line.
     pub fn start(&mut self) -> Flow {
+        if self.core().is_dead() {
+            return self.abandon();
+        }
         let outcome = match self.state.as_mut() {
             Some(state) => {
                 let ctx = &mut self.ctx;

@@ -9,11 +9,9 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 
 use crate::actor::Actor;
-use crate::address::{
-    current_actor_in, ActorId, ActorInfo, ActorRef, Core, CurrentGuard, Driver, IdHasher,
-};
+use crate::address::{current_actor_in, ActorId, ActorInfo, ActorRef, Core, Driver, IdHasher};
 use crate::bridge::Bridge;
-use crate::cell::{ActorCell, Flow};
+use crate::cell::ActorCell;
 use crate::context::Context;
 use crate::error::{RegistryError, ShutdownError, SpawnError};
 use crate::events::{EventBus, Events, LifecycleEvent};
@@ -479,7 +477,7 @@ impl System {
             rx
         });
         let ctx = Context::new(actor_ref.clone(), System::non_owning(inner.clone()));
-        let mut cell = ActorCell::new(actor, ctx, handlers_for::<A>());
+        let cell = ActorCell::new(actor, ctx, handlers_for::<A>());
         match executor {
             Executor::Threads => {
                 if let Err(error) = inner.executor.launch(cell) {
@@ -497,29 +495,22 @@ impl System {
                         return Err(error);
                     }
                 };
-                // A spawner that waits for `started` may as well run it: a
-                // pool worker blocked on a child that needs a worker to
-                // start would only tie up two workers instead of one.
-                if started.is_some() {
-                    let flow = {
-                        let _current = CurrentGuard::enter(&actor_ref.core);
-                        cell.start()
-                    };
-                    if flow == Flow::Done {
-                        cell.finish();
-                    } else {
-                        pool.launch(actor_ref.core.clone(), cell, true);
-                    }
-                } else {
-                    pool.launch(actor_ref.core.clone(), cell, false);
-                }
+                // `started` runs on a worker like any turn, even when the
+                // spawner waits for it: a `kill` of a child stuck in
+                // `started` must free its spawner at once (the kill answers
+                // the waiter) and put another worker in place of the stuck
+                // one, neither of which could happen if the spawner's own
+                // thread ran the hook.
+                pool.launch(actor_ref.core.clone(), cell);
             }
         }
         // In the table and launched: shutdown will find it. Waiting for
         // `started` is left out of the gate, which shutdown waits on.
         drop(gate);
         if let Some(started) = started {
-            match started.recv() {
+            // A spawner on a pool worker tells the pool it waits: the child
+            // may need a worker to start.
+            match crate::executor::pool::blocking(|| started.recv()) {
                 Ok(Ok(())) => {}
                 Ok(Err(reason)) => return Err(SpawnError::StartFailed(reason)),
                 // Unreachable: the waiter is answered before it is dropped.

@@ -43,6 +43,20 @@ ferrotp::on_each_executor! {
     }
 
     #[test]
+    fn kill_of_a_child_stuck_in_started_frees_a_plain_spawner_at_once() {
+        let system = ferrotp::System::builder().executor(EXECUTOR).workers(1).build();
+        kill_in_started_frees_a_plain_spawner(&system);
+        system.shutdown(common::WAIT).unwrap();
+    }
+
+    #[test]
+    fn kill_of_a_child_stuck_in_started_frees_an_actor_spawner_at_once() {
+        let system = ferrotp::System::builder().executor(EXECUTOR).workers(1).build();
+        kill_in_started_frees_an_actor_spawner(&system);
+        system.shutdown(common::WAIT).unwrap();
+    }
+
+    #[test]
     fn trapping_turned_on_while_a_signal_waits_gives_earlier_messages_first() {
         let system = new_system();
         let boom = ExitReason::error("boom");

@@ -199,12 +199,11 @@ impl PoolEntry {
         }
     }
 
-    /// Puts the cell in (before the first turn). `started`: the `started`
-    /// hook already ran.
-    pub fn install<A: Actor>(&self, cell: ActorCell<A>, started: bool) {
+    /// Puts the cell in (before the first turn, which runs `started`).
+    pub fn install<A: Actor>(&self, cell: ActorCell<A>) {
         *lock(&self.turn) = Some(Box::new(PooledCell {
             cell: Some(cell),
-            started,
+            started: false,
         }));
     }
 
@@ -404,9 +403,9 @@ impl Pool {
     }
 
     /// Hands a new actor to the pool: `cell` runs its first turn soon.
-    pub fn launch<A: Actor>(self: &Arc<Self>, core: Arc<Core>, cell: ActorCell<A>, started: bool) {
+    pub fn launch<A: Actor>(self: &Arc<Self>, core: Arc<Core>, cell: ActorCell<A>) {
         if let Driver::Pool(entry) = &core.driver {
-            entry.install(cell, started);
+            entry.install(cell);
         }
         self.schedule(core);
     }
