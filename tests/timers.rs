@@ -394,7 +394,11 @@ ferrotp::on_each_executor! {
         let inbox = system.inbox();
         let (release, held) = std::sync::mpsc::channel::<()>();
         let busy = system.spawn(Busy(Mutex::new(Some(held))));
-        busy.send(Hold);
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        busy.send(Hold(entered_tx));
+        // Inside its handler before the exit signal comes: a signal that
+        // came first would take effect before `Hold` (it is not trapped).
+        entered.recv_timeout(WAIT).expect("busy takes Hold");
         let monitor = inbox.monitor(&busy);
         let asker = system.spawn(Asker);
         let start = Instant::now();
@@ -502,11 +506,13 @@ fn resident_bytes() -> usize {
 
 /// Blocks in its handler until the test lets go (or drops the sender).
 struct Busy(Mutex<Option<std::sync::mpsc::Receiver<()>>>);
-struct Hold;
+/// Holds the actor in its handler; says when it is in.
+struct Hold(std::sync::mpsc::Sender<()>);
 
 impl Actor for Busy {
     fn handlers() -> Handlers<Self> {
-        Handlers::new().on(|busy: &mut Self, Hold, _ctx: &mut Context<Self>| {
+        Handlers::new().on(|busy: &mut Self, Hold(entered), _ctx: &mut Context<Self>| {
+            let _ = entered.send(());
             let held = busy.0.lock().unwrap().take();
             if let Some(held) = held {
                 let _ = held.recv_timeout(WAIT);
