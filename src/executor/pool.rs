@@ -520,13 +520,20 @@ impl Pool {
             .find(|w| w.running.load(Ordering::SeqCst) == id.as_u64())
             .cloned();
         if let Some(worker) = stuck {
-            if !worker.abandoned.swap(true, Ordering::SeqCst) {
-                self.stuck.fetch_add(1, Ordering::SeqCst);
-                self.blocked.fetch_add(1, Ordering::SeqCst);
-                tracing::warn!(actor = %id, "pool worker abandoned in a killed actor's turn; adding a worker");
-                self.add_worker_if_short();
-                self.notify_one();
+            // Counted before the mark: the worker takes its count back as
+            // soon as it sees the mark (`leave_abandoned`), and the counts
+            // must never run below what is true.
+            self.stuck.fetch_add(1, Ordering::SeqCst);
+            self.blocked.fetch_add(1, Ordering::SeqCst);
+            if worker.abandoned.swap(true, Ordering::SeqCst) {
+                // An earlier kill abandoned it already.
+                self.stuck.fetch_sub(1, Ordering::SeqCst);
+                self.blocked.fetch_sub(1, Ordering::SeqCst);
+                return;
             }
+            tracing::warn!(actor = %id, "pool worker abandoned in a killed actor's turn; adding a worker");
+            self.add_worker_if_short();
+            self.notify_one();
         }
     }
 
@@ -777,6 +784,10 @@ impl Local {
         pool.blocked.fetch_sub(1, Ordering::SeqCst);
         pool.stuck.fetch_sub(1, Ordering::SeqCst);
         pool.remove_worker(&self.shared);
+        // `actor_killed` may have looked at the counts while this worker
+        // was still counted live but no longer blocked, and so added no
+        // replacement: whoever looks last adds one if the pool is short.
+        pool.add_worker_if_short();
         tracing::debug!("abandoned pool worker returned and left");
     }
 }

@@ -373,18 +373,17 @@ fn kind(reason: &term::Term) -> String {
     }
 }
 
-/// Found by the random scripts on a one-worker pool; kept here until the
-/// kernel is fixed. Killing an actor while the only worker runs its turn
+/// Found by the random scripts on a one-worker pool (fixed in issue 14:
+/// `actor_killed` counts before it marks, and the abandoned worker on its
+/// way out adds a worker if the pool is short). Killing an actor while the only worker runs its turn
 /// can leave the pool with no worker at all (`pool_workers() == 0`), and
 /// every actor then waits forever (about 1 run in 1,000). Cause, traced:
 /// `Pool::actor_killed` marks the worker abandoned, and the worker, back
 /// from the turn, leaves (`leave_abandoned`: `blocked` decremented, then
 /// `live`); when `actor_killed`'s `add_worker_if_short` reads the counters
 /// between those two decrements, the leaving worker counts as a live
-/// unblocked one, no replacement is added, and then it is gone. Waits on
-/// issue 14 (item 3's `actor_killed` path; owners: races, pool).
+/// unblocked one, no replacement is added, and then it is gone.
 #[test]
-#[ignore = "kernel bug, waits on issue 14: a kill during a first turn can empty a one-worker pool"]
 fn kernel_bug_kill_of_a_starting_actor_can_empty_a_one_worker_pool() {
     use ferrotp::{Actor, Context, Handlers};
     struct Echo;
