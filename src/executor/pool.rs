@@ -398,6 +398,11 @@ impl Pool {
 
     /// Wakes a parked worker to look for work (the watchdog saw some wait
     /// behind a long turn), unless one is searching already.
+    /// Whether actors wait in the injector (the shared queue).
+    pub(crate) fn injector_waits(&self) -> bool {
+        !self.injector.is_empty()
+    }
+
     pub(crate) fn wake_idle_worker(&self) {
         self.notify_one();
     }

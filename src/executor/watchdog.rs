@@ -188,10 +188,12 @@ fn tick(pool: &Pool, seen: &mut Vec<Seen>) -> bool {
             continue;
         }
         any_running = true;
-        // The same turn as a tick ago, with actors queued behind it: an
-        // idle worker must take them.
+        // The same turn as a tick ago, with actors queued behind it (in
+        // its queue, or in the injector: a wake-up for those can be lost
+        // when the worker that was searching then is the one held now),
+        // an idle worker must take them.
         let turn = probe.turns.load(Ordering::Relaxed);
-        if s.turn == Some(turn) && s.worker.has_queued() {
+        if s.turn == Some(turn) && (s.worker.has_queued() || pool.injector_waits()) {
             stuck += 1;
         }
         s.turn = Some(turn);
