@@ -129,24 +129,7 @@ ferrotp::on_each_executor! {
     #[test]
     fn a_shutdown_from_another_systems_actor_spares_no_one() {
         for _ in 0..5 {
-            let a = system_on(EXECUTOR);
-            let b = system_on(EXECUTOR);
-            let a_actors: Vec<_> = (0..6).map(|_| a.spawn(Holder)).collect();
-            let caller = (0..6)
-                .map(|_| b.spawn(ShutdownOther))
-                .nth(3)
-                .unwrap();
-            assert!(
-                a_actors.iter().any(|x| x.id() == caller.id()),
-                "the test needs an actor of `a` numbered like the caller"
-            );
-            let done = b.bridge().call::<bool, _>(&caller, ShutDown(a.clone()), WAIT);
-            assert_eq!(done, Ok(true));
-            for actor in &a_actors {
-                assert!(!actor.is_alive(), "{actor} outlived its system's shutdown");
-            }
-            assert_eq!((a.threads(), a.pool_workers()), (0, 0));
-            b.shutdown(WAIT).unwrap();
+            shutdown_from_another_system(EXECUTOR);
         }
     }
 
@@ -205,37 +188,6 @@ ferrotp::on_each_executor! {
             assert_eq!(got, messages);
         }
         system.shutdown(WAIT).unwrap();
-    }
-}
-
-/// Shuts down the system it is sent, from inside an actor of another
-/// system, and answers whether the shutdown succeeded.
-struct ShutdownOther;
-struct ShutDown(ferrotp::System);
-impl ShutdownOther {
-    fn shut_down(&mut self, ShutDown(other): ShutDown, ctx: &mut ferrotp::Context<Self>) {
-        ctx.reply(other.shutdown(WAIT).is_ok());
-    }
-}
-impl ferrotp::Actor for ShutdownOther {
-    fn handlers() -> ferrotp::Handlers<Self> {
-        ferrotp::Handlers::new().on(Self::shut_down)
-    }
-}
-
-/// What an [`Echo`]er answers to `Quit`.
-struct Forward;
-impl Forward {
-    fn echo(&mut self, Echo(n): Echo, ctx: &mut ferrotp::Context<Self>) {
-        ctx.reply(n);
-    }
-    fn quit(&mut self, _: Quit, ctx: &mut ferrotp::Context<Self>) {
-        ctx.reply(Quit);
-    }
-}
-impl ferrotp::Actor for Forward {
-    fn handlers() -> ferrotp::Handlers<Self> {
-        ferrotp::Handlers::new().on(Self::echo).on(Self::quit)
     }
 }
 

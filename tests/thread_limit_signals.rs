@@ -10,7 +10,9 @@ use ferrotp::{
     SpawnOptions, Stopped, System,
 };
 
-const WAIT: Duration = Duration::from_secs(10);
+mod robust_common;
+
+use robust_common::WAIT;
 
 struct Idle;
 impl Actor for Idle {
@@ -96,10 +98,22 @@ fn one_signal_each(parent: &ferrotp::ActorRef, inbox: &Inbox) {
     assert_eq!(next::<Pong>(inbox), Pong);
 }
 
-#[test]
-fn spawns_that_get_no_thread_give_one_signal_about_the_returned_address() {
-    // Children are dedicated (the system's default); the parents run on
-    // either executor, started before the threads run out.
+/// A system whose children are dedicated, with a parent on each executor
+/// (started while threads are still to be had), and a second system that
+/// then takes every thread the process may start.
+struct FullHouse {
+    system: System,
+    inbox: Inbox,
+    parents: Vec<ferrotp::ActorRef>,
+    filler: System,
+    _one: std::sync::MutexGuard<'static, ()>,
+}
+
+/// The thread limit is the process's: one test at a time may fill it.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn full_house() -> FullHouse {
+    let one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let system = System::builder()
         .executor(Executor::Threads)
         .stack_size(64 * 1024)
@@ -116,7 +130,6 @@ fn spawns_that_get_no_thread_give_one_signal_about_the_returned_address() {
             system.spawn_with(parent, options).expect("a parent")
         })
         .collect();
-
     let filler = System::builder()
         .executor(Executor::Threads)
         .stack_size(64 * 1024)
@@ -133,9 +146,29 @@ fn spawns_that_get_no_thread_give_one_signal_about_the_returned_address() {
         }
     }
     assert!(filled, "the thread limit was reached");
+    FullHouse {
+        system,
+        inbox,
+        parents,
+        filler,
+        _one: one,
+    }
+}
 
-    for parent in &parents {
-        one_signal_each(parent, &inbox);
+impl FullHouse {
+    fn shutdown(self) {
+        self.filler.shutdown(Duration::from_secs(60)).unwrap();
+        self.system.shutdown(WAIT).unwrap();
+        assert_eq!(self.filler.threads(), 0, "the threads are given back");
+    }
+}
+
+#[test]
+fn spawns_that_get_no_thread_give_one_signal_about_the_returned_address() {
+    let house = full_house();
+    let (system, inbox, parents) = (&house.system, &house.inbox, &house.parents);
+    for parent in parents {
+        one_signal_each(parent, inbox);
     }
     // A plain spawn with a link that fails returns the error, and the
     // actor it names as its link hears nothing.
@@ -143,9 +176,24 @@ fn spawns_that_get_no_thread_give_one_signal_about_the_returned_address() {
     assert!(matches!(linked, Err(SpawnError::TooManyThreads { .. })));
     let monitor = inbox.monitor(&parents[0]);
     parents[0].kill();
-    let down = next::<Down>(&inbox);
+    let down = next::<Down>(inbox);
     assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Killed));
+    house.shutdown();
+}
 
-    filler.shutdown(Duration::from_secs(60)).unwrap();
-    system.shutdown(WAIT).unwrap();
+/// The same, looped for `FERROTP_STRESS_SECS` (see `tests/stress_robustness.rs`).
+#[test]
+#[ignore]
+fn stress_spawns_that_get_no_thread_give_one_signal() {
+    let house = full_house();
+    let until = std::time::Instant::now() + robust_common::stress_duration();
+    let mut rounds = 0;
+    while rounds == 0 || std::time::Instant::now() < until {
+        for parent in &house.parents {
+            one_signal_each(parent, &house.inbox);
+        }
+        rounds += 1;
+    }
+    println!("{rounds} rounds");
+    house.shutdown();
 }

@@ -141,3 +141,67 @@ pub fn spawn_racing_shutdown(executor: Executor, head_start: usize) -> usize {
     assert_eq!((system.threads(), system.pool_workers()), (0, 0));
     spawned.len()
 }
+
+/// How long each stress test loops: `FERROTP_STRESS_SECS` seconds
+/// (default 3).
+pub fn stress_duration() -> Duration {
+    let secs = std::env::var("FERROTP_STRESS_SECS")
+        .ok()
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .unwrap_or(3.0);
+    Duration::from_secs_f64(secs.max(0.0))
+}
+
+/// Answers `Echo(n)` with `n` and `Quit` with `Quit`.
+pub struct Forward;
+impl Forward {
+    fn echo(&mut self, Echo(n): Echo, ctx: &mut Context<Self>) {
+        ctx.reply(n);
+    }
+    fn quit(&mut self, _: Quit, ctx: &mut Context<Self>) {
+        ctx.reply(Quit);
+    }
+}
+impl Actor for Forward {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::echo).on(Self::quit)
+    }
+}
+
+/// Shuts down the system it is sent, from inside an actor of another
+/// system, and answers whether the shutdown succeeded.
+pub struct ShutdownOther;
+pub struct ShutDown(pub System);
+impl ShutdownOther {
+    fn shut_down(&mut self, ShutDown(other): ShutDown, ctx: &mut Context<Self>) {
+        ctx.reply(other.shutdown(WAIT).is_ok());
+    }
+}
+impl Actor for ShutdownOther {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::shut_down)
+    }
+}
+
+/// System `a` is shut down by an actor of system `b` numbered like one of
+/// `a`'s actors: panics unless every actor of `a` ended and its threads
+/// and workers are gone.
+pub fn shutdown_from_another_system(executor: Executor) {
+    let a = system_on(executor);
+    let b = system_on(executor);
+    let a_actors: Vec<_> = (0..6).map(|_| a.spawn(Holder)).collect();
+    let caller = (0..6).map(|_| b.spawn(ShutdownOther)).nth(3).unwrap();
+    assert!(
+        a_actors.iter().any(|x| x.id() == caller.id()),
+        "the test needs an actor of `a` numbered like the caller"
+    );
+    let done = b
+        .bridge()
+        .call::<bool, _>(&caller, ShutDown(a.clone()), WAIT);
+    assert_eq!(done, Ok(true));
+    for actor in &a_actors {
+        assert!(!actor.is_alive(), "{actor} outlived its system's shutdown");
+    }
+    assert_eq!((a.threads(), a.pool_workers()), (0, 0));
+    b.shutdown(WAIT).unwrap();
+}
