@@ -306,14 +306,17 @@ impl Node {
         timeout: Duration,
     ) -> Result<R, RemoteCallError> {
         let inner = &self.inner;
+        let proxy = target;
         let target = inner.target_of(target).ok_or(RemoteCallError::NotRemote)?;
         let inbox = inner.system.inbox();
         let me = inner.pid_of(inbox.actor());
         let monitor = inner.monitor_remote(inbox.actor(), &target);
         let request = request.into_term(&inner.codec());
-        let from = tuple([Term::from(me.clone()), Term::from(monitor.clone())]);
+        let from = tuple([Term::from(me), Term::from(monitor.clone())]);
         let message = tuple([atom("$gen_call"), from, request]);
-        inner.send_to(&target, Some(me), message);
+        // Through the proxy, so the call keeps its place after what was
+        // sent to the same address before it.
+        proxy.send_from(message, inbox.actor());
         let deadline = Instant::now() + timeout;
         let outcome = loop {
             let Ok(envelope) = inbox.recv_deadline(deadline) else {

@@ -1,15 +1,16 @@
 //! Two ferrotp nodes in one process, no Erlang needed: the EPMD served
-//! from this process, the handshake both ways, messages by name and pid.
+//! from this process, the handshake both ways, messages by name and pid,
+//! gen_server calls, links and monitors, and `noconnection` when a node stops.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{cookie, next, node_name, sink, trace};
-use ferrotp::{ActorRef, System};
-use ferrotp_dist::codec::atom;
-use ferrotp_dist::term::Atom;
-use ferrotp_dist::{Node, NodeConfig};
+use common::{cookie, eventually, next, node_name, sink, trace, Got, WAIT};
+use ferrotp::{Actor, ActorRef, Context, Down, ExitReason, Handlers, Stopped, System};
+use ferrotp_dist::codec::{atom, is_atom};
+use ferrotp_dist::term::{Atom, Term};
+use ferrotp_dist::{is_noconnection, Node, NodeConfig, NodeDown, RemoteCallError};
 
 /// A free port for an EPMD of our own (nothing runs there yet).
 fn free_port() -> u16 {
@@ -52,4 +53,130 @@ fn two_ferrotp_nodes_talk_through_their_own_epmd() {
     assert_eq!(term, atom("back"));
     a.stop();
     b.stop();
+}
+
+/// Panics on `crash`; answers `get` with its count of messages.
+struct Worker(i64);
+
+impl Worker {
+    fn on_term(&mut self, term: Term, ctx: &mut Context<Self>) {
+        if is_atom(&term, "crash") {
+            panic!("boom");
+        }
+        if is_atom(&term, "get") {
+            ctx.reply(self.0);
+        } else {
+            self.0 += 1;
+        }
+    }
+}
+
+impl Actor for Worker {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::on_term)
+    }
+}
+
+/// `node`'s view of an actor of the other node: sends `actor` over by
+/// name and returns the proxy the other side decoded.
+fn proxy_of(from: &Node, to: &Node, to_sink: &Got, actor: &ActorRef) -> ActorRef {
+    from.send(
+        &from.remote("sink", to.name()),
+        (atom("pid"), actor.clone()),
+    );
+    next::<(Atom, ActorRef)>(to_sink).0 .1
+}
+
+#[test]
+fn gen_server_calls_links_and_monitors_between_two_ferrotp_nodes() {
+    ferrotp::silence_actor_panics();
+    let (sys_a, a, sys_b, b) = pair(free_port());
+    let (sink_a, got_a) = sink(&sys_a, "sink");
+    let (sink_b, got_b) = sink(&sys_b, "sink");
+    a.accept::<(Atom, ActorRef)>(&sink_a);
+    b.accept::<(Atom, ActorRef)>(&sink_b);
+
+    // gen_server call across: b's worker answers a's Node::call.
+    let worker_b = sys_b
+        .spawn_with(Worker(0), ferrotp::SpawnOptions::new().name("worker"))
+        .unwrap();
+    let by_name = a.remote("worker", b.name());
+    a.send(&by_name, atom("tick"));
+    a.send(&by_name, atom("tick"));
+    let count: i64 = a.call(&by_name, atom("get"), WAIT).unwrap();
+    assert_eq!(count, 2);
+    let missing = a.call::<i64>(&a.remote("nobody", b.name()), atom("get"), WAIT);
+    assert_eq!(missing, Err(RemoteCallError::Down(ExitReason::NoProc)));
+
+    // a links to and monitors b's worker; it panics.
+    let remote_worker = proxy_of(&b, &a, &got_a, &worker_b);
+    let bridge_a = sys_a.bridge();
+    bridge_a.link(&remote_worker);
+    let monitor = bridge_a.monitor(&remote_worker);
+    wait_for_monitor(&worker_b);
+    a.send(&remote_worker, atom("crash"));
+    let (stopped, down) = stopped_and_down(&bridge_a);
+    assert_eq!(stopped.actor, remote_worker.id());
+    assert_eq!(stopped.reason, ExitReason::Panic("boom".into()));
+    assert_eq!(
+        (down.monitor, down.reason),
+        (monitor, ExitReason::Panic("boom".into()))
+    );
+
+    // And the other way: b watches a's worker, killed by a.
+    let worker_a = sys_a.spawn(Worker(0));
+    let remote_a = proxy_of(&a, &b, &got_b, &worker_a);
+    let bridge_b = sys_b.bridge();
+    bridge_b.link(&remote_a);
+    let monitor = bridge_b.monitor(&remote_a);
+    wait_for_monitor(&worker_a);
+    worker_a.kill();
+    let (stopped, down) = stopped_and_down(&bridge_b);
+    assert_eq!(stopped.reason, ExitReason::Killed);
+    assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Killed));
+    a.stop();
+    b.stop();
+}
+
+#[test]
+fn a_stopped_node_fires_noconnection_on_the_other() {
+    let (sys_a, a, sys_b, b) = pair(free_port());
+    let (sink_a, got_a) = sink(&sys_a, "sink");
+    a.accept::<(Atom, ActorRef)>(&sink_a);
+    let worker_b = sys_b.spawn(Worker(0));
+    let remote = proxy_of(&b, &a, &got_a, &worker_b);
+    let bridge = sys_a.bridge();
+    bridge.link(&remote);
+    let monitor = bridge.monitor(&remote);
+    wait_for_monitor(&worker_b);
+    let (watcher, nodes) = sink(&sys_a, "watcher");
+    a.monitor_nodes(&watcher);
+    b.stop();
+    let (stopped, down) = stopped_and_down(&bridge);
+    assert!(is_noconnection(&stopped.reason), "{:?}", stopped.reason);
+    assert_eq!(down.monitor, monitor);
+    assert!(is_noconnection(&down.reason), "{:?}", down.reason);
+    let (node_down, _) = next::<NodeDown>(&nodes);
+    assert_eq!(node_down.node, b.name());
+    a.stop();
+}
+
+/// Waits until the remote proxy's monitor on `actor` is in place (the
+/// node's own kernel holds one too, from when the actor got a pid).
+fn wait_for_monitor(actor: &ActorRef) {
+    eventually("the remote side monitors the actor", || {
+        actor.info().monitored_by.len() >= 2
+    });
+}
+
+fn stopped_and_down(bridge: &ferrotp::Bridge) -> (Stopped, Down) {
+    let (mut stopped, mut down) = (None, None);
+    while stopped.is_none() || down.is_none() {
+        let envelope = bridge.recv(WAIT).expect("link and monitor fire");
+        match envelope.downcast::<Stopped>() {
+            Ok(s) => stopped = Some(s),
+            Err(envelope) => down = Some(envelope.downcast::<Down>().expect("a Down")),
+        }
+    }
+    (stopped.unwrap(), down.unwrap())
 }
