@@ -36,19 +36,12 @@ pub(crate) enum ProxyCtl {
         to: ActorRef,
         reason: ExitReason,
     },
-    /// The remote process monitors a local actor (named by pid or name).
-    MonitorFrom {
-        target: ActorRef,
-        named: PidOrAtom,
-        reference: Reference,
-    },
-    DemonitorFrom(Reference),
 }
 
-/// A [`ProxyCtl`] the sender waits for: a remote process's signals to a
-/// local actor take effect in the order they arrived, before any message
-/// the same connection carries after them (Erlang's signal order).
-pub(crate) struct Ordered(pub ProxyCtl, pub crossbeam_channel::Sender<()>);
+/// A request the sender waits for: a remote process's signals to a local
+/// actor take effect in the order they arrived, before any message the
+/// same connection carries after them (Erlang's signal order).
+pub(crate) struct Ordered<T>(pub T, pub crossbeam_channel::Sender<()>);
 
 /// Stands for one remote process (or one remote name) among local actors.
 ///
@@ -63,9 +56,6 @@ pub(crate) struct Proxy {
     own_monitor: Option<Reference>,
     /// Local actors the remote process linked to.
     linked: HashSet<ActorId>,
-    /// Monitors the remote process holds on local actors.
-    watched: HashMap<MonitorRef, (Reference, PidOrAtom)>,
-    by_reference: HashMap<Reference, MonitorRef>,
 }
 
 impl Proxy {
@@ -75,8 +65,6 @@ impl Proxy {
             target,
             own_monitor: None,
             linked: HashSet::new(),
-            watched: HashMap::new(),
-            by_reference: HashMap::new(),
         }
     }
 
@@ -132,43 +120,12 @@ impl Proxy {
                 ctx.stop(reason);
             }
             ProxyCtl::ExitTo { to, reason } => ctx.exit(&to, reason),
-            ProxyCtl::MonitorFrom {
-                target,
-                named,
-                reference,
-            } => {
-                let monitor = ctx.monitor(&target);
-                self.by_reference.insert(reference.clone(), monitor);
-                self.watched.insert(monitor, (reference, named));
-            }
-            ProxyCtl::DemonitorFrom(reference) => {
-                if let Some(monitor) = self.by_reference.remove(&reference) {
-                    self.watched.remove(&monitor);
-                    ctx.demonitor(monitor);
-                }
-            }
         }
     }
 
-    fn ordered(&mut self, Ordered(control, done): Ordered, ctx: &mut Context<Self>) {
+    fn ordered(&mut self, Ordered(control, done): Ordered<ProxyCtl>, ctx: &mut Context<Self>) {
         self.control(control, ctx);
         let _ = done.send(());
-    }
-
-    /// A local actor the remote process monitors ended.
-    fn down(&mut self, down: Down, _ctx: &mut Context<Self>) {
-        let (Some((reference, named)), Some(remote)) = (
-            self.watched.remove(&down.monitor),
-            self.remote_pid().cloned(),
-        ) else {
-            return;
-        };
-        self.by_reference.remove(&reference);
-        let reason = reason::to_term(&down.reason);
-        self.node.send_ctl(
-            &remote.node.name,
-            Message::monitor_p_exit(named, remote.clone(), reference, reason),
-        );
     }
 
     /// A local linked actor ended, or someone sent this address an exit
@@ -199,7 +156,6 @@ impl Actor for Proxy {
             .on(Self::remote_down)
             .on(Self::control)
             .on(Self::ordered)
-            .on(Self::down)
             .on(Self::exit_signal)
             .other(Self::forward)
     }
@@ -295,13 +251,29 @@ pub(crate) enum KernelMsg {
     Watch(ActorRef),
     /// A proxy was made: if it is killed, kill the remote process too.
     WatchProxy(ActorRef),
+    /// A remote process monitors a local actor (named by pid or name).
+    MonitorFrom {
+        watcher: Pid,
+        target: ActorRef,
+        named: PidOrAtom,
+        reference: Reference,
+    },
+    DemonitorFrom(Reference),
+    /// The connection to this node is gone: its monitors with it.
+    NodeDown(String),
 }
 
 /// Registered as `net_kernel`: answers `net_adm:ping`, and keeps the
 /// node's tables in step with the actors that end.
+///
+/// It also holds the monitors remote processes place on local actors (a
+/// proxy per watcher would itself monitor its remote process, and two
+/// ferrotp nodes would then make proxies of each other's proxies).
 pub(crate) struct Kernel {
     node: Arc<NodeInner>,
     watching: HashMap<MonitorRef, ActorId>,
+    remote_monitors: HashMap<MonitorRef, (Pid, Reference, PidOrAtom)>,
+    by_reference: HashMap<Reference, MonitorRef>,
 }
 
 impl Kernel {
@@ -309,18 +281,67 @@ impl Kernel {
         Kernel {
             node,
             watching: HashMap::new(),
+            remote_monitors: HashMap::new(),
+            by_reference: HashMap::new(),
         }
     }
 
     fn watch(&mut self, msg: KernelMsg, ctx: &mut Context<Self>) {
-        let actor = match msg {
-            KernelMsg::Watch(actor) | KernelMsg::WatchProxy(actor) => actor,
-        };
-        let monitor = ctx.monitor(&actor);
-        self.watching.insert(monitor, actor.id());
+        match msg {
+            KernelMsg::Watch(actor) | KernelMsg::WatchProxy(actor) => {
+                let monitor = ctx.monitor(&actor);
+                self.watching.insert(monitor, actor.id());
+            }
+            KernelMsg::MonitorFrom {
+                watcher,
+                target,
+                named,
+                reference,
+            } => {
+                let monitor = ctx.monitor(&target);
+                self.by_reference.insert(reference.clone(), monitor);
+                self.remote_monitors
+                    .insert(monitor, (watcher, reference, named));
+            }
+            KernelMsg::DemonitorFrom(reference) => {
+                if let Some(monitor) = self.by_reference.remove(&reference) {
+                    self.remote_monitors.remove(&monitor);
+                    ctx.demonitor(monitor);
+                }
+            }
+            KernelMsg::NodeDown(node) => {
+                let gone: Vec<MonitorRef> = self
+                    .remote_monitors
+                    .iter()
+                    .filter(|(_, (watcher, _, _))| watcher.node.name == node)
+                    .map(|(monitor, _)| *monitor)
+                    .collect();
+                for monitor in gone {
+                    if let Some((_, reference, _)) = self.remote_monitors.remove(&monitor) {
+                        self.by_reference.remove(&reference);
+                    }
+                    ctx.demonitor(monitor);
+                }
+            }
+        }
+    }
+
+    fn ordered(&mut self, Ordered(msg, done): Ordered<KernelMsg>, ctx: &mut Context<Self>) {
+        self.watch(msg, ctx);
+        let _ = done.send(());
     }
 
     fn down(&mut self, down: Down, _ctx: &mut Context<Self>) {
+        if let Some((watcher, reference, named)) = self.remote_monitors.remove(&down.monitor) {
+            self.by_reference.remove(&reference);
+            let reason = reason::to_term(&down.reason);
+            let node = watcher.node.name.clone();
+            self.node.send_ctl(
+                &node,
+                Message::monitor_p_exit(named, watcher, reference, reason),
+            );
+            return;
+        }
         let Some(id) = self.watching.remove(&down.monitor) else {
             return;
         };
@@ -346,6 +367,7 @@ impl Actor for Kernel {
     fn handlers() -> Handlers<Self> {
         Handlers::new()
             .on(Self::watch)
+            .on(Self::ordered)
             .on(Self::down)
             .on(Self::request)
     }

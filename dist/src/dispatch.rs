@@ -14,7 +14,7 @@ use erl_dist::message::Message;
 use erl_dist::term::{Pid, PidOrAtom, Reference, Term};
 use ferrotp::ActorRef;
 
-use crate::actors::{GenReply, Ordered, ProxyCtl, RemoteDown};
+use crate::actors::{GenReply, KernelMsg, Ordered, ProxyCtl, RemoteDown};
 use crate::codec::{atom, is_atom};
 use crate::node::NodeInner;
 use crate::peer::Peer;
@@ -46,8 +46,8 @@ pub(crate) fn handle(inner: &NodeInner, peer: Option<&Arc<Peer>>, message: Messa
         Message::PayloadExit2Tt(m) => exit(inner, &m.from_pid, &m.to_pid, &m.reason),
         Message::MonitorP(m) => monitor(inner, &m.from_pid, m.to_proc, m.reference),
         Message::DemonitorP(m) => {
-            if let Some(proxy) = inner.existing_proxy(&m.from_pid) {
-                in_order(&proxy, ProxyCtl::DemonitorFrom(m.reference));
+            if let Some(kernel) = inner.kernel_ref() {
+                in_order(&kernel, KernelMsg::DemonitorFrom(m.reference));
             }
         }
         Message::MonitorPExit(m) => {
@@ -63,9 +63,10 @@ pub(crate) fn handle(inner: &NodeInner, peer: Option<&Arc<Peer>>, message: Messa
     }
 }
 
-/// Has `proxy` carry out `control` before this connection's next message
-/// is delivered (waiting a bounded time: a stuck pool only delays it).
-fn in_order(proxy: &ActorRef, control: ProxyCtl) {
+/// Has `proxy` (or the kernel) carry out `control` before this
+/// connection's next message is delivered (waiting a bounded time: a
+/// stuck pool only delays it).
+fn in_order<T: Send + 'static>(proxy: &ActorRef, control: T) {
     let (done, wait) = crossbeam_channel::bounded(1);
     proxy.send(Ordered(control, done));
     if wait.recv_timeout(Duration::from_secs(5)).is_err() && proxy.is_alive() {
@@ -169,11 +170,11 @@ fn monitor(inner: &NodeInner, from: &Pid, to: PidOrAtom, reference: Reference) {
         PidOrAtom::Pid(pid) => inner.local_actor(pid),
         PidOrAtom::Atom(name) => inner.system.whereis(&name.name),
     };
-    let proxy = inner.actor_of(from);
-    match (target, proxy) {
-        (Some(target), Some(proxy)) => in_order(
-            &proxy,
-            ProxyCtl::MonitorFrom {
+    match (target, inner.kernel_ref()) {
+        (Some(target), Some(kernel)) => in_order(
+            &kernel,
+            KernelMsg::MonitorFrom {
+                watcher: from.clone(),
                 target,
                 named: to,
                 reference,

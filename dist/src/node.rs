@@ -367,6 +367,10 @@ impl NodeInner {
         Codec { node: self }
     }
 
+    pub fn kernel_ref(&self) -> Option<ActorRef> {
+        self.kernel.get().cloned()
+    }
+
     pub fn kernel_pid(&self) -> Pid {
         match self.kernel.get() {
             Some(kernel) => self.local_pid(kernel.id()),

@@ -391,6 +391,9 @@ pub(crate) fn lost(inner: &NodeInner, peer: &Arc<Peer>, why: &str) {
             peers.remove(&peer.name);
         }
     }
+    if let Some(kernel) = inner.kernel_ref() {
+        kernel.send(crate::actors::KernelMsg::NodeDown(peer.name.clone()));
+    }
     let monitors = std::mem::take(&mut *peer.monitors.lock());
     for (reference, (watcher, _)) in monitors {
         watcher.send(RemoteDown {

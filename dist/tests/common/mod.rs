@@ -92,6 +92,17 @@ pub struct Erl {
 }
 
 impl Erl {
+    /// Like [`start`](Self::start), `None` when `erl` is not installed.
+    pub fn try_start(cookie: &str) -> Option<Erl> {
+        let found = Command::new("erl")
+            .args(["-noshell", "-eval", "halt()."])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        found.then(|| Erl::start(cookie))
+    }
+
     /// Starts `erl` with a fresh name and `cookie`, and waits until it answers.
     pub fn start(cookie: &str) -> Erl {
         let name = node_name("erl");
