@@ -197,7 +197,7 @@ impl Core {
     /// Queues a message whichever thread sends it: for the notices `close`
     /// sends on behalf of a terminated actor, which no kill may void (the
     /// kill that won sends them itself; one that lost changes nothing).
-    fn enqueue(self: &Arc<Self>, envelope: Envelope) {
+    pub(crate) fn enqueue(self: &Arc<Self>, envelope: Envelope) {
         if self.is_dead() {
             self.refuse(envelope, "actor is dead");
             return;
@@ -292,6 +292,8 @@ impl Core {
                 .registry
                 .release(name, self.id, &self.system.events);
         }
+        // It leaves its groups as its name goes: before anyone is told.
+        self.system.groups.actor_ended(self.id);
         self.system.forget(self.id);
         // A spawner waiting for `started` learns of the failure like anyone
         // told of an end: once the name is free and the actor is forgotten.

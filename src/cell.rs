@@ -12,6 +12,7 @@ use crate::actor::Actor;
 use crate::address::{ActorRef, Core, EXITING, RUNNING};
 use crate::context::Context;
 use crate::exit::{ExitReason, Stop, Stopped};
+use crate::groups;
 use crate::handlers::Handlers;
 use crate::links;
 use crate::mailbox::{Envelope, ExitSignal, Mail};
@@ -85,7 +86,10 @@ impl<A: Actor> ActorCell<A> {
         }
         match mail {
             Mail::Wake => Flow::Continue,
-            Mail::Message(envelope) => self.on_message(envelope),
+            Mail::Message(envelope) => match groups::screen(self.core(), envelope) {
+                Some(envelope) => self.on_message(envelope),
+                None => Flow::Continue,
+            },
             Mail::Exit(signal) => self.on_exit_signal(signal),
             Mail::Down(down) => {
                 if !links::accept_down(self.myself(), down.monitor) {

@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 use crate::address::{ActorRef, Core, Driver};
 use crate::error::RecvError;
 use crate::exit::{ExitReason, Stopped};
+use crate::groups;
 use crate::links::{self, MonitorRef};
 use crate::mailbox::{user_messages, Envelope, Mail, Received};
 use crate::system::{System, SystemInner};
@@ -167,7 +168,9 @@ impl Inbox {
     /// Turns mail into the message plain code sees, dropping what is void.
     fn open(&self, mail: Mail) -> Option<(Envelope, Origin)> {
         match mail {
-            Mail::Message(envelope) => Some((envelope, Origin::Sent)),
+            Mail::Message(envelope) => {
+                groups::screen(&self.actor.core, envelope).map(|e| (e, Origin::Sent))
+            }
             Mail::Exit(signal) => {
                 if !links::accept_exit(&self.actor, &signal) {
                     return None;

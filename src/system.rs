@@ -19,6 +19,7 @@ use crate::executor::pool::{Pool, PoolEntry, DEFAULT_QUOTA};
 use crate::executor::thread::ThreadExecutor;
 use crate::executor::Executor;
 use crate::exit::ExitReason;
+use crate::groups::Groups;
 use crate::handlers::handlers_for;
 use crate::inbox::Inbox;
 use crate::links::{self, MonitorRef, Relations};
@@ -40,6 +41,7 @@ pub(crate) struct SystemInner {
     /// Live actors (not inboxes), for shutdown and lookups.
     actors: DashMap<ActorId, ActorRef, BuildHasherDefault<IdHasher>>,
     pub registry: Registry,
+    pub groups: Groups,
     pub events: EventBus,
     pub timers: Arc<Timers>,
     default_executor: Executor,
@@ -236,6 +238,7 @@ impl SystemBuilder {
             next_id: AtomicU64::new(1),
             actors: DashMap::default(),
             registry: Registry::default(),
+            groups: Groups::default(),
             events: EventBus::default(),
             timers: Arc::new(Timers::default()),
             default_executor: self.executor,
