@@ -115,7 +115,7 @@ impl Group {
     fn listed(&self) -> Vec<ActorRef> {
         self.members
             .values()
-            .flat_map(|(actor, joins)| std::iter::repeat_n(actor, *joins).cloned())
+            .flat_map(|(actor, joins)| std::iter::repeat(actor).take(*joins).cloned())
             .collect()
     }
 

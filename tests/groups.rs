@@ -178,6 +178,7 @@ ferrotp::on_each_executor! {
 
     #[test]
     fn an_actor_leaves_its_groups_before_anyone_hears_of_its_end() {
+        ferrotp::silence_actor_panics();
         let system = new_system();
         let report = system.inbox();
         let watcher = system.spawn(Watcher { group: "g", report: report.actor().clone() });
@@ -189,14 +190,17 @@ ferrotp::on_each_executor! {
             system.join("g", &member).unwrap();
             // The watcher monitors it from its own handler.
             watcher.send(MonitorJob(member.clone()));
-            let _ = report.recv(WAIT).expect("the watcher's ack");
+            let ack = report.recv(WAIT).expect("the watcher's ack");
+            assert!(ack.is::<()>(), "round {round}: got a {}", ack.type_name());
             match round % 4 {
                 0 => member.kill(),
                 1 => member.send(Stop),
                 2 => crash(&member),
                 _ => member.exit(ExitReason::Shutdown),
             }
-            let envelope = report.recv(WAIT).expect("the watcher's report");
+            let envelope = report.recv(WAIT).unwrap_or_else(|e| {
+                panic!("round {round}: no report of the watcher ({e}); member {:?}", member.info())
+            });
             let SawOnDown(dead, members) = envelope.downcast().unwrap_or_else(|e| {
                 panic!("expected the watcher's report, got a {}", e.type_name())
             });
