@@ -10,7 +10,7 @@ use crate::events::LifecycleEvent;
 use crate::executor::pool::PoolEntry;
 use crate::exit::{Down, ExitReason, Stopped};
 use crate::links::{MonitorRef, Relations};
-use crate::mailbox::{Envelope, ExitSignal, Mail, Mailbox};
+use crate::mailbox::{Envelope, ExitSignal, Mail, Mailbox, Pushed};
 use crate::system::SystemInner;
 
 /// An actor's identity: unique within its [`System`](crate::System), never reused.
@@ -170,6 +170,11 @@ impl Core {
     /// Whether an injected panic is due at this message (see `testkit`).
     #[cfg(feature = "testkit")]
     pub fn fault_due(&self) -> bool {
+        // Read first: almost no actor has a fault pending, and a write per
+        // message would cost every message a contended cache line.
+        if self.fault_countdown.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
         let step = |n: u64| n.checked_sub(1);
         match self
             .fault_countdown
@@ -203,7 +208,10 @@ impl Core {
             return;
         }
         match self.mailbox.push(Mail::Message(envelope)) {
-            Ok(()) => self.schedule(),
+            // Mail already waited: whoever queued the first of it is
+            // scheduling the actor, or its running turn will take this too.
+            Ok(Pushed::Behind) => {}
+            Ok(Pushed::First) => self.schedule(),
             Err(Mail::Message(envelope)) => self.refuse(envelope, "actor is dead"),
             Err(_) => {}
         }

@@ -172,6 +172,16 @@ const SIGNALS: u8 = 1;
 /// The first signal is untrappable.
 const FORCED: u8 = 2;
 
+/// Where a pushed piece of mail landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// In an empty mailbox: the sender must see that the actor is scheduled.
+    First,
+    /// Behind mail that was not taken yet: whoever queued that mail sees to
+    /// the actor being scheduled, and the turn that takes it takes this too.
+    Behind,
+}
+
 /// How many of `mails` are user messages (what counts as dead letters
 /// when actor `to` ends with mail unread); the mail is dropped, each piece
 /// on its own guard: a payload whose `Drop` panics neither stops the rest
@@ -218,12 +228,17 @@ impl Mailbox {
         self.queues.lock()
     }
 
-    /// Appends to the message queue; gives the mail back if the mailbox is closed.
-    pub fn push(&self, mail: Mail) -> Result<(), Mail> {
+    /// Appends to the message queue; gives the mail back if the mailbox is
+    /// closed. Says whether this mail found the mailbox empty.
+    pub fn push(&self, mail: Mail) -> Result<Pushed, Mail> {
         let mut queues = self.queues();
         if queues.closed {
             return Err(mail);
         }
+        let pushed = match queues.messages.is_empty() && queues.signals.is_empty() {
+            true => Pushed::First,
+            false => Pushed::Behind,
+        };
         if queues.messages.capacity() == 0 {
             // Most actors hold one message at a time; the default first
             // allocation is four slots, kept while the actor idles.
@@ -233,7 +248,7 @@ impl Mailbox {
         queues.pushed += 1;
         self.has_mail.store(true, Ordering::Release);
         self.wake_waiter(queues);
-        Ok(())
+        Ok(pushed)
     }
 
     /// Appends an exit signal, in its place after the messages queued so

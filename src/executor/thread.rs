@@ -18,24 +18,28 @@ use crate::error::SpawnError;
 fn drive<A: Actor>(mut cell: ActorCell<A>) {
     let core = cell.core().clone();
     let _current = CurrentGuard::enter(&core);
-    let threshold = core.system.long_handler();
-    let clock = ThreadClock::start(threshold, STARTED);
+    let clock = ThreadClock::start(core.system.long_handler());
     let flow = cell.start();
-    ThreadClock::stop(clock, &core);
+    if let Some(clock) = &clock {
+        clock.lap(&core, STARTED);
+    }
     if flow == Flow::Continue {
         // Read before each take: only this actor's own handlers change it.
         while let Some(mail) = core
             .mailbox
             .recv(None, core.trapping.load(Ordering::Acquire))
         {
-            let clock = ThreadClock::start(threshold, mail.type_name());
+            let what = mail.type_name();
             let flow = cell.handle(mail);
-            ThreadClock::stop(clock, &core);
+            if let Some(clock) = &clock {
+                clock.lap(&core, what);
+            }
             if flow == Flow::Done {
                 break;
             }
         }
     }
+    drop(clock);
     cell.finish();
 }
 
