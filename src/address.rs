@@ -79,6 +79,10 @@ pub(crate) enum Driver {
     Thread,
     /// A pool worker, once the actor is scheduled.
     Pool(PoolEntry),
+    /// A task awaiting an async reply address (feature `tokio`), woken
+    /// through its waker.
+    #[cfg(feature = "tokio")]
+    Waker(crate::async_bridge::WakeSlot),
 }
 
 /// What every address of one actor shares.
@@ -250,12 +254,17 @@ impl Core {
     /// Tells the driver that mail arrived: a pooled actor is queued for a
     /// turn unless it already is (a blocked thread was woken by the push).
     fn schedule(self: &Arc<Self>) {
-        if let Driver::Pool(entry) = &self.driver {
-            if entry.claim() {
-                if let Some(pool) = self.system.pool() {
-                    pool.schedule(self.clone());
+        match &self.driver {
+            Driver::Pool(entry) => {
+                if entry.claim() {
+                    if let Some(pool) = self.system.pool() {
+                        pool.schedule(self.clone());
+                    }
                 }
             }
+            Driver::Thread => {}
+            #[cfg(feature = "tokio")]
+            Driver::Waker(slot) => slot.wake(),
         }
     }
 

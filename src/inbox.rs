@@ -84,7 +84,13 @@ impl Inbox {
     }
 
     pub(crate) fn in_system(system: &Arc<SystemInner>) -> Self {
-        let core = Core::new(system.next_id(), system.clone(), Driver::Thread, true);
+        Self::with_driver(system, Driver::Thread)
+    }
+
+    /// An inbox whose reader learns of mail through `driver` (a blocked
+    /// thread, or an async task's waker).
+    pub(crate) fn with_driver(system: &Arc<SystemInner>, driver: Driver) -> Self {
+        let core = Core::new(system.next_id(), system.clone(), driver, true);
         Inbox {
             actor: ActorRef::from_core(Arc::new(core)),
             taken: Mutex::new(Taken::default()),

@@ -42,6 +42,8 @@
 
 mod actor;
 mod address;
+#[cfg(feature = "tokio")]
+mod async_bridge;
 mod bridge;
 mod cell;
 mod context;

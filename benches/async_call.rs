@@ -1,0 +1,133 @@
+//! The cost of a call from async code (feature `tokio`): `Bridge::call_async`
+//! from tokio tasks to an actor (pooled and dedicated), against the raw
+//! anchor measured in the same run: a tokio `oneshot` round trip to a plain
+//! thread that serves requests from a crossbeam channel.
+//!
+//! Two shapes: one task making calls one after the other (latency of a
+//! round trip), and 32 tasks calling one actor at once (what a server that
+//! calls a shard per request sees).
+//!
+//! ```text
+//! cargo bench --bench async_call
+//! cargo bench --bench async_call -- --test     # each once, as a check
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use crossbeam_channel::Sender;
+use ferrotp::{Actor, ActorRef, Bridge, Context, Handlers, SpawnOptions, System};
+use tokio::sync::oneshot;
+
+const WAIT: Duration = Duration::from_secs(60);
+/// Tasks calling at once in the concurrent shape.
+const TASKS: u64 = 32;
+
+struct Double(u64);
+
+struct Doubler;
+
+impl Actor for Doubler {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+            .on(|_: &mut Self, Double(n): Double, ctx: &mut Context<Self>| ctx.reply(n * 2))
+    }
+}
+
+/// The anchor: a thread that answers each request on its oneshot.
+fn raw_server() -> Sender<(u64, oneshot::Sender<u64>)> {
+    let (tx, rx) = crossbeam_channel::unbounded::<(u64, oneshot::Sender<u64>)>();
+    std::thread::spawn(move || {
+        for (n, reply) in rx {
+            let _ = reply.send(n * 2);
+        }
+    });
+    tx
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+/// How one call is made, so both shapes drive every target alike.
+#[derive(Clone)]
+enum Target {
+    Actor(Arc<Bridge>, ActorRef),
+    Raw(Sender<(u64, oneshot::Sender<u64>)>),
+}
+
+impl Target {
+    async fn call(&self, n: u64) -> u64 {
+        match self {
+            Target::Actor(bridge, actor) => bridge
+                .call_async::<u64, _>(actor, Double(n), WAIT)
+                .await
+                .expect("call failed"),
+            Target::Raw(server) => {
+                let (tx, rx) = oneshot::channel();
+                server.send((n, tx)).expect("raw server gone");
+                rx.await.expect("raw server dropped the reply")
+            }
+        }
+    }
+}
+
+/// `calls` calls spread over `tasks` tasks; checks every answer.
+fn run(rt: &tokio::runtime::Runtime, target: &Target, tasks: u64, calls: u64) -> Duration {
+    let start = Instant::now();
+    rt.block_on(async {
+        let handles: Vec<_> = (0..tasks)
+            .map(|task| {
+                let target = target.clone();
+                let per_task = calls / tasks + u64::from(task < calls % tasks);
+                tokio::spawn(async move {
+                    for i in 0..per_task {
+                        let n = task << 32 | i;
+                        assert_eq!(target.call(n).await, n * 2, "a reply was mixed up");
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await.expect("a calling task failed");
+        }
+    });
+    start.elapsed()
+}
+
+fn targets(system: &System) -> Vec<(&'static str, Target)> {
+    let bridge = Arc::new(system.bridge());
+    let pooled = system.spawn(Doubler);
+    let dedicated = system
+        .spawn_with(Doubler, SpawnOptions::new().dedicated())
+        .expect("a dedicated thread");
+    vec![
+        ("raw_oneshot_thread", Target::Raw(raw_server())),
+        ("pool", Target::Actor(bridge.clone(), pooled)),
+        ("dedicated", Target::Actor(bridge, dedicated)),
+    ]
+}
+
+fn call_async(c: &mut Criterion) {
+    let system = System::new();
+    let rt = runtime();
+    let targets = targets(&system);
+    for (shape, tasks) in [("sequential", 1), ("concurrent", TASKS)] {
+        let mut group = c.benchmark_group(format!("call_async/{shape}"));
+        group.throughput(Throughput::Elements(1));
+        for (label, target) in &targets {
+            group.bench_function(*label, |b| {
+                b.iter_custom(|iters| run(&rt, target, tasks, iters))
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, call_async);
+criterion_main!(benches);
