@@ -76,6 +76,7 @@ mod lifecycle;
 mod protocol;
 mod report;
 mod spec;
+mod stopping;
 mod subtree;
 mod supervisor;
 mod tree;

@@ -101,6 +101,23 @@ pub(crate) fn clean_end(how: Shutdown, restart: Restart, reason: &ExitReason) ->
     }
 }
 
+/// Asks a child to stop per `how`, as its supervisor: the exit signal
+/// `Shutdown` with a kill at the deadline, or a kill at once, or the signal
+/// alone; then unlinks it, so that no `Stopped` from it is handled later.
+/// The kill is armed before the unlink: from then on, nothing that happens
+/// to the supervisor can leave the child running. Watch the child first:
+/// its end is known by a monitor's `Down`.
+pub(crate) fn ask_to_stop<A: Actor>(ctx: &Context<A>, child: &ActorRef, how: Shutdown) {
+    match how {
+        Shutdown::Brutal => child.kill(),
+        Shutdown::Timeout(d) => {
+            ctx.exit_or_kill(child, ExitReason::Shutdown, d);
+        }
+        Shutdown::Infinity => ctx.exit(child, ExitReason::Shutdown),
+    }
+    ctx.unlink(child);
+}
+
 /// Stops children OTP's way: monitor, send the exit signal `Shutdown` with
 /// a kill at the child's deadline (or kill at once), unlink (so no
 /// `Stopped` from the child is handled later), and wait for the `Down`.
@@ -158,16 +175,7 @@ impl Stopper {
             reaper.watch(member);
         }
         for child in children {
-            // The kill is armed before the unlink: from here on, nothing that
-            // happens to this supervisor can leave the child running.
-            match how {
-                Shutdown::Brutal => child.kill(),
-                Shutdown::Timeout(d) => {
-                    ctx.exit_or_kill(child, ExitReason::Shutdown, d);
-                }
-                Shutdown::Infinity => ctx.exit(child, ExitReason::Shutdown),
-            }
-            ctx.unlink(child);
+            ask_to_stop(ctx, child, how);
         }
         let deadline = match how {
             Shutdown::Timeout(d) => Some(Instant::now() + d),

@@ -129,7 +129,7 @@ impl Member {
     /// Begins this child's shutdown on behalf of its dead supervisor, per
     /// its spec: kill at once, or the exit signal `Shutdown` with a kill at
     /// its deadline (owned by the timer thread), or the signal alone.
-    fn shut_down_orphan(&self) {
+    pub fn shut_down_orphan(&self) {
         match self.shutdown {
             Shutdown::Brutal => self.actor.kill(),
             Shutdown::Timeout(d) => {

@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use ferrotp::{Actor, ActorId, ActorRef, Context, ExitReason, Handlers, Stopped, System};
+use ferrotp::{Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Stopped, System};
 
 use crate::children::{Child, Children};
 use crate::error::SupervisorError;
@@ -18,6 +18,7 @@ use crate::protocol::{
 };
 use crate::report::Reporter;
 use crate::spec::{ChildKind, ChildSpec, Restart, Strategy, SupervisorSpec};
+use crate::stopping::{Parts, Stopping};
 use crate::subtree::Subtree;
 
 /// Sent by a supervisor to itself after a child failed to start during a
@@ -210,6 +211,8 @@ pub(crate) struct SupervisorActor {
     /// The live children, where whoever stops this supervisor finds them
     /// if it dies before it could stop them.
     subtree: Arc<Subtree>,
+    /// Its shutdown, once an exit signal or an escalation began it.
+    stopping: Option<Stopping>,
 }
 
 impl SupervisorActor {
@@ -228,14 +231,68 @@ impl SupervisorActor {
             },
             start_reply,
             subtree: Subtree::for_new_supervisor(),
+            stopping: None,
         }
+    }
+
+    /// Begins the shutdown: the children stop one at a time, in reverse
+    /// start order, each waited for by its `Down` as a message (see
+    /// [`stopping`](crate::stopping)); then the supervisor terminates with
+    /// `reason`.
+    fn begin_stopping(&mut self, reason: ExitReason, ctx: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            return;
+        }
+        let running = self.children.iter().filter(|c| c.actor().is_some()).count();
+        self.reporter.shutting_down(&reason, running);
+        self.stopping = Some(Stopping::new(reason, &self.children));
+        self.step_stopping(ctx, None);
+    }
+
+    /// Goes on with the shutdown: asks the next child, or after `down`,
+    /// notes that end; terminates once every child is gone.
+    fn step_stopping(&mut self, ctx: &mut Context<Self>, down: Option<Down>) {
+        let Some(stopping) = self.stopping.as_mut() else {
+            return;
+        };
+        let parts = Parts {
+            children: &mut self.children,
+            subtree: &self.subtree,
+            reporter: &self.reporter,
+        };
+        let done = match down {
+            Some(down) => stopping.on_down(down, ctx, parts),
+            None => stopping.next(ctx, parts),
+        };
+        if done {
+            ctx.stop(stopping.reason().clone());
+        }
+    }
+
+    fn on_down(&mut self, down: Down, ctx: &mut Context<Self>) {
+        self.step_stopping(ctx, Some(down));
+    }
+
+    /// Whether a request goes unanswered: while it shuts down, as OTP's
+    /// supervisor in `terminate`, it answers none; the caller's call fails
+    /// with `SupervisorDown` and the reason once the supervisor is gone.
+    fn shutting_down(&self, request: &'static str) -> bool {
+        if self.stopping.is_some() {
+            tracing::debug!(supervisor = %self.reporter.id, request, "request during shutdown left unanswered");
+        }
+        self.stopping.is_some()
     }
 
     /// A child exited (or an exit signal came from elsewhere).
     fn on_stopped(&mut self, Stopped { actor, reason }: Stopped, ctx: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            // Its children are being stopped in order; each is waited for
+            // by its monitor, and none is restarted.
+            return;
+        }
         if self.parent.is(actor) {
             self.reporter.parent_exited(actor, &reason);
-            ctx.stop(reason);
+            self.begin_stopping(reason, ctx);
             return;
         }
         // A genuine end of a child comes after the child is dead; an exit
@@ -265,7 +322,14 @@ impl SupervisorActor {
         } else if policy == Restart::Temporary {
             self.children.remove(i);
         }
-        self.children.compact();
+        self.compact();
+    }
+
+    /// Squeezes out empty slots, unless a shutdown is under way.
+    fn compact(&mut self) {
+        if self.stopping.is_none() {
+            self.children.compact();
+        }
     }
 
     fn child_mut(&mut self, i: usize) -> &mut Child {
@@ -295,8 +359,7 @@ impl SupervisorActor {
                     self.window.max_restarts(),
                     self.window.period(),
                 );
-                // The `stopped` hook stops the other children, in reverse order.
-                ctx.stop(ExitReason::Shutdown);
+                self.begin_stopping(ExitReason::Shutdown, ctx);
                 return;
             }
         };
@@ -377,7 +440,7 @@ impl SupervisorActor {
     }
 
     fn on_retry(&mut self, RetryRestart(id): RetryRestart, ctx: &mut Context<Self>) {
-        if ctx.sender() != Some(ctx.myself()) {
+        if ctx.sender() != Some(ctx.myself()) || self.stopping.is_some() {
             return;
         }
         // Still waiting for it? (It may have been terminated or deleted meanwhile.)
@@ -388,16 +451,22 @@ impl SupervisorActor {
             .filter(|&i| self.children.get(i).is_some_and(waiting))
         {
             self.restart(ctx, i);
-            self.children.compact();
+            self.compact();
         }
     }
 
     fn which_children(&mut self, _: WhichChildren, ctx: &mut Context<Self>) {
+        if self.shutting_down("WhichChildren") {
+            return;
+        }
         let infos: Vec<ChildInfo> = self.children.iter().map(Child::info).collect();
         ctx.reply(infos);
     }
 
     fn count_children(&mut self, _: CountChildren, ctx: &mut Context<Self>) {
+        if self.shutting_down("CountChildren") {
+            return;
+        }
         let mut count = ChildCount::default();
         for child in self.children.iter() {
             count.specs += 1;
@@ -413,6 +482,9 @@ impl SupervisorActor {
     }
 
     fn describe(&mut self, _: Describe, ctx: &mut Context<Self>) {
+        if self.shutting_down("Describe") {
+            return;
+        }
         let summary = Summary {
             id: ctx.myself().id(),
             name: self.reporter.name.clone(),
@@ -429,6 +501,9 @@ impl SupervisorActor {
     }
 
     fn start_child(&mut self, StartChild(spec): StartChild, ctx: &mut Context<Self>) {
+        if self.shutting_down("StartChild") {
+            return;
+        }
         let result = self.add_child(spec, ctx);
         ctx.reply(result);
     }
@@ -465,6 +540,9 @@ impl SupervisorActor {
     }
 
     fn terminate_child(&mut self, TerminateChild(id): TerminateChild, ctx: &mut Context<Self>) {
+        if self.shutting_down("TerminateChild") {
+            return;
+        }
         let result = match self.children.position(&id) {
             None => Err(SupervisorError::NoSuchChild(id)),
             Some(i) => {
@@ -488,6 +566,9 @@ impl SupervisorActor {
     }
 
     fn restart_child(&mut self, RestartChild(id): RestartChild, ctx: &mut Context<Self>) {
+        if self.shutting_down("RestartChild") {
+            return;
+        }
         let found = self.children.position(&id).and_then(|i| {
             let child = self.children.get(i)?;
             Some((i, child.restarting, child.actor().is_some()))
@@ -522,6 +603,9 @@ impl SupervisorActor {
     }
 
     fn delete_child(&mut self, DeleteChild(id): DeleteChild, ctx: &mut Context<Self>) {
+        if self.shutting_down("DeleteChild") {
+            return;
+        }
         let found = self.children.position(&id).and_then(|i| {
             let child = self.children.get(i)?;
             Some((i, child.restarting, child.actor().is_some()))
@@ -544,6 +628,7 @@ impl Actor for SupervisorActor {
     fn handlers() -> Handlers<Self> {
         Handlers::new()
             .on(Self::on_stopped)
+            .on(Self::on_down)
             .on(Self::on_retry)
             .on(Self::which_children)
             .on(Self::count_children)
@@ -599,8 +684,15 @@ impl Actor for SupervisorActor {
     }
 
     fn stopped(&mut self, reason: &ExitReason, ctx: &mut Context<Self>) {
-        let running = self.children.iter().filter(|c| c.actor().is_some()).count();
-        self.reporter.shutting_down(reason, running);
+        match self.stopping.take() {
+            // Its shutdown ran (or was cut short by an untrappable signal:
+            // what it left is stopped here, blocking, in the same order).
+            Some(stopping) => stopping.interrupt(&mut self.children),
+            None => {
+                let running = self.children.iter().filter(|c| c.actor().is_some()).count();
+                self.reporter.shutting_down(reason, running);
+            }
+        }
         self.stop_from(ctx, 0);
     }
 }

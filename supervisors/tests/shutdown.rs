@@ -84,6 +84,49 @@ ferrotp::on_each_executor! {
     }
 
     #[test]
+    fn each_child_has_stopped_before_its_previous_sibling_is_asked() {
+        // Children that trap exits report the request, then stop: with
+        // OTP's order the two events of one child come together, and the
+        // previous sibling is asked only after. `root` stops from its
+        // `stopped` hook (a `Stop`), `inner` from its mailbox (its parent's
+        // exit signal); both must keep the order.
+        for _ in 0..20 {
+            let system = new_system();
+            let probe = Probe::new();
+            let mut inner = SupervisorSpec::one_for_one();
+            for tag in ["x0", "x1", "x2", "x3"] {
+                inner = inner.child(worker_with(tag, &probe, cooperative()));
+            }
+            let spec = SupervisorSpec::one_for_one()
+                .child(worker_with("a", &probe, cooperative()))
+                .child(ChildSpec::supervisor("inner", inner))
+                .child(worker_with("b", &probe, cooperative()));
+            let root = Supervisor::start(&system, spec).unwrap();
+            for tag in ["a", "x0", "x1", "x2", "x3", "b"] {
+                probe.started(tag);
+            }
+            root.stop(WAIT).unwrap();
+            let events = probe.pending();
+            let mut expected = Vec::new();
+            for tag in ["b", "x3", "x2", "x1", "x0", "a"] {
+                expected.push(Ev::ShutdownRequested { tag: tag.into() });
+                expected.push(Ev::Stopped {
+                    tag: tag.into(),
+                    actor: events
+                        .iter()
+                        .find_map(|ev| match ev {
+                            Ev::Stopped { tag: t, actor, .. } if t == tag => Some(*actor),
+                            _ => None,
+                        })
+                        .unwrap_or_else(|| panic!("`{tag}` did not stop: {events:?}")),
+                    reason: ExitReason::Shutdown,
+                });
+            }
+            assert_eq!(events, expected);
+        }
+    }
+
+    #[test]
     fn timeout_sends_shutdown_and_kills_a_child_that_does_not_stop() {
         let system = new_system();
         let probe = Probe::new();
