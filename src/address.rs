@@ -100,6 +100,10 @@ pub(crate) struct Core {
     pub killed: AtomicBool,
     /// Set once a timer is bound to this actor, so that its end drops them.
     pub timers_bound: AtomicBool,
+    /// Set (under the relations lock) once a tokio task is registered for
+    /// this actor, so that its end aborts them.
+    #[cfg(feature = "tokio")]
+    pub tasks_bound: AtomicBool,
     /// Counts down the messages before an injected panic (0: none pending).
     #[cfg(feature = "testkit")]
     pub fault_countdown: std::sync::atomic::AtomicU64,
@@ -159,6 +163,8 @@ impl Core {
             trapping: AtomicBool::new(trapping),
             killed: AtomicBool::new(false),
             timers_bound: AtomicBool::new(false),
+            #[cfg(feature = "tokio")]
+            tasks_bound: AtomicBool::new(false),
             #[cfg(feature = "testkit")]
             fault_countdown: std::sync::atomic::AtomicU64::new(0),
             relations: Mutex::new(Relations::default()),
@@ -303,6 +309,12 @@ impl Core {
         };
         // Its pending timers go now, not at their deadlines.
         self.system.timers.actor_ended(self);
+        // Its tasks are aborted before anyone hears of its end. (A task
+        // registered before `closed` was set shows here; none after.)
+        #[cfg(feature = "tokio")]
+        if self.tasks_bound.load(Ordering::Acquire) {
+            self.system.tasks.actor_ended(self.id);
+        }
         let name = held_name.as_deref();
         if let Some(name) = name {
             self.system
@@ -514,6 +526,10 @@ impl ActorRef {
             monitored_by,
             monitoring,
             mailbox_len: self.core.mailbox.len(),
+            #[cfg(feature = "tokio")]
+            tasks: self.core.system.tasks.count(self.id()),
+            #[cfg(not(feature = "tokio"))]
+            tasks: 0,
         }
     }
 }
@@ -563,4 +579,7 @@ pub struct ActorInfo {
     pub monitoring: Vec<(MonitorRef, ActorId)>,
     /// Messages waiting in its mailbox (including internal wake-ups).
     pub mailbox_len: usize,
+    /// Tokio tasks it runs now ([`Context::spawn_task`](crate::Context::spawn_task),
+    /// feature `tokio`; always 0 without it).
+    pub tasks: usize,
 }

@@ -37,6 +37,11 @@
 //!
 //! The semantics (links, monitors, exit trapping, the registry, the order
 //! of a termination) are those of `DESIGN.md` and the README.
+//!
+//! With the cargo feature `tokio`, async code calls actors without blocking
+//! a thread (`Bridge::call_async`, `monitor_async`, `stop_async`) and an
+//! actor runs futures on a tokio runtime (`Context::spawn_task`, whose
+//! outcome arrives as a message).
 
 #![warn(missing_docs)]
 
@@ -60,6 +65,8 @@ mod panic;
 mod payload;
 mod registry;
 mod system;
+#[cfg(feature = "tokio")]
+mod tasks;
 mod timer;
 
 #[cfg(feature = "testkit")]
@@ -82,6 +89,8 @@ pub use panic::silence_actor_panics;
 pub use system::{
     SpawnOptions, System, SystemBuilder, DEFAULT_LONG_HANDLER, DEFAULT_SHUTDOWN_TIMEOUT,
 };
+#[cfg(feature = "tokio")]
+pub use tasks::{TaskError, TaskFailed, TaskRef};
 pub use timer::TimerRef;
 
 /// The README's examples, compiled and run as doctests.

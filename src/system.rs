@@ -56,6 +56,9 @@ pub(crate) struct SystemInner {
     /// entry in `actors` (and its launch): shutdown waits for them.
     spawning: AtomicUsize,
     long_handler: Option<Duration>,
+    /// The tokio runtime and the actors' tasks on it.
+    #[cfg(feature = "tokio")]
+    pub tasks: crate::tasks::Tasks,
 }
 
 impl SystemInner {
@@ -177,6 +180,8 @@ pub struct SystemBuilder {
     workers: Option<usize>,
     turn_quota: Option<usize>,
     long_handler: Option<Option<Duration>>,
+    #[cfg(feature = "tokio")]
+    tokio: Option<tokio::runtime::Handle>,
 }
 
 impl SystemBuilder {
@@ -232,6 +237,22 @@ impl SystemBuilder {
         self
     }
 
+    /// The tokio runtime that runs the actors' tasks
+    /// ([`Context::spawn_task`], feature `tokio`). Without it, the system
+    /// starts a runtime of its own when the first task is spawned, and
+    /// shuts it down when the system is dropped.
+    ///
+    /// ```
+    /// let runtime = tokio::runtime::Runtime::new().unwrap();
+    /// let system = ferrotp::System::builder().tokio(runtime.handle().clone()).build();
+    /// # let _ = system;
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn tokio(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.tokio = Some(handle);
+        self
+    }
+
     /// Makes the system.
     pub fn build(self) -> System {
         let inner = Arc::new(SystemInner {
@@ -256,6 +277,8 @@ impl SystemBuilder {
             shutting_down: AtomicBool::new(false),
             spawning: AtomicUsize::new(0),
             long_handler: self.long_handler.unwrap_or(Some(DEFAULT_LONG_HANDLER)),
+            #[cfg(feature = "tokio")]
+            tasks: crate::tasks::Tasks::new(self.tokio),
         });
         System {
             _owner: Some(Arc::new(Owner(inner.clone()))),
