@@ -3,6 +3,9 @@
 //! anchor measured in the same run: a tokio `oneshot` round trip to a plain
 //! thread that serves requests from a crossbeam channel.
 //!
+//! A second anchor adds a tokio timeout around each raw wait, as every
+//! `call_async` has one: it shows what the timer costs.
+//!
 //! Two shapes: one task making calls one after the other (latency of a
 //! round trip), and 32 tasks calling one actor at once (what a server that
 //! calls a shard per request sees).
@@ -59,6 +62,8 @@ fn runtime() -> tokio::runtime::Runtime {
 enum Target {
     Actor(Arc<Bridge>, ActorRef),
     Raw(Sender<(u64, oneshot::Sender<u64>)>),
+    /// The anchor with a tokio timeout around each wait, as `call_async` has.
+    RawTimeout(Sender<(u64, oneshot::Sender<u64>)>),
 }
 
 impl Target {
@@ -72,6 +77,14 @@ impl Target {
                 let (tx, rx) = oneshot::channel();
                 server.send((n, tx)).expect("raw server gone");
                 rx.await.expect("raw server dropped the reply")
+            }
+            Target::RawTimeout(server) => {
+                let (tx, rx) = oneshot::channel();
+                server.send((n, tx)).expect("raw server gone");
+                tokio::time::timeout(WAIT, rx)
+                    .await
+                    .expect("raw server too slow")
+                    .expect("raw server dropped the reply")
             }
         }
     }
@@ -108,6 +121,10 @@ fn targets(system: &System) -> Vec<(&'static str, Target)> {
         .expect("a dedicated thread");
     vec![
         ("raw_oneshot_thread", Target::Raw(raw_server())),
+        (
+            "raw_oneshot_thread_timeout",
+            Target::RawTimeout(raw_server()),
+        ),
         ("pool", Target::Actor(bridge.clone(), pooled)),
         ("dedicated", Target::Actor(bridge, dedicated)),
     ]
