@@ -97,6 +97,12 @@ impl SystemInner {
         self.actors.remove(&id);
     }
 
+    /// Whether `id` is in the table of live actors (it leaves it as it
+    /// ends, once its name is free, before anyone is told).
+    pub fn knows(&self, id: ActorId) -> bool {
+        self.actors.contains_key(&id)
+    }
+
     pub fn dead_letter(&self, to: ActorId, type_name: &'static str, why: &'static str) {
         self.dead_letters.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(actor = %to, msg_type = type_name, why, "dead letter");

@@ -6,8 +6,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use ferrotp::{
-    silence_actor_panics, Actor, ActorRef, CallError, Context, ExitReason, Handlers, Stop, Stopped,
-    System,
+    silence_actor_panics, Actor, ActorRef, CallError, Context, ExitReason, Handlers, SpawnOptions,
+    Stop, Stopped, System,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -451,6 +451,63 @@ ferrotp::on_each_executor! {
                 stopped(&failing, ExitReason::Error("refused to stop".to_string())),
             ]
         );
+    }
+
+    #[test]
+    fn stop_answers_actors_listed_twice_killed_first_or_of_another_system() {
+        let system = new_system();
+        let other = new_system();
+        let twice = system.spawn(Service);
+        let foreign = other.spawn(Service);
+        // Busy when its `Stop` arrives, and killed before it takes it: it
+        // never answers; its end is found all the same.
+        let (entered, in_handler) = mpsc::channel();
+        let (release, released) = mpsc::channel();
+        let busy = system.spawn(Stuck {
+            entered,
+            release: released,
+        });
+        busy.send(Hang);
+        in_handler.recv_timeout(WAIT).unwrap();
+        // Named, and ends without answering: its name is free on return.
+        let refuses = system
+            .spawn_with(RefusesStop, SpawnOptions::new().name("refuses"))
+            .unwrap();
+        let bridge = system.bridge();
+        let actors = [
+            twice.clone(),
+            busy.clone(),
+            foreign.clone(),
+            refuses.clone(),
+            twice.clone(),
+        ];
+        let killer = {
+            let busy = busy.clone();
+            thread::spawn(move || {
+                // Its `Stop` waits behind the stuck handler; kill it there.
+                while busy.info().mailbox_len == 0 {
+                    thread::yield_now();
+                }
+                busy.kill();
+                let _ = release.send(());
+            })
+        };
+        let started = Instant::now();
+        let result = bridge.stop(&actors, WAIT);
+        assert_prompt(started);
+        killer.join().unwrap();
+        assert_eq!(
+            result,
+            vec![
+                stopped(&twice, ExitReason::Normal),
+                stopped(&busy, ExitReason::Killed),
+                stopped(&foreign, ExitReason::Normal),
+                stopped(&refuses, ExitReason::Error("refused to stop".to_string())),
+                stopped(&twice, ExitReason::Normal),
+            ]
+        );
+        assert_eq!(system.whereis("refuses"), None);
+        assert!(actors.iter().all(|a| !a.is_alive()));
     }
 
     #[test]
