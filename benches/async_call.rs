@@ -13,12 +13,14 @@
 //! ```text
 //! cargo bench --bench async_call
 //! cargo bench --bench async_call -- --test     # each once, as a check
+//! FERROTP_INTERLEAVED=1 cargo bench --bench async_call   # medians of
+//!                          # alternating rounds, and ratios to the raw anchor
 //! ```
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use crossbeam_channel::Sender;
 use ferrotp::{Actor, ActorRef, Bridge, Context, Handlers, SpawnOptions, System};
 use tokio::sync::oneshot;
@@ -146,5 +148,46 @@ fn call_async(c: &mut Criterion) {
     }
 }
 
+/// The same workloads measured in alternation, round after round, so that
+/// every target sees the same load on a shared machine: the median time
+/// per call of each, and its ratio to the raw anchor.
+fn interleaved() {
+    const ROUNDS: usize = 21;
+    let system = System::new();
+    let rt = runtime();
+    let targets = targets(&system);
+    println!(
+        "{:<12} {:<28} {:>12} {:>8}",
+        "shape", "target", "per call", "vs raw"
+    );
+    for (shape, tasks, calls) in [("sequential", 1, 2_000), ("concurrent", TASKS, 20_000)] {
+        let mut samples = vec![Vec::with_capacity(ROUNDS); targets.len()];
+        for _ in 0..ROUNDS {
+            for (samples, (_, target)) in samples.iter_mut().zip(&targets) {
+                samples.push(run(&rt, target, tasks, calls) / calls as u32);
+            }
+        }
+        let medians: Vec<Duration> = samples
+            .iter_mut()
+            .map(|samples| {
+                samples.sort();
+                samples[ROUNDS / 2]
+            })
+            .collect();
+        for ((label, _), median) in targets.iter().zip(&medians) {
+            let ratio = median.as_secs_f64() / medians[0].as_secs_f64();
+            println!("{shape:<12} {label:<28} {median:>12.2?} {ratio:>7.2}x");
+        }
+    }
+}
+
 criterion_group!(benches, call_async);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("FERROTP_INTERLEAVED").is_some() {
+        interleaved();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

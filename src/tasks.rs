@@ -226,7 +226,44 @@ impl<A: Actor> Context<A> {
         F::Output: Send + 'static,
         M: Send + 'static,
     {
-        spawn(self.myself(), future, map)
+        let actor = self.myself();
+        let core: &Arc<Core> = &actor.core;
+        let tasks = &core.system.tasks;
+        let task = TaskRef(tasks.next.fetch_add(1, Ordering::Relaxed));
+        // Like its sends, a killed actor's stuck handler starts nothing.
+        if crate::address::sender_was_killed() {
+            return task;
+        }
+        let handle = match tasks.handle() {
+            Ok(handle) => handle,
+            Err(error) => {
+                tracing::error!(actor = %core.id, %error, "no tokio runtime for a task");
+                let error = TaskError::NoRuntime(error);
+                actor.send(TaskFailed { task, error });
+                return task;
+            }
+        };
+        let relations = core.relations();
+        if relations.closed {
+            // The actor has ended: its task would be aborted at once.
+            return task;
+        }
+        // Registered before it runs, so that a task that ends at once finds
+        // its entry (the abort handle is filled in just after).
+        tasks
+            .running
+            .entry(core.id)
+            .or_default()
+            .insert(task.0, None);
+        core.tasks_bound.store(true, Ordering::Release);
+        let join = handle.spawn(run(actor.clone(), task, future, map));
+        if let Some(mut running) = tasks.running.get_mut(&core.id) {
+            if let Some(slot) = running.get_mut(&task.0) {
+                *slot = Some(join.abort_handle());
+            }
+        }
+        drop(relations);
+        task
     }
 
     /// Aborts a task this actor spawned: its future is dropped on the
@@ -236,56 +273,6 @@ impl<A: Actor> Context<A> {
         let core = &self.myself().core;
         core.system.tasks.abort(core.id, task)
     }
-}
-
-fn spawn<F, M>(
-    actor: &ActorRef,
-    future: F,
-    map: impl FnOnce(F::Output) -> M + Send + 'static,
-) -> TaskRef
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-    M: Send + 'static,
-{
-    let core: &Arc<Core> = &actor.core;
-    let tasks = &core.system.tasks;
-    let task = TaskRef(tasks.next.fetch_add(1, Ordering::Relaxed));
-    // Like its sends, a killed actor's stuck handler starts nothing.
-    if crate::address::sender_was_killed() {
-        return task;
-    }
-    let handle = match tasks.handle() {
-        Ok(handle) => handle,
-        Err(error) => {
-            tracing::error!(actor = %core.id, %error, "no tokio runtime for a task");
-            let error = TaskError::NoRuntime(error);
-            actor.send(TaskFailed { task, error });
-            return task;
-        }
-    };
-    let relations = core.relations();
-    if relations.closed {
-        // The actor has ended: its task would be aborted at once.
-        return task;
-    }
-    // Registered before it runs, so that a task that ends at once finds
-    // its entry (the abort handle is filled in just after).
-    tasks
-        .running
-        .entry(core.id)
-        .or_default()
-        .insert(task.0, None);
-    core.tasks_bound
-        .store(true, std::sync::atomic::Ordering::Release);
-    let join = handle.spawn(run(actor.clone(), task, future, map));
-    if let Some(mut running) = tasks.running.get_mut(&core.id) {
-        if let Some(slot) = running.get_mut(&task.0) {
-            *slot = Some(join.abort_handle());
-        }
-    }
-    drop(relations);
-    task
 }
 
 /// A task's body: the future, caught if it panics, then its outcome sent

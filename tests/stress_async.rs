@@ -12,35 +12,16 @@
 //! task aborted against its own completion.
 
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferrotp::{Actor, ActorRef, CallError, Context, ExitReason, Handlers, Inbox, TaskRef};
 
+#[path = "common/budget.rs"]
+mod budget;
+
+use budget::for_budget;
+
 const WAIT: Duration = Duration::from_secs(10);
-
-/// How long each scenario loops: `FERROTP_STRESS_SECS` (fractions allowed).
-fn budget() -> Duration {
-    let secs = std::env::var("FERROTP_STRESS_SECS")
-        .ok()
-        .and_then(|text| text.parse::<f64>().ok())
-        .filter(|secs| secs.is_finite() && *secs > 0.0)
-        .unwrap_or(3.0);
-    Duration::from_secs_f64(secs)
-}
-
-/// Runs `iteration` until the budget is spent, at least once.
-fn for_budget(what: &str, mut iteration: impl FnMut(u64)) {
-    let end = Instant::now() + budget();
-    let mut done = 0;
-    loop {
-        iteration(done);
-        done += 1;
-        if Instant::now() >= end {
-            break;
-        }
-    }
-    eprintln!("{what}: {done} iterations");
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -15,6 +15,8 @@
 //! a spawn racing shutdown outliving it, and a kill during the only
 //! worker's turn leaving a pool with no worker.
 
+#[path = "common/budget.rs"]
+mod budget;
 #[allow(dead_code)]
 mod common;
 #[allow(dead_code)]
@@ -26,38 +28,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use budget::for_budget;
 use common::{next, WAIT};
 use ferrotp::{
     Actor, ActorRef, Context, Down, Executor, ExitReason, Handlers, SpawnError, SpawnOptions, Stop,
     System,
 };
 use scenarios::*;
-
-/// How long each scenario loops: `FERROTP_STRESS_SECS` (fractions allowed).
-fn budget() -> Duration {
-    let secs = std::env::var("FERROTP_STRESS_SECS")
-        .ok()
-        .and_then(|text| text.parse::<f64>().ok())
-        .filter(|secs| secs.is_finite() && *secs > 0.0)
-        .unwrap_or(3.0);
-    Duration::from_secs_f64(secs)
-}
-
-/// Runs `iteration` (given its number) until the budget is spent, at least
-/// once; returns how many times it ran.
-fn for_budget(what: &str, mut iteration: impl FnMut(u64)) -> u64 {
-    let end = Instant::now() + budget();
-    let mut done = 0;
-    loop {
-        iteration(done);
-        done += 1;
-        if Instant::now() >= end {
-            break;
-        }
-    }
-    eprintln!("{what}: {done} iterations");
-    done
-}
 
 /// Waits for a pool counter to reach a state (they change without a
 /// message to wait on), for at most `WAIT`.
