@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use erl_dist::message::Message;
-use erl_dist::term::{Atom, Pid, PidOrAtom, Reference, Term};
+use erl_dist::term::{Atom, Pid, Reference, Term};
 use ferrotp::{Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, MonitorRef, Stopped};
 
 use crate::codec::{atom, tuple, untag};
@@ -251,29 +251,14 @@ pub(crate) enum KernelMsg {
     Watch(ActorRef),
     /// A proxy was made: if it is killed, kill the remote process too.
     WatchProxy(ActorRef),
-    /// A remote process monitors a local actor (named by pid or name).
-    MonitorFrom {
-        watcher: Pid,
-        target: ActorRef,
-        named: PidOrAtom,
-        reference: Reference,
-    },
-    DemonitorFrom(Reference),
-    /// The connection to this node is gone: its monitors with it.
-    NodeDown(String),
 }
 
 /// Registered as `net_kernel`: answers `net_adm:ping`, and keeps the
-/// node's tables in step with the actors that end.
-///
-/// It also holds the monitors remote processes place on local actors (a
-/// proxy per watcher would itself monitor its remote process, and two
-/// ferrotp nodes would then make proxies of each other's proxies).
+/// node's tables in step with the actors that end. (The monitors remote
+/// processes hold on local actors are the reader's, in `watches`.)
 pub(crate) struct Kernel {
     node: Arc<NodeInner>,
     watching: HashMap<MonitorRef, ActorId>,
-    remote_monitors: HashMap<MonitorRef, (Pid, Reference, PidOrAtom)>,
-    by_reference: HashMap<Reference, MonitorRef>,
 }
 
 impl Kernel {
@@ -281,8 +266,6 @@ impl Kernel {
         Kernel {
             node,
             watching: HashMap::new(),
-            remote_monitors: HashMap::new(),
-            by_reference: HashMap::new(),
         }
     }
 
@@ -292,56 +275,10 @@ impl Kernel {
                 let monitor = ctx.monitor(&actor);
                 self.watching.insert(monitor, actor.id());
             }
-            KernelMsg::MonitorFrom {
-                watcher,
-                target,
-                named,
-                reference,
-            } => {
-                let monitor = ctx.monitor(&target);
-                self.by_reference.insert(reference.clone(), monitor);
-                self.remote_monitors
-                    .insert(monitor, (watcher, reference, named));
-            }
-            KernelMsg::DemonitorFrom(reference) => {
-                if let Some(monitor) = self.by_reference.remove(&reference) {
-                    self.remote_monitors.remove(&monitor);
-                    ctx.demonitor(monitor);
-                }
-            }
-            KernelMsg::NodeDown(node) => {
-                let gone: Vec<MonitorRef> = self
-                    .remote_monitors
-                    .iter()
-                    .filter(|(_, (watcher, _, _))| watcher.node.name == node)
-                    .map(|(monitor, _)| *monitor)
-                    .collect();
-                for monitor in gone {
-                    if let Some((_, reference, _)) = self.remote_monitors.remove(&monitor) {
-                        self.by_reference.remove(&reference);
-                    }
-                    ctx.demonitor(monitor);
-                }
-            }
         }
-    }
-
-    fn ordered(&mut self, Ordered(msg, done): Ordered<KernelMsg>, ctx: &mut Context<Self>) {
-        self.watch(msg, ctx);
-        let _ = done.send(());
     }
 
     fn down(&mut self, down: Down, _ctx: &mut Context<Self>) {
-        if let Some((watcher, reference, named)) = self.remote_monitors.remove(&down.monitor) {
-            self.by_reference.remove(&reference);
-            let reason = reason::to_term(&down.reason);
-            let node = watcher.node.name.clone();
-            self.node.send_ctl(
-                &node,
-                Message::monitor_p_exit(named, watcher, reference, reason),
-            );
-            return;
-        }
         let Some(id) = self.watching.remove(&down.monitor) else {
             return;
         };
@@ -367,7 +304,6 @@ impl Actor for Kernel {
     fn handlers() -> Handlers<Self> {
         Handlers::new()
             .on(Self::watch)
-            .on(Self::ordered)
             .on(Self::down)
             .on(Self::request)
     }

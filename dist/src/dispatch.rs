@@ -14,7 +14,8 @@ use erl_dist::message::Message;
 use erl_dist::term::{Pid, PidOrAtom, Reference, Term};
 use ferrotp::ActorRef;
 
-use crate::actors::{GenReply, KernelMsg, Ordered, ProxyCtl, RemoteDown};
+use crate::actors::{GenReply, Ordered, ProxyCtl, RemoteDown};
+use crate::calls::Outcome;
 use crate::codec::{atom, is_atom};
 use crate::node::NodeInner;
 use crate::peer::Peer;
@@ -22,6 +23,7 @@ use crate::reason;
 
 pub(crate) fn handle(inner: &NodeInner, peer: Option<&Arc<Peer>>, message: Message) {
     match message {
+        Message::Send(m) if m.to_pid == inner.endpoint_pid() => reply(inner, m.message),
         Message::Send(m) => deliver_to_pid(inner, &m.to_pid, m.message, None),
         Message::SendTt(m) => deliver_to_pid(inner, &m.to_pid, m.message, None),
         Message::SendSender(m) => deliver_to_pid(inner, &m.to_pid, m.message, Some(&m.from_pid)),
@@ -45,11 +47,7 @@ pub(crate) fn handle(inner: &NodeInner, peer: Option<&Arc<Peer>>, message: Messa
         Message::PayloadExit2(m) => exit(inner, &m.from_pid, &m.to_pid, &m.reason),
         Message::PayloadExit2Tt(m) => exit(inner, &m.from_pid, &m.to_pid, &m.reason),
         Message::MonitorP(m) => monitor(inner, &m.from_pid, m.to_proc, m.reference),
-        Message::DemonitorP(m) => {
-            if let Some(kernel) = inner.kernel_ref() {
-                in_order(&kernel, KernelMsg::DemonitorFrom(m.reference));
-            }
-        }
+        Message::DemonitorP(m) => inner.watches.remove(&m.reference),
         Message::MonitorPExit(m) => {
             monitor_exit(inner, peer, m.from_proc, &m.to_pid, m.reference, &m.reason)
         }
@@ -71,6 +69,14 @@ fn in_order<T: Send + 'static>(proxy: &ActorRef, control: T) {
     proxy.send(Ordered(control, done));
     if wait.recv_timeout(Duration::from_secs(5)).is_err() && proxy.is_alive() {
         tracing::warn!(proxy = %proxy, "a proxy took over 5 s to apply a link or monitor");
+    }
+}
+
+/// A reply to one of this node's calls.
+fn reply(inner: &NodeInner, message: Term) {
+    if !inner.calls.reply(message) {
+        // A reply that came after its call gave up, as in Erlang.
+        tracing::debug!(node = %inner.name, "late or unknown reply to a call: dropped");
     }
 }
 
@@ -170,18 +176,10 @@ fn monitor(inner: &NodeInner, from: &Pid, to: PidOrAtom, reference: Reference) {
         PidOrAtom::Pid(pid) => inner.local_actor(pid),
         PidOrAtom::Atom(name) => inner.system.whereis(&name.name),
     };
-    match (target, inner.kernel_ref()) {
-        (Some(target), Some(kernel)) => in_order(
-            &kernel,
-            KernelMsg::MonitorFrom {
-                watcher: from.clone(),
-                target,
-                named: to,
-                reference,
-            },
-        ),
+    match target {
+        Some(target) => inner.watches.add(from.clone(), &target, to, reference),
         // Monitoring what does not exist: `'DOWN'` with noproc at once.
-        _ => inner.send_ctl(
+        None => inner.send_ctl(
             &from.node.name,
             Message::monitor_p_exit(to, from.clone(), reference, atom("noproc")),
         ),
@@ -196,6 +194,12 @@ fn monitor_exit(
     reference: Reference,
     reason: &Term,
 ) {
+    if inner
+        .calls
+        .complete(&reference, Outcome::Down(reason::from_term(reason)))
+    {
+        return;
+    }
     let watcher = peer
         .and_then(|p| p.unwatch(&reference))
         .map(|(watcher, _)| watcher)

@@ -51,6 +51,7 @@
 
 mod actors;
 mod blocking;
+mod calls;
 pub mod codec;
 mod config;
 mod dispatch;
@@ -60,6 +61,7 @@ mod node;
 mod peer;
 pub mod reason;
 mod types;
+mod watches;
 mod wire;
 
 /// Erlang terms (the `eetf` types, as `erl_dist` re-exports them).

@@ -10,16 +10,18 @@ use erl_dist::message::Message;
 use erl_dist::node::{LocalNode, NodeName};
 use erl_dist::term::{Atom, Pid, PidOrAtom, Reference, Term};
 use erl_dist::DistributionFlags;
-use ferrotp::{ActorId, ActorRef, SpawnOptions, System};
+use ferrotp::{ActorId, ActorRef, Inbox, SpawnOptions, System};
 use parking_lot::Mutex;
 
-use crate::actors::{Kernel, Proxy, RemoteDown};
+use crate::actors::{Kernel, Proxy};
+use crate::calls::{Calls, Outcome};
 use crate::codec::{atom, tuple, Codec, FromTerm, IntoTerm};
 use crate::config::NodeConfig;
 use crate::error::{NodeError, RemoteCallError};
 use crate::peer::Peer;
 use crate::types::{Key, Types};
-use crate::{epmd, peer};
+use crate::watches::Watches;
+use crate::{epmd, peer, watches};
 
 /// What a proxy stands for: a remote process, or a name on a remote node.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -96,6 +98,12 @@ pub(crate) struct NodeInner {
     epmd: Mutex<Option<TcpStream>>,
     pub stopped: AtomicBool,
     watchers: Mutex<Vec<ActorRef>>,
+    /// The calls this node makes, waiting for replies to `endpoint`.
+    pub calls: Calls,
+    /// Never read: its id is the pid every call of this node replies to.
+    endpoint: Inbox,
+    /// Monitors remote processes hold on local actors.
+    pub watches: Arc<Watches>,
 }
 
 /// A node watcher's notice that a connection to `node` is up.
@@ -188,7 +196,11 @@ impl Node {
             epmd: Mutex::new(Some(registration)),
             stopped: AtomicBool::new(false),
             watchers: Mutex::default(),
+            calls: Calls::default(),
+            endpoint: system.inbox(),
+            watches: Arc::new(Watches::new(system.inbox())),
         });
+        watches::start(Arc::downgrade(&inner), inner.watches.clone());
         let kernel = system
             .spawn_with(
                 Kernel::new(inner.clone()),
@@ -299,6 +311,11 @@ impl Node {
     /// and waits for its reply, decoded as `R`. Fails at once when the
     /// target does not exist or dies, or the connection is lost. Blocks the
     /// calling thread: from inside a handler, prefer a dedicated actor.
+    ///
+    /// `From` is the node's one reply pid and `Ref` a fresh reference that
+    /// also names the call's monitor on the target, as in Erlang; many
+    /// threads may call at once. A reply that comes after the timeout is
+    /// dropped.
     pub fn call<R: FromTerm>(
         &self,
         target: &ActorRef,
@@ -308,38 +325,48 @@ impl Node {
         let inner = &self.inner;
         let proxy = target;
         let target = inner.target_of(target).ok_or(RemoteCallError::NotRemote)?;
-        let inbox = inner.system.inbox();
-        let me = inner.pid_of(inbox.actor());
-        let monitor = inner.monitor_remote(inbox.actor(), &target);
+        let node = target.node().to_string();
+        let tag = inner.make_ref();
+        let endpoint = inner.endpoint_pid();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        inner.calls.insert(tag.clone(), &node, tx);
+        // The monitor goes first: a target that does not exist, or ends
+        // before it answers, fails the call at once (`noproc`, its reason).
+        // Listed before the connection is looked up: a connection lost
+        // from now on fails the call with `noconnection`.
+        inner.send_ctl(
+            &node,
+            Message::monitor_p(endpoint.clone(), target.pid_or_atom(), tag.clone()),
+        );
         let request = request.into_term(&inner.codec());
-        let from = tuple([Term::from(me), Term::from(monitor.clone())]);
+        let from = tuple([Term::from(endpoint.clone()), Term::from(tag.clone())]);
         let message = tuple([atom("$gen_call"), from, request]);
         // Through the proxy, so the call keeps its place after what was
         // sent to the same address before it.
-        proxy.send_from(message, inbox.actor());
-        let deadline = Instant::now() + timeout;
-        let outcome = loop {
-            let Ok(envelope) = inbox.recv_deadline(deadline) else {
-                break Err(RemoteCallError::Timeout);
-            };
-            let envelope = match envelope.downcast::<RemoteDown>() {
-                Ok(down) if down.reference == monitor => {
-                    return Err(RemoteCallError::Down(down.reason));
-                }
-                Ok(_) => continue,
-                Err(envelope) => envelope,
-            };
-            if let Ok(Term::Tuple(reply)) = envelope.downcast::<Term>() {
-                if reply.elements.len() == 2
-                    && matches!(&reply.elements[0], Term::Reference(r) if **r == monitor)
-                {
-                    break R::from_term(&reply.elements[1], &inner.codec())
-                        .map_err(RemoteCallError::from);
-                }
-            }
+        proxy.send(message);
+        let outcome = match rx.recv_deadline(Instant::now() + timeout) {
+            Ok(outcome) => Some(outcome),
+            // An outcome may have come in just now: it is this call's.
+            Err(_) if !inner.calls.remove(&tag) => rx.try_recv().ok(),
+            Err(_) => None,
         };
-        inner.demonitor_remote(inbox.actor(), &target, &monitor);
-        outcome
+        let demonitor = || {
+            inner.send_ctl(
+                &node,
+                Message::demonitor_p(endpoint.clone(), target.pid_or_atom(), tag.clone()),
+            )
+        };
+        match outcome {
+            Some(Outcome::Reply(reply)) => {
+                demonitor();
+                R::from_term(&reply, &inner.codec()).map_err(RemoteCallError::from)
+            }
+            Some(Outcome::Down(reason)) => Err(RemoteCallError::Down(reason)),
+            None => {
+                demonitor();
+                Err(RemoteCallError::Timeout)
+            }
+        }
     }
 
     /// What this node refused or could not deliver so far.
@@ -367,8 +394,9 @@ impl NodeInner {
         Codec { node: self }
     }
 
-    pub fn kernel_ref(&self) -> Option<ActorRef> {
-        self.kernel.get().cloned()
+    /// The pid replies to this node's calls go to.
+    pub fn endpoint_pid(&self) -> Pid {
+        self.local_pid(self.endpoint.actor().id())
     }
 
     pub fn kernel_pid(&self) -> Pid {
@@ -600,6 +628,7 @@ impl NodeInner {
         if let Some(kernel) = self.kernel.get() {
             kernel.exit(ferrotp::ExitReason::Shutdown);
         }
+        self.watches.stop();
         self.exports.lock().clear();
         tracing::info!(node = %self.name, "node stopped");
     }

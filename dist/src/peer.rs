@@ -391,9 +391,8 @@ pub(crate) fn lost(inner: &NodeInner, peer: &Arc<Peer>, why: &str) {
             peers.remove(&peer.name);
         }
     }
-    if let Some(kernel) = inner.kernel_ref() {
-        kernel.send(crate::actors::KernelMsg::NodeDown(peer.name.clone()));
-    }
+    inner.watches.node_down(&peer.name);
+    inner.calls.node_down(&peer.name, &reason::noconnection());
     let monitors = std::mem::take(&mut *peer.monitors.lock());
     for (reference, (watcher, _)) in monitors {
         watcher.send(RemoteDown {

@@ -180,3 +180,86 @@ fn stopped_and_down(bridge: &ferrotp::Bridge) -> (Stopped, Down) {
     }
     (stopped.unwrap(), down.unwrap())
 }
+
+/// Answers each request with the request itself; `{crash, _}` panics
+/// without answering; `{hang, _}` never answers.
+struct Echo;
+
+impl Echo {
+    fn on_term(&mut self, term: Term, ctx: &mut Context<Self>) {
+        match &term {
+            Term::Tuple(t) if is_atom(&t.elements[0], "crash") => panic!("asked to crash"),
+            Term::Tuple(t) if is_atom(&t.elements[0], "hang") => {}
+            _ => ctx.reply(term),
+        }
+    }
+}
+
+impl Actor for Echo {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::on_term)
+    }
+}
+
+#[test]
+fn concurrent_calls_get_their_own_replies_and_leave_no_monitors_behind() {
+    ferrotp::silence_actor_panics();
+    let (_sys_a, a, sys_b, b) = pair(free_port());
+    let echo = sys_b
+        .spawn_with(Echo, ferrotp::SpawnOptions::new().name("echo"))
+        .unwrap();
+    let watched_before = echo.info().monitored_by.len();
+    let target = a.remote("echo", b.name());
+    std::thread::scope(|scope| {
+        for thread in 0..8i64 {
+            let (a, target) = (&a, &target);
+            scope.spawn(move || {
+                for i in 0..200i64 {
+                    let request = (atom("n"), thread * 1000 + i);
+                    let (_, got): (Atom, i64) = a.call(target, request, WAIT).unwrap();
+                    assert_eq!(got, thread * 1000 + i, "a reply went to another call");
+                }
+            });
+        }
+    });
+    // Each call's monitor was taken back once it had its reply.
+    eventually("every call's monitor is removed", || {
+        echo.info().monitored_by.len() == watched_before
+    });
+
+    // A call the server never answers times out, and its monitor goes too.
+    let hang = a.call::<Term>(&target, (atom("hang"), 1), Duration::from_millis(200));
+    assert_eq!(hang, Err(RemoteCallError::Timeout));
+    eventually("the timed-out call's monitor is removed", || {
+        echo.info().monitored_by.len() == watched_before
+    });
+
+    // A server that dies during the call fails it with its reason.
+    let crash = a.call::<Term>(&target, (atom("crash"), 1), WAIT);
+    assert_eq!(
+        crash,
+        Err(RemoteCallError::Down(ExitReason::Panic(
+            "asked to crash".into()
+        )))
+    );
+
+    // A call waiting when the other node goes fails with noconnection.
+    sys_b
+        .spawn_with(Echo, ferrotp::SpawnOptions::new().name("echo"))
+        .unwrap();
+    let waiting = std::thread::scope(|scope| {
+        let call = scope.spawn(|| a.call::<Term>(&target, (atom("hang"), 2), WAIT));
+        eventually("the call is waiting on b", || {
+            sys_b
+                .whereis("echo")
+                .is_some_and(|e| e.info().monitored_by.len() > watched_before)
+        });
+        b.stop();
+        call.join().unwrap()
+    });
+    match waiting {
+        Err(RemoteCallError::Down(reason)) => assert!(is_noconnection(&reason), "{reason:?}"),
+        other => panic!("expected noconnection, got {other:?}"),
+    }
+    a.stop();
+}
