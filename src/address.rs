@@ -104,6 +104,9 @@ pub(crate) struct Core {
     /// this actor, so that its end aborts them.
     #[cfg(feature = "tokio")]
     pub tasks_bound: AtomicBool,
+    /// The actor asked to be told of links and monitors others place on
+    /// it ([`TieNotice`](crate::TieNotice)); set before anyone can reach it.
+    pub tie_notices: AtomicBool,
     /// Counts down the messages before an injected panic (0: none pending).
     #[cfg(feature = "testkit")]
     pub fault_countdown: std::sync::atomic::AtomicU64,
@@ -165,6 +168,7 @@ impl Core {
             timers_bound: AtomicBool::new(false),
             #[cfg(feature = "tokio")]
             tasks_bound: AtomicBool::new(false),
+            tie_notices: AtomicBool::new(false),
             #[cfg(feature = "testkit")]
             fault_countdown: std::sync::atomic::AtomicU64::new(0),
             relations: Mutex::new(Relations::default()),

@@ -83,7 +83,7 @@ pub use exit::{Down, ExitReason, Stop, Stopped};
 pub use groups::{GroupChanged, GroupError, GroupMonitorRef};
 pub use handlers::{HandlerResult, Handlers};
 pub use inbox::Inbox;
-pub use links::MonitorRef;
+pub use links::{MonitorRef, TieNotice};
 pub use mailbox::Envelope;
 pub use panic::silence_actor_panics;
 pub use system::{

@@ -37,6 +37,62 @@ impl fmt::Display for MonitorRef {
     }
 }
 
+/// What an actor spawned with
+/// [`SpawnOptions::tie_notices`](crate::SpawnOptions::tie_notices) is told
+/// when another actor (or an inbox) ties itself to it. It arrives as a
+/// message, after what that actor sent it before. Ties the actor makes
+/// itself (`ctx.link`, `ctx.monitor`) are not announced to it.
+///
+/// ```
+/// use ferrotp::{Actor, Context, Handlers, SpawnOptions, System, TieNotice};
+/// use std::time::Duration;
+///
+/// struct Gate(crossbeam_channel::Sender<bool>);
+/// impl Gate {
+///     fn tie(&mut self, notice: TieNotice, _ctx: &mut Context<Self>) {
+///         let _ = self.0.send(matches!(notice, TieNotice::Linked(_)));
+///     }
+/// }
+/// impl Actor for Gate {
+///     fn handlers() -> Handlers<Self> { Handlers::new().on(Self::tie) }
+/// }
+///
+/// let system = System::new();
+/// let (tx, rx) = crossbeam_channel::unbounded();
+/// let gate = system.spawn_with(Gate(tx), SpawnOptions::new().tie_notices()).unwrap();
+/// let inbox = system.inbox();
+/// inbox.link(&gate);
+/// assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap());
+/// ```
+#[derive(Clone, Debug)]
+pub enum TieNotice {
+    /// This actor linked to the notified one.
+    Linked(ActorRef),
+    /// This actor removed its link to the notified one.
+    Unlinked(ActorRef),
+    /// This actor placed `monitor` on the notified one.
+    Monitored {
+        /// Who watches.
+        by: ActorRef,
+        /// The monitor, as its `Down` will name it.
+        monitor: MonitorRef,
+    },
+    /// The monitor was removed by the actor that held it.
+    Demonitored {
+        /// Who watched.
+        by: ActorId,
+        /// The monitor.
+        monitor: MonitorRef,
+    },
+}
+
+/// Tells `to` of a tie another actor made, if it asked to be told.
+fn notify(to: &ActorRef, notice: impl FnOnce() -> TieNotice) {
+    if to.core.tie_notices.load(Ordering::Relaxed) {
+        to.send(notice());
+    }
+}
+
 /// Identifies one link. Both ends record it and the exit signal the link
 /// carries names it, so a signal from an earlier link between the same two
 /// actors (unlinked, then linked again while the signal waited) is told
@@ -168,6 +224,8 @@ pub(crate) fn link(me: &ActorRef, other: &ActorRef) {
     }
     let peer = me.clone();
     theirs.ties().links.insert(me.id(), Link { peer, id });
+    drop((mine, theirs));
+    notify(other, || TieNotice::Linked(me.clone()));
 }
 
 /// Removes the link both ways. A signal `other` already sent along it is
@@ -177,10 +235,15 @@ pub(crate) fn unlink(me: &ActorRef, other: &ActorRef) {
         return;
     }
     let (mut mine, mut theirs) = lock_pair(me, other);
+    let mut removed = false;
     for (rel, peer) in [(&mut mine, other.id()), (&mut theirs, me.id())] {
         if let Some(ties) = rel.ties_mut() {
-            ties.links.remove(&peer);
+            removed |= ties.links.remove(&peer).is_some();
         }
+    }
+    drop((mine, theirs));
+    if removed {
+        notify(other, || TieNotice::Unlinked(me.clone()));
     }
 }
 
@@ -207,6 +270,11 @@ pub(crate) fn monitor(watcher: &ActorRef, target: &ActorRef) -> MonitorRef {
         return monitor;
     }
     t.ties().watchers.insert(monitor, watcher.clone());
+    drop((w, t));
+    notify(target, || TieNotice::Monitored {
+        by: watcher.clone(),
+        monitor,
+    });
     monitor
 }
 
@@ -217,6 +285,10 @@ pub(crate) fn demonitor(watcher: &ActorRef, monitor: MonitorRef) -> bool {
     match target {
         Some(target) => {
             target.core.relations().ties().watchers.remove(&monitor);
+            notify(&target, || TieNotice::Demonitored {
+                by: watcher.id(),
+                monitor,
+            });
             true
         }
         None => false,

@@ -308,6 +308,7 @@ pub struct SpawnOptions {
     await_started: bool,
     executor: Option<Executor>,
     pub(crate) monitored_by: Option<ActorRef>,
+    tie_notices: bool,
 }
 
 impl SpawnOptions {
@@ -364,6 +365,15 @@ impl SpawnOptions {
     /// Runs the actor on `executor` instead of the system's default.
     pub fn executor(mut self, executor: Executor) -> Self {
         self.executor = Some(executor);
+        self
+    }
+
+    /// Tells the actor, as [`TieNotice`](crate::TieNotice) messages, when
+    /// another actor links to it, unlinks, monitors or demonitors it: for
+    /// an actor that stands for something outside the system (a remote
+    /// process, a connection) and must pass those ties on. Off by default.
+    pub fn tie_notices(mut self) -> Self {
+        self.tie_notices = true;
         self
     }
 }
@@ -456,6 +466,9 @@ impl System {
             Executor::Threads => Driver::Thread,
         };
         let core = Arc::new(Core::new(id, inner.clone(), driver, options.trap_exit));
+        if options.tie_notices {
+            core.tie_notices.store(true, Ordering::Relaxed);
+        }
         let actor_ref = ActorRef::from_core(core);
         let kind = std::any::type_name::<A>();
         // Announced before anyone can reach it (a name, the actor table):
