@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use erl_dist::message::Message;
 use erl_dist::term::{Atom, Pid, Reference, Term};
-use ferrotp::{Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, MonitorRef, Stopped};
+use ferrotp::{
+    Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, MonitorRef, Stopped, TieNotice,
+};
 
 use crate::codec::{atom, tuple, untag};
 use crate::node::{NodeInner, Target};
@@ -36,6 +38,9 @@ pub(crate) enum ProxyCtl {
         to: ActorRef,
         reason: ExitReason,
     },
+    /// The node keeps too many proxies and this one is the least recently
+    /// used untied one: it ends (see `proxies`).
+    Retire,
 }
 
 /// A request the sender waits for: a remote process's signals to a local
@@ -49,7 +54,14 @@ pub(crate) struct Ordered<T>(pub T, pub crossbeam_channel::Sender<()>);
 /// process ends (or its connection is lost) the proxy ends with the same
 /// reason, so local links and monitors on it fire as for a local actor.
 /// It traps exits: a local linked actor's end, or an exit signal sent to
-/// it, travels on to the remote process.
+/// it, travels on to the remote process. It is told of the links local
+/// actors make to it ([`TieNotice`]) and passes them on as `LINK` /
+/// `UNLINK_ID`, so the remote side records them too.
+///
+/// A proxy for a name is an address until a local actor links to or
+/// monitors it: then it monitors the name on the remote node (`{Name,
+/// Node}`), stands for the process holding it, and ends when that one
+/// does; the node's next `remote(name, node)` is a fresh address.
 pub(crate) struct Proxy {
     node: Arc<NodeInner>,
     target: Target,
@@ -120,7 +132,49 @@ impl Proxy {
                 ctx.stop(reason);
             }
             ProxyCtl::ExitTo { to, reason } => ctx.exit(&to, reason),
+            ProxyCtl::Retire => ctx.stop(ExitReason::Normal),
         }
+    }
+
+    /// A local actor linked to, unlinked or monitors this proxy.
+    fn tie(&mut self, notice: TieNotice, ctx: &mut Context<Self>) {
+        let local = match &notice {
+            TieNotice::Linked(local) | TieNotice::Unlinked(local) => local,
+            // The node's kernel watches every proxy, for its own tables.
+            TieNotice::Monitored { by, .. } if self.node.is_kernel(by) => return,
+            TieNotice::Monitored { .. } => return self.bind(ctx),
+            TieNotice::Demonitored { .. } => return,
+        };
+        // A tie between two proxies stays between them: neither remote
+        // process is the other's peer on this connection.
+        if self.node.target_of(local).is_some() {
+            return;
+        }
+        let Target::Pid(remote) = &self.target else {
+            // Erlang links only to pids: a link to a name binds the
+            // address, and the holder's end reaches the linked actor.
+            return self.bind(ctx);
+        };
+        let from = self.node.pid_of(local);
+        let control = match notice {
+            TieNotice::Linked(_) if self.linked.insert(local.id()) => {
+                Message::link(from, remote.clone())
+            }
+            TieNotice::Unlinked(_) if self.linked.remove(&local.id()) => {
+                Message::unlink_id(self.node.unlink_id(), from, remote.clone())
+            }
+            _ => return,
+        };
+        self.node.send_ctl(&remote.node.name, control);
+    }
+
+    /// A name proxy starts standing for the process holding the name.
+    fn bind(&mut self, ctx: &mut Context<Self>) {
+        if self.own_monitor.is_some() {
+            return;
+        }
+        self.node.detach_proxy(ctx.myself().id(), &self.target);
+        self.own_monitor = Some(self.node.monitor_remote(ctx.myself(), &self.target));
     }
 
     fn ordered(&mut self, Ordered(control, done): Ordered<ProxyCtl>, ctx: &mut Context<Self>) {
@@ -156,6 +210,7 @@ impl Actor for Proxy {
             .on(Self::remote_down)
             .on(Self::control)
             .on(Self::ordered)
+            .on(Self::tie)
             .on(Self::exit_signal)
             .other(Self::forward)
     }

@@ -22,6 +22,7 @@ pub struct NodeConfig {
     pub(crate) epmd_port: u16,
     pub(crate) spawn_epmd: bool,
     pub(crate) max_frame: usize,
+    pub(crate) max_proxies: usize,
     pub(crate) tick: Duration,
     pub(crate) handshake_timeout: Duration,
 }
@@ -38,6 +39,7 @@ impl NodeConfig {
             epmd_port: 4369,
             spawn_epmd: true,
             max_frame: 64 << 20,
+            max_proxies: 100_000,
             tick: Duration::from_secs(15),
             handshake_timeout: Duration::from_secs(10),
         }
@@ -83,6 +85,17 @@ impl NodeConfig {
     /// one closes that connection.
     pub fn max_frame(mut self, bytes: usize) -> Self {
         self.max_frame = bytes;
+        self
+    }
+
+    /// How many proxies for remote pids the node keeps (default 100 000).
+    /// Past it, making one retires the least recently used (made, or seen
+    /// arriving in a message) that no local actor links to or monitors: it
+    /// ends with `Normal`, and its pid gets a fresh proxy when it arrives
+    /// again. Keep a remote ref you hold on to linked or monitored, or
+    /// raise the bound, if sends to it must not be dropped.
+    pub fn max_proxies(mut self, proxies: usize) -> Self {
+        self.max_proxies = proxies.max(1);
         self
     }
 

@@ -54,6 +54,10 @@ pub(crate) fn handle(inner: &NodeInner, peer: Option<&Arc<Peer>>, message: Messa
         Message::PayloadMonitorPExit(m) => {
             monitor_exit(inner, peer, m.from_proc, &m.to_pid, m.reference, &m.reason)
         }
+        Message::AliasSend(m) => alias_send(inner, m.message),
+        Message::AliasSendTt(m) => alias_send(inner, m.message),
+        Message::SpawnRequest(m) => refuse_spawn(inner, m.req_id, m.from_pid),
+        Message::SpawnRequestTt(m) => refuse_spawn(inner, m.req_id, m.from_pid),
         Message::Tick => {}
         other => {
             tracing::debug!(node = %inner.name, message = ?other, "control message not supported: ignored");
@@ -78,6 +82,32 @@ fn reply(inner: &NodeInner, message: Term) {
         // A reply that came after its call gave up, as in Erlang.
         tracing::debug!(node = %inner.name, "late or unknown reply to a call: dropped");
     }
+}
+
+/// `ALIAS_SEND`: this node makes no aliases (it does not offer
+/// `DFLAG_ALIAS`, so peers reply to its calls by pid), but a reply to one
+/// of its calls that comes by alias is served; anything else sent to an
+/// alias is undeliverable, as Erlang drops what is sent to an inactive one.
+fn alias_send(inner: &NodeInner, message: Term) {
+    if !inner.calls.reply(message) {
+        undeliverable(inner, "an alias");
+    }
+}
+
+/// `SPAWN_REQUEST` (`erpc`, `spawn_request`): a ferrotp node runs no
+/// Erlang code. It does not offer `DFLAG_SPAWN`, so Erlang refuses such
+/// calls itself (`{erpc, notsup}`); a peer that sends one anyway gets a
+/// `SPAWN_REPLY` with the error `notsup`.
+fn refuse_spawn(inner: &NodeInner, request: Reference, from: Pid) {
+    tracing::debug!(node = %inner.name, from = %from, "spawn request refused: notsup");
+    let node = from.node.name.clone();
+    let reply = Message::spawn_reply(
+        request,
+        from,
+        erl_dist::term::FixInteger::from(0),
+        PidOrAtom::Atom(erl_dist::term::Atom::from("notsup")),
+    );
+    inner.send_ctl(&node, reply);
 }
 
 fn undeliverable(inner: &NodeInner, to: &str) {

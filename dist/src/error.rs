@@ -36,11 +36,11 @@ pub enum RemoteCallError {
     /// No reply within the timeout.
     #[error("no reply within the timeout")]
     Timeout,
-    /// The target is not a remote process (a local actor, or a dead proxy).
+    /// The target is a live local actor, not a remote process.
     #[error("the target is not a remote process")]
     NotRemote,
     /// The target process ended (or did not exist: `NoProc`), or the
-    /// connection was lost (`noconnection`).
+    /// connection was lost (`noconnection`), before or during the call.
     #[error("the target ended: {0}")]
     Down(ExitReason),
     /// The reply did not decode to the type asked for.

@@ -59,6 +59,7 @@ mod epmd;
 mod error;
 mod node;
 mod peer;
+mod proxies;
 pub mod reason;
 mod types;
 mod watches;

@@ -8,49 +8,22 @@ use std::time::{Duration, Instant};
 
 use erl_dist::message::Message;
 use erl_dist::node::{LocalNode, NodeName};
-use erl_dist::term::{Atom, Pid, PidOrAtom, Reference, Term};
+use erl_dist::term::{Atom, Pid, Reference, Term};
 use erl_dist::DistributionFlags;
 use ferrotp::{ActorId, ActorRef, Inbox, SpawnOptions, System};
 use parking_lot::Mutex;
 
-use crate::actors::{Kernel, Proxy};
+use crate::actors::Kernel;
 use crate::calls::{Calls, Outcome};
 use crate::codec::{atom, tuple, Codec, FromTerm, IntoTerm};
 use crate::config::NodeConfig;
 use crate::error::{NodeError, RemoteCallError};
 use crate::peer::Peer;
+use crate::proxies::Proxies;
+pub(crate) use crate::proxies::Target;
 use crate::types::{Key, Types};
 use crate::watches::Watches;
 use crate::{epmd, peer, watches};
-
-/// What a proxy stands for: a remote process, or a name on a remote node.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Target {
-    Pid(Pid),
-    Name { name: String, node: String },
-}
-
-impl Target {
-    pub fn node(&self) -> &str {
-        match self {
-            Target::Pid(pid) => &pid.node.name,
-            Target::Name { node, .. } => node,
-        }
-    }
-
-    pub fn pid_or_atom(&self) -> PidOrAtom {
-        match self {
-            Target::Pid(pid) => PidOrAtom::Pid(pid.clone()),
-            Target::Name { name, .. } => PidOrAtom::Atom(Atom::from(name.as_str())),
-        }
-    }
-}
-
-#[derive(Default)]
-struct Proxies {
-    by_target: HashMap<Target, ActorRef>,
-    by_actor: HashMap<ActorId, Target>,
-}
 
 /// Counters of what a node refused or could not deliver (see [`Node::stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,6 +39,10 @@ pub struct NodeStats {
     pub undeliverable: u64,
     /// Messages to remote processes whose Rust type has no encoder.
     pub unencodable: u64,
+    /// Proxies for remote pids held now (see [`NodeConfig::max_proxies`]).
+    pub proxies: u64,
+    /// Proxies retired because there were more than the bound.
+    pub retired_proxies: u64,
 }
 
 #[derive(Default)]
@@ -75,6 +52,7 @@ pub(crate) struct Counters {
     pub connections: AtomicU64,
     pub undeliverable: AtomicU64,
     pub unencodable: AtomicU64,
+    pub retired_proxies: AtomicU64,
 }
 
 pub(crate) struct NodeInner {
@@ -90,7 +68,7 @@ pub(crate) struct NodeInner {
     pub port: u16,
     pub peers: Mutex<HashMap<String, Arc<Peer>>>,
     exports: Mutex<HashMap<u64, ActorRef>>,
-    proxies: Mutex<Proxies>,
+    pub proxies: Mutex<Proxies>,
     pub types: Types,
     next_ref: AtomicU32,
     pub counters: Counters,
@@ -231,9 +209,29 @@ impl Node {
     /// The address of the process registered as `name` on `node`: messages
     /// to it go by name (Erlang's `{Name, Node} ! Msg`), so they reach
     /// whichever process holds the name when they arrive, and it stays
-    /// valid across restarts there. It is an address, not a process: it
-    /// ends only when this node stops. To link to or monitor the process,
-    /// use its pid (a pid arriving in any message is an `ActorRef`).
+    /// valid across restarts there.
+    ///
+    /// Until a local actor links to or monitors it: from then on it stands
+    /// for the process holding the name at that moment (a monitor by name,
+    /// as Erlang's `monitor(process, {Name, Node})`), and ends with that
+    /// process's reason, or `NoProc` if nobody holds the name; the next
+    /// `remote(name, node)` is a fresh address. Erlang links only to pids,
+    /// so a link to a name carries the holder's end to the local actor but
+    /// not the other way; link to the pid for both ways.
+    ///
+    /// ```no_run
+    /// # use ferrotp::{Down, System};
+    /// # use ferrotp_dist::{Node, NodeConfig};
+    /// # use std::time::Duration;
+    /// # let system = System::new();
+    /// # let node = Node::start(&system, NodeConfig::new("app@localhost")).unwrap();
+    /// let watcher = system.inbox();
+    /// let counter = node.remote("counter", "erl@localhost");
+    /// let monitor = watcher.monitor(&counter);
+    /// // ... the Erlang process registered as `counter` exits(shutdown):
+    /// let down: Down = watcher.recv(Duration::from_secs(5)).unwrap().downcast().unwrap();
+    /// assert_eq!(down.monitor, monitor);
+    /// ```
     pub fn remote(&self, name: &str, node: &str) -> ActorRef {
         self.inner.proxy(Target::Name {
             name: name.to_string(),
@@ -324,7 +322,16 @@ impl Node {
     ) -> Result<R, RemoteCallError> {
         let inner = &self.inner;
         let proxy = target;
-        let target = inner.target_of(target).ok_or(RemoteCallError::NotRemote)?;
+        let target = match inner.target_of(target) {
+            Some(target) => target,
+            // A proxy that ended (its process, or the name's holder, did).
+            None if !proxy.is_alive() => {
+                return Err(RemoteCallError::Down(
+                    proxy.exit_reason().unwrap_or(ferrotp::ExitReason::NoProc),
+                ))
+            }
+            None => return Err(RemoteCallError::NotRemote),
+        };
         let node = target.node().to_string();
         let tag = inner.make_ref();
         let endpoint = inner.endpoint_pid();
@@ -378,6 +385,8 @@ impl Node {
             connections: c.connections.load(Ordering::Relaxed),
             undeliverable: c.undeliverable.load(Ordering::Relaxed),
             unencodable: c.unencodable.load(Ordering::Relaxed),
+            proxies: self.inner.proxies.lock().pid_proxies() as u64,
+            retired_proxies: c.retired_proxies.load(Ordering::Relaxed),
         }
     }
 
@@ -392,6 +401,14 @@ impl Node {
 impl NodeInner {
     pub fn codec(&self) -> Codec<'_> {
         Codec { node: self }
+    }
+
+    pub fn is_kernel(&self, actor: &ActorRef) -> bool {
+        self.kernel.get().is_some_and(|k| k.id() == actor.id())
+    }
+
+    pub fn kernel_ref(&self) -> Option<ActorRef> {
+        self.kernel.get().cloned()
     }
 
     /// The pid replies to this node's calls go to.
@@ -429,8 +446,8 @@ impl NodeInner {
     /// The pid that stands for `actor`: the remote pid of a proxy, else the
     /// actor's own, which is then reachable from other nodes.
     pub fn pid_of(&self, actor: &ActorRef) -> Pid {
-        if let Some(Target::Pid(pid)) = self.proxies.lock().by_actor.get(&actor.id()) {
-            return pid.clone();
+        if let Some(Target::Pid(pid)) = self.target_of(actor) {
+            return pid;
         }
         self.export(actor);
         self.local_pid(actor.id())
@@ -468,55 +485,10 @@ impl NodeInner {
         Some(self.proxy(Target::Pid(pid.clone())))
     }
 
-    pub fn target_of(&self, actor: &ActorRef) -> Option<Target> {
-        self.proxies.lock().by_actor.get(&actor.id()).cloned()
-    }
-
-    pub fn existing_proxy(&self, pid: &Pid) -> Option<ActorRef> {
-        self.proxies
-            .lock()
-            .by_target
-            .get(&Target::Pid(pid.clone()))
-            .cloned()
-    }
-
-    /// The proxy for `target`, spawned on first use.
-    pub fn proxy(&self, target: Target) -> ActorRef {
-        let mut proxies = self.proxies.lock();
-        if let Some(proxy) = proxies.by_target.get(&target) {
-            if proxy.is_alive() {
-                return proxy.clone();
-            }
-        }
-        let Some(me) = self.arc().filter(|_| !self.stopped.load(Ordering::Acquire)) else {
-            // A stopped node: the address of an actor that is already dead.
-            return self.system.spawn(crate::actors::Dead);
-        };
-        let proxy = self.system.spawn_with(
-            Proxy::new(me, target.clone()),
-            SpawnOptions::new().trap_exit(true),
-        );
-        let proxy = match proxy {
-            Ok(proxy) => proxy,
-            Err(_) => return self.system.spawn(crate::actors::Dead),
-        };
-        proxies.by_target.insert(target.clone(), proxy.clone());
-        proxies.by_actor.insert(proxy.id(), target);
-        drop(proxies);
-        if let Some(kernel) = self.kernel.get() {
-            kernel.send(crate::actors::KernelMsg::WatchProxy(proxy.clone()));
-        }
-        proxy
-    }
-
-    /// Forgets a proxy that ended; `true` if it was still listed.
-    pub fn forget_proxy(&self, id: ActorId) -> Option<Target> {
-        let mut proxies = self.proxies.lock();
-        let target = proxies.by_actor.remove(&id)?;
-        if proxies.by_target.get(&target).is_some_and(|p| p.id() == id) {
-            proxies.by_target.remove(&target);
-        }
-        Some(target)
+    /// A fresh id for an `UNLINK_ID` (never 0).
+    pub fn unlink_id(&self) -> Term {
+        let n = self.next_ref.fetch_add(1, Ordering::Relaxed) & 0x07ff_ffff;
+        Term::from(erl_dist::term::FixInteger::from(n.max(1) as i32))
     }
 
     /// This node as an `Arc` (for the threads and actors that serve it).
@@ -621,7 +593,7 @@ impl NodeInner {
             peer::lost(self, &peer, "node stopped");
         }
         self.epmd.lock().take();
-        let proxies: Vec<ActorRef> = self.proxies.lock().by_target.values().cloned().collect();
+        let proxies = self.proxies.lock().all();
         for proxy in proxies {
             proxy.exit(ferrotp::ExitReason::Shutdown);
         }

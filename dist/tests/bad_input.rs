@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use common::{cookie, eventually, next, node_name, sink, trace};
 use erl_dist::handshake::{ClientSideHandshake, HandshakeStatus};
+use erl_dist::message::Message;
 use erl_dist::node::{Creation, LocalNode};
+use erl_dist::term::{Atom, FixInteger, List, Mfa, Pid, PidOrAtom, Reference};
 use ferrotp::System;
 use ferrotp_dist::codec::atom;
 use ferrotp_dist::term::Term;
@@ -66,11 +68,15 @@ fn free_port() -> u16 {
 /// A raw peer that completes the handshake with `cookie`, then lets the
 /// test write whatever bytes it likes.
 fn raw_peer(node: &Node, cookie: &str) -> Result<TcpStream, String> {
+    raw_peer_named(node, cookie, &node_name("raw"))
+}
+
+fn raw_peer_named(node: &Node, cookie: &str, name: &str) -> Result<TcpStream, String> {
     let stream = TcpStream::connect(("127.0.0.1", node.port())).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let local = LocalNode::new(node_name("raw").parse().unwrap(), Creation::new(7));
+    let local = LocalNode::new(name.parse().unwrap(), Creation::new(7));
     let mut handshake = ClientSideHandshake::new(Blocking(stream), local, cookie);
     let status =
         futures::executor::block_on(handshake.execute_send_name(6)).map_err(|e| e.to_string())?;
@@ -142,6 +148,13 @@ fn bad_frames_close_only_their_connection() {
             vec![0, 0, 0, 3, 112, 131, 106],
         ),
         ("truncated", vec![0, 0, 1, 0, 112, 131, 104]),
+        // DFLAG_FRAGMENTS is not offered: a fragment's header is refused.
+        (
+            "fragmented frame",
+            vec![
+                0, 0, 0, 19, 131, 69, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0,
+            ],
+        ),
     ];
     let mut deep = vec![112, 131];
     for _ in 0..5_000 {
@@ -165,7 +178,7 @@ fn bad_frames_close_only_their_connection() {
         let (term, _) = next::<Term>(&got);
         assert_eq!(term, b.to_term((atom("still"), i as i64)), "{what}");
     }
-    assert_eq!(a.stats().bad_frames, 8);
+    assert_eq!(a.stats().bad_frames, 9);
     a.stop();
     b.stop();
 }
@@ -187,6 +200,93 @@ fn garbage_instead_of_a_handshake_is_refused() {
         assert!(closed(raw));
     }
     eventually("refusals counted", || a.stats().refused_handshakes >= 3);
+    assert_eq!(a.stats().bad_frames, 0);
+    a.stop();
+}
+
+/// Writes `message` as a frame.
+fn write_message(stream: &mut TcpStream, message: Message) {
+    let mut body = vec![112];
+    message.write_into(&mut body).unwrap();
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend(body);
+    stream.write_all(&frame).unwrap();
+}
+
+/// The next control message the node sends (ticks skipped).
+fn read_message(stream: &mut TcpStream) -> Message {
+    loop {
+        let mut len = [0u8; 4];
+        stream.read_exact(&mut len).expect("a frame");
+        let len = u32::from_be_bytes(len) as usize;
+        if len == 0 {
+            continue;
+        }
+        let mut body = vec![0u8; len];
+        stream.read_exact(&mut body).expect("the frame's body");
+        assert_eq!(body[0], 112);
+        return Message::read_from(&mut &body[1..]).expect("a control message");
+    }
+}
+
+#[test]
+fn alias_sends_and_spawn_requests_are_answered_cleanly() {
+    let epmd = free_port();
+    let shared = cookie();
+    let system = System::new();
+    let a = start(&system, &shared, epmd);
+    let (_sink, got) = sink(&system, "sink");
+    let name = node_name("raw");
+    let mut raw = raw_peer_named(&a, &shared, &name).expect("handshake");
+    let me = Pid::new(name.as_str(), 1, 0, 7);
+    let reference = |n: u32| Reference {
+        node: Atom::from(name.as_str()),
+        id: vec![n, 0, 0],
+        creation: 7,
+    };
+
+    // erpc's spawn request: refused with notsup, the connection stays.
+    let mfa = Mfa {
+        module: Atom::from("erlang"),
+        function: Atom::from("node"),
+        arity: FixInteger::from(0),
+    };
+    write_message(
+        &mut raw,
+        Message::spawn_request(
+            reference(1),
+            me.clone(),
+            me.clone(),
+            mfa,
+            List::nil(),
+            List::nil(),
+        ),
+    );
+    match read_message(&mut raw) {
+        Message::SpawnReply(reply) => {
+            assert_eq!(reply.req_id, reference(1));
+            assert_eq!(reply.to_pid, me);
+            assert_eq!(reply.result, PidOrAtom::Atom(Atom::from("notsup")));
+        }
+        other => panic!("expected a spawn reply, got {other:?}"),
+    }
+
+    // A send to an alias this node never made: undeliverable, counted.
+    write_message(
+        &mut raw,
+        Message::alias_send(me.clone(), reference(2), Term::from(Atom::from("lost"))),
+    );
+    write_message(
+        &mut raw,
+        Message::reg_send(
+            me.clone(),
+            Atom::from("sink"),
+            Term::from(Atom::from("after")),
+        ),
+    );
+    let (term, _) = next::<Term>(&got);
+    assert_eq!(term, atom("after"));
+    assert_eq!(a.stats().undeliverable, 1);
     assert_eq!(a.stats().bad_frames, 0);
     a.stop();
 }

@@ -247,3 +247,109 @@ fn a_killed_erlang_node_fires_noconnection_on_every_link_and_monitor() {
     let _ = Duration::ZERO;
     node.stop();
 }
+
+/// Waits (in Erlang) until `expr` is true, polling.
+fn wait_in_erlang(erl: &mut Erl, what: &str, expr: &str) {
+    let answer = erl.ok(&format!(
+        "(fun W(0) -> gave_up; W(N) -> case ({expr}) of true -> yes; _ -> timer:sleep(10), W(N - 1) end end)(2000)."
+    ));
+    assert_eq!(answer, "yes", "{what}");
+}
+
+#[test]
+fn links_made_in_ferrotp_are_recorded_in_erlang() {
+    let (system, node, mut erl) = setup();
+    let remote = erlang_process(&node, &mut erl, "L");
+    let inbox = system.inbox();
+    give_pid(&node, &mut erl, "I", inbox.actor());
+    inbox.link(&remote);
+    wait_in_erlang(
+        &mut erl,
+        "the link is recorded",
+        "process_info(L, links) =:= {links, [I]}",
+    );
+    inbox.unlink(&remote);
+    wait_in_erlang(
+        &mut erl,
+        "the unlink is recorded",
+        "process_info(L, links) =:= {links, []}",
+    );
+    // Linked again, the Erlang process ends with the connection.
+    inbox.link(&remote);
+    wait_in_erlang(
+        &mut erl,
+        "linked again",
+        "process_info(L, links) =:= {links, [I]}",
+    );
+    erl.ok("M = monitor(process, L).");
+    node.stop();
+    let down = erl.recv();
+    assert_eq!(
+        down,
+        format!(
+            "{{'DOWN',{},process,{},noconnection}}",
+            erl.ok("M."),
+            erl.ok("L.")
+        )
+    );
+}
+
+#[test]
+fn named_remote_addresses_can_be_monitored_and_linked() {
+    let (system, node, mut erl) = setup();
+    let bridge = system.bridge();
+    let spawn_named = |erl: &mut Erl, name: &str| {
+        erl.ok(&format!(
+            "register({name}, spawn(fun() -> receive {{stop, R}} -> exit(R) end end))."
+        ));
+    };
+    // A monitor on `{named, Node}` fires when its holder ends.
+    spawn_named(&mut erl, "named");
+    let address = node.remote("named", &erl.name);
+    let monitor = bridge.monitor(&address);
+    wait_in_erlang(
+        &mut erl,
+        "the name's holder is monitored",
+        "element(2, process_info(whereis(named), monitored_by)) =/= []",
+    );
+    erl.ok("named ! {stop, shutdown}.");
+    let down = bridge.recv(WAIT).unwrap().downcast::<Down>().unwrap();
+    assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Shutdown));
+    // Nobody holds the name now: a monitor on it fires with noproc.
+    let monitor = bridge.monitor(&node.remote("named", &erl.name));
+    let down = bridge.recv(WAIT).unwrap().downcast::<Down>().unwrap();
+    assert_eq!((down.monitor, down.reason), (monitor, ExitReason::NoProc));
+
+    // A link to a name: the holder's end reaches the linked actor.
+    spawn_named(&mut erl, "named");
+    let address = node.remote("named", &erl.name);
+    bridge.link(&address);
+    wait_in_erlang(
+        &mut erl,
+        "the name's holder is monitored",
+        "element(2, process_info(whereis(named), monitored_by)) =/= []",
+    );
+    // An address nobody ties to stays one: it reaches the next holder too.
+    let (_, got) = sink(&system, "answers");
+    let fresh = node.remote("named", &erl.name);
+    assert_ne!(
+        fresh.id(),
+        address.id(),
+        "a bound address is no longer the name's"
+    );
+    erl.ok("named ! {stop, {panic, <<\"gone\">>}}.");
+    let stopped = bridge.recv(WAIT).unwrap().downcast::<Stopped>().unwrap();
+    assert_eq!(stopped.actor, address.id());
+    assert_eq!(stopped.reason, ExitReason::Panic("gone".into()));
+    erl.ok(&format!(
+        "register(named, spawn(fun() -> receive {{From, Msg}} -> {{answers, '{}'}} ! {{From, Msg}} end end)).",
+        node.name()
+    ));
+    node.send(&fresh, (atom("from_rust"), atom("hello")));
+    let (term, _) = next::<Term>(&got);
+    assert_eq!(
+        term,
+        ferrotp_dist::codec::tuple([atom("from_rust"), atom("hello")])
+    );
+    node.stop();
+}

@@ -107,3 +107,29 @@ fn a_wrong_cookie_is_refused_both_ways_with_erlang() {
     assert_eq!(erl.ok("nodes(hidden)."), "[]");
     node.stop();
 }
+
+#[test]
+fn rpc_and_erpc_from_erlang_fail_cleanly() {
+    if !require_erl() {
+        return;
+    }
+    let cookie = cookie();
+    let system = System::new();
+    let node = start_node(&system, &cookie);
+    let mut erl = Erl::start(&cookie);
+    assert_eq!(erl.ok(&format!("net_adm:ping('{}').", node.name())), "pong");
+    let erpc = erl.eval(&format!(
+        "erpc:call('{}', erlang, node, [], 5000).",
+        node.name()
+    ));
+    let rpc = erl.eval(&format!(
+        "rpc:call('{}', erlang, node, [], 5000).",
+        node.name()
+    ));
+    // The node offers no DFLAG_SPAWN: Erlang refuses both itself.
+    assert_eq!(erpc, "{error,error,{erpc,notsup}}");
+    assert_eq!(rpc, "{ok,{badrpc,notsup}}");
+    // The node still answers afterwards.
+    assert_eq!(erl.ok(&format!("net_adm:ping('{}').", node.name())), "pong");
+    node.stop();
+}

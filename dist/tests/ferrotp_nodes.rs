@@ -263,3 +263,50 @@ fn concurrent_calls_get_their_own_replies_and_leave_no_monitors_behind() {
     }
     a.stop();
 }
+
+#[test]
+fn proxies_for_remote_pids_are_bounded_and_tied_ones_kept() {
+    trace();
+    let epmd = free_port();
+    let cookie = cookie();
+    let config = |name: String| {
+        NodeConfig::new(name)
+            .cookie(cookie.clone())
+            .epmd_port(epmd)
+            .spawn_epmd(false)
+    };
+    let (sys_a, sys_b) = (System::new(), System::new());
+    let a = Node::start(&sys_a, config(node_name("a")).max_proxies(20)).unwrap();
+    let b = Node::start(&sys_b, config(node_name("b"))).unwrap();
+    let (sink_a, got_a) = sink(&sys_a, "sink");
+    a.accept::<(Atom, ActorRef)>(&sink_a);
+
+    // The first pid's proxy is monitored on a: it is never retired.
+    let (first, first_got) = sink(&sys_b, "first");
+    let tied = proxy_of(&b, &a, &got_a, &first);
+    let bridge = sys_a.bridge();
+    bridge.monitor(&tied);
+    // Then 200 more pids of long-lived actors, each a proxy on a.
+    let (oldest, oldest_got) = sink(&sys_b, "oldest");
+    let retired = proxy_of(&b, &a, &got_a, &oldest);
+    let mut last = None;
+    for _ in 0..200 {
+        last = Some(proxy_of(&b, &a, &got_a, &sys_b.spawn(Worker(0))));
+    }
+    eventually("the table keeps to its bound", || {
+        a.stats().proxies <= 20 && a.stats().retired_proxies >= 180
+    });
+    eventually("a retired proxy ends", || !retired.is_alive());
+    assert!(tied.is_alive(), "a monitored proxy is kept");
+    assert!(last.unwrap().is_alive(), "the latest proxy is kept");
+    // The tied proxy still carries messages.
+    a.send(&tied, atom("still here"));
+    assert_eq!(next::<Term>(&first_got).0, atom("still here"));
+    // A retired pid arriving again gets a fresh proxy that works.
+    let fresh = proxy_of(&b, &a, &got_a, &oldest);
+    assert_ne!(fresh.id(), retired.id());
+    a.send(&fresh, atom("again"));
+    assert_eq!(next::<Term>(&oldest_got).0, atom("again"));
+    a.stop();
+    b.stop();
+}
