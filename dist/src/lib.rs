@@ -10,7 +10,10 @@
 //!   local proxy actor stands for it. Sends, links, monitors, `exit` and
 //!   `kill` work on it as on a local actor; when the remote process ends,
 //!   the proxy ends with the same reason (see [`reason`]), and a lost
-//!   connection ends it with [`noconnection()`].
+//!   connection ends it with [`noconnection()`]. A link made here is
+//!   recorded on the remote side too. [`Node::remote`] addresses a name,
+//!   and can be linked and monitored as well. Proxies for pids are
+//!   bounded ([`NodeConfig::max_proxies`]).
 //! - Local actors are reachable from Erlang by pid (any `ActorRef` in a
 //!   message travels as a pid) and by registered name
 //!   (`{counter, 'app@localhost'} ! Msg`).
