@@ -48,8 +48,8 @@ use crate::system::{System, SystemInner};
 pub struct Bridge {
     system: System,
     inbox: Inbox,
-    /// A reply address from an earlier call that no one else can reach
-    /// any more, kept for the next call (see [`Pending::finish`]).
+    /// The reply address of the last call, which the next call takes if
+    /// no one else can reach it any more (see [`reusable`]).
     spare: Mutex<Option<Inbox>>,
 }
 
@@ -130,17 +130,35 @@ impl Pending {
 }
 
 impl Pending {
-    /// Ends the call: the reply address, if the next call may have it.
-    ///
-    /// It may if no one else can send to it any more: once the monitor is
-    /// removed, the only address of a mailbox that is empty is ours (an
-    /// actor that kept the sender, a timer, a message still on its way to
-    /// be forwarded, a late reply: each holds an address of its own). A
-    /// new address costs an actor id, an allocation, and closing it later.
-    fn finish(self) -> Option<Inbox> {
+    /// Ends the call: removes the monitor and gives the reply address
+    /// back, for the next call to take if it may ([`reusable`]).
+    fn finish(self) -> Inbox {
         self.inbox.demonitor(self.monitor);
-        self.inbox.is_unreachable().then_some(self.inbox)
+        self.inbox
     }
+}
+
+/// The last call's reply address, if the next call may have it: no one
+/// else can send to it any more. Once the monitor is removed, the only
+/// address of a mailbox that is empty is ours (an actor that kept the
+/// sender, a timer, a message still on its way to be forwarded, a late
+/// reply: each holds an address of its own), and no address can be made
+/// from nothing. A new address costs an actor id, an allocation, and
+/// closing it later.
+///
+/// Looked at as the next call begins, not as the last one ends, and
+/// waited for a moment: the target's driver drops the request's sender
+/// only as its handler returns, often after its reply was read.
+fn reusable(inbox: Option<Inbox>) -> Option<Inbox> {
+    let inbox = inbox?;
+    let backoff = crossbeam_utils::Backoff::new();
+    while !inbox.is_unreachable() {
+        if backoff.is_completed() || !inbox.is_empty() {
+            return None;
+        }
+        backoff.snooze();
+    }
+    Some(inbox)
 }
 
 impl Bridge {
@@ -165,15 +183,15 @@ impl Bridge {
         M: Send + 'static,
     {
         let deadline = Instant::now() + timeout;
-        let inbox = self.spare.lock().take();
+        let inbox = reusable(self.spare.lock().take());
         let pending = match inbox {
             Some(inbox) => Pending::send_from(inbox, target, request),
             None => Pending::send(&self.system, target, request),
         };
         let reply = pending.reply(deadline);
-        if let Some(inbox) = pending.finish() {
-            *self.spare.lock() = Some(inbox);
-        }
+        // The address a concurrent call left here, if any, is closed.
+        let replaced = self.spare.lock().replace(pending.finish());
+        drop(replaced);
         reply
     }
 

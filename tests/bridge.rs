@@ -167,6 +167,8 @@ struct Poke(u64);
 struct Twice(u64);
 /// Answer with the id of the reply address.
 struct WhoAsks;
+/// Keep the reply address, and answer with its id.
+struct KeepAndSay;
 
 impl Lingerer {
     fn keep(&mut self, Keep(n): Keep, ctx: &mut Context<Self>) {
@@ -182,6 +184,10 @@ impl Lingerer {
         ctx.reply(n);
         ctx.reply(n + 100);
     }
+    fn keep_and_say(&mut self, _: KeepAndSay, ctx: &mut Context<Self>) {
+        self.kept = ctx.sender().cloned();
+        ctx.reply(self.kept.as_ref().map(|s| s.id()));
+    }
     fn who_asks(&mut self, _: WhoAsks, ctx: &mut Context<Self>) {
         let id = ctx.sender().map(|s| s.id());
         ctx.reply(id);
@@ -195,6 +201,7 @@ impl Actor for Lingerer {
             .on(Self::poke)
             .on(Self::twice)
             .on(Self::who_asks)
+            .on(Self::keep_and_say)
     }
 }
 
@@ -229,13 +236,22 @@ ferrotp::on_each_executor! {
                 .unwrap()
                 .expect("a call has a reply address")
         };
-        let first = ask();
-        assert_eq!(ask(), first, "the address was free: the next call reuses it");
-        // Kept by the actor: the next call needs an address of its own.
-        let _: u64 = bridge.call(&lingerer, Keep(1), WAIT).unwrap();
-        let after_keep = ask();
-        assert_ne!(after_keep, first);
-        assert_eq!(ask(), after_keep);
+        // Reuse is an economy, not a promise: the target's driver drops the
+        // request's sender only as its handler returns, and a driver held
+        // up right then (a loaded machine) leaves the next call a new
+        // address. Of 20 calls in a row, most share one.
+        let mut asked: Vec<ferrotp::ActorId> = (0..20).map(|_| ask()).collect();
+        asked.sort();
+        asked.dedup();
+        assert!(asked.len() < 10, "addresses barely reused: {asked:?}");
+        // Kept by the actor: no later call may ever have that address.
+        let kept = bridge
+            .call::<Option<ferrotp::ActorId>, _>(&lingerer, KeepAndSay, WAIT)
+            .unwrap()
+            .expect("a call has a reply address");
+        for _ in 0..20 {
+            assert_ne!(ask(), kept, "an address another holds was reused");
+        }
     }
 
     #[test]
