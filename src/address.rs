@@ -5,10 +5,13 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::events::LifecycleEvent;
 use crate::executor::pool::PoolEntry;
+use crate::executor::Executor;
 use crate::exit::{Down, ExitReason, Stopped};
+use crate::introspect::{now_ms, Activity, Stats};
 use crate::links::{MonitorRef, Relations};
 use crate::mailbox::{Envelope, ExitSignal, Mail, Mailbox, Pushed};
 use crate::system::SystemInner;
@@ -107,6 +110,10 @@ pub(crate) struct Core {
     /// The actor asked to be told of links and monitors others place on
     /// it ([`TieNotice`](crate::TieNotice)); set before anyone can reach it.
     pub tie_notices: AtomicBool,
+    /// The actor whose code spawned this one, if any (OTP's `$parent`).
+    pub parent: Option<ActorId>,
+    /// Messages handled, and what it does now (see `introspect`).
+    pub stats: Stats,
     /// Counts down the messages before an injected panic (0: none pending).
     #[cfg(feature = "testkit")]
     pub fault_countdown: std::sync::atomic::AtomicU64,
@@ -156,7 +163,13 @@ pub(crate) fn sender_was_killed() -> bool {
 }
 
 impl Core {
-    pub fn new(id: ActorId, system: Arc<SystemInner>, driver: Driver, trapping: bool) -> Self {
+    pub fn new(
+        id: ActorId,
+        system: Arc<SystemInner>,
+        driver: Driver,
+        trapping: bool,
+        parent: Option<ActorId>,
+    ) -> Self {
         Core {
             id,
             system,
@@ -169,6 +182,8 @@ impl Core {
             #[cfg(feature = "tokio")]
             tasks_bound: AtomicBool::new(false),
             tie_notices: AtomicBool::new(false),
+            parent,
+            stats: Stats::new(),
             #[cfg(feature = "testkit")]
             fault_countdown: std::sync::atomic::AtomicU64::new(0),
             relations: Mutex::new(Relations::default()),
@@ -267,6 +282,9 @@ impl Core {
         match &self.driver {
             Driver::Pool(entry) => {
                 if entry.claim() {
+                    // Claimed and not yet queued: no worker can hold it, so
+                    // this thread is the one writer of its activity.
+                    self.stats.queued(now_ms());
                     if let Some(pool) = self.system.pool() {
                         pool.schedule(self.clone());
                     }
@@ -509,8 +527,25 @@ impl ActorRef {
         self.core.relations().name.clone()
     }
 
-    /// A snapshot of the actor's links, monitors, name and mailbox.
+    /// A snapshot of the actor: its name, links, monitors, mailbox,
+    /// counters, what it does, its parent and labels.
+    ///
+    /// ```
+    /// # use ferrotp::{Activity, Actor, Executor, Handlers, SpawnOptions, System};
+    /// # struct Idle;
+    /// # impl Actor for Idle { fn handlers() -> Handlers<Self> { Handlers::new() } }
+    /// let system = System::new();
+    /// let cache = system
+    ///     .spawn_with(Idle, SpawnOptions::new().name("cache").label("tier", "hot"))
+    ///     .unwrap();
+    /// let info = cache.info();
+    /// assert_eq!(info.name.as_deref(), Some("cache"));
+    /// assert_eq!(info.executor, Executor::Pool);
+    /// assert_eq!(info.label("tier"), Some("hot"));
+    /// assert_eq!(info.parent, None); // spawned by plain code, not an actor
+    /// ```
     pub fn info(&self) -> ActorInfo {
+        let stats = self.stats();
         let rel = self.core.relations();
         let (mut links, mut monitored_by, mut monitoring) = (Vec::new(), Vec::new(), Vec::new());
         if let Some(ties) = rel.ties_ref() {
@@ -529,12 +564,25 @@ impl ActorRef {
             links,
             monitored_by,
             monitoring,
-            mailbox_len: self.core.mailbox.len(),
             #[cfg(feature = "tokio")]
             tasks: self.core.system.tasks.count(self.id()),
             #[cfg(not(feature = "tokio"))]
             tasks: 0,
+            mailbox_len: stats.mailbox_len,
+            executor: stats.executor,
+            messages_handled: stats.messages_handled,
+            activity: stats.activity,
+            activity_for: stats.activity_for,
+            parent: stats.parent,
+            labels: rel.labels.to_vec(),
         }
+    }
+
+    /// The value of this actor's label `key`, if it has one (see
+    /// [`SpawnOptions::label`](crate::SpawnOptions::label)).
+    pub fn label(&self, key: &str) -> Option<String> {
+        let rel = self.core.relations();
+        rel.labels.get(key).map(str::to_string)
     }
 }
 
@@ -586,4 +634,30 @@ pub struct ActorInfo {
     /// Tokio tasks it runs now ([`Context::spawn_task`](crate::Context::spawn_task),
     /// feature `tokio`; always 0 without it).
     pub tasks: usize,
+    /// The executor that runs it.
+    pub executor: Executor,
+    /// Pieces of mail it has handled: messages, `Down`s and exit signals.
+    pub messages_handled: u64,
+    /// What it was doing when the snapshot was taken.
+    pub activity: Activity,
+    /// For how long it had been doing it (millisecond precision).
+    pub activity_for: Duration,
+    /// The actor whose code spawned it (OTP's `$parent`, the head of
+    /// `$ancestors`): set when an actor of the same system spawns it
+    /// (`Context::spawn*`, or `System::spawn*` called from a handler);
+    /// `None` when plain code did.
+    pub parent: Option<ActorId>,
+    /// Its labels, sorted by key: what it or its spawner recorded about it
+    /// ([`SpawnOptions::label`](crate::SpawnOptions::label),
+    /// [`Context::set_label`](crate::Context::set_label)), like the data
+    /// OTP's `proc_lib` keeps in the process dictionary. A supervisor
+    /// records a child's id here.
+    pub labels: Vec<(String, String)>,
+}
+
+impl ActorInfo {
+    /// The value of label `key`, if the actor has it.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        crate::labels::get(&self.labels, key)
+    }
 }

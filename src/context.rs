@@ -53,6 +53,32 @@ impl<A: Actor> Context<A> {
         &self.system
     }
 
+    /// Sets this actor's label `key` to `value` (see
+    /// [`SpawnOptions::label`]): what it wants tools to know about it, such
+    /// as the request it serves now.
+    ///
+    /// ```
+    /// use ferrotp::{Actor, Context, Handlers, System};
+    /// use std::time::Duration;
+    /// struct Job;
+    /// impl Job {
+    ///     fn phase(&mut self, phase: &'static str, ctx: &mut Context<Self>) {
+    ///         ctx.set_label("job.phase", phase);
+    ///         ctx.reply(());
+    ///     }
+    /// }
+    /// impl Actor for Job { fn handlers() -> Handlers<Self> { Handlers::new().on(Self::phase) } }
+    ///
+    /// let system = System::new();
+    /// let job = system.spawn(Job);
+    /// let () = system.bridge().call(&job, "copying", Duration::from_secs(5)).unwrap();
+    /// assert_eq!(job.label("job.phase").as_deref(), Some("copying"));
+    /// ```
+    pub fn set_label(&self, key: impl Into<String>, value: impl Into<String>) {
+        let mut rel = self.myself.core.relations();
+        rel.labels.set(key.into(), value.into());
+    }
+
     /// Sends `msg` to `to`, with this actor as the sender.
     pub fn send<M: Send + 'static>(&self, to: &ActorRef, msg: M) {
         to.core

@@ -18,6 +18,7 @@ use crossbeam_channel::Sender;
 
 use crate::address::{ActorId, ActorRef};
 use crate::exit::{Down, ExitReason};
+use crate::labels::Labels;
 use crate::mailbox::ExitSignal;
 
 /// Identifies one monitor; it comes back in the [`Down`] it fires.
@@ -129,6 +130,8 @@ pub(crate) struct Relations {
     /// `ExitReason` costs 32 bytes in every live actor).
     pub end: Option<Box<ExitReason>>,
     pub name: Option<String>,
+    /// What the actor or its spawner recorded about it, for tools.
+    pub labels: Labels,
     /// A spawner waiting for `started` (`SpawnOptions::await_started`). It is
     /// answered when `started` returns, or by whatever terminates the actor
     /// first — a `kill` included — so it never waits on a stuck actor.

@@ -93,6 +93,14 @@ impl SystemInner {
         Ok(self.pool.get_or_init(|| pool))
     }
 
+    /// Runs `f` on every live actor (not inboxes), in no order, without
+    /// copying the table: for scans of a million actors.
+    pub fn for_each_actor(&self, mut f: impl FnMut(&ActorRef)) {
+        for entry in self.actors.iter() {
+            f(entry.value());
+        }
+    }
+
     pub fn forget(&self, id: ActorId) {
         self.actors.remove(&id);
     }
@@ -307,6 +315,7 @@ pub struct SpawnOptions {
     trap_exit: bool,
     await_started: bool,
     executor: Option<Executor>,
+    labels: Vec<(String, String)>,
     pub(crate) monitored_by: Option<ActorRef>,
     tie_notices: bool,
 }
@@ -374,6 +383,27 @@ impl SpawnOptions {
     /// process, a connection) and must pass those ties on. Off by default.
     pub fn tie_notices(mut self) -> Self {
         self.tie_notices = true;
+        self
+    }
+
+    /// Labels the actor with `key` = `value` from before it runs any code
+    /// (a later `label` with the same key wins): a fact about it for tools,
+    /// read back with [`ActorRef::label`] and [`ActorInfo::labels`], like
+    /// the data OTP's `proc_lib` keeps in a process's dictionary. The
+    /// kernel gives no key a meaning; behaviours pick their own (the
+    /// supervisors crate records each child's id), so prefix keys with your
+    /// crate's name.
+    ///
+    /// ```
+    /// use ferrotp::{Actor, Handlers, SpawnOptions, System};
+    /// # struct Idle;
+    /// # impl Actor for Idle { fn handlers() -> Handlers<Self> { Handlers::new() } }
+    /// let system = System::new();
+    /// let job = system.spawn_with(Idle, SpawnOptions::new().label("myapp.job", "nightly")).unwrap();
+    /// assert_eq!(job.label("myapp.job").as_deref(), Some("nightly"));
+    /// ```
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.push((key.into(), value.into()));
         self
     }
 }
@@ -465,11 +495,24 @@ impl System {
             Executor::Pool => Driver::Pool(PoolEntry::new()),
             Executor::Threads => Driver::Thread,
         };
-        let core = Arc::new(Core::new(id, inner.clone(), driver, options.trap_exit));
+        let parent = current_actor_in(inner);
+        let core = Arc::new(Core::new(
+            id,
+            inner.clone(),
+            driver,
+            options.trap_exit,
+            parent,
+        ));
         if options.tie_notices {
             core.tie_notices.store(true, Ordering::Relaxed);
         }
         let actor_ref = ActorRef::from_core(core);
+        if !options.labels.is_empty() {
+            let mut rel = actor_ref.core.relations();
+            for (key, value) in &options.labels {
+                rel.labels.set(key.clone(), value.clone());
+            }
+        }
         let kind = std::any::type_name::<A>();
         // Announced before anyone can reach it (a name, the actor table):
         // whatever ends it later, its `Exited` follows its `Spawned`.

@@ -66,7 +66,7 @@ thread_local! {
 /// and `Instant::now` there cost a fan-in to one actor a third of its speed.
 /// Thresholds are tens of milliseconds, so the precision is enough.
 #[cfg(target_os = "linux")]
-fn coarse_now() -> Duration {
+pub(crate) fn coarse_now() -> Duration {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -82,7 +82,7 @@ fn coarse_now() -> Duration {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn coarse_now() -> Duration {
+pub(crate) fn coarse_now() -> Duration {
     precise_now()
 }
 
@@ -109,8 +109,8 @@ impl ThreadClock {
 
     /// A handler for `message_type` just returned: reports it if it ran
     /// long, and starts the clock for the next one.
-    pub fn lap(&self, core: &Core, message_type: &'static str) {
-        let now = coarse_now();
+    /// (`now` is the coarse clock's reading, taken by the caller.)
+    pub fn lap(&self, core: &Core, message_type: &'static str, now: Duration) {
         let Some(started) = STARTED_AT.with(|at| at.replace(Some(now))) else {
             return;
         };

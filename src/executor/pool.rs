@@ -61,6 +61,7 @@ use crate::actor::Actor;
 use crate::address::{ActorId, Core, CurrentGuard, Driver};
 use crate::cell::{ActorCell, Flow};
 use crate::error::SpawnError;
+use crate::introspect::now_ms;
 use crate::mailbox::{user_messages, Mail};
 
 /// Turns a worker takes from the top of its queue before it takes the oldest.
@@ -171,6 +172,7 @@ impl<A: Actor> Turn for PooledCell<A> {
             }
         }
         in_hand.set(0);
+        core.stats.handled(handled as u64);
         if end == TurnEnd::Done {
             if let Some(cell) = self.cell.take() {
                 cell.finish();
@@ -742,6 +744,7 @@ impl Local {
         self.shared
             .running
             .store(core.id.as_u64(), Ordering::SeqCst);
+        core.stats.running(now_ms());
         self.shared.probe.turn_started();
         self.pool.watchdog.turn_started();
         self.queued_this_turn.set(0);
@@ -764,16 +767,22 @@ impl Local {
             }
             TurnEnd::Busy => {
                 // To the back of the line.
+                core.stats.queued(now_ms());
                 *lock(&entry.turn) = Some(turn);
                 self.pool.injector.push(core);
                 self.pool.notify_one();
             }
             TurnEnd::Idle => {
+                let now = now_ms();
+                // Before `IDLE`: from then on a sender may claim the actor
+                // and write its activity.
+                core.stats.idle(now);
                 *lock(&entry.turn) = Some(turn);
                 entry.state.store(IDLE, Ordering::SeqCst);
                 // Pairs with the fence in `PoolEntry::claim`.
                 fence(Ordering::SeqCst);
                 if !core.mailbox.is_empty() && entry.claim() {
+                    core.stats.queued(now);
                     self.pool.injector.push(core);
                     self.pool.notify_one();
                 }

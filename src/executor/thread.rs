@@ -8,20 +8,24 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::long_handler::{ThreadClock, STARTED};
+use super::long_handler::{coarse_now, ThreadClock, STARTED};
 use crate::actor::Actor;
 use crate::address::{ActorId, CurrentGuard};
 use crate::cell::{ActorCell, Flow};
 use crate::error::SpawnError;
+use crate::introspect::{ms, now_ms};
 
 /// Drives `cell` on the calling thread until the actor terminates.
 fn drive<A: Actor>(mut cell: ActorCell<A>) {
     let core = cell.core().clone();
     let _current = CurrentGuard::enter(&core);
     let clock = ThreadClock::start(core.system.long_handler());
+    core.stats.running(now_ms());
     let flow = cell.start();
+    let ended = coarse_now();
+    core.stats.idle(ms(ended));
     if let Some(clock) = &clock {
-        clock.lap(&core, STARTED);
+        clock.lap(&core, STARTED, ended);
     }
     if flow == Flow::Continue {
         // Read before each take: only this actor's own handlers change it.
@@ -30,9 +34,13 @@ fn drive<A: Actor>(mut cell: ActorCell<A>) {
             .recv(None, core.trapping.load(Ordering::Acquire))
         {
             let what = mail.type_name();
+            core.stats.running(now_ms());
             let flow = cell.handle(mail);
+            let ended = coarse_now();
+            core.stats.handled(1);
+            core.stats.idle(ms(ended));
             if let Some(clock) = &clock {
-                clock.lap(&core, what);
+                clock.lap(&core, what, ended);
             }
             if flow == Flow::Done {
                 break;

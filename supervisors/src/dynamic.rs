@@ -14,6 +14,7 @@ use ferrotp::{
 };
 
 use crate::error::SupervisorError;
+use crate::inspect::{page, Inspect, SupervisorSnapshot, KIND_LABEL};
 use crate::intensity::{Clock, RestartWindow, SystemClock};
 use crate::lifecycle::{clean_end, spawn_child, Parent, Stopper};
 use crate::protocol::{
@@ -429,6 +430,7 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
             &self.subtree,
             self.spec.shutdown,
             |system, supervisor, options| template(args.clone(), system, supervisor, options),
+            &self.spec.id,
             None,
         )
     }
@@ -604,6 +606,31 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
         });
     }
 
+    fn inspect(&mut self, Inspect(range): Inspect, ctx: &mut Context<Self>) {
+        let restarts_in_window = self.window.count();
+        let running = self
+            .running
+            .values()
+            .map(|(actor, child)| self.info(Some(actor.clone()), child));
+        let waiting = self.restarting.values().map(|child| self.info(None, child));
+        let all = self.running.values().map(|(_, child)| child);
+        let snapshot = SupervisorSnapshot {
+            id: ctx.myself().id(),
+            name: self.reporter.name.clone(),
+            strategy: "dynamic".to_string(),
+            restarts_in_window,
+            max_restarts: self.window.max_restarts(),
+            period: self.window.period(),
+            child_count: self.running.len() + self.restarting.len(),
+            total_restarts: all
+                .chain(self.restarting.values())
+                .map(|c| u64::from(c.restarts))
+                .sum(),
+            children: page(running.chain(waiting), range),
+        };
+        ctx.reply(snapshot);
+    }
+
     fn describe(&mut self, _: Describe, ctx: &mut Context<Self>) {
         let summary = Summary {
             id: ctx.myself().id(),
@@ -632,12 +659,14 @@ impl<Args: Clone + Send + 'static> Actor for DynamicSupervisorActor<Args> {
             .on(Self::which_children)
             .on(Self::count_children)
             .on(Self::describe)
+            .on(Self::inspect)
             .other(|sup: &mut Self, _payload, type_name, _ctx| {
                 sup.reporter.ignored_message(type_name);
             })
     }
 
     fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        ctx.set_label(KIND_LABEL, "dynamic_supervisor");
         self.subtree.set_owner(ctx.myself().id());
         self.reporter.id = ctx.myself().id();
         self.reporter.system = Some(ctx.system().clone());

@@ -71,6 +71,7 @@
 mod children;
 mod dynamic;
 mod error;
+mod inspect;
 mod intensity;
 mod lifecycle;
 mod protocol;
@@ -86,6 +87,9 @@ pub mod testkit;
 
 pub use dynamic::{DynamicSupervisor, DynamicSupervisorSpec};
 pub use error::SupervisorError;
+pub use inspect::{
+    inspect, is_supervisor, supervisor_of, SupervisorSnapshot, CHILD_ID_LABEL, KIND_LABEL,
+};
 pub use intensity::{Clock, ManualClock, SystemClock};
 pub use protocol::{ChildCount, ChildInfo, DEFAULT_CALL_TIMEOUT};
 pub use report::SupervisorEvent;

@@ -4,6 +4,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
+use crate::inspect::CHILD_ID_LABEL;
 use ferrotp::{Actor, ActorId, ActorRef, Context, ExitReason, SpawnError, SpawnOptions, System};
 
 use crate::spec::{Restart, Shutdown};
@@ -37,7 +38,7 @@ impl Parent {
     }
 }
 
-/// Spawns one incarnation of a child, linked to the supervisor, named, and
+/// Spawns one incarnation of a child (labelled with its child id), linked to the supervisor, named, and
 /// fully started; a panicking factory is a start failure like any other.
 /// The child joins the supervisor's `own` subtree (with its own subtree if
 /// it is a supervisor).
@@ -46,9 +47,15 @@ pub(crate) fn spawn_child<A: Actor>(
     own: &Subtree,
     shutdown: Shutdown,
     start: impl FnOnce(&System, &ActorRef, SpawnOptions) -> Result<ActorRef, SpawnError>,
+    id: &str,
     name: Option<&str>,
 ) -> Result<ActorRef, ExitReason> {
-    let mut options = SpawnOptions::new().link(ctx.myself()).await_started();
+    // Spawned from the supervisor's handler, the child has the supervisor
+    // as its parent; the label says which of its children it is.
+    let mut options = SpawnOptions::new()
+        .link(ctx.myself())
+        .await_started()
+        .label(CHILD_ID_LABEL, id);
     if let Some(name) = name {
         options = options.name(name);
     }

@@ -10,6 +10,7 @@ use ferrotp::{Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Sto
 
 use crate::children::{Child, Children};
 use crate::error::SupervisorError;
+use crate::inspect::{page, Inspect, SupervisorSnapshot, KIND_LABEL};
 use crate::intensity::RestartWindow;
 use crate::lifecycle::{clean_end, spawn_child, Parent, Stopper};
 use crate::protocol::{
@@ -395,6 +396,7 @@ impl SupervisorActor {
                 &self.subtree,
                 spec.shutdown,
                 &*spec.start,
+                &spec.id,
                 spec.name.as_deref(),
             );
             match started {
@@ -481,6 +483,21 @@ impl SupervisorActor {
         ctx.reply(count);
     }
 
+    fn inspect(&mut self, Inspect(range): Inspect, ctx: &mut Context<Self>) {
+        let snapshot = SupervisorSnapshot {
+            id: ctx.myself().id(),
+            name: self.reporter.name.clone(),
+            strategy: self.strategy.to_string(),
+            restarts_in_window: self.window.count(),
+            max_restarts: self.window.max_restarts(),
+            period: self.window.period(),
+            child_count: self.children.iter().count(),
+            total_restarts: self.children.iter().map(|c| u64::from(c.restarts)).sum(),
+            children: page(self.children.iter().map(Child::info), range),
+        };
+        ctx.reply(snapshot);
+    }
+
     fn describe(&mut self, _: Describe, ctx: &mut Context<Self>) {
         if self.shutting_down("Describe") {
             return;
@@ -522,6 +539,7 @@ impl SupervisorActor {
             &self.subtree,
             spec.shutdown,
             &*spec.start,
+            &spec.id,
             spec.name.as_deref(),
         ) {
             Ok(actor) => {
@@ -584,6 +602,7 @@ impl SupervisorActor {
                     &self.subtree,
                     spec.shutdown,
                     &*spec.start,
+                    &spec.id,
                     spec.name.as_deref(),
                 ) {
                     Ok(actor) => {
@@ -633,6 +652,7 @@ impl Actor for SupervisorActor {
             .on(Self::which_children)
             .on(Self::count_children)
             .on(Self::describe)
+            .on(Self::inspect)
             .on(Self::start_child)
             .on(Self::terminate_child)
             .on(Self::restart_child)
@@ -643,6 +663,7 @@ impl Actor for SupervisorActor {
     }
 
     fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        ctx.set_label(KIND_LABEL, "supervisor");
         self.subtree.set_owner(ctx.myself().id());
         self.reporter.id = ctx.myself().id();
         self.reporter.system = Some(ctx.system().clone());
@@ -652,6 +673,7 @@ impl Actor for SupervisorActor {
                 &self.subtree,
                 spec.shutdown,
                 &*spec.start,
+                &spec.id,
                 spec.name.as_deref(),
             ) {
                 Ok(actor) => {
