@@ -433,6 +433,22 @@ impl System {
         }
     }
 
+    /// A handle to this system that does not keep it alive, like the one
+    /// actors get from [`Context::system`]: for tools that watch a system
+    /// (an observer, a metrics exporter) and must not delay its shutdown
+    /// when the program drops its own handles.
+    ///
+    /// ```
+    /// use ferrotp::System;
+    /// let system = System::new();
+    /// let watcher = system.non_owning_clone();
+    /// drop(system); // the system shuts down now
+    /// assert!(watcher.is_shutting_down());
+    /// ```
+    pub fn non_owning_clone(&self) -> System {
+        System::non_owning(self.inner.clone())
+    }
+
     pub(crate) fn inner(&self) -> &Arc<SystemInner> {
         &self.inner
     }
@@ -670,6 +686,11 @@ impl System {
     /// A snapshot of the live actor `id`.
     pub fn actor_info(&self, id: ActorId) -> Option<ActorInfo> {
         self.inner.actors.get(&id).map(|a| a.value().info())
+    }
+
+    /// How many actors are alive (not counting inboxes), without listing them.
+    pub fn actor_count(&self) -> usize {
+        self.inner.actors.len()
     }
 
     /// The live actors, in spawn order.

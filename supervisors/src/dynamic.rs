@@ -14,7 +14,7 @@ use ferrotp::{
 };
 
 use crate::error::SupervisorError;
-use crate::inspect::{page, Inspect, SupervisorSnapshot, KIND_LABEL};
+use crate::inspect::{page, Inspect, SupervisorSnapshot, KIND_LABEL, SUPERVISORS_GROUP};
 use crate::intensity::{Clock, RestartWindow, SystemClock};
 use crate::lifecycle::{clean_end, spawn_child, Parent, Stopper};
 use crate::protocol::{
@@ -667,6 +667,7 @@ impl<Args: Clone + Send + 'static> Actor for DynamicSupervisorActor<Args> {
 
     fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
         ctx.set_label(KIND_LABEL, "dynamic_supervisor");
+        ctx.join(SUPERVISORS_GROUP);
         self.subtree.set_owner(ctx.myself().id());
         self.reporter.id = ctx.myself().id();
         self.reporter.system = Some(ctx.system().clone());

@@ -21,6 +21,11 @@ use crate::protocol::ChildInfo;
 /// The label a supervisor puts on each child it starts: the child's id.
 pub const CHILD_ID_LABEL: &str = "ferrotp_supervisors.child_id";
 
+/// The process group every supervisor of this crate joins when it starts
+/// (and leaves when it ends, as every actor leaves its groups): a tool
+/// finds all supervisors with [`System::members`](ferrotp::System::members).
+pub const SUPERVISORS_GROUP: &str = "ferrotp_supervisors";
+
 /// The label on every supervisor actor: `supervisor` (a [`Supervisor`](crate::Supervisor))
 /// or `dynamic_supervisor` (a [`DynamicSupervisor`](crate::DynamicSupervisor)).
 pub const KIND_LABEL: &str = "ferrotp_supervisors.kind";

@@ -89,6 +89,7 @@ pub use dynamic::{DynamicSupervisor, DynamicSupervisorSpec};
 pub use error::SupervisorError;
 pub use inspect::{
     inspect, is_supervisor, supervisor_of, SupervisorSnapshot, CHILD_ID_LABEL, KIND_LABEL,
+    SUPERVISORS_GROUP,
 };
 pub use intensity::{Clock, ManualClock, SystemClock};
 pub use protocol::{ChildCount, ChildInfo, DEFAULT_CALL_TIMEOUT};

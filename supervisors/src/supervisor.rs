@@ -10,7 +10,7 @@ use ferrotp::{Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Sto
 
 use crate::children::{Child, Children};
 use crate::error::SupervisorError;
-use crate::inspect::{page, Inspect, SupervisorSnapshot, KIND_LABEL};
+use crate::inspect::{page, Inspect, SupervisorSnapshot, KIND_LABEL, SUPERVISORS_GROUP};
 use crate::intensity::RestartWindow;
 use crate::lifecycle::{clean_end, spawn_child, Parent, Stopper};
 use crate::protocol::{
@@ -664,6 +664,7 @@ impl Actor for SupervisorActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
         ctx.set_label(KIND_LABEL, "supervisor");
+        ctx.join(SUPERVISORS_GROUP);
         self.subtree.set_owner(ctx.myself().id());
         self.reporter.id = ctx.myself().id();
         self.reporter.system = Some(ctx.system().clone());

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ferrotp::{Actor, ActorRef, Context, Handlers, System};
 use ferrotp_supervisors::{
     inspect, is_supervisor, supervisor_of, ChildSpec, DynamicSupervisor, DynamicSupervisorSpec,
-    Supervisor, SupervisorSpec, CHILD_ID_LABEL, KIND_LABEL,
+    Supervisor, SupervisorSpec, CHILD_ID_LABEL, KIND_LABEL, SUPERVISORS_GROUP,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -55,6 +55,7 @@ ferrotp::on_each_executor! {
         let leaf = system.whereis("leaf").unwrap();
 
         assert!(is_supervisor(top.actor()) && is_supervisor(&inner));
+        assert_eq!(system.members(SUPERVISORS_GROUP), vec![top.actor().clone(), inner.clone()]);
         assert!(!is_supervisor(&a));
         assert_eq!(top.actor().label(KIND_LABEL).as_deref(), Some("supervisor"));
         assert_eq!(supervisor_of(&a.info()), Some((top.actor().id(), "a")));
@@ -81,6 +82,7 @@ ferrotp::on_each_executor! {
         let nested = inspect(&system, &inner, 0..10, WAIT).unwrap();
         assert_eq!((nested.strategy.as_str(), nested.child_count), ("rest_for_one", 1));
         top.stop(WAIT).unwrap();
+        assert!(system.members(SUPERVISORS_GROUP).is_empty(), "they leave when they end");
     }
 
     #[test]
