@@ -11,7 +11,7 @@ use crate::events::LifecycleEvent;
 use crate::executor::pool::PoolEntry;
 use crate::executor::Executor;
 use crate::exit::{Down, ExitReason, Stopped};
-use crate::introspect::{now_ms, Activity, Stats};
+use crate::introspect::{queued_at, Activity, Stats};
 use crate::links::{MonitorRef, Relations};
 use crate::mailbox::{Envelope, ExitSignal, Mail, Mailbox, Pushed};
 use crate::system::SystemInner;
@@ -284,7 +284,7 @@ impl Core {
                 if entry.claim() {
                     // Claimed and not yet queued: no worker can hold it, so
                     // this thread is the one writer of its activity.
-                    self.stats.queued(now_ms());
+                    self.stats.queued(queued_at());
                     if let Some(pool) = self.system.pool() {
                         pool.schedule(self.clone());
                     }

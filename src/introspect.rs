@@ -10,12 +10,14 @@
 //! them once at its start and once at its end, not per message. The time
 //! is the coarse monotonic clock (a few nanoseconds, millisecond
 //! precision), which is enough for an operator asking "how long has this
-//! actor been stuck".
+//! actor been stuck"; a pool worker reads it once per turn (the end of one
+//! turn is the start of the next, and the stamp of what the turn queues).
 //!
 //! Readers ([`ActorRef::stats`], [`System::actor_stats`], [`System::top`],
 //! [`ActorRef::info`]) take a snapshot of those words and of the mailbox
 //! length: a live view, not an atomic picture of the whole system.
 
+use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +61,37 @@ const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
 /// A time on the coarse clock, in milliseconds.
 pub(crate) fn now_ms() -> u64 {
     ms(coarse_now())
+}
+
+thread_local! {
+    /// On a pool worker inside a turn: when the turn started (0: not in a
+    /// turn). Senders stamp the actors they queue with it.
+    static TURN_MS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The time to stamp an actor this thread just queued with: inside a pool
+/// turn, the turn's start (no clock read on the message path; the stamp is
+/// early by at most the sender's turn so far, and a wait the pool knows of
+/// restarts it), else now.
+pub(crate) fn queued_at() -> u64 {
+    match TURN_MS.with(Cell::get) {
+        0 => now_ms(),
+        at => at,
+    }
+}
+
+/// Marks this pool worker as running a turn that started at `at_ms` (0: none).
+pub(crate) fn set_turn_ms(at_ms: u64) {
+    TURN_MS.with(|t| t.set(at_ms));
+}
+
+/// After a wait inside a turn: the stamp moves on to now.
+pub(crate) fn restart_turn_ms() {
+    TURN_MS.with(|t| {
+        if t.get() != 0 {
+            t.set(now_ms());
+        }
+    });
 }
 
 /// A reading of the coarse clock in milliseconds.

@@ -61,7 +61,7 @@ use crate::actor::Actor;
 use crate::address::{ActorId, Core, CurrentGuard, Driver};
 use crate::cell::{ActorCell, Flow};
 use crate::error::SpawnError;
-use crate::introspect::now_ms;
+use crate::introspect::{now_ms, restart_turn_ms, set_turn_ms};
 use crate::mailbox::{user_messages, Mail};
 
 /// Turns a worker takes from the top of its queue before it takes the oldest.
@@ -268,6 +268,9 @@ struct Local {
     batch: RefCell<VecDeque<Mail>>,
     /// Messages the current turn has in hand, still to handle.
     in_hand: Cell<usize>,
+    /// When the last turn ended, if this worker went straight on to the
+    /// next (0: it parked since): the next turn's start, without a clock read.
+    last_turn_end: Cell<u64>,
 }
 
 thread_local! {
@@ -296,6 +299,7 @@ pub(crate) fn blocking<T>(wait: impl FnOnce() -> T) -> T {
     let out = wait();
     pool.blocked.fetch_sub(1, Ordering::SeqCst);
     local.shared.probe.waiting(false);
+    restart_turn_ms();
     out
 }
 
@@ -495,6 +499,7 @@ impl Pool {
                         queued_this_turn: Cell::new(0),
                         batch: RefCell::new(VecDeque::new()),
                         in_hand: Cell::new(0),
+                        last_turn_end: Cell::new(0),
                     });
                     WORKER.with(|w| *w.borrow_mut() = Some(local.clone()));
                     local.work();
@@ -704,6 +709,8 @@ impl Local {
     /// Parks until woken; `false` if this surplus worker should leave.
     fn park(&self) -> bool {
         let pool = &self.pool;
+        // Asleep, the end of its last turn is no longer now.
+        self.last_turn_end.set(0);
         {
             let mut sleepers = lock(&pool.sleepers);
             sleepers.push(self.shared.clone());
@@ -744,7 +751,12 @@ impl Local {
         self.shared
             .running
             .store(core.id.as_u64(), Ordering::SeqCst);
-        core.stats.running(now_ms());
+        let started = match self.last_turn_end.replace(0) {
+            0 => now_ms(),
+            at => at,
+        };
+        core.stats.running(started);
+        set_turn_ms(started);
         self.shared.probe.turn_started();
         self.pool.watchdog.turn_started();
         self.queued_this_turn.set(0);
@@ -759,6 +771,9 @@ impl Local {
             };
             turn.run(&env, &mut batch)
         };
+        set_turn_ms(0);
+        let now = now_ms();
+        self.last_turn_end.set(now);
         self.shared.running.store(0, Ordering::SeqCst);
         match end {
             TurnEnd::Done => {
@@ -767,13 +782,12 @@ impl Local {
             }
             TurnEnd::Busy => {
                 // To the back of the line.
-                core.stats.queued(now_ms());
+                core.stats.queued(now);
                 *lock(&entry.turn) = Some(turn);
                 self.pool.injector.push(core);
                 self.pool.notify_one();
             }
             TurnEnd::Idle => {
-                let now = now_ms();
                 // Before `IDLE`: from then on a sender may claim the actor
                 // and write its activity.
                 core.stats.idle(now);
