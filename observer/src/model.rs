@@ -13,12 +13,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ferrotp::{ActorId, ActorInfo, ActorRef, ActorStats, System, TopBy};
-use ferrotp_supervisors::{inspect, supervisor_of, ChildInfo, ChildKind, Restart};
+use ferrotp_supervisors::{
+    inspect, supervisor_of, ChildInfo, ChildKind, Restart, CHILD_ID_LABEL, SUPERVISORS_GROUP,
+};
 
 use crate::json::Json;
-
-/// The group every supervisor of `ferrotp-supervisors` is in.
-use ferrotp_supervisors::SUPERVISORS_GROUP;
 
 /// Children listed per supervisor page, unless asked otherwise.
 pub(crate) const DEFAULT_PER_PAGE: usize = 50;
@@ -115,11 +114,16 @@ impl Model {
         let supervisor_ids: HashMap<ActorId, ActorRef> =
             supervisors.iter().map(|s| (s.id(), s.clone())).collect();
         let totals = self.totals_by_parent(&supervisor_ids);
+        // A root is no child of another supervisor. (Not through `info`,
+        // which would list a big supervisor's million links.)
         let roots: Vec<&ActorRef> = supervisors
             .iter()
-            .filter(|s| match supervisor_of(&s.info()) {
-                Some((parent, _)) => !supervisor_ids.contains_key(&parent),
-                None => true,
+            .filter(|s| {
+                let child = s.label(CHILD_ID_LABEL).is_some();
+                !(child
+                    && s.stats()
+                        .parent
+                        .is_some_and(|p| supervisor_ids.contains_key(&p)))
             })
             .collect();
         let view = TreeView {
