@@ -5,15 +5,16 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::error::SendError;
 use crate::events::LifecycleEvent;
 use crate::executor::pool::PoolEntry;
 use crate::executor::Executor;
 use crate::exit::{Down, ExitReason, Stopped};
 use crate::introspect::{queued_at, Activity, Stats};
 use crate::links::{MonitorRef, Relations};
-use crate::mailbox::{Envelope, ExitSignal, Mail, Mailbox, Pushed};
+use crate::mailbox::{Envelope, ExitSignal, Mail, Mailbox, Pushed, Refused};
 use crate::system::SystemInner;
 
 /// An actor's identity: unique within its [`System`](crate::System), never reused.
@@ -163,17 +164,20 @@ pub(crate) fn sender_was_killed() -> bool {
 }
 
 impl Core {
+    /// A core whose mailbox holds at most `capacity` user messages
+    /// (unbounded if `None`).
     pub fn new(
         id: ActorId,
         system: Arc<SystemInner>,
         driver: Driver,
         trapping: bool,
         parent: Option<ActorId>,
+        capacity: Option<usize>,
     ) -> Self {
         Core {
             id,
             system,
-            mailbox: Mailbox::default(),
+            mailbox: capacity.map_or_else(Mailbox::default, Mailbox::bounded),
             driver,
             status: AtomicU8::new(RUNNING),
             trapping: AtomicBool::new(trapping),
@@ -219,13 +223,39 @@ impl Core {
     }
 
     /// Delivers a message sent by whatever runs on this thread: void if
-    /// that is a killed actor's stuck handler.
+    /// that is a killed actor's stuck handler. A message a full mailbox
+    /// refuses is a dead letter.
     pub fn deliver(self: &Arc<Self>, envelope: Envelope) {
+        if let Err(envelope) = self.offer(envelope, None) {
+            self.refuse(envelope, "mailbox full");
+        }
+    }
+
+    /// Delivers a message sent by whatever runs on this thread if the
+    /// mailbox has room, waiting for room until `deadline` if one is given;
+    /// gives the message back if there was none. Otherwise as
+    /// [`deliver`](Self::deliver): a message that is void (a killed sender,
+    /// a dead receiver) is a dead letter, not an error.
+    pub fn offer(
+        self: &Arc<Self>,
+        envelope: Envelope,
+        deadline: Option<Instant>,
+    ) -> Result<(), Envelope> {
         if sender_was_killed() {
             self.refuse(envelope, "sender was killed");
-            return;
+            return Ok(());
         }
-        self.enqueue(envelope);
+        if self.is_dead() {
+            self.refuse(envelope, "actor is dead");
+            return Ok(());
+        }
+        match self.mailbox.offer(envelope, deadline) {
+            Ok(Pushed::Behind) => {}
+            Ok(Pushed::First) => self.schedule(),
+            Err(Refused::Closed(envelope)) => self.refuse(envelope, "actor is dead"),
+            Err(Refused::Full(envelope)) => return Err(envelope),
+        }
+        Ok(())
     }
 
     /// Queues a message whichever thread sends it: for the notices `close`
@@ -249,7 +279,7 @@ impl Core {
     /// Counts `envelope` as a dead letter and drops it. It runs on the
     /// sender's thread, which must not pay for the payload's `Drop`
     /// panicking: the message never reached anyone.
-    fn refuse(&self, envelope: Envelope, why: &'static str) {
+    pub(crate) fn refuse(&self, envelope: Envelope, why: &'static str) {
         self.system.dead_letter(self.id, envelope.type_name, why);
         crate::panic::discard(envelope, self.id);
     }
@@ -431,6 +461,67 @@ impl ActorRef {
         self.core.deliver(Envelope::new(msg, Some(sender.clone())));
     }
 
+    /// Sends `msg` with no sender if the actor's mailbox has room, else
+    /// gives it back as [`SendError::Full`]. Never blocks: this is how an
+    /// actor's handler meets a full mailbox (see
+    /// [`SpawnOptions::mailbox`](crate::SpawnOptions::mailbox)). An
+    /// unbounded mailbox always has room. As with [`send`](Self::send), a
+    /// message to a dead actor is a dead letter, not an error.
+    ///
+    /// ```
+    /// use ferrotp::{Actor, Context, ExitReason, Handlers, SendError, SpawnOptions, System};
+    /// use std::sync::mpsc;
+    ///
+    /// /// Takes no message until its gate opens.
+    /// struct Slow(mpsc::Receiver<()>);
+    /// impl Actor for Slow {
+    ///     fn handlers() -> Handlers<Self> { Handlers::new() }
+    ///     fn started(&mut self, _ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         let _ = self.0.recv();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let system = System::new();
+    /// let (open, gate) = mpsc::channel();
+    /// let slow = system.spawn_with(Slow(gate), SpawnOptions::new().mailbox(1)).unwrap();
+    /// assert!(slow.try_send(1u32).is_ok());
+    /// assert_eq!(slow.try_send(2u32), Err(SendError::Full(2)));
+    /// open.send(()).unwrap();
+    /// ```
+    pub fn try_send<M: Send + 'static>(&self, msg: M) -> Result<(), SendError<M>> {
+        give_back(self.core.offer(Envelope::new(msg, None), None))
+    }
+
+    /// [`try_send`](Self::try_send) on behalf of `sender`.
+    pub fn try_send_from<M: Send + 'static>(
+        &self,
+        msg: M,
+        sender: &ActorRef,
+    ) -> Result<(), SendError<M>> {
+        give_back(
+            self.core
+                .offer(Envelope::new(msg, Some(sender.clone())), None),
+        )
+    }
+
+    /// Sends `msg` with no sender, waiting up to `timeout` for room in a
+    /// full mailbox; gives it back as [`SendError::Full`] if none came.
+    ///
+    /// For plain code that should slow down to its consumer's pace. It
+    /// blocks the calling thread; in an actor's handler prefer
+    /// [`try_send`](Self::try_send) (on a pool worker the wait is a
+    /// blocking section like a `Bridge::call`: the pool adds a worker
+    /// meanwhile, but the actor handles nothing else until it returns).
+    pub fn send_timeout<M: Send + 'static>(
+        &self,
+        msg: M,
+        timeout: Duration,
+    ) -> Result<(), SendError<M>> {
+        let deadline = Instant::now() + timeout;
+        give_back(self.core.offer(Envelope::new(msg, None), Some(deadline)))
+    }
+
     /// Whether the actor is still alive (it may die right after this returns).
     pub fn is_alive(&self) -> bool {
         !self.core.is_dead()
@@ -556,6 +647,7 @@ impl ActorRef {
         links.sort();
         monitored_by.sort();
         monitoring.sort();
+        let (_, mailbox_high_water) = self.core.mailbox.len_and_high_water();
         ActorInfo {
             id: self.id(),
             name: rel.name.clone(),
@@ -575,6 +667,8 @@ impl ActorRef {
             activity_for: stats.activity_for,
             parent: stats.parent,
             labels: rel.labels.to_vec(),
+            mailbox_high_water,
+            mailbox_capacity: self.core.mailbox.capacity(),
         }
     }
 
@@ -653,6 +747,13 @@ pub struct ActorInfo {
     /// OTP's `proc_lib` keeps in the process dictionary. A supervisor
     /// records a child's id here.
     pub labels: Vec<(String, String)>,
+    /// The most messages that ever waited in its mailbox at once (counted
+    /// like `mailbox_len`): how close a bounded mailbox came to its
+    /// capacity, how deep an unbounded one's backlog grew.
+    pub mailbox_high_water: usize,
+    /// The capacity of its mailbox, `None` if unbounded (the default; see
+    /// [`SpawnOptions::mailbox`](crate::SpawnOptions::mailbox)).
+    pub mailbox_capacity: Option<usize>,
 }
 
 impl ActorInfo {
@@ -660,4 +761,13 @@ impl ActorInfo {
     pub fn label(&self, key: &str) -> Option<&str> {
         crate::labels::get(&self.labels, key)
     }
+}
+
+/// The message of a refused send, back as the type it was sent as.
+fn give_back<M: 'static>(offered: Result<(), Envelope>) -> Result<(), SendError<M>> {
+    offered.map_err(|envelope| match envelope.downcast::<M>() {
+        Ok(msg) => SendError::Full(msg),
+        // An envelope made of an `M` downcasts to an `M`.
+        Err(_) => unreachable!("a refused message changed its type"),
+    })
 }

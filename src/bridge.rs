@@ -87,6 +87,8 @@ fn ended_silently(
 struct Pending {
     inbox: Inbox,
     monitor: MonitorRef,
+    /// The target's bounded mailbox refused the request.
+    full: bool,
 }
 
 impl Pending {
@@ -97,8 +99,12 @@ impl Pending {
     /// Sends `msg` with `inbox` as its reply address.
     fn send_from<M: Send + 'static>(inbox: Inbox, target: &ActorRef, msg: M) -> Self {
         let monitor = inbox.monitor(target);
-        inbox.send(target, msg);
-        Pending { inbox, monitor }
+        let full = target.try_send_from(msg, inbox.actor()).is_err();
+        Pending {
+            inbox,
+            monitor,
+            full,
+        }
     }
 
     /// The first message that is not the monitor's `Down`, or the `Down`.
@@ -112,6 +118,9 @@ impl Pending {
     }
 
     fn reply<R: Send + 'static>(&self, deadline: Instant) -> Result<R, CallError> {
+        if self.full {
+            return Err(CallError::Full);
+        }
         match self.wait(deadline) {
             Err(RecvError::Timeout) => Err(CallError::Timeout),
             Ok(Err(down)) => Err(CallError::Stopped(down.reason)),
@@ -172,6 +181,10 @@ impl Bridge {
     }
 
     /// Sends `request` to `target` and waits up to `timeout` for a reply of type `R`.
+    ///
+    /// If `target`'s bounded mailbox is full, the request is not sent and
+    /// the call fails at once with [`CallError::Full`]: the caller decides
+    /// whether to retry, wait or shed the load.
     pub fn call<R, M>(
         &self,
         target: &ActorRef,
@@ -196,7 +209,8 @@ impl Bridge {
     }
 
     /// Sends every request at once, then collects the replies, in the order
-    /// of the requests, all within one `timeout`.
+    /// of the requests, all within one `timeout`. A target whose bounded
+    /// mailbox is full answers [`CallError::Full`] at once.
     pub fn multi_call<R, M>(
         &self,
         requests: impl IntoIterator<Item = (ActorRef, M)>,
@@ -215,7 +229,8 @@ impl Bridge {
     }
 
     /// Sends [`Stop`] to every actor at once and waits, within one
-    /// `timeout`, for each to terminate. The answer is in the order of
+    /// `timeout`, for each to terminate (a `Stop` to a full bounded
+    /// mailbox waits for room within the timeout). The answer is in the order of
     /// `actors`: `Some(Stopped)` with the reason it terminated with (an
     /// actor that was already dead gives `NoProc`), or `None` if it was
     /// still alive at the deadline. An actor listed twice is stopped once
@@ -257,7 +272,13 @@ impl Bridge {
                 }
                 Entry::Vacant(slot) => {
                     slot.insert(vec![index]);
-                    inbox.send(actor, Stop);
+                    // A full bounded mailbox takes the `Stop` once it has
+                    // room, if it does before the deadline; else the `Stop`
+                    // is a dead letter and the answer `None`.
+                    let stop = Envelope::new(Stop, Some(inbox.actor().clone()));
+                    if let Err(stop) = actor.core.offer(stop, Some(deadline)) {
+                        actor.core.refuse(stop, "mailbox full");
+                    }
                 }
             }
         }

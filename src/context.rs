@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::actor::Actor;
 use crate::address::{ActorId, ActorRef};
-use crate::error::{RegistryError, SpawnError};
+use crate::error::{RegistryError, SendError, SpawnError};
 use crate::exit::ExitReason;
 use crate::links::{self, MonitorRef};
 use crate::mailbox::Envelope;
@@ -83,6 +83,15 @@ impl<A: Actor> Context<A> {
     pub fn send<M: Send + 'static>(&self, to: &ActorRef, msg: M) {
         to.core
             .deliver(Envelope::new(msg, Some(self.myself.clone())));
+    }
+
+    /// Sends `msg` to `to`, with this actor as the sender, if `to`'s
+    /// mailbox has room; gives it back as [`SendError::Full`] if not. Never
+    /// blocks (see [`SpawnOptions::mailbox`]): the handler decides what to
+    /// do with a message that did not fit (retry later with `send_after`,
+    /// drop it, answer "busy").
+    pub fn try_send<M: Send + 'static>(&self, to: &ActorRef, msg: M) -> Result<(), SendError<M>> {
+        to.try_send_from(msg, &self.myself)
     }
 
     /// Answers the sender of the current message. Without a sender the

@@ -1,5 +1,6 @@
 //! The errors a user can cause, one type per family of operations.
 
+use std::fmt;
 use std::time::Duration;
 
 use crate::address::ActorId;
@@ -49,6 +50,40 @@ pub enum CallError {
     /// The target terminated (or was not alive) before it replied.
     #[error("the actor stopped before replying ({0})")]
     Stopped(ExitReason),
+    /// The target's bounded mailbox was full: the request was not sent (it
+    /// is dropped, not counted as a dead letter: this error is the notice).
+    #[error("the actor's mailbox is full")]
+    Full,
+}
+
+/// A message was not sent, and here it is back.
+///
+/// Only a bounded mailbox refuses a message
+/// ([`SpawnOptions::mailbox`](crate::SpawnOptions::mailbox)); sending to a
+/// dead actor is not an error (the message is a dead letter).
+#[derive(Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError<M> {
+    /// The mailbox was at its capacity (and still was at the deadline, for
+    /// [`ActorRef::send_timeout`](crate::ActorRef::send_timeout)).
+    #[error("the actor's mailbox is full")]
+    Full(M),
+}
+
+impl<M> SendError<M> {
+    /// The message that was not sent.
+    pub fn into_inner(self) -> M {
+        match self {
+            SendError::Full(msg) => msg,
+        }
+    }
+}
+
+impl<M> fmt::Debug for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Full(_) => f.write_str("Full(..)"),
+        }
+    }
 }
 
 /// An actor could not be spawned.
@@ -71,6 +106,10 @@ pub enum SpawnError {
     /// The name in the spawn options could not be registered.
     #[error("could not register the new actor: {0}")]
     Name(#[from] RegistryError),
+    /// The spawn options asked for a mailbox of capacity 0, which could
+    /// never hold a message.
+    #[error("a bounded mailbox needs a capacity of at least 1")]
+    ZeroCapacity,
     /// The actor's `started` hook failed (only reported when the spawn
     /// options asked to wait for it).
     #[error("the actor failed to start: {0}")]

@@ -90,7 +90,7 @@ impl Inbox {
     /// An inbox whose reader learns of mail through `driver` (a blocked
     /// thread, or an async task's waker).
     pub(crate) fn with_driver(system: &Arc<SystemInner>, driver: Driver) -> Self {
-        let core = Core::new(system.next_id(), system.clone(), driver, true, None);
+        let core = Core::new(system.next_id(), system.clone(), driver, true, None, None);
         Inbox {
             actor: ActorRef::from_core(Arc::new(core)),
             taken: Mutex::new(Taken::default()),

@@ -78,7 +78,7 @@ pub use actor::Actor;
 pub use address::{ActorId, ActorInfo, ActorRef};
 pub use bridge::Bridge;
 pub use context::Context;
-pub use error::{CallError, RecvError, RegistryError, ShutdownError, SpawnError};
+pub use error::{CallError, RecvError, RegistryError, SendError, ShutdownError, SpawnError};
 pub use events::{Events, LifecycleEvent};
 pub use executor::Executor;
 pub use exit::{Down, ExitReason, Stop, Stopped};

@@ -21,6 +21,15 @@
 //! told of new mail in one of two ways: a pool worker is handed the actor
 //! (`Core::deliver` schedules it), or a thread blocked in [`Mailbox::recv`]
 //! is woken.
+//!
+//! A mailbox is unbounded unless its actor was spawned with a capacity
+//! ([`bound`]): then a message that finds it full is refused
+//! ([`Mailbox::offer`]), or its sender waits for room. Only messages sent by
+//! users are refused: exit signals, `Down`, the `Stopped` a stopper gets and
+//! internal wake-ups always get in (an actor must learn of an end whatever
+//! its backlog), so they may take the length past the capacity.
+
+mod bound;
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -36,6 +45,7 @@ use crate::exit::{Down, ExitReason};
 use crate::links::LinkId;
 use crate::panic::discard;
 use crate::payload::Payload;
+use bound::Bound;
 
 /// One message as it travels: the payload, its type's name, and its sender.
 ///
@@ -140,9 +150,21 @@ struct Queues {
     /// an inbox may be read by several threads, and a wake-up must reach
     /// each of them that mail is for.
     sleepers: u32,
+    /// The most pieces of mail that ever waited at once.
+    high_water: usize,
 }
 
 impl Queues {
+    /// Messages and exit signals waiting.
+    fn len(&self) -> usize {
+        self.messages.len() + self.signals.len()
+    }
+
+    /// Notes the length after a push in the high-water mark.
+    fn note_length(&mut self) {
+        self.high_water = self.high_water.max(self.len());
+    }
+
     /// Whether the first exit signal is to be taken now, before the next
     /// message: it is untrappable, or the actor does not trap exits, or
     /// every message queued before it has been taken.
@@ -213,6 +235,17 @@ pub(crate) struct Mailbox {
     /// returned yet: another reader must take from there rather than sleep.
     /// Written under the queues' lock (see [`Mailbox::set_stashed`]).
     stashed: AtomicBool,
+    /// The capacity of a bounded mailbox; `None` (the default) for an
+    /// unbounded one, which so pays one pointer.
+    bound: Option<Box<Bound>>,
+}
+
+/// Why [`Mailbox::offer`] gave a message back.
+pub(crate) enum Refused {
+    /// The actor has terminated.
+    Closed(Envelope),
+    /// The mailbox is at its capacity (and stayed so until the deadline).
+    Full(Envelope),
 }
 
 /// What [`Mailbox::recv_shared`] brings back.
@@ -224,16 +257,79 @@ pub(crate) enum Received {
 }
 
 impl Mailbox {
+    /// A mailbox that holds at most `capacity` messages sent by users.
+    pub fn bounded(capacity: usize) -> Self {
+        let mut mailbox = Mailbox::default();
+        mailbox.bound = Some(Box::new(Bound::new(capacity)));
+        mailbox
+    }
+
     fn queues(&self) -> MutexGuard<'_, Queues> {
         self.queues.lock()
     }
 
-    /// Appends to the message queue; gives the mail back if the mailbox is
-    /// closed. Says whether this mail found the mailbox empty.
+    /// The capacity, if the mailbox is bounded.
+    pub fn capacity(&self) -> Option<usize> {
+        self.bound.as_ref().map(|bound| bound.capacity())
+    }
+
+    /// Appends to the message queue whatever its capacity (for the
+    /// runtime's notices, `Down` and wake-ups, which are never refused);
+    /// gives the mail back if the mailbox is closed. Says whether this mail
+    /// found the mailbox empty.
     pub fn push(&self, mail: Mail) -> Result<Pushed, Mail> {
-        let mut queues = self.queues();
+        let queues = self.queues();
         if queues.closed {
             return Err(mail);
+        }
+        Ok(self.append(queues, mail))
+    }
+
+    /// Appends a message a user sent, if the mailbox has room for it. If it
+    /// is full and `deadline` is given, waits for room until then (on a
+    /// pool worker, as a blocking section the pool makes up for).
+    pub fn offer(&self, envelope: Envelope, deadline: Option<Instant>) -> Result<Pushed, Refused> {
+        let queues = self.queues();
+        if queues.closed {
+            return Err(Refused::Closed(envelope));
+        }
+        match &self.bound {
+            Some(bound) if !bound.has_room() => {}
+            _ => return Ok(self.append(queues, Mail::Message(envelope))),
+        }
+        drop(queues);
+        match deadline {
+            Some(deadline) if Instant::now() < deadline => {
+                crate::executor::pool::blocking(|| self.offer_until(envelope, deadline))
+            }
+            _ => Err(Refused::Full(envelope)),
+        }
+    }
+
+    /// [`offer`](Self::offer) that waits for room until `deadline`.
+    fn offer_until(&self, envelope: Envelope, deadline: Instant) -> Result<Pushed, Refused> {
+        let mut queues = self.queues();
+        loop {
+            if queues.closed {
+                return Err(Refused::Closed(envelope));
+            }
+            match &self.bound {
+                Some(bound) if !bound.has_room() => {
+                    if Instant::now() >= deadline {
+                        return Err(Refused::Full(envelope));
+                    }
+                    bound.wait_for_room(&mut queues, deadline);
+                }
+                _ => return Ok(self.append(queues, Mail::Message(envelope))),
+            }
+        }
+    }
+
+    /// Appends `mail` to an open mailbox's message queue (a message is
+    /// counted against the capacity, if any).
+    fn append(&self, mut queues: MutexGuard<'_, Queues>, mail: Mail) -> Pushed {
+        if let (Some(bound), Mail::Message(_)) = (&self.bound, &mail) {
+            bound.admitted();
         }
         let pushed = match queues.messages.is_empty() && queues.signals.is_empty() {
             true => Pushed::First,
@@ -246,9 +342,22 @@ impl Mailbox {
         }
         queues.messages.push_back(mail);
         queues.pushed += 1;
+        queues.note_length();
         self.has_mail.store(true, Ordering::Release);
         self.wake_waiter(queues);
-        Ok(pushed)
+        pushed
+    }
+
+    /// A message was taken out of a batch ([`pop_batch`](Self::pop_batch))
+    /// to be handled: its place counts no more against the capacity.
+    pub fn release(&self, mail: &Mail) {
+        if let (Some(bound), Mail::Message(_)) = (&self.bound, mail) {
+            if bound.freed() {
+                let queues = self.queues();
+                bound.wake();
+                drop(queues);
+            }
+        }
     }
 
     /// Appends an exit signal, in its place after the messages queued so
@@ -264,6 +373,7 @@ impl Mailbox {
             let place = queues.pushed;
             queues.signals.push_back((place, signal));
         }
+        queues.note_length();
         self.publish_signals(&queues);
         self.has_mail.store(true, Ordering::Release);
         self.wake_waiter(queues);
@@ -319,6 +429,12 @@ impl Mailbox {
             queues.messages.pop_front()
         };
         self.settle(queues);
+        // Taken one at a time, a message is handled next: its place is free.
+        if let (Some(bound), Some(Mail::Message(_))) = (&self.bound, &mail) {
+            if bound.freed() {
+                bound.wake();
+            }
+        }
         mail
     }
 
@@ -348,7 +464,9 @@ impl Mailbox {
 
     /// Moves up to `max` items into `batch` under one lock: an exit signal
     /// alone if one is due, else messages up to the next signal's place.
-    /// Returns how many.
+    /// Returns how many. In a bounded mailbox the batch's messages keep
+    /// their places until the caller [`release`](Self::release)s each as it
+    /// takes it to be handled.
     ///
     /// Whoever works through the batch checks
     /// [`signal_overtakes`](Self::signal_overtakes) before each message, so
@@ -443,8 +561,13 @@ impl Mailbox {
 
     /// Messages and exit signals waiting (including internal wake-ups).
     pub fn len(&self) -> usize {
+        self.queues().len()
+    }
+
+    /// The length now and the most that ever waited at once.
+    pub fn len_and_high_water(&self) -> (usize, usize) {
         let queues = self.queues();
-        queues.messages.len() + queues.signals.len()
+        (queues.len(), queues.high_water)
     }
 
     /// Closes actor `to`'s mailbox (what arrives later is refused) and
@@ -453,6 +576,10 @@ impl Mailbox {
         let (messages, signals) = {
             let mut queues = self.queues();
             queues.closed = true;
+            // Senders waiting for room learn that the actor is gone.
+            if let Some(bound) = &self.bound {
+                bound.wake();
+            }
             self.signal_state.store(0, Ordering::Release);
             self.has_mail.store(false, Ordering::Release);
             (

@@ -316,6 +316,7 @@ pub struct SpawnOptions {
     await_started: bool,
     executor: Option<Executor>,
     labels: Vec<(String, String)>,
+    mailbox: Option<usize>,
     pub(crate) monitored_by: Option<ActorRef>,
     tie_notices: bool,
 }
@@ -404,6 +405,48 @@ impl SpawnOptions {
     /// ```
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.labels.push((key.into(), value.into()));
+        self
+    }
+
+    /// Bounds the actor's mailbox to `capacity` messages (at least 1; the
+    /// spawn fails with [`SpawnError::ZeroCapacity`] otherwise). Without
+    /// it a mailbox is unbounded, as in Erlang: a producer that outruns its
+    /// consumer grows it until memory runs out.
+    ///
+    /// A message counts from when it is admitted until the actor takes it
+    /// to be handled. What a full mailbox does with a message depends on
+    /// how it is sent:
+    /// - [`ActorRef::try_send`](crate::ActorRef::try_send) and
+    ///   [`Context::try_send`](crate::Context::try_send) give it back at
+    ///   once as [`SendError::Full`](crate::SendError::Full); they never
+    ///   block, so an actor's handler uses them;
+    /// - [`ActorRef::send_timeout`](crate::ActorRef::send_timeout) waits for
+    ///   room, for plain code that should slow to the consumer's pace;
+    /// - [`send`](crate::ActorRef::send) (and whatever sends for you:
+    ///   `reply`, timers, group broadcasts) never blocks either: the message
+    ///   is dropped and counted as a dead letter
+    ///   ([`System::dead_letters`]);
+    /// - [`Bridge::call`](crate::Bridge::call) fails at once with
+    ///   [`CallError::Full`](crate::CallError::Full).
+    ///
+    /// Exit signals, `kill`, `Down` and the `Stopped` answering a `Stop`
+    /// are never refused: an actor learns of an end whatever its backlog.
+    /// [`Stop`](crate::Stop) is an ordinary message, refused like any
+    /// other: [`Bridge::stop`](crate::Bridge::stop) waits for room within
+    /// its timeout, and an exit signal (`ActorRef::exit` with `Shutdown`,
+    /// which is how supervisors stop children) or `kill` stops an actor
+    /// whatever its backlog.
+    ///
+    /// ```
+    /// use ferrotp::{Actor, Handlers, SpawnOptions, System};
+    /// # struct Worker;
+    /// # impl Actor for Worker { fn handlers() -> Handlers<Self> { Handlers::new() } }
+    /// let system = System::new();
+    /// let worker = system.spawn_with(Worker, SpawnOptions::new().mailbox(1_000)).unwrap();
+    /// assert_eq!(worker.info().mailbox_capacity, Some(1_000));
+    /// ```
+    pub fn mailbox(mut self, capacity: usize) -> Self {
+        self.mailbox = Some(capacity);
         self
     }
 }
@@ -504,6 +547,9 @@ impl System {
         options: SpawnOptions,
     ) -> Result<(ActorRef, Option<MonitorRef>), SpawnError> {
         let inner = &self.inner;
+        if options.mailbox == Some(0) {
+            return Err(SpawnError::ZeroCapacity);
+        }
         let gate = SpawnGate::enter(inner)?;
         let id = inner.next_id();
         let executor = options.executor.unwrap_or(inner.default_executor);
@@ -518,6 +564,7 @@ impl System {
             driver,
             options.trap_exit,
             parent,
+            options.mailbox,
         ));
         if options.tie_notices {
             core.tie_notices.store(true, Ordering::Relaxed);

@@ -165,6 +165,8 @@ impl<A: Actor> Turn for PooledCell<A> {
             let Some(mail) = signal.or_else(|| batch.pop_front()) else {
                 break;
             };
+            // Taken to be handled: its place in a bounded mailbox is free.
+            core.mailbox.release(&mail);
             in_hand.set(batch.len());
             handled += 1;
             if env.time(&core, mail.type_name(), || cell.handle(mail)) == Flow::Done {

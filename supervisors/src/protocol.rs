@@ -141,7 +141,9 @@ impl Handle {
         bridge
             .call::<R, M>(&self.actor, request, self.call_timeout)
             .map_err(|error| match error {
-                CallError::Timeout => SupervisorError::Timeout,
+                // A supervisor's mailbox is unbounded; a full one would be
+                // a busy supervisor, as a timeout is.
+                CallError::Timeout | CallError::Full => SupervisorError::Timeout,
                 CallError::Stopped(reason) => self.down(reason),
                 // Handles are only made for supervisor actors, which answer
                 // every request with the type asked for.

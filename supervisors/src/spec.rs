@@ -218,6 +218,17 @@ impl ChildSpec {
         self
     }
 
+    /// Bounds the child's mailbox to `capacity` messages at every
+    /// (re)start ([`SpawnOptions::mailbox`]); unbounded by default. A
+    /// capacity of 0 makes every start fail.
+    pub fn mailbox(mut self, capacity: usize) -> Self {
+        let start = self.start;
+        self.start = Arc::new(move |system, supervisor, options| {
+            start(system, supervisor, options.mailbox(capacity))
+        });
+        self
+    }
+
     /// The child's id, unique within its supervisor.
     pub fn id(&self) -> &str {
         &self.id
