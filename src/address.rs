@@ -249,7 +249,7 @@ impl Core {
             self.refuse(envelope, "actor is dead");
             return Ok(());
         }
-        match self.mailbox.offer(envelope, deadline) {
+        match self.mailbox.offer(envelope, deadline, || self.is_dead()) {
             Ok(Pushed::Behind) => {}
             Ok(Pushed::First) => self.schedule(),
             Err(Refused::Closed(envelope)) => self.refuse(envelope, "actor is dead"),
@@ -359,6 +359,9 @@ impl Core {
             let (name, waiter, ties) = rel.take_all();
             (name, waiter, ties, announced)
         };
+        // Senders waiting for room go now: the mailbox of an actor killed
+        // in a stuck handler closes only if that handler returns.
+        self.mailbox.wake_senders();
         // Its pending timers go now, not at their deadlines.
         self.system.timers.actor_ended(self);
         // Its tasks are aborted before anyone hears of its end. (A task

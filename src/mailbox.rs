@@ -287,8 +287,16 @@ impl Mailbox {
 
     /// Appends a message a user sent, if the mailbox has room for it. If it
     /// is full and `deadline` is given, waits for room until then (on a
-    /// pool worker, as a blocking section the pool makes up for).
-    pub fn offer(&self, envelope: Envelope, deadline: Option<Instant>) -> Result<Pushed, Refused> {
+    /// pool worker, as a blocking section the pool makes up for), or until
+    /// `gone` says the actor has terminated: its mailbox may only close
+    /// later (a killed actor's thread may be stuck), and whoever ends it
+    /// calls [`wake_senders`](Self::wake_senders).
+    pub fn offer(
+        &self,
+        envelope: Envelope,
+        deadline: Option<Instant>,
+        gone: impl Fn() -> bool,
+    ) -> Result<Pushed, Refused> {
         let queues = self.queues();
         if queues.closed {
             return Err(Refused::Closed(envelope));
@@ -300,17 +308,24 @@ impl Mailbox {
         drop(queues);
         match deadline {
             Some(deadline) if Instant::now() < deadline => {
-                crate::executor::pool::blocking(|| self.offer_until(envelope, deadline))
+                crate::executor::pool::blocking(|| self.offer_until(envelope, deadline, gone))
             }
             _ => Err(Refused::Full(envelope)),
         }
     }
 
     /// [`offer`](Self::offer) that waits for room until `deadline`.
-    fn offer_until(&self, envelope: Envelope, deadline: Instant) -> Result<Pushed, Refused> {
+    fn offer_until(
+        &self,
+        envelope: Envelope,
+        deadline: Instant,
+        gone: impl Fn() -> bool,
+    ) -> Result<Pushed, Refused> {
         let mut queues = self.queues();
         loop {
-            if queues.closed {
+            // Looked at under the lock `wake_senders` takes: an end after
+            // this look wakes this thread.
+            if queues.closed || gone() {
                 return Err(Refused::Closed(envelope));
             }
             match &self.bound {
@@ -346,6 +361,16 @@ impl Mailbox {
         self.has_mail.store(true, Ordering::Release);
         self.wake_waiter(queues);
         pushed
+    }
+
+    /// Wakes the senders waiting for room, to look again (the actor has
+    /// terminated).
+    pub fn wake_senders(&self) {
+        if let Some(bound) = &self.bound {
+            let queues = self.queues();
+            bound.wake();
+            drop(queues);
+        }
     }
 
     /// A message was taken out of a batch ([`pop_batch`](Self::pop_batch))
