@@ -251,7 +251,7 @@ ferrotp::on_each_executor! {
     #[test]
     fn a_sender_waiting_for_room_is_freed_when_the_actor_dies() {
         let system = new_system();
-        let (actor, _open, _seen) = gated(&system, 1, SpawnOptions::new(), None);
+        let (actor, open, _seen) = gated(&system, 1, SpawnOptions::new(), None);
         actor.try_send(1u32).unwrap();
         let (done_tx, done) = crossbeam_channel::bounded(1);
         let waiter = {
@@ -269,6 +269,8 @@ ferrotp::on_each_executor! {
         done.recv_timeout(WAIT).expect("the waiting sender to be freed by the kill");
         assert_eq!(waiter.join().unwrap(), Ok(()));
         assert!(system.dead_letters() > before);
+        // The killed actor's code still waits in `started`: let it return.
+        drop(open);
         system.shutdown(WAIT).unwrap();
     }
 
@@ -310,13 +312,14 @@ ferrotp::on_each_executor! {
             ]
         );
         // `kill` of an actor with a full mailbox.
-        let (full, _open, _seen) = gated(&system, 1, SpawnOptions::new(), None);
+        let (full, full_open, _seen) = gated(&system, 1, SpawnOptions::new(), None);
         full.try_send(1u32).unwrap();
         let inbox = system.inbox();
         inbox.monitor(&full);
         full.kill();
         let down = inbox.recv(WAIT).unwrap().downcast::<Down>().unwrap();
         assert_eq!(down.reason, ExitReason::Killed);
+        drop(full_open);
         system.shutdown(WAIT).unwrap();
     }
 
