@@ -80,14 +80,20 @@ impl AsyncInbox {
 struct AsyncPending {
     inbox: AsyncInbox,
     monitor: MonitorRef,
+    /// The target's bounded mailbox refused the request.
+    full: bool,
 }
 
 impl AsyncPending {
     fn send<M: Send + 'static>(system: &Arc<SystemInner>, target: &ActorRef, msg: M) -> Self {
         let inbox = AsyncInbox::new(system);
         let monitor = inbox.0.monitor(target);
-        inbox.0.send(target, msg);
-        AsyncPending { inbox, monitor }
+        let full = target.try_send_from(msg, inbox.0.actor()).is_err();
+        AsyncPending {
+            inbox,
+            monitor,
+            full,
+        }
     }
 }
 
@@ -110,6 +116,9 @@ impl<R: Send + 'static> Future for Reply<R> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let pending = &self.pending;
+        if pending.full {
+            return Poll::Ready(Err(CallError::Full));
+        }
         let envelope = match pending.inbox.poll_recv(cx) {
             Poll::Ready(envelope) => envelope,
             Poll::Pending => return Poll::Pending,
@@ -169,7 +178,8 @@ impl Bridge {
     /// comes after the future timed out or was dropped never answers a
     /// later call (it becomes a dead letter); a target that terminates
     /// before it replies, or was not alive, fails the call at once with
-    /// [`CallError::Stopped`]. The request is sent when `call_async`
+    /// [`CallError::Stopped`]; a full bounded mailbox fails it at once with
+    /// [`CallError::Full`]. The request is sent when `call_async`
     /// returns, not when the future is first polled: calls made one after
     /// the other reach an actor in that order, whatever order they are
     /// awaited in (pipelining).
@@ -251,7 +261,11 @@ impl Bridge {
         let inbox = AsyncInbox::new(self.system().inner());
         let monitor = inbox.0.monitor(target);
         DownFuture {
-            pending: AsyncPending { inbox, monitor },
+            pending: AsyncPending {
+                inbox,
+                monitor,
+                full: false,
+            },
         }
     }
 
@@ -261,7 +275,10 @@ impl Bridge {
     /// The answer is in the order of `actors`: `Some(Stopped)` with the
     /// reason each terminated with (`NoProc` if it was already dead), or
     /// `None` if it was still alive at the deadline. Needs a tokio runtime
-    /// with time enabled, like [`call_async`](Self::call_async).
+    /// with time enabled, like [`call_async`](Self::call_async). Unlike
+    /// `stop`, it waits for no room: a `Stop` that finds a bounded mailbox
+    /// full is a dead letter, and that answer `None` (an exit signal stops
+    /// an actor whatever its backlog).
     ///
     /// ```
     /// use ferrotp::{Actor, ExitReason, Handlers, System};

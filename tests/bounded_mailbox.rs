@@ -369,6 +369,24 @@ ferrotp::on_each_executor! {
     }
 
     #[test]
+    fn an_async_call_to_a_full_mailbox_fails_at_once_with_full() {
+        let system = new_system();
+        let (actor, open, seen) = gated(&system, 1, SpawnOptions::new(), None);
+        actor.try_send(1u32).unwrap();
+        let call = system.bridge().call_async::<u32, u32>(&actor, 2, Duration::from_secs(60));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(runtime.block_on(call), Err(CallError::Full));
+        assert!(started.elapsed() < WAIT);
+        open.send(()).unwrap();
+        assert_eq!(next(&seen), Seen::Num(1));
+        // The next one handled is the one sent after: the refused request never comes.
+        actor.send_timeout(3u32, WAIT).unwrap();
+        assert_eq!(next(&seen), Seen::Num(3));
+        system.shutdown(WAIT).unwrap();
+    }
+
+    #[test]
     fn an_actor_meets_a_full_mailbox_without_blocking() {
         let system = new_system();
         let (target, open, seen) = gated(&system, 2, SpawnOptions::new(), None);
