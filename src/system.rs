@@ -429,8 +429,9 @@ impl SpawnOptions {
     /// - [`Bridge::call`](crate::Bridge::call) fails at once with
     ///   [`CallError::Full`](crate::CallError::Full).
     ///
-    /// Exit signals, `kill`, `Down` and the `Stopped` answering a `Stop`
-    /// are never refused: an actor learns of an end whatever its backlog.
+    /// Exit signals, `kill`, `Down`, the `Stopped` answering a `Stop` and
+    /// the outcomes of the actor's own tasks (feature `tokio`) are never
+    /// refused: an actor learns of an end whatever its backlog.
     /// [`Stop`](crate::Stop) is an ordinary message, refused like any
     /// other: [`Bridge::stop`](crate::Bridge::stop) waits for room within
     /// its timeout, and an exit signal (`ActorRef::exit` with `Shutdown`,

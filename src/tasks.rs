@@ -239,7 +239,7 @@ impl<A: Actor> Context<A> {
             Err(error) => {
                 tracing::error!(actor = %core.id, %error, "no tokio runtime for a task");
                 let error = TaskError::NoRuntime(error);
-                actor.send(TaskFailed { task, error });
+                deliver_outcome(actor, TaskFailed { task, error });
                 return task;
             }
         };
@@ -304,11 +304,19 @@ async fn run<F, M>(
         return;
     }
     match message {
-        Ok(message) => actor.send(message),
+        Ok(message) => deliver_outcome(&actor, message),
         Err(panic) => {
             tracing::warn!(actor = %actor.id(), %task, %panic, "task panicked");
             let error = TaskError::Panicked(panic);
-            actor.send(TaskFailed { task, error });
+            deliver_outcome(&actor, TaskFailed { task, error });
         }
     }
+}
+
+/// Sends a task's outcome to its actor. A bounded mailbox never refuses it
+/// (like a `Down`): the actor asked for it, and may wait for nothing else.
+fn deliver_outcome<M: Send + 'static>(actor: &ActorRef, outcome: M) {
+    actor
+        .core
+        .enqueue(crate::mailbox::Envelope::new(outcome, None));
 }

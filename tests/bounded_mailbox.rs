@@ -28,6 +28,8 @@ struct Gated {
     seen: Sender<Seen>,
     /// Monitored from `started`, before the gate.
     watch: Option<ActorRef>,
+    /// Awaited by a task spawned in `started`: its outcome is a `u32`.
+    task: Option<tokio::sync::oneshot::Receiver<u32>>,
 }
 
 impl Gated {
@@ -57,6 +59,9 @@ impl Actor for Gated {
         if let Some(target) = self.watch.take() {
             ctx.monitor(&target);
         }
+        if let Some(outcome) = self.task.take() {
+            ctx.spawn_task(outcome, |outcome| outcome.unwrap_or(0));
+        }
         let _ = self.gate.recv_timeout(WAIT);
         Ok(())
     }
@@ -75,6 +80,7 @@ fn gated(
         gate,
         seen: seen_tx,
         watch,
+        task: None,
     };
     let actor = system
         .spawn_with(actor, options.mailbox(capacity))
@@ -324,6 +330,29 @@ ferrotp::on_each_executor! {
     }
 
     #[test]
+    fn a_task_outcome_is_never_refused() {
+        let system = new_system();
+        let (open, gate) = crossbeam_channel::bounded(1);
+        let (seen_tx, seen) = crossbeam_channel::unbounded();
+        let (finish, outcome) = tokio::sync::oneshot::channel();
+        let actor = Gated { gate, seen: seen_tx, watch: None, task: Some(outcome) };
+        let actor = system.spawn_with(actor, SpawnOptions::new().mailbox(1)).unwrap();
+        actor.try_send(1u32).unwrap();
+        assert!(actor.try_send(2u32).is_err());
+        // The task ends while the mailbox is full: its outcome gets in.
+        finish.send(7).unwrap();
+        let deadline = std::time::Instant::now() + WAIT;
+        while actor.info().mailbox_len < 2 {
+            assert!(std::time::Instant::now() < deadline, "the outcome did not arrive");
+            std::thread::yield_now();
+        }
+        open.send(()).unwrap();
+        assert_eq!(next(&seen), Seen::Num(1));
+        assert_eq!(next(&seen), Seen::Num(7));
+        system.shutdown(WAIT).unwrap();
+    }
+
+    #[test]
     fn bridge_stop_waits_for_room_for_its_stop() {
         let system = new_system();
         let (actor, open, seen) = gated(&system, 1, SpawnOptions::new(), None);
@@ -413,7 +442,7 @@ ferrotp::on_each_executor! {
         // the deepest backlog.
         let (open, gate) = crossbeam_channel::bounded(1);
         let (seen_tx, seen) = crossbeam_channel::unbounded();
-        let unbounded = system.spawn(Gated { gate, seen: seen_tx, watch: None });
+        let unbounded = system.spawn(Gated { gate, seen: seen_tx, watch: None, task: None });
         for n in 0..100u32 {
             assert_eq!(unbounded.try_send(n), Ok(()));
         }
