@@ -236,6 +236,7 @@ impl Core {
     /// gives the message back if there was none. Otherwise as
     /// [`deliver`](Self::deliver): a message that is void (a killed sender,
     /// a dead receiver) is a dead letter, not an error.
+    #[inline]
     pub fn offer(
         self: &Arc<Self>,
         envelope: Envelope,

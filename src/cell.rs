@@ -86,6 +86,11 @@ impl<A: Actor> ActorCell<A> {
         }
         match mail {
             Mail::Wake => Flow::Continue,
+            // Looked at here, without moving the envelope, so that the
+            // common message goes straight to its handler.
+            Mail::Message(envelope) if !groups::is_group_notice(&envelope) => {
+                self.on_message(envelope)
+            }
             Mail::Message(envelope) => match groups::screen(self.core(), envelope) {
                 Some(envelope) => self.on_message(envelope),
                 None => Flow::Continue,
@@ -115,14 +120,14 @@ impl<A: Actor> ActorCell<A> {
             type_name,
             sender,
         } = envelope;
-        if payload.type_id() == TypeId::of::<Stop>()
-            && !self.handlers.handles_type(TypeId::of::<Stop>())
-        {
+        // Looked up once: through the payload's table, it is a call.
+        let type_id = payload.type_id();
+        if type_id == TypeId::of::<Stop>() && !self.handlers.handles_type(TypeId::of::<Stop>()) {
             self.ctx.stop_reply_to = sender;
             return self.terminate(ExitReason::Normal);
         }
         self.ctx.sender = sender;
-        let outcome = self.run_handler(payload, type_name);
+        let outcome = self.run_handler(payload, type_id, type_name);
         self.ctx.sender = None;
         if self.core().is_dead() {
             return self.abandon();
@@ -138,7 +143,12 @@ impl<A: Actor> ActorCell<A> {
         }
     }
 
-    fn run_handler(&mut self, payload: Payload, type_name: &'static str) -> Result<(), ExitReason> {
+    fn run_handler(
+        &mut self,
+        payload: Payload,
+        type_id: TypeId,
+        type_name: &'static str,
+    ) -> Result<(), ExitReason> {
         let Some(state) = self.state.as_mut() else {
             return Ok(());
         };
@@ -147,16 +157,19 @@ impl<A: Actor> ActorCell<A> {
         // A message no handler takes is dropped here, inside the guard: it
         // was delivered to this actor, so a panic in its `Drop` is this
         // actor's own panic, like one in a handler that takes it.
-        let dispatched = guard(|| match handlers.dispatch(state, payload, type_name, ctx) {
-            Ok(outcome) => outcome,
-            Err(unhandled) => {
-                let core = &ctx.myself().core;
-                core.system
-                    .dead_letter(core.id, type_name, "no handler for this type");
-                drop(unhandled);
-                Ok(())
-            }
-        });
+        let dispatched =
+            guard(
+                || match handlers.dispatch(state, payload, type_id, type_name, ctx) {
+                    Ok(outcome) => outcome,
+                    Err(unhandled) => {
+                        let core = &ctx.myself().core;
+                        core.system
+                            .dead_letter(core.id, type_name, "no handler for this type");
+                        drop(unhandled);
+                        Ok(())
+                    }
+                },
+            );
         dispatched.unwrap_or_else(|text| Err(ExitReason::Panic(text)))
     }
 

@@ -349,6 +349,12 @@ impl Groups {
     }
 }
 
+/// Whether `envelope` is a group notice, which [`screen`] looks at.
+#[inline]
+pub(crate) fn is_group_notice(envelope: &Envelope) -> bool {
+    envelope.is::<GroupChanged>()
+}
+
 /// Lets `envelope` through unless it is a [`GroupChanged`] whose monitor
 /// `receiver` no longer holds (demonitored after it was sent): the check
 /// that makes `demonitor_group` final.

@@ -89,9 +89,17 @@ impl<E: Display> HandlerResult for Result<(), E> {
 /// }
 /// ```
 pub struct Handlers<A> {
-    by_type: HashMap<TypeId, Handler<A>, BuildHasherDefault<TypeIdHasher>>,
+    /// The handlers in the order they were added. Most actors handle a
+    /// few types: a scan of a few `TypeId`s finds one faster than a hash
+    /// lookup, and every message looks one up.
+    table: Vec<(TypeId, Handler<A>)>,
+    /// Where each type's handler is in `table`, for larger tables.
+    index: HashMap<TypeId, usize, BuildHasherDefault<TypeIdHasher>>,
     fallback: Option<Fallback<A>>,
 }
+
+/// Up to this many handlers, a lookup scans the table.
+const SCANNED: usize = 8;
 
 impl<A: Actor> Default for Handlers<A> {
     fn default() -> Self {
@@ -103,8 +111,33 @@ impl<A: Actor> Handlers<A> {
     /// No handlers: every message is a dead letter (but `Stop` still stops).
     pub fn new() -> Self {
         Handlers {
-            by_type: HashMap::default(),
+            table: Vec::new(),
+            index: HashMap::default(),
             fallback: None,
+        }
+    }
+
+    /// Adds `handler` for `type_id`, replacing an earlier one for it.
+    fn insert(&mut self, type_id: TypeId, handler: Handler<A>) {
+        match self.index.get(&type_id) {
+            Some(&at) => self.table[at].1 = handler,
+            None => {
+                self.index.insert(type_id, self.table.len());
+                self.table.push((type_id, handler));
+            }
+        }
+    }
+
+    /// The handler for `type_id`, if there is one.
+    #[inline]
+    fn find(&self, type_id: TypeId) -> Option<&Handler<A>> {
+        if self.table.len() <= SCANNED {
+            self.table
+                .iter()
+                .find(|(id, _)| *id == type_id)
+                .map(|(_, handler)| handler)
+        } else {
+            self.index.get(&type_id).map(|&at| &self.table[at].1)
         }
     }
 
@@ -124,7 +157,7 @@ impl<A: Actor> Handlers<A> {
                 // Unreachable: the table is keyed by the payload's TypeId.
                 Err(_) => Ok(()),
             });
-        self.by_type.insert(TypeId::of::<M>(), handler);
+        self.insert(TypeId::of::<M>(), handler);
         self
     }
 
@@ -151,7 +184,9 @@ impl<A: Actor> Handlers<A> {
     /// Adds `other`'s handlers; where both handle a type, `other`'s wins
     /// (and its fallback, if it has one).
     pub fn merge(mut self, other: Handlers<A>) -> Self {
-        self.by_type.extend(other.by_type);
+        for (type_id, handler) in other.table {
+            self.insert(type_id, handler);
+        }
         if other.fallback.is_some() {
             self.fallback = other.fallback;
         }
@@ -160,24 +195,26 @@ impl<A: Actor> Handlers<A> {
 
     /// Whether a handler for `M` is registered.
     pub fn handles<M: 'static>(&self) -> bool {
-        self.by_type.contains_key(&TypeId::of::<M>())
+        self.find(TypeId::of::<M>()).is_some()
     }
 
     pub(crate) fn handles_type(&self, type_id: TypeId) -> bool {
-        self.by_type.contains_key(&type_id)
+        self.find(type_id).is_some()
     }
 
-    /// Runs the handler for the payload's type; gives the payload back if
-    /// there is none and no fallback.
+    /// Runs the handler for the payload's type (`type_id`, the payload's,
+    /// which the caller already has); gives the payload back if there is
+    /// none and no fallback.
     pub(crate) fn dispatch(
         &self,
         actor: &mut A,
         payload: Payload,
+        type_id: TypeId,
         type_name: &'static str,
         ctx: &mut Context<A>,
     ) -> Result<Result<(), ExitReason>, Payload> {
-        let type_id = payload.type_id();
-        if let Some(handler) = self.by_type.get(&type_id) {
+        debug_assert_eq!(type_id, payload.type_id());
+        if let Some(handler) = self.find(type_id) {
             Ok(handler(actor, payload, ctx))
         } else if let Some(fallback) = &self.fallback {
             Ok(fallback(actor, payload, type_name, ctx))
@@ -211,4 +248,80 @@ pub(crate) fn handlers_for<A: Actor>() -> Arc<Handlers<A>> {
         .downcast::<Handlers<A>>()
         // Unreachable: the cell is keyed by `A`'s TypeId.
         .unwrap_or_else(|_| Arc::new(A::handlers()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records which handler took a message.
+    struct Log(Vec<String>);
+
+    impl Actor for Log {
+        fn handlers() -> Handlers<Self> {
+            Handlers::new()
+        }
+    }
+
+    /// A handler table with `N` message types, `Tag<0>` .. `Tag<N-1>`.
+    struct Tag<const N: usize>;
+
+    fn on_tag<const N: usize>(handlers: Handlers<Log>, label: &'static str) -> Handlers<Log> {
+        handlers.on(move |log: &mut Log, _: Tag<N>, _ctx: &mut Context<Log>| {
+            log.0.push(format!("{label}{N}"));
+        })
+    }
+
+    fn dispatch_to<M: Send + 'static>(handlers: &Handlers<Log>, log: &mut Log, msg: M) -> bool {
+        let system = crate::System::new();
+        let inbox = system.inbox();
+        let mut ctx = Context::new(inbox.actor().clone(), system.clone());
+        let type_name = std::any::type_name::<M>();
+        let type_id = std::any::TypeId::of::<M>();
+        handlers
+            .dispatch(log, Payload::new(msg), type_id, type_name, &mut ctx)
+            .is_ok()
+    }
+
+    /// Small tables are scanned, large ones indexed: both find every type,
+    /// and a later handler for a type replaces the earlier one, also
+    /// through `merge`.
+    #[test]
+    fn scanned_and_indexed_tables_find_and_replace_handlers() {
+        let small = on_tag::<1>(on_tag::<0>(Handlers::new(), "a"), "a");
+        let small = on_tag::<1>(small, "b");
+        assert_eq!(small.table.len(), 2);
+        let mut log = Log(Vec::new());
+        assert!(dispatch_to(&small, &mut log, Tag::<0>));
+        assert!(dispatch_to(&small, &mut log, Tag::<1>));
+        assert!(!dispatch_to(&small, &mut log, Tag::<2>));
+        assert_eq!(log.0, ["a0", "b1"]);
+
+        let mut large = Handlers::new();
+        large = on_tag::<0>(large, "a");
+        large = on_tag::<1>(large, "a");
+        large = on_tag::<2>(large, "a");
+        large = on_tag::<3>(large, "a");
+        large = on_tag::<4>(large, "a");
+        large = on_tag::<5>(large, "a");
+        large = on_tag::<6>(large, "a");
+        large = on_tag::<7>(large, "a");
+        large = on_tag::<8>(large, "a");
+        large = on_tag::<9>(large, "a");
+        assert!(large.table.len() > SCANNED);
+        let large = large.merge(on_tag::<9>(on_tag::<4>(Handlers::new(), "m"), "m"));
+        assert_eq!(large.table.len(), 10);
+        let mut log = Log(Vec::new());
+        for handled in [
+            dispatch_to(&large, &mut log, Tag::<0>),
+            dispatch_to(&large, &mut log, Tag::<4>),
+            dispatch_to(&large, &mut log, Tag::<8>),
+            dispatch_to(&large, &mut log, Tag::<9>),
+        ] {
+            assert!(handled);
+        }
+        assert!(!dispatch_to(&large, &mut log, Tag::<10>));
+        assert_eq!(log.0, ["a0", "m4", "a8", "m9"]);
+        assert!(large.handles::<Tag<7>>() && !large.handles::<Tag<11>>());
+    }
 }

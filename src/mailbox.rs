@@ -76,6 +76,7 @@ impl Envelope {
     }
 
     /// Whether the payload is a `T`.
+    #[inline]
     pub fn is<T: 'static>(&self) -> bool {
         self.payload.is::<T>()
     }
@@ -142,8 +143,11 @@ struct Queues {
     /// Exit signals, each with its place: the number of messages pushed
     /// before it. Untrappable ones go to the front, with place 0.
     signals: VecDeque<(u64, ExitSignal)>,
-    /// Messages pushed so far (the place of the next one).
-    pushed: u64,
+    /// Messages taken so far (with those queued, the place of the next
+    /// one). Counted by the receiver, once per batch: a count of pushes
+    /// would be written by every sender, on a line the receiver reads
+    /// before every message.
+    taken: u64,
     /// The actor has terminated: what arrives now is a dead letter.
     closed: bool,
     /// Threads asleep in `recv`, waiting for mail. Counted, not flagged:
@@ -162,7 +166,10 @@ impl Queues {
 
     /// Notes the length after a push in the high-water mark.
     fn note_length(&mut self) {
-        self.high_water = self.high_water.max(self.len());
+        let len = self.len();
+        if len > self.high_water {
+            self.high_water = len;
+        }
     }
 
     /// Whether the first exit signal is to be taken now, before the next
@@ -176,7 +183,12 @@ impl Queues {
 
     /// Messages taken so far (the place of the first one still queued).
     fn taken(&self) -> u64 {
-        self.pushed - self.messages.len() as u64
+        self.taken
+    }
+
+    /// Messages pushed so far (the place of the next one).
+    fn pushed(&self) -> u64 {
+        self.taken + self.messages.len() as u64
     }
 
     /// How many messages may be taken before the first exit signal's turn
@@ -291,6 +303,7 @@ impl Mailbox {
     /// `gone` says the actor has terminated: its mailbox may only close
     /// later (a killed actor's thread may be stuck), and whoever ends it
     /// calls [`wake_senders`](Self::wake_senders).
+    #[inline]
     pub fn offer(
         &self,
         envelope: Envelope,
@@ -298,19 +311,33 @@ impl Mailbox {
         gone: impl Fn() -> bool,
     ) -> Result<Pushed, Refused> {
         let queues = self.queues();
-        if queues.closed {
-            return Err(Refused::Closed(envelope));
-        }
-        match &self.bound {
-            Some(bound) if !bound.has_room() => {}
-            _ => return Ok(self.append(queues, Mail::Message(envelope))),
+        let room = match &self.bound {
+            Some(bound) => bound.has_room(),
+            None => true,
+        };
+        if !queues.closed && room {
+            return Ok(self.append(queues, Mail::Message(envelope)));
         }
         drop(queues);
+        self.offer_slow(envelope, deadline, gone)
+    }
+
+    /// [`offer`](Self::offer) to a mailbox that was closed or full: out of
+    /// line, so that the common send stays short.
+    #[cold]
+    #[inline(never)]
+    fn offer_slow(
+        &self,
+        envelope: Envelope,
+        deadline: Option<Instant>,
+        gone: impl Fn() -> bool,
+    ) -> Result<Pushed, Refused> {
         match deadline {
             Some(deadline) if Instant::now() < deadline => {
                 crate::executor::pool::blocking(|| self.offer_until(envelope, deadline, gone))
             }
-            _ => Err(Refused::Full(envelope)),
+            // Looks once more: an instant ago is no deadline to wait for.
+            _ => self.offer_until(envelope, Instant::now(), gone),
         }
     }
 
@@ -342,6 +369,7 @@ impl Mailbox {
 
     /// Appends `mail` to an open mailbox's message queue (a message is
     /// counted against the capacity, if any).
+    #[inline(always)]
     fn append(&self, mut queues: MutexGuard<'_, Queues>, mail: Mail) -> Pushed {
         if let (Some(bound), Mail::Message(_)) = (&self.bound, &mail) {
             bound.admitted();
@@ -356,9 +384,13 @@ impl Mailbox {
             queues.messages.reserve_exact(1);
         }
         queues.messages.push_back(mail);
-        queues.pushed += 1;
         queues.note_length();
-        self.has_mail.store(true, Ordering::Release);
+        // Mail that waits already set it (it is cleared only once both
+        // queues are empty): a store per message would write a line the
+        // receiver reads before each one.
+        if pushed == Pushed::First {
+            self.has_mail.store(true, Ordering::Release);
+        }
         self.wake_waiter(queues);
         pushed
     }
@@ -375,9 +407,10 @@ impl Mailbox {
 
     /// A message was taken out of a batch ([`pop_batch`](Self::pop_batch))
     /// to be handled: its place counts no more against the capacity.
+    #[inline]
     pub fn release(&self, mail: &Mail) {
-        if let (Some(bound), Mail::Message(_)) = (&self.bound, mail) {
-            if bound.freed() {
+        if let Some(bound) = &self.bound {
+            if matches!(mail, Mail::Message(_)) && bound.freed() {
                 let queues = self.queues();
                 bound.wake();
                 drop(queues);
@@ -395,7 +428,7 @@ impl Mailbox {
         if signal.force {
             queues.signals.push_front((0, signal));
         } else {
-            let place = queues.pushed;
+            let place = queues.pushed();
             queues.signals.push_back((place, signal));
         }
         queues.note_length();
@@ -451,7 +484,9 @@ impl Mailbox {
             self.publish_signals(queues);
             signal.map(Mail::Exit)
         } else {
-            queues.messages.pop_front()
+            let message = queues.messages.pop_front();
+            queues.taken += u64::from(message.is_some());
+            message
         };
         self.settle(queues);
         // Taken one at a time, a message is handled next: its place is free.
@@ -504,6 +539,7 @@ impl Mailbox {
         }
         let count = queues.before_next_signal().min(max);
         batch.extend(queues.messages.drain(..count));
+        queues.taken += count as u64;
         self.settle(&queues);
         count
     }

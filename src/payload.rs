@@ -89,11 +89,13 @@ impl Payload {
     }
 
     /// The `TypeId` of the value held.
+    #[inline]
     pub fn type_id(&self) -> TypeId {
         (self.vtable.type_id)()
     }
 
     /// Whether the value held is an `M`.
+    #[inline]
     pub fn is<M: 'static>(&self) -> bool {
         self.type_id() == TypeId::of::<M>()
     }
