@@ -119,7 +119,9 @@ pub fn inspect(
         .bridge()
         .call::<SupervisorSnapshot, _>(supervisor, Inspect(children), timeout)
         .map_err(|error| match error {
-            CallError::Timeout => SupervisorError::Timeout,
+            // A supervisor's mailbox is unbounded; a full one would be a
+            // busy supervisor, as a timeout is.
+            CallError::Timeout | CallError::Full => SupervisorError::Timeout,
             CallError::Stopped(reason) => {
                 SupervisorError::SupervisorDown(supervisor.exit_reason().unwrap_or(reason))
             }
