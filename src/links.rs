@@ -87,10 +87,14 @@ pub enum TieNotice {
     },
 }
 
-/// Tells `to` of a tie another actor made, if it asked to be told.
+/// Tells `to` of a tie another actor made, if it asked to be told. Like a
+/// `Down`, the notice is never refused by a full bounded mailbox: the tie
+/// exists, and an actor that stands for something outside the system (a
+/// remote pid's proxy) must pass every tie on.
 fn notify(to: &ActorRef, notice: impl FnOnce() -> TieNotice) {
     if to.core.tie_notices.load(Ordering::Relaxed) {
-        to.send(notice());
+        to.core
+            .enqueue(crate::mailbox::Envelope::new(notice(), None));
     }
 }
 

@@ -382,6 +382,7 @@ impl SpawnOptions {
     /// another actor links to it, unlinks, monitors or demonitors it: for
     /// an actor that stands for something outside the system (a remote
     /// process, a connection) and must pass those ties on. Off by default.
+    /// Like a `Down`, a notice is never refused by a full bounded mailbox.
     pub fn tie_notices(mut self) -> Self {
         self.tie_notices = true;
         self

@@ -119,4 +119,57 @@ ferrotp::on_each_executor! {
         assert!(matches!(seen(&plain_report), Seen::Text("done")));
         assert!(matches!(seen(&report), Seen::Text("done")));
     }
+
+    #[test]
+    fn a_full_bounded_mailbox_still_gets_its_tie_notices() {
+        let system = new_system();
+        let report = system.inbox();
+        let (entered_tx, entered) = crossbeam_channel::bounded(1);
+        let (release_tx, release) = crossbeam_channel::bounded(1);
+        let held = Held { entered: entered_tx, release, report: report.actor().clone() };
+        let held = system
+            .spawn_with(held, SpawnOptions::new().mailbox(1).tie_notices())
+            .unwrap();
+        let other = system.inbox();
+        other.send(&held, "hold");
+        entered.recv_timeout(WAIT).expect("the first message is being handled");
+        other.send(&held, "fill");
+        assert!(held.try_send("refused").is_err(), "the mailbox of one is full");
+
+        other.link(&held);
+        release_tx.send(()).unwrap();
+
+        assert!(matches!(seen(&report), Seen::Text("hold")));
+        assert!(matches!(seen(&report), Seen::Text("fill")));
+        match seen(&report) {
+            Seen::Tie(TieNotice::Linked(by)) => assert_eq!(by.id(), other.actor().id()),
+            s => panic!("expected Linked past the capacity, got {s:?}"),
+        }
+    }
+}
+
+/// Holds its first message until released, then reports everything.
+struct Held {
+    entered: crossbeam_channel::Sender<()>,
+    release: crossbeam_channel::Receiver<()>,
+    report: ActorRef,
+}
+
+impl Held {
+    fn text(&mut self, text: &'static str, _ctx: &mut Context<Self>) {
+        if text == "hold" {
+            let _ = self.entered.send(());
+            let _ = self.release.recv_timeout(WAIT);
+        }
+        self.report.send(Seen::Text(text));
+    }
+    fn tie(&mut self, notice: TieNotice, _ctx: &mut Context<Self>) {
+        self.report.send(Seen::Tie(notice));
+    }
+}
+
+impl Actor for Held {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::text).on(Self::tie)
+    }
 }
