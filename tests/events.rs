@@ -348,6 +348,9 @@ ferrotp::on_each_executor! {
         let long: Vec<Recorded> = events_of(&a)
             .into_iter()
             .filter(|e| e.message().starts_with("long handler"))
+            // The threshold is wall time: under load a thread descheduled
+            // in `Stop` makes that handler long too, truly.
+            .filter(|e| e.field("message_type") == Some(std::any::type_name::<Crunch>()))
             .collect();
         assert_eq!(long.len(), 1, "{long:?}");
         let expected_level = match EXECUTOR {
