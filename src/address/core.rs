@@ -1,0 +1,124 @@
+//! [`Core`]: what every address of one actor shares — its mailbox, its
+//! status, its relations — and the [`Driver`] that runs it.
+//!
+//! The data only; what happens to it lives beside it: mail going in
+//! (`delivery`) and the end of the actor (`termination`).
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::ActorId;
+use crate::executor::pool::PoolEntry;
+use crate::introspect::Stats;
+use crate::links::Relations;
+use crate::mailbox::Mailbox;
+use crate::system::SystemInner;
+
+pub(crate) const RUNNING: u8 = 0;
+/// The actor's own driver is terminating it (its `stopped` hook runs).
+pub(crate) const EXITING: u8 = 1;
+pub(crate) const DEAD: u8 = 2;
+
+/// Who runs an actor, and so how it learns of new mail.
+pub(crate) enum Driver {
+    /// A thread blocked in `Mailbox::recv`: a dedicated actor, or an inbox.
+    Thread,
+    /// A pool worker, once the actor is scheduled.
+    Pool(PoolEntry),
+    /// A task awaiting an async reply address (feature `tokio`), woken
+    /// through its waker.
+    #[cfg(feature = "tokio")]
+    Waker(crate::async_bridge::WakeSlot),
+}
+
+/// What every address of one actor shares.
+pub(crate) struct Core {
+    pub id: ActorId,
+    pub system: Arc<SystemInner>,
+    pub mailbox: Mailbox,
+    pub driver: Driver,
+    pub status: AtomicU8,
+    pub trapping: AtomicBool,
+    /// Set by the `kill` that terminated the actor, and only by it (under
+    /// the relations lock, as it closes them): the actor's thread may still
+    /// run, and what that thread sends from then on is void. A `kill` that
+    /// finds the actor already closed changes nothing.
+    pub killed: AtomicBool,
+    /// Set once a timer is bound to this actor, so that its end drops them.
+    pub timers_bound: AtomicBool,
+    /// Set (under the relations lock) once a tokio task is registered for
+    /// this actor, so that its end aborts them.
+    #[cfg(feature = "tokio")]
+    pub tasks_bound: AtomicBool,
+    /// The actor asked to be told of links and monitors others place on
+    /// it ([`TieNotice`](crate::TieNotice)); set before anyone can reach it.
+    pub tie_notices: AtomicBool,
+    /// The actor whose code spawned this one, if any (OTP's `$parent`).
+    pub parent: Option<ActorId>,
+    /// Messages handled, and what it does now (see `introspect`).
+    pub stats: Stats,
+    /// Counts down the messages before an injected panic (0: none pending).
+    #[cfg(feature = "testkit")]
+    pub fault_countdown: std::sync::atomic::AtomicU64,
+    relations: Mutex<Relations>,
+}
+
+impl Core {
+    /// A core whose mailbox holds at most `capacity` user messages
+    /// (unbounded if `None`).
+    pub fn new(
+        id: ActorId,
+        system: Arc<SystemInner>,
+        driver: Driver,
+        trapping: bool,
+        parent: Option<ActorId>,
+        capacity: Option<usize>,
+    ) -> Self {
+        Core {
+            id,
+            system,
+            mailbox: capacity.map_or_else(Mailbox::default, Mailbox::bounded),
+            driver,
+            status: AtomicU8::new(RUNNING),
+            trapping: AtomicBool::new(trapping),
+            killed: AtomicBool::new(false),
+            timers_bound: AtomicBool::new(false),
+            #[cfg(feature = "tokio")]
+            tasks_bound: AtomicBool::new(false),
+            tie_notices: AtomicBool::new(false),
+            parent,
+            stats: Stats::new(),
+            #[cfg(feature = "testkit")]
+            fault_countdown: std::sync::atomic::AtomicU64::new(0),
+            relations: Mutex::new(Relations::default()),
+        }
+    }
+
+    pub fn relations(&self) -> MutexGuard<'_, Relations> {
+        // Relations are only changed by short, non-panicking sections; a
+        // poisoned lock still holds consistent data.
+        self.relations.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether an injected panic is due at this message (see `testkit`).
+    #[cfg(feature = "testkit")]
+    pub fn fault_due(&self) -> bool {
+        // Read first: almost no actor has a fault pending, and a write per
+        // message would cost every message a contended cache line.
+        if self.fault_countdown.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        let step = |n: u64| n.checked_sub(1);
+        match self
+            .fault_countdown
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, step)
+        {
+            Ok(before) => before == 1,
+            Err(_) => false,
+        }
+    }
+
+    pub fn is_dead(&self) -> bool {
+        self.status.load(Ordering::Acquire) == DEAD
+    }
+}

@@ -1,0 +1,121 @@
+//! Delivery: putting mail into an actor's [`Core`] and telling its driver.
+//!
+//! Every message, exit signal, `Down` and wake-up enters an actor here,
+//! whoever sends it; a send that cannot arrive becomes a counted dead
+//! letter, never an error for the sender.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::current::sender_was_killed;
+use super::{Core, Driver};
+use crate::exit::Down;
+use crate::introspect::queued_at;
+use crate::mailbox::{Envelope, ExitSignal, Mail, Pushed, Refused};
+
+impl Core {
+    /// Delivers a message sent by whatever runs on this thread: void if
+    /// that is a killed actor's stuck handler. A message a full mailbox
+    /// refuses is a dead letter.
+    pub fn deliver(self: &Arc<Self>, envelope: Envelope) {
+        if let Err(envelope) = self.offer(envelope, None) {
+            self.refuse(envelope, "mailbox full");
+        }
+    }
+
+    /// Delivers a message sent by whatever runs on this thread if the
+    /// mailbox has room, waiting for room until `deadline` if one is given;
+    /// gives the message back if there was none. Otherwise as
+    /// [`deliver`](Self::deliver): a message that is void (a killed sender,
+    /// a dead receiver) is a dead letter, not an error.
+    #[inline]
+    pub fn offer(
+        self: &Arc<Self>,
+        envelope: Envelope,
+        deadline: Option<Instant>,
+    ) -> Result<(), Envelope> {
+        if sender_was_killed() {
+            self.refuse(envelope, "sender was killed");
+            return Ok(());
+        }
+        if self.is_dead() {
+            self.refuse(envelope, "actor is dead");
+            return Ok(());
+        }
+        match self.mailbox.offer(envelope, deadline, || self.is_dead()) {
+            Ok(Pushed::Behind) => {}
+            Ok(Pushed::First) => self.schedule(),
+            Err(Refused::Closed(envelope)) => self.refuse(envelope, "actor is dead"),
+            Err(Refused::Full(envelope)) => return Err(envelope),
+        }
+        Ok(())
+    }
+
+    /// Queues a message whichever thread sends it: for the notices `close`
+    /// sends on behalf of a terminated actor, which no kill may void (the
+    /// kill that won sends them itself; one that lost changes nothing).
+    pub(crate) fn enqueue(self: &Arc<Self>, envelope: Envelope) {
+        if self.is_dead() {
+            self.refuse(envelope, "actor is dead");
+            return;
+        }
+        match self.mailbox.push(Mail::Message(envelope)) {
+            // Mail already waited: whoever queued the first of it is
+            // scheduling the actor, or its running turn will take this too.
+            Ok(Pushed::Behind) => {}
+            Ok(Pushed::First) => self.schedule(),
+            Err(Mail::Message(envelope)) => self.refuse(envelope, "actor is dead"),
+            Err(_) => {}
+        }
+    }
+
+    /// Counts `envelope` as a dead letter and drops it. It runs on the
+    /// sender's thread, which must not pay for the payload's `Drop`
+    /// panicking: the message never reached anyone.
+    pub(crate) fn refuse(&self, envelope: Envelope, why: &'static str) {
+        self.system.dead_letter(self.id, envelope.type_name, why);
+        crate::panic::discard(envelope, self.id);
+    }
+
+    /// Sends an exit signal. It waits in the signal queue, in its place
+    /// after the messages already queued; whether the actor traps it is
+    /// decided when the actor takes it (see `mailbox`).
+    pub fn deliver_exit(self: &Arc<Self>, signal: ExitSignal) {
+        if !self.is_dead() && self.mailbox.push_signal(signal) {
+            self.schedule();
+        }
+    }
+
+    pub fn deliver_down(self: &Arc<Self>, down: Down) {
+        if !self.is_dead() && self.mailbox.push(Mail::Down(down)).is_ok() {
+            self.schedule();
+        }
+    }
+
+    /// Makes the driver look at the actor's status.
+    pub fn wake(self: &Arc<Self>) {
+        if self.mailbox.push(Mail::Wake).is_ok() {
+            self.schedule();
+        }
+    }
+
+    /// Tells the driver that mail arrived: a pooled actor is queued for a
+    /// turn unless it already is (a blocked thread was woken by the push).
+    fn schedule(self: &Arc<Self>) {
+        match &self.driver {
+            Driver::Pool(entry) => {
+                if entry.claim() {
+                    // Claimed and not yet queued: no worker can hold it, so
+                    // this thread is the one writer of its activity.
+                    self.stats.queued(queued_at());
+                    if let Some(pool) = self.system.pool() {
+                        pool.schedule(self.clone());
+                    }
+                }
+            }
+            Driver::Thread => {}
+            #[cfg(feature = "tokio")]
+            Driver::Waker(slot) => slot.wake(),
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Termination: closing an actor's [`Core`] exactly once, then telling the
+//! world — name freed, `Stopped` to its stopper, exit signals along links,
+//! `Down` to watchers.
+//!
+//! Apart from delivery because its order is the contract (the name is free
+//! and the state dropped before anyone hears of the end), and a `kill`
+//! from any thread races the actor's own end through it.
+
+use std::sync::atomic::Ordering;
+
+use super::core::DEAD;
+use super::{ActorId, Core};
+use crate::events::LifecycleEvent;
+use crate::exit::{Down, ExitReason, Stopped};
+use crate::mailbox::{Envelope, ExitSignal};
+
+impl Core {
+    /// Marks the actor dead and tells the world, exactly once: frees its
+    /// name, forgets it in the system's table, answers the sender of the
+    /// `Stop` it is handling (if any) with `Stopped`, drops the monitors it
+    /// holds, then sends exit signals along its links and `Down` to its
+    /// watchers. Returns `false` if the actor was already dead.
+    pub fn close(&self, reason: &ExitReason) -> bool {
+        self.close_as(reason, false)
+    }
+
+    /// `close` for `kill`: whether this kill is the one that terminated the
+    /// actor is decided under the relations lock, where `closed` is set, so
+    /// `killed` is set if and only if it did.
+    pub fn close_killed(&self) -> bool {
+        self.close_as(&ExitReason::Killed, true)
+    }
+
+    fn close_as(&self, reason: &ExitReason, by_kill: bool) -> bool {
+        let (held_name, start_waiter, ties, announced) = {
+            let mut rel = self.relations();
+            if rel.closed {
+                return false;
+            }
+            if by_kill {
+                // Before `DEAD`: whoever sees the actor dead sees its
+                // thread's later sends void.
+                self.killed.store(true, Ordering::Release);
+            }
+            self.status.store(DEAD, Ordering::Release);
+            rel.end = Some(Box::new(reason.clone()));
+            let announced = rel.announced;
+            let (name, waiter, ties) = rel.take_all();
+            (name, waiter, ties, announced)
+        };
+        // Senders waiting for room go now: the mailbox of an actor killed
+        // in a stuck handler closes only if that handler returns.
+        self.mailbox.wake_senders();
+        // Its pending timers go now, not at their deadlines.
+        self.system.timers.actor_ended(self);
+        // Its tasks are aborted before anyone hears of its end. (A task
+        // registered before `closed` was set shows here; none after.)
+        #[cfg(feature = "tokio")]
+        if self.tasks_bound.load(Ordering::Acquire) {
+            self.system.tasks.actor_ended(self.id);
+        }
+        let name = held_name.as_deref();
+        if let Some(name) = name {
+            self.system
+                .registry
+                .release(name, self.id, &self.system.events);
+        }
+        // It leaves its groups as its name goes: before anyone is told.
+        self.system.groups.actor_ended(self.id);
+        self.system.forget(self.id);
+        // A spawner waiting for `started` learns of the failure like anyone
+        // told of an end: once the name is free and the actor is forgotten.
+        if let Some(waiter) = start_waiter {
+            let _ = waiter.send(Err(reason.clone()));
+        }
+        // Only what was announced as spawned is announced as exited: an
+        // inbox (a `Bridge::call`, a probe) or a refused spawn is no actor.
+        if announced {
+            log_exit(self.id, name, reason);
+            self.system.events.emit(|| LifecycleEvent::Exited {
+                actor: self.id,
+                name: held_name.clone(),
+                reason: reason.clone(),
+            });
+        }
+
+        if let Some(stopper) = ties.stopper {
+            let stopped = Stopped {
+                actor: self.id,
+                reason: reason.clone(),
+            };
+            stopper.core.enqueue(Envelope::new(stopped, None));
+        }
+        for (monitor, target) in ties.watching {
+            target.core.relations().ties().watchers.remove(&monitor);
+        }
+        for (_, link) in ties.links {
+            tracing::debug!(actor = %self.id, name, to = %link.peer.id(), %reason, "link fired");
+            link.peer.core.deliver_exit(ExitSignal {
+                from: self.id,
+                reason: reason.clone(),
+                link: Some(link.id),
+                force: false,
+            });
+        }
+        for (monitor, watcher) in ties.watchers {
+            tracing::debug!(actor = %self.id, name, watcher = %watcher.id(), "monitor fired");
+            watcher.core.deliver_down(Down {
+                monitor,
+                actor: self.id,
+                reason: reason.clone(),
+            });
+        }
+        true
+    }
+}
+
+fn log_exit(id: ActorId, name: Option<&str>, reason: &ExitReason) {
+    if reason.is_normal() {
+        tracing::debug!(actor = %id, name, %reason, "actor exited");
+    } else {
+        tracing::warn!(actor = %id, name, %reason, "actor exited");
+    }
+}
