@@ -1,0 +1,56 @@
+//! [`PoolEntry`]: what the pool keeps in a pooled actor's core — its
+//! scheduling state (`IDLE → SCHEDULED`, so it is queued once) and its turn
+//! while no worker runs it.
+//!
+//! Apart from the turn because it is what senders touch: claiming an actor
+//! is on every send's path, and pairs with the fence at a turn's end.
+
+use std::sync::atomic::{fence, AtomicU8, Ordering};
+use std::sync::Mutex;
+
+use super::lock;
+use super::turn::{PooledCell, Turn};
+use crate::actor::Actor;
+use crate::cell::ActorCell;
+
+pub(super) const IDLE: u8 = 0;
+const SCHEDULED: u8 = 1;
+pub(super) const FINISHED: u8 = 2;
+
+/// What the pool keeps in a pooled actor's core.
+pub(crate) struct PoolEntry {
+    pub(super) state: AtomicU8,
+    pub(super) turn: Mutex<Option<Box<dyn Turn>>>,
+}
+
+impl PoolEntry {
+    /// The entry of an actor about to be scheduled for its first turn.
+    pub fn new() -> Self {
+        PoolEntry {
+            state: AtomicU8::new(SCHEDULED),
+            turn: Mutex::new(None),
+        }
+    }
+
+    /// Puts the cell in (before the first turn, which runs `started`).
+    pub fn install<A: Actor>(&self, cell: ActorCell<A>) {
+        *lock(&self.turn) = Some(Box::new(PooledCell {
+            cell: Some(cell),
+            started: false,
+        }));
+    }
+
+    /// Claims the actor for scheduling; `true` if the caller must queue it.
+    pub fn claim(&self) -> bool {
+        // Pairs with the fence in `Pool::run`: a sender that pushed mail and
+        // then fails to claim knows the worker will see that mail.
+        fence(Ordering::SeqCst);
+        // Looked at before the swap: mail to a busy actor (the common case
+        // under load) then costs its senders no contended write.
+        self.state.load(Ordering::SeqCst) == IDLE
+            && self
+                .state
+                .compare_exchange(IDLE, SCHEDULED, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+    }
+}

@@ -1,0 +1,103 @@
+//! Idle workers: searching briefly, parking, and waking one when work
+//! comes — without a wake-up per message.
+//!
+//! Apart from the run queue because it is the pool's other half of the
+//! bargain: the fences here pair with the queues' so that no work is
+//! queued while every worker sleeps.
+
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_utils::Backoff;
+
+use super::worker::Local;
+use super::{lock, Pool};
+use crate::address::Core;
+
+/// How long a worker beyond the pool's size stays parked before it leaves.
+pub(crate) const SURPLUS_KEEP_ALIVE: Duration = Duration::from_secs(1);
+
+impl Pool {
+    /// Wakes a parked worker to look for work (the watchdog saw some wait
+    /// behind a long turn), unless one is searching already.
+    pub(crate) fn wake_idle_worker(&self) {
+        self.notify_one();
+    }
+
+    /// Wakes one parked worker, unless one is searching already (it will
+    /// find the work) or none is parked.
+    pub(super) fn notify_one(&self) {
+        // Pairs with the fence in `park`: either this sees the sleeper, or
+        // the sleeper's last look sees the work just queued.
+        fence(Ordering::SeqCst);
+        if self.searching.load(Ordering::SeqCst) > 0 || self.sleeping.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let sleeper = {
+            let mut sleepers = lock(&self.sleepers);
+            let sleeper = sleepers.pop();
+            self.sleeping.store(sleepers.len(), Ordering::SeqCst);
+            sleeper
+        };
+        if let Some(worker) = sleeper {
+            worker.unparker.unpark();
+        }
+    }
+}
+
+impl Local {
+    /// Looks for work a few more times, backing off, before parking costs
+    /// a sleep and a wake-up. Meanwhile this worker counts as searching,
+    /// which spares new work a wake-up.
+    pub(super) fn spin_for_work(&self) -> Option<Arc<Core>> {
+        let pool = &self.pool;
+        pool.searching.fetch_add(1, Ordering::SeqCst);
+        let backoff = Backoff::new();
+        let mut found = None;
+        while found.is_none() && !backoff.is_completed() {
+            backoff.snooze();
+            found = self.find_work();
+        }
+        let last = pool.searching.fetch_sub(1, Ordering::SeqCst) == 1;
+        if found.is_some() && last {
+            // Work came while no one else looked: there may be more.
+            pool.notify_one();
+        }
+        found
+    }
+
+    /// Parks until woken; `false` if this surplus worker should leave.
+    pub(super) fn park(&self) -> bool {
+        let pool = &self.pool;
+        // Asleep, the end of its last turn is no longer now.
+        self.last_turn_end.set(0);
+        {
+            let mut sleepers = lock(&pool.sleepers);
+            sleepers.push(self.shared.clone());
+            pool.sleeping.store(sleepers.len(), Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+        let work_waits = !pool.injector.is_empty()
+            || pool
+                .workers
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .any(|w| !w.stealer.is_empty());
+        let surplus = pool.unblocked() > pool.size;
+        if !work_waits && !pool.stopping.load(Ordering::SeqCst) {
+            if surplus {
+                self.parker.park_timeout(SURPLUS_KEEP_ALIVE);
+            } else {
+                self.parker.park();
+            }
+        }
+        {
+            let mut sleepers = lock(&pool.sleepers);
+            sleepers.retain(|w| !Arc::ptr_eq(w, &self.shared));
+            pool.sleeping.store(sleepers.len(), Ordering::SeqCst);
+        }
+        !(surplus && pool.unblocked() > pool.size && pool.injector.is_empty())
+    }
+}

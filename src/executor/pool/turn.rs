@@ -1,0 +1,124 @@
+//! One turn of a pooled actor: start it if needed, then handle up to a
+//! quota of mail, timed for the watchdog.
+//!
+//! Apart from the workers because a turn is the actor's side of the pool:
+//! it knows the cell and the mailbox, not the queues or the threads.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::actor::Actor;
+use crate::address::Core;
+use crate::cell::{ActorCell, Flow};
+use crate::executor::long_handler::{self, STARTED};
+use crate::executor::watchdog::Probe;
+use crate::executor::Executor;
+use crate::mailbox::{user_messages, Mail};
+
+/// What a turn gets from the worker that runs it.
+pub(crate) struct TurnEnv<'a> {
+    /// The most pieces of mail to handle.
+    pub(super) quota: usize,
+    /// Where the turn tells the worker how many messages of its batch are
+    /// still to be handled.
+    pub(super) in_hand: &'a Cell<usize>,
+    /// Where the turn marks the start of each handler, for the watchdog.
+    pub(super) probe: &'a Probe,
+    /// The pool's epoch, for the watchdog's times.
+    pub(super) epoch: Instant,
+}
+
+impl TurnEnv<'_> {
+    /// Runs one handler (`what` names it) under the watchdog's clock.
+    fn time<T>(&self, core: &Core, what: &'static str, handler: impl FnOnce() -> T) -> T {
+        self.probe.handler_started();
+        let out = handler();
+        if let Some(elapsed) = self.probe.handler_ended(self.epoch) {
+            long_handler::report(core, Executor::Pool, what, elapsed);
+        }
+        out
+    }
+}
+
+/// One turn of an actor: start it if needed, then handle up to `quota`
+/// pieces of mail.
+pub(crate) trait Turn: Send {
+    /// `batch` is the worker's scratch space, empty before and after.
+    fn run(&mut self, env: &TurnEnv<'_>, batch: &mut VecDeque<Mail>) -> TurnEnd;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TurnEnd {
+    /// The mailbox is empty.
+    Idle,
+    /// The quota ran out with mail left.
+    Busy,
+    /// The actor terminated.
+    Done,
+}
+
+/// A pooled actor's cell, and whether its `started` hook ran.
+pub(super) struct PooledCell<A: Actor> {
+    pub(super) cell: Option<ActorCell<A>>,
+    pub(super) started: bool,
+}
+
+impl<A: Actor> Turn for PooledCell<A> {
+    fn run(&mut self, env: &TurnEnv<'_>, batch: &mut VecDeque<Mail>) -> TurnEnd {
+        let Some(cell) = self.cell.as_mut() else {
+            return TurnEnd::Done;
+        };
+        let core = cell.core().clone();
+        let (quota, in_hand) = (env.quota, env.in_hand);
+        let mut end = TurnEnd::Busy;
+        if !self.started {
+            self.started = true;
+            if env.time(&core, STARTED, || cell.start()) == Flow::Done {
+                end = TurnEnd::Done;
+            }
+        }
+        let mut handled = 0;
+        while end == TurnEnd::Busy && handled < quota {
+            // Messages are taken in batches under one lock; an exit signal
+            // that may overtake messages and arrives meanwhile still goes
+            // before the batch's rest. Read before each piece of mail: only
+            // this actor's own handlers change it.
+            let trapping = core.trapping.load(Ordering::Acquire);
+            let signal = match core.mailbox.signal_overtakes(trapping) {
+                true => core.mailbox.pop_signal(trapping),
+                false => None,
+            };
+            if signal.is_none()
+                && batch.is_empty()
+                && core.mailbox.pop_batch(batch, quota - handled, trapping) == 0
+            {
+                end = TurnEnd::Idle;
+                break;
+            }
+            let Some(mail) = signal.or_else(|| batch.pop_front()) else {
+                break;
+            };
+            // Taken to be handled: its place in a bounded mailbox is free.
+            core.mailbox.release(&mail);
+            in_hand.set(batch.len());
+            handled += 1;
+            if env.time(&core, mail.type_name(), || cell.handle(mail)) == Flow::Done {
+                end = TurnEnd::Done;
+            }
+        }
+        in_hand.set(0);
+        core.stats.handled(handled as u64);
+        if end == TurnEnd::Done {
+            if let Some(cell) = self.cell.take() {
+                cell.finish();
+            }
+            let left = user_messages(batch.drain(..), core.id);
+            if left > 0 {
+                core.system.dead_letters_dropped(core.id, left);
+            }
+        }
+        end
+    }
+}

@@ -1,0 +1,226 @@
+//! The worker threads: what others see of a worker, its own side, and its
+//! loop (find work, run a turn, park).
+//!
+//! Apart from the run queue and parking, which are the policies the loop
+//! follows; this is the thread and the turn it runs.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crossbeam_deque::{Stealer, Worker};
+use crossbeam_utils::sync::{Parker, Unparker};
+
+use super::entry::{FINISHED, IDLE};
+use super::turn::{TurnEnd, TurnEnv};
+use super::{lock, Pool};
+use crate::address::{Core, CurrentGuard, Driver};
+use crate::error::SpawnError;
+use crate::executor::watchdog::Probe;
+use crate::introspect::{now_ms, set_turn_ms};
+use crate::mailbox::Mail;
+
+/// What other threads may see of one worker.
+pub(crate) struct WorkerShared {
+    pub(super) stealer: Stealer<Arc<Core>>,
+    pub(super) unparker: Unparker,
+    /// The actor whose turn this worker runs (0: none).
+    pub(super) running: AtomicU64,
+    /// An actor it ran was killed mid-turn: a replacement took its place.
+    pub(super) abandoned: AtomicBool,
+    /// Its turns and handlers, for the watchdog.
+    pub(super) probe: Probe,
+}
+
+impl WorkerShared {
+    /// The id of the actor whose turn this worker runs (0: none).
+    pub fn running(&self) -> u64 {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    pub fn probe(&self) -> &Probe {
+        &self.probe
+    }
+
+    /// Whether actors wait in this worker's queue.
+    pub fn has_queued(&self) -> bool {
+        !self.stealer.is_empty()
+    }
+}
+
+/// A worker's own side: its queue and counters, on its own thread.
+pub(super) struct Local {
+    pub(super) index: usize,
+    pub(super) pool: Arc<Pool>,
+    pub(super) shared: Arc<WorkerShared>,
+    pub(super) queue: Worker<Arc<Core>>,
+    pub(super) parker: Parker,
+    /// Turns in a row taken from the top of the queue.
+    pub(super) streak: Cell<u32>,
+    pub(super) turns: Cell<u32>,
+    /// Actors the current turn queued here.
+    pub(super) queued_this_turn: Cell<u32>,
+    /// Where a turn takes its messages in batches.
+    pub(super) batch: RefCell<VecDeque<Mail>>,
+    /// Messages the current turn has in hand, still to handle.
+    pub(super) in_hand: Cell<usize>,
+    /// When the last turn ended, if this worker went straight on to the
+    /// next (0: it parked since): the next turn's start, without a clock read.
+    pub(super) last_turn_end: Cell<u64>,
+}
+
+thread_local! {
+    /// The pool worker this thread is, if it is one.
+    static WORKER: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+}
+
+pub(super) fn current_worker() -> Option<Rc<Local>> {
+    WORKER.with(|w| w.borrow().clone())
+}
+
+impl Pool {
+    pub(super) fn add_worker(self: &Arc<Self>) -> Result<(), SpawnError> {
+        let parker = Parker::new();
+        let queue = Worker::new_lifo();
+        let shared = Arc::new(WorkerShared {
+            stealer: queue.stealer(),
+            unparker: parker.unparker().clone(),
+            running: AtomicU64::new(0),
+            abandoned: AtomicBool::new(false),
+            probe: Probe::default(),
+        });
+        self.live.fetch_add(1, Ordering::SeqCst);
+        self.workers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(shared.clone());
+        let index = self.next_worker.fetch_add(1, Ordering::Relaxed);
+        let pool = self.clone();
+        let started = self
+            .threads
+            .start(index, format!("ferrotp-worker-{index}"), {
+                let shared = shared.clone();
+                move || {
+                    let local = Rc::new(Local {
+                        index,
+                        pool,
+                        shared,
+                        queue,
+                        parker,
+                        streak: Cell::new(0),
+                        turns: Cell::new(0),
+                        queued_this_turn: Cell::new(0),
+                        batch: RefCell::new(VecDeque::new()),
+                        in_hand: Cell::new(0),
+                        last_turn_end: Cell::new(0),
+                    });
+                    WORKER.with(|w| *w.borrow_mut() = Some(local.clone()));
+                    local.work();
+                    WORKER.with(|w| *w.borrow_mut() = None);
+                }
+            });
+        if let Err(error) = &started {
+            tracing::error!(%error, "could not start a pool worker");
+            self.remove_worker(&shared);
+        }
+        started
+    }
+
+    pub(super) fn remove_worker(&self, shared: &Arc<WorkerShared>) {
+        self.workers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|w| !Arc::ptr_eq(w, shared));
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Local {
+    fn work(&self) {
+        let pool = &self.pool;
+        loop {
+            match self.find_work().or_else(|| self.spin_for_work()) {
+                Some(core) => {
+                    self.run(core);
+                    if self.shared.abandoned.load(Ordering::SeqCst) {
+                        self.leave_abandoned();
+                        return;
+                    }
+                }
+                None => {
+                    if pool.stopping.load(Ordering::SeqCst) || !self.park() {
+                        break;
+                    }
+                }
+            }
+        }
+        self.hand_off();
+        pool.remove_worker(&self.shared);
+    }
+
+    /// Runs one turn of `core`.
+    fn run(&self, core: Arc<Core>) {
+        let Driver::Pool(entry) = &core.driver else {
+            return;
+        };
+        let Some(mut turn) = lock(&entry.turn).take() else {
+            return;
+        };
+        self.shared
+            .running
+            .store(core.id.as_u64(), Ordering::SeqCst);
+        let started = match self.last_turn_end.replace(0) {
+            0 => now_ms(),
+            at => at,
+        };
+        core.stats.running(started);
+        set_turn_ms(started);
+        self.shared.probe.turn_started();
+        self.pool.watchdog.turn_started();
+        self.queued_this_turn.set(0);
+        let end = {
+            let _current = CurrentGuard::enter(&core);
+            let mut batch = self.batch.borrow_mut();
+            let env = TurnEnv {
+                quota: self.pool.quota,
+                in_hand: &self.in_hand,
+                probe: &self.shared.probe,
+                epoch: self.pool.epoch,
+            };
+            turn.run(&env, &mut batch)
+        };
+        set_turn_ms(0);
+        let now = now_ms();
+        self.last_turn_end.set(now);
+        self.shared.running.store(0, Ordering::SeqCst);
+        match end {
+            TurnEnd::Done => {
+                entry.state.store(FINISHED, Ordering::SeqCst);
+                drop(turn);
+            }
+            TurnEnd::Busy => {
+                // To the back of the line.
+                core.stats.queued(now);
+                *lock(&entry.turn) = Some(turn);
+                self.pool.injector.push(core);
+                self.pool.notify_one();
+            }
+            TurnEnd::Idle => {
+                // Before `IDLE`: from then on a sender may claim the actor
+                // and write its activity.
+                core.stats.idle(now);
+                *lock(&entry.turn) = Some(turn);
+                entry.state.store(IDLE, Ordering::SeqCst);
+                // Pairs with the fence in `PoolEntry::claim`.
+                fence(Ordering::SeqCst);
+                if !core.mailbox.is_empty() && entry.claim() {
+                    core.stats.queued(now);
+                    self.pool.injector.push(core);
+                    self.pool.notify_one();
+                }
+            }
+        }
+    }
+}
