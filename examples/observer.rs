@@ -16,9 +16,11 @@
 //! `FERROTP_OBSERVER_ADDR` picks the address (default `127.0.0.1:0`: loopback,
 //! a free port).
 
-use std::collections::HashMap;
+#[path = "common/kv_service.rs"]
+mod kv_service;
+
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,110 +28,7 @@ use ferrotp::{Actor, ActorRef, Context, Handlers, System};
 use ferrotp_supervisors::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorSpec, Supervisor, SupervisorSpec,
 };
-
-const CALL: Duration = Duration::from_secs(5);
-/// The database panics on every `FLAKY`-th request.
-const FLAKY: u64 = 25;
-
-/// What the database stores survives its crashes.
-type Disk = Arc<Mutex<HashMap<String, String>>>;
-
-pub struct Put(pub String, pub String);
-pub struct Get(pub String);
-
-/// The flaky database.
-struct Db {
-    disk: Disk,
-    served: u64,
-}
-
-impl Db {
-    fn serve(&mut self) {
-        self.served += 1;
-        if self.served % FLAKY == 0 {
-            panic!("the database tripped over request {}", self.served);
-        }
-    }
-    fn put(&mut self, Put(key, value): Put, ctx: &mut Context<Self>) {
-        self.serve();
-        self.disk.lock().unwrap().insert(key, value);
-        ctx.reply(());
-    }
-    fn get(&mut self, Get(key): Get, ctx: &mut Context<Self>) {
-        self.serve();
-        ctx.reply(self.disk.lock().unwrap().get(&key).cloned());
-    }
-}
-
-impl Actor for Db {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::put).on(Self::get)
-    }
-}
-
-/// An in-memory cache in front of the database.
-#[derive(Default)]
-struct Cache {
-    entries: HashMap<String, String>,
-}
-
-impl Cache {
-    fn put(&mut self, Put(key, value): Put, _ctx: &mut Context<Self>) {
-        self.entries.insert(key, value);
-    }
-    fn get(&mut self, Get(key): Get, ctx: &mut Context<Self>) {
-        ctx.reply(self.entries.get(&key).cloned());
-    }
-}
-
-impl Actor for Cache {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::put).on(Self::get)
-    }
-}
-
-/// The front door: writes through to the database, reads through the
-/// cache. A missing database is a crash: the supervisor restarts the front.
-struct Front;
-
-impl Front {
-    fn put(&mut self, Put(key, value): Put, ctx: &mut Context<Self>) -> Result<(), String> {
-        let system = ctx.system();
-        let db = system.whereis("db").ok_or("no database")?;
-        let () = system
-            .bridge()
-            .call(&db, Put(key.clone(), value.clone()), CALL)
-            .map_err(|e| e.to_string())?;
-        if let Some(cache) = system.whereis("cache") {
-            cache.send(Put(key, value));
-        }
-        ctx.reply(());
-        Ok(())
-    }
-    fn get(&mut self, Get(key): Get, ctx: &mut Context<Self>) -> Result<(), String> {
-        let system = ctx.system();
-        let bridge = system.bridge();
-        if let Some(cache) = system.whereis("cache") {
-            if let Ok(Some(hit)) = bridge.call::<Option<String>, _>(&cache, Get(key.clone()), CALL)
-            {
-                ctx.reply(Some(hit));
-                return Ok(());
-            }
-        }
-        let db = system.whereis("db").ok_or("no database")?;
-        let found: Option<String> = bridge
-            .call(&db, Get(key), CALL)
-            .map_err(|e| e.to_string())?;
-        ctx.reply(found);
-        Ok(())
-    }
-}
-
-impl Actor for Front {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::put).on(Self::get)
-    }
-}
+use kv_service::{Disk, Get, Put, CALL};
 
 /// A piece of work for the slow `jobs` worker.
 pub struct Job;
@@ -184,18 +83,7 @@ pub struct Demo {
 /// Starts the service with `sessions` sessions.
 pub fn start(system: &System, count: u64) -> Demo {
     let disk = Disk::default();
-    let kv = SupervisorSpec::rest_for_one()
-        .name("kv")
-        .intensity(1000, Duration::from_secs(1))
-        .child(
-            ChildSpec::worker("db", move || Db {
-                disk: disk.clone(),
-                served: 0,
-            })
-            .name("db"),
-        )
-        .child(ChildSpec::worker("cache", Cache::default).name("cache"))
-        .child(ChildSpec::worker("front", || Front).name("front"));
+    let kv = kv_service::spec(disk, 1000);
     let spec = SupervisorSpec::one_for_one()
         .name("service")
         .intensity(100, Duration::from_secs(1))
