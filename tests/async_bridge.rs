@@ -3,22 +3,17 @@
 //! `Bridge`: replies never mix up, a dead or dying target fails a call at
 //! once, a dropped future leaves nothing behind.
 
-use std::sync::mpsc;
+#[path = "common/bridge_service.rs"]
+#[allow(dead_code)]
+mod service;
+
 use std::time::{Duration, Instant};
 
 use ferrotp::{
-    silence_actor_panics, Actor, ActorRef, CallError, Context, ExitReason, Handlers, Stop, System,
+    silence_actor_panics, Actor, ActorRef, CallError, Context, ExitReason, Handlers, System,
 };
 
-const WAIT: Duration = Duration::from_secs(10);
-/// A timeout no test should ever reach: calls that must fail "at once" are
-/// given this one and must return well before it.
-const LONG: Duration = Duration::from_secs(60);
-
-fn assert_prompt(started: Instant) {
-    let waited = started.elapsed();
-    assert!(waited < WAIT, "waited {waited:?}, as if for the timeout");
-}
+use service::{assert_prompt, gatekeeper, Gated, Open, Req, Service, Unstoppable, LONG, WAIT};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -26,73 +21,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_time()
         .build()
         .unwrap()
-}
-
-/// Answers a `Req` in the way it says.
-struct Service;
-
-enum Req {
-    Double(u64),
-    WrongType,
-    Die,
-    Panic,
-    /// Answer `n`, then `n + 100`: the second reply must reach no one.
-    Twice(u64),
-}
-
-impl Service {
-    fn request(&mut self, req: Req, ctx: &mut Context<Self>) {
-        match req {
-            Req::Double(n) => ctx.reply(n * 2),
-            Req::WrongType => ctx.reply("not a number"),
-            Req::Die => ctx.stop(ExitReason::error("gone")),
-            Req::Panic => panic!("service panicked"),
-            Req::Twice(n) => {
-                ctx.reply(n);
-                ctx.reply(n + 100);
-            }
-        }
-    }
-}
-
-impl Actor for Service {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::request)
-    }
-}
-
-/// Replies to `Gated` only once the test opens the gate.
-struct Gatekeeper {
-    gate: mpsc::Receiver<()>,
-    entered: mpsc::Sender<()>,
-}
-struct Gated(u64);
-struct Open(u64);
-
-impl Gatekeeper {
-    fn gated(&mut self, Gated(n): Gated, ctx: &mut Context<Self>) {
-        let _ = self.entered.send(());
-        let _ = self.gate.recv_timeout(LONG);
-        ctx.reply(n);
-    }
-    fn open(&mut self, Open(n): Open, ctx: &mut Context<Self>) {
-        ctx.reply(n);
-    }
-}
-
-impl Actor for Gatekeeper {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::gated).on(Self::open)
-    }
-}
-
-/// A gatekeeper, the sender that opens its gate, and the receiver that
-/// says when a `Gated` handler has begun.
-fn gatekeeper(system: &System) -> (ActorRef, mpsc::Sender<()>, mpsc::Receiver<()>) {
-    let (open, gate) = mpsc::channel();
-    let (entered, entries) = mpsc::channel();
-    let actor = system.spawn(Gatekeeper { gate, entered });
-    (actor, open, entries)
 }
 
 /// Answers each `Next` with the number of `Next`s before it.
@@ -108,15 +36,6 @@ impl Actor for Counter {
             ctx.reply(counter.seen);
             counter.seen += 1;
         })
-    }
-}
-
-/// Handles `Stop` itself and ignores it.
-struct Unstoppable;
-
-impl Actor for Unstoppable {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(|_: &mut Self, _: Stop, _: &mut Context<Self>| {})
     }
 }
 

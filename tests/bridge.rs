@@ -1,6 +1,10 @@
 //! The Bridge: calls with their errors, multi_call and stop, results in
 //! target order, and calls that never mix up their replies.
 
+#[path = "common/bridge_service.rs"]
+#[allow(dead_code)]
+mod service;
+
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -10,54 +14,7 @@ use ferrotp::{
     Stop, Stopped, System,
 };
 
-const WAIT: Duration = Duration::from_secs(10);
-/// A timeout no test should ever reach: calls that must fail "at once" are
-/// given this one and must return well before it.
-const LONG: Duration = Duration::from_secs(60);
-
-/// Asserts that an operation begun at `started` did not wait anywhere near
-/// `LONG`.
-fn assert_prompt(started: Instant) {
-    let waited = started.elapsed();
-    assert!(waited < WAIT, "waited {waited:?}, as if for the timeout");
-}
-
-/// Answers a `Req` in the way it says: doubling, with the wrong type,
-/// never, by dying, or after a pause. One request type for all, because a
-/// `multi_call` sends one type to every target.
-struct Service;
-
-enum Req {
-    Double(u64),
-    /// The pause makes this reply come after those of faster targets.
-    SlowDouble(u64, Duration),
-    WrongType,
-    Ignore,
-    Die,
-    Panic,
-}
-
-impl Service {
-    fn request(&mut self, req: Req, ctx: &mut Context<Self>) {
-        match req {
-            Req::Double(n) => ctx.reply(n * 2),
-            Req::SlowDouble(n, pause) => {
-                thread::sleep(pause);
-                ctx.reply(n * 2);
-            }
-            Req::WrongType => ctx.reply("not a number"),
-            Req::Ignore => {}
-            Req::Die => ctx.stop(ExitReason::Error("gone".to_string())),
-            Req::Panic => panic!("service panicked"),
-        }
-    }
-}
-
-impl Actor for Service {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::request)
-    }
-}
+use service::{assert_prompt, gatekeeper, Gated, Open, Req, Service, Unstoppable, LONG, WAIT};
 
 /// A service that is already dead.
 fn dead_service(system: &System) -> ActorRef {
@@ -68,30 +25,6 @@ fn dead_service(system: &System) -> ActorRef {
         Some(&ExitReason::Normal)
     );
     actor
-}
-
-/// Replies with the number it is given; for `Gated` requests, only once
-/// the test opens the gate.
-struct Gatekeeper {
-    gate: mpsc::Receiver<()>,
-}
-struct Gated(u64);
-struct Open(u64);
-
-impl Gatekeeper {
-    fn gated(&mut self, Gated(n): Gated, ctx: &mut Context<Self>) {
-        let _ = self.gate.recv_timeout(WAIT);
-        ctx.reply(n);
-    }
-    fn open(&mut self, Open(n): Open, ctx: &mut Context<Self>) {
-        ctx.reply(n);
-    }
-}
-
-impl Actor for Gatekeeper {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::gated).on(Self::open)
-    }
 }
 
 /// Blocks in its handler until released, telling the test when it is in.
@@ -124,15 +57,6 @@ impl Actor for SlowToStop {
     }
     fn stopped(&mut self, _: &ExitReason, _: &mut Context<Self>) {
         thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Handles `Stop` itself and ignores it.
-struct Unstoppable;
-
-impl Actor for Unstoppable {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(|_: &mut Self, _: Stop, _: &mut Context<Self>| {})
     }
 }
 
@@ -301,8 +225,7 @@ ferrotp::on_each_executor! {
     fn a_late_reply_never_answers_a_later_call() {
         let system = new_system();
         let bridge = system.bridge();
-        let (open_gate, gate) = mpsc::channel();
-        let keeper = system.spawn(Gatekeeper { gate });
+        let (keeper, open_gate, _entries) = gatekeeper(&system);
 
         let first: Result<u64, CallError> =
             bridge.call(&keeper, Gated(1), Duration::from_millis(100));
