@@ -135,6 +135,24 @@ impl Group {
     }
 }
 
+impl Table {
+    /// Ends group monitor `monitor`: forgets its watch and takes its
+    /// watcher off its group (dropping the group if nothing is left in it).
+    /// `false` if there was no such monitor.
+    fn end_watch(&mut self, monitor: GroupMonitorRef) -> bool {
+        let Some((group, _)) = self.watches.remove(&monitor) else {
+            return false;
+        };
+        if let Some(entry) = self.groups.get_mut(&group) {
+            entry.watchers.remove(&monitor);
+            if entry.is_unused() {
+                self.groups.remove(&group);
+            }
+        }
+        true
+    }
+}
+
 #[derive(Default)]
 struct Involvement {
     joined: BTreeSet<String>,
@@ -273,28 +291,17 @@ impl Groups {
 
     fn demonitor(&self, monitor: GroupMonitorRef, watcher: ActorId) -> bool {
         let mut table = self.table.lock();
-        let Table {
-            groups,
-            watches,
-            by_actor,
-        } = &mut *table;
-        match watches.get(&monitor) {
+        match table.watches.get(&monitor) {
             Some((_, holder)) if *holder == watcher => {}
             _ => return false,
         }
-        let Some((group, _)) = watches.remove(&monitor) else {
+        if !table.end_watch(monitor) {
             return false;
-        };
-        if let Some(entry) = groups.get_mut(&group) {
-            entry.watchers.remove(&monitor);
-            if entry.is_unused() {
-                groups.remove(&group);
-            }
         }
-        if let Some(involvement) = by_actor.get_mut(&watcher) {
+        if let Some(involvement) = table.by_actor.get_mut(&watcher) {
             involvement.watching.remove(&monitor);
         }
-        self.settle(by_actor, watcher);
+        self.settle(&mut table.by_actor, watcher);
         true
     }
 
@@ -315,25 +322,14 @@ impl Groups {
             return;
         }
         let mut table = self.table.lock();
-        let Table {
-            groups,
-            watches,
-            by_actor,
-        } = &mut *table;
         self.involved.remove(&id);
-        let Some(involvement) = by_actor.remove(&id) else {
+        let Some(involvement) = table.by_actor.remove(&id) else {
             return;
         };
         for monitor in involvement.watching {
-            if let Some((group, _)) = watches.remove(&monitor) {
-                if let Some(entry) = groups.get_mut(&group) {
-                    entry.watchers.remove(&monitor);
-                    if entry.is_unused() {
-                        groups.remove(&group);
-                    }
-                }
-            }
+            table.end_watch(monitor);
         }
+        let groups = &mut table.groups;
         for group in involvement.joined {
             let Some(entry) = groups.get_mut(&group) else {
                 continue;
