@@ -28,7 +28,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{expect_within, rss_bytes, spawn_and_greet, spawn_greet_stop, stop_all, system_on};
+use common::rss::rss_bytes;
+use common::{expect_within, spawn_and_greet, spawn_greet_stop, stop_all, system_on};
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };

@@ -3,6 +3,8 @@
 //! shows, memory under a flood, and producers racing for the last place.
 
 mod mailbox_common;
+#[path = "../benches/common/rss.rs"]
+mod rss;
 
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use ferrotp::{
     SpawnOptions, Stop, Stopped, System,
 };
 use mailbox_common::{race, WAIT};
+use rss::rss_bytes;
 
 /// What a [`Gated`] actor was given, in order.
 #[derive(Debug, PartialEq)]
@@ -158,32 +161,6 @@ impl Actor for Sink {
     fn handlers() -> Handlers<Self> {
         Handlers::new().on(Self::chunk).on(Self::flush)
     }
-}
-
-/// Resident memory of this process, from `/proc/self/statm`.
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm (Linux)");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|field| field.parse().ok())
-        .expect("resident pages");
-    pages * page_size()
-}
-
-/// The page size, from the auxiliary vector (std has no call for it).
-fn page_size() -> u64 {
-    const AT_PAGESZ: usize = 6;
-    const WORD: usize = std::mem::size_of::<usize>();
-    let word = |bytes: &[u8]| usize::from_ne_bytes(bytes.try_into().expect("one word"));
-    std::fs::read("/proc/self/auxv")
-        .ok()
-        .and_then(|auxv| {
-            auxv.chunks_exact(2 * WORD)
-                .find(|entry| word(&entry[..WORD]) == AT_PAGESZ)
-                .map(|entry| word(&entry[WORD..]) as u64)
-        })
-        .unwrap_or(4096)
 }
 
 ferrotp::on_each_executor! {
