@@ -5,14 +5,8 @@
 
 mod robust_common;
 
-use ferrotp::{Down, ExitReason, Stop};
+use ferrotp::{ExitReason, Stop};
 use robust_common::*;
-
-/// The next `Down` in `inbox`.
-fn next_down(inbox: &ferrotp::Inbox) -> Down {
-    let envelope = inbox.recv(WAIT).expect("a Down within the wait");
-    envelope.downcast::<Down>().expect("a Down")
-}
 
 ferrotp::on_each_executor! {
     /// A message no handler takes is dropped by the actor it was delivered
@@ -35,10 +29,7 @@ ferrotp::on_each_executor! {
             holders.push(holder);
         }
         assert!(system.dead_letters() >= 4, "the unhandled bombs are dead letters");
-        assert!(fresh_actor_answers(&system));
-        if EXECUTOR == ferrotp::Executor::Pool {
-            assert_eq!(system.pool_workers(), 2);
-        }
+        executor_intact(&system, EXECUTOR);
         system.shutdown(WAIT).unwrap();
     }
 
@@ -67,10 +58,7 @@ ferrotp::on_each_executor! {
             let down = next_down(&inbox);
             assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Normal));
         }
-        assert!(fresh_actor_answers(&system));
-        if EXECUTOR == ferrotp::Executor::Pool {
-            assert_eq!(system.pool_workers(), 2);
-        }
+        executor_intact(&system, EXECUTOR);
         // The threads ended: shutdown has nothing to wait for or name.
         system.shutdown(WAIT).unwrap();
         assert_eq!(system.threads(), 0);
@@ -151,18 +139,7 @@ ferrotp::on_each_executor! {
     fn threads_sharing_an_inbox_never_sleep_while_mail_waits() {
         let system = system_on(EXECUTOR);
         for round in 0..20 {
-            let inbox = system.inbox();
-            let messages = if round % 2 == 0 { 4 } else { 300 };
-            let got = read_shared(
-                4,
-                messages,
-                || inbox.recv(WAIT),
-                |n| match n {
-                    Some(n) => inbox.send(inbox.actor(), n),
-                    None => inbox.send(inbox.actor(), Quit),
-                },
-            );
-            assert_eq!(got, messages);
+            inbox_readers_round(&system, if round % 2 == 0 { 4 } else { 300 });
         }
         system.shutdown(WAIT).unwrap();
     }
@@ -174,18 +151,7 @@ ferrotp::on_each_executor! {
         let system = system_on(EXECUTOR);
         let forward = system.spawn(Forward);
         for round in 0..20 {
-            let bridge = system.bridge();
-            let messages = if round % 2 == 0 { 4 } else { 300 };
-            let got = read_shared(
-                4,
-                messages,
-                || bridge.recv(WAIT),
-                |n| match n {
-                    Some(n) => bridge.send(&forward, Echo(n)),
-                    None => bridge.send(&forward, Quit),
-                },
-            );
-            assert_eq!(got, messages);
+            bridge_readers_round(&system, &forward, if round % 2 == 0 { 4 } else { 300 });
         }
         system.shutdown(WAIT).unwrap();
     }

@@ -9,7 +9,7 @@ mod robust_common;
 
 use std::time::Instant;
 
-use ferrotp::{Down, Executor, ExitReason, Stop};
+use ferrotp::{ExitReason, Stop};
 use robust_common::*;
 
 /// Runs `round` until the stress time is up; returns how many rounds ran.
@@ -21,19 +21,6 @@ fn repeat(mut round: impl FnMut(u64)) -> u64 {
         rounds += 1;
     }
     rounds
-}
-
-fn next_down(inbox: &ferrotp::Inbox) -> Down {
-    let envelope = inbox.recv(WAIT).expect("a Down within the wait");
-    envelope.downcast::<Down>().expect("a Down")
-}
-
-/// The pool still has its workers and runs a fresh actor.
-fn executor_intact(system: &ferrotp::System, executor: Executor) {
-    assert!(fresh_actor_answers(system), "a fresh actor did not run");
-    if executor == Executor::Pool {
-        assert_eq!(system.pool_workers(), 2);
-    }
 }
 
 ferrotp::on_each_executor! {
@@ -125,18 +112,7 @@ ferrotp::on_each_executor! {
     fn stress_threads_sharing_an_inbox_never_sleep_while_mail_waits() {
         let system = system_on(EXECUTOR);
         let rounds = repeat(|round| {
-            let inbox = system.inbox();
-            let messages = [1, 4, 65, 300][round as usize % 4];
-            let got = read_shared(
-                4,
-                messages,
-                || inbox.recv(WAIT),
-                |n| match n {
-                    Some(n) => inbox.send(inbox.actor(), n),
-                    None => inbox.send(inbox.actor(), Quit),
-                },
-            );
-            assert_eq!(got, messages);
+            inbox_readers_round(&system, [1, 4, 65, 300][round as usize % 4]);
         });
         println!("{rounds} rounds");
         system.shutdown(WAIT).unwrap();
@@ -148,18 +124,7 @@ ferrotp::on_each_executor! {
         let system = system_on(EXECUTOR);
         let forward = system.spawn(Forward);
         let rounds = repeat(|round| {
-            let bridge = system.bridge();
-            let messages = [1, 4, 65, 300][round as usize % 4];
-            let got = read_shared(
-                4,
-                messages,
-                || bridge.recv(WAIT),
-                |n| match n {
-                    Some(n) => bridge.send(&forward, Echo(n)),
-                    None => bridge.send(&forward, Quit),
-                },
-            );
-            assert_eq!(got, messages);
+            bridge_readers_round(&system, &forward, [1, 4, 65, 300][round as usize % 4]);
         });
         println!("{rounds} rounds");
         system.shutdown(WAIT).unwrap();

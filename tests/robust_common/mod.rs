@@ -1,13 +1,14 @@
 //! What the robustness tests (`tests/robustness.rs`) and their stress
 //! versions (`tests/stress_robustness.rs`) share: a message whose `Drop`
-//! panics, and actors that hold mail or answer calls.
+//! panics, actors that hold mail or answer calls, and the rounds both loop
+//! (a few times there, for seconds here), so the two cannot drift apart.
 
 #![allow(dead_code)]
 
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
-use ferrotp::{Actor, Context, Executor, Handlers, System};
+use ferrotp::{Actor, ActorRef, Context, Down, Executor, Handlers, Inbox, System};
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -66,6 +67,21 @@ pub fn fresh_actor_answers(system: &System) -> bool {
     answer == Ok(7)
 }
 
+/// The next `Down` in `inbox`.
+pub fn next_down(inbox: &Inbox) -> Down {
+    let envelope = inbox.recv(WAIT).expect("a Down within the wait");
+    envelope.downcast::<Down>().expect("a Down")
+}
+
+/// The executor kept its threads: a fresh actor runs, and a pool still
+/// has its two workers.
+pub fn executor_intact(system: &System, executor: Executor) {
+    assert!(fresh_actor_answers(system), "a fresh actor did not run");
+    if executor == Executor::Pool {
+        assert_eq!(system.pool_workers(), 2);
+    }
+}
+
 /// Tells a reader of a shared inbox to stop reading.
 pub struct Quit;
 
@@ -106,6 +122,40 @@ pub fn read_shared(
         }
     });
     got.into_inner()
+}
+
+/// One round of readers sharing an inbox: four threads read a fresh inbox
+/// of `system` while `messages` numbered messages arrive; each reaches one
+/// of them, and none sleeps while mail waits.
+pub fn inbox_readers_round(system: &System, messages: u64) {
+    let inbox = system.inbox();
+    let got = read_shared(
+        4,
+        messages,
+        || inbox.recv(WAIT),
+        |n| match n {
+            Some(n) => inbox.send(inbox.actor(), n),
+            None => inbox.send(inbox.actor(), Quit),
+        },
+    );
+    assert_eq!(got, messages);
+}
+
+/// One round of readers sharing a `Bridge`: four threads `recv` on a
+/// fresh bridge of `system` while `forward` echoes `messages` numbered
+/// messages back to it; each reply reaches one of them.
+pub fn bridge_readers_round(system: &System, forward: &ActorRef, messages: u64) {
+    let bridge = system.bridge();
+    let got = read_shared(
+        4,
+        messages,
+        || bridge.recv(WAIT),
+        |n| match n {
+            Some(n) => bridge.send(forward, Echo(n)),
+            None => bridge.send(forward, Quit),
+        },
+    );
+    assert_eq!(got, messages);
 }
 
 /// One round of a spawn racing shutdown: a thread spawns as fast as it can
