@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 
 #[allow(dead_code)]
 mod common;
+#[path = "common/model_config.rs"]
+mod model_config;
 
 use common::WAIT;
 use ferrotp::{
@@ -24,7 +26,6 @@ use ferrotp::{
     Handlers, Inbox, Stop, System,
 };
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 
 const GROUPS: [&str; 2] = ["red", "blue"];
 const MAX_SPAWNED: usize = 8;
@@ -401,22 +402,9 @@ impl Harness {
     }
 }
 
-fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(96);
-    Config {
-        cases,
-        failure_persistence: None,
-        max_shrink_time: 120_000,
-        ..Config::default()
-    }
-}
-
 ferrotp::on_each_executor! {
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(model_config::config(96))]
 
         #[test]
         fn joins_leaves_broadcasts_and_ends_follow_the_model(

@@ -24,6 +24,8 @@ use std::time::Instant;
 
 #[allow(dead_code)]
 mod common;
+#[path = "common/model_config.rs"]
+mod model_config;
 
 use common::{puppet, Job, Ping, Pong, Puppet, WAIT};
 use ferrotp::{
@@ -31,7 +33,6 @@ use ferrotp::{
     RegistryError, Stopped, System,
 };
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 
 /// At most this many actors are alive at once...
 const MAX_ALIVE: usize = 6;
@@ -786,26 +787,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn config() -> Config {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(128);
-    Config {
-        cases,
-        // Failures are reported with their shrunk sequence; no file is
-        // written into the source tree.
-        failure_persistence: None,
-        // A broken runtime makes steps wait out their timeout; bound the
-        // shrinking so that a failure is still reported in minutes.
-        max_shrink_time: 120_000,
-        ..Config::default()
-    }
-}
-
 ferrotp::on_each_executor! {
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(model_config::config(128))]
 
         #[test]
         fn links_monitors_trapping_kill_and_names_follow_the_model(
