@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use common::{cookie, eventually, next, node_name, sink, trace};
+use common::{cookie, eventually, free_port, next, node_name, on_epmd, sink, trace};
 use erl_dist::handshake::{ClientSideHandshake, HandshakeStatus};
 use erl_dist::message::Message;
 use erl_dist::node::{Creation, LocalNode};
@@ -19,7 +19,7 @@ use erl_dist::term::{Atom, FixInteger, List, Mfa, Pid, PidOrAtom, Reference};
 use ferrotp::System;
 use ferrotp_dist::codec::atom;
 use ferrotp_dist::term::Term;
-use ferrotp_dist::{Node, NodeConfig};
+use ferrotp_dist::Node;
 
 /// A blocking socket seen through the async traits erl_dist wants.
 struct Blocking(TcpStream);
@@ -52,17 +52,8 @@ impl futures::io::AsyncWrite for Blocking {
 
 fn start(system: &System, cookie: &str, epmd: u16) -> Node {
     trace();
-    let config = NodeConfig::new(node_name("n"))
-        .cookie(cookie)
-        .epmd_port(epmd)
-        .spawn_epmd(false)
-        .max_frame(1 << 20);
+    let config = on_epmd(node_name("n"), cookie, epmd).max_frame(1 << 20);
     Node::start(system, config).expect("node starts")
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// A raw peer that completes the handshake with `cookie`, then lets the

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cookie, require_erl, start_node, Erl};
+use common::{cookie, require_erl, start_node, with_erlang, Erl};
 use ferrotp::{Actor, Context, Handlers, System};
 use ferrotp_dist::codec::{atom, is_atom, untag, Codec};
 use ferrotp_dist::term::Term;
@@ -109,11 +109,7 @@ fn erlang_calls_and_casts_a_supervised_ferrotp_actor() {
 
 #[test]
 fn ferrotp_calls_erlang_gen_servers() {
-    assert!(require_erl());
-    let cookie = cookie();
-    let system = System::new();
-    let node = start_node(&system, &cookie);
-    let mut erl = Erl::start(&cookie);
+    let (_system, node, mut erl) = with_erlang();
 
     // application_controller is a real gen_server of every Erlang node.
     let controller = node.remote("application_controller", &erl.name);

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cookie, next, require_erl, sink, start_node, Erl, WAIT};
+use common::{next, sink, with_erlang, Erl, WAIT};
 use ferrotp::{Actor, ActorRef, Context, Down, ExitReason, Handlers, Stopped, System};
 use ferrotp_dist::codec::{atom, is_atom};
 use ferrotp_dist::term::{Atom, Term};
@@ -34,12 +34,8 @@ impl Actor for Worker {
 
 /// The Erlang node, a probe registered there, and a ferrotp node.
 fn setup() -> (System, Node, Erl) {
-    assert!(require_erl());
     ferrotp::silence_actor_panics();
-    let cookie = cookie();
-    let system = System::new();
-    let node = start_node(&system, &cookie);
-    let mut erl = Erl::start(&cookie);
+    let (system, node, mut erl) = with_erlang();
     erl.ok("register(probe, self()).");
     erl.ok("process_flag(trap_exit, true).");
     (system, node, erl)

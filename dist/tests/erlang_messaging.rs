@@ -3,20 +3,14 @@
 
 mod common;
 
-use common::{cookie, next, require_erl, sink, start_node, Erl};
+use common::{cookie, next, require_erl, sink, start_node, with_erlang, Erl};
 use ferrotp::{ActorRef, System};
 use ferrotp_dist::codec::atom;
 use ferrotp_dist::term::{Atom, Term};
 
 #[test]
 fn erlang_pings_the_ferrotp_node() {
-    if !require_erl() {
-        return;
-    }
-    let cookie = cookie();
-    let system = System::new();
-    let node = start_node(&system, &cookie);
-    let mut erl = Erl::start(&cookie);
+    let (_system, node, mut erl) = with_erlang();
     assert_eq!(erl.ok(&format!("net_adm:ping('{}').", node.name())), "pong");
     assert_eq!(node.nodes(), vec![erl.name.clone()]);
     node.stop();
@@ -24,13 +18,7 @@ fn erlang_pings_the_ferrotp_node() {
 
 #[test]
 fn registered_sends_both_ways() {
-    if !require_erl() {
-        return;
-    }
-    let cookie = cookie();
-    let system = System::new();
-    let node = start_node(&system, &cookie);
-    let mut erl = Erl::start(&cookie);
+    let (system, node, mut erl) = with_erlang();
     let (_sink, got) = sink(&system, "sink");
 
     // Erlang -> ferrotp, by name, decoded to a Rust type.
@@ -60,13 +48,7 @@ fn registered_sends_both_ways() {
 
 #[test]
 fn pids_travel_and_work_both_ways() {
-    if !require_erl() {
-        return;
-    }
-    let cookie = cookie();
-    let system = System::new();
-    let node = start_node(&system, &cookie);
-    let mut erl = Erl::start(&cookie);
+    let (system, node, mut erl) = with_erlang();
     let (sink_ref, got) = sink(&system, "sink");
     node.accept::<(Atom, ActorRef)>(&sink_ref);
 
@@ -110,13 +92,7 @@ fn a_wrong_cookie_is_refused_both_ways_with_erlang() {
 
 #[test]
 fn rpc_and_erpc_from_erlang_fail_cleanly() {
-    if !require_erl() {
-        return;
-    }
-    let cookie = cookie();
-    let system = System::new();
-    let node = start_node(&system, &cookie);
-    let mut erl = Erl::start(&cookie);
+    let (_system, node, mut erl) = with_erlang();
     assert_eq!(erl.ok(&format!("net_adm:ping('{}').", node.name())), "pong");
     let erpc = erl.eval(&format!(
         "erpc:call('{}', erlang, node, [], 5000).",

@@ -6,30 +6,18 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cookie, eventually, next, node_name, sink, trace, Got, WAIT};
+use common::{cookie, eventually, free_port, next, node_name, on_epmd, sink, trace, Got, WAIT};
 use ferrotp::{Actor, ActorRef, Context, Down, ExitReason, Handlers, Stopped, System};
 use ferrotp_dist::codec::{atom, is_atom};
 use ferrotp_dist::term::{Atom, Term};
-use ferrotp_dist::{is_noconnection, Node, NodeConfig, NodeDown, RemoteCallError};
-
-/// A free port for an EPMD of our own (nothing runs there yet).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
+use ferrotp_dist::{is_noconnection, Node, NodeDown, RemoteCallError};
 
 fn pair(epmd: u16) -> (System, Node, System, Node) {
     trace();
     let cookie = cookie();
-    let config = |name: String| {
-        NodeConfig::new(name)
-            .cookie(cookie.clone())
-            .epmd_port(epmd)
-            .spawn_epmd(false)
-    };
     let (sys_a, sys_b) = (System::new(), System::new());
-    let a = Node::start(&sys_a, config(node_name("a"))).expect("node a");
-    let b = Node::start(&sys_b, config(node_name("b"))).expect("node b");
+    let a = Node::start(&sys_a, on_epmd(node_name("a"), &cookie, epmd)).expect("node a");
+    let b = Node::start(&sys_b, on_epmd(node_name("b"), &cookie, epmd)).expect("node b");
     (sys_a, a, sys_b, b)
 }
 
@@ -269,15 +257,13 @@ fn proxies_for_remote_pids_are_bounded_and_tied_ones_kept() {
     trace();
     let epmd = free_port();
     let cookie = cookie();
-    let config = |name: String| {
-        NodeConfig::new(name)
-            .cookie(cookie.clone())
-            .epmd_port(epmd)
-            .spawn_epmd(false)
-    };
     let (sys_a, sys_b) = (System::new(), System::new());
-    let a = Node::start(&sys_a, config(node_name("a")).max_proxies(20)).unwrap();
-    let b = Node::start(&sys_b, config(node_name("b"))).unwrap();
+    let a = Node::start(
+        &sys_a,
+        on_epmd(node_name("a"), &cookie, epmd).max_proxies(20),
+    )
+    .unwrap();
+    let b = Node::start(&sys_b, on_epmd(node_name("b"), &cookie, epmd)).unwrap();
     let (sink_a, got_a) = sink(&sys_a, "sink");
     a.accept::<(Atom, ActorRef)>(&sink_a);
 

@@ -44,16 +44,48 @@ pub fn start_node(system: &System, cookie: &str) -> Node {
     Node::start(system, NodeConfig::new(node_name("rs")).cookie(cookie)).expect("node starts")
 }
 
-/// Fails the test, with how to install Erlang, when `erl` is missing:
-/// never passes silently (as the conformance tests do).
-pub fn require_erl() -> bool {
-    let found = Command::new("erl")
+/// A system, a ferrotp node in it and a real Erlang node, sharing a fresh
+/// cookie: the start of every test against Erlang. Fails the test when
+/// `erl` is missing ([`require_erl`]).
+pub fn with_erlang() -> (System, Node, Erl) {
+    assert!(require_erl());
+    let cookie = cookie();
+    let system = System::new();
+    let node = start_node(&system, &cookie);
+    let erl = Erl::start(&cookie);
+    (system, node, erl)
+}
+
+/// A free port for an EPMD of our own (nothing runs there yet).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A node named `name` with `cookie` that registers with the EPMD on
+/// `epmd` and does not start one: tests of ferrotp nodes among
+/// themselves run their own, away from any real EPMD.
+pub fn on_epmd(name: String, cookie: &str, epmd: u16) -> NodeConfig {
+    NodeConfig::new(name)
+        .cookie(cookie)
+        .epmd_port(epmd)
+        .spawn_epmd(false)
+}
+
+/// Whether `erl` is installed and runs.
+fn erl_installed() -> bool {
+    Command::new("erl")
         .args(["-noshell", "-eval", "halt()."])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
-    if found {
+        .is_ok_and(|s| s.success())
+}
+
+/// Fails the test, with how to install Erlang, when `erl` is missing:
+/// never passes silently (as the conformance tests do).
+pub fn require_erl() -> bool {
+    if erl_installed() {
         return true;
     }
     let message = "Erlang (`erl`) is not installed: these tests run against a real BEAM node.\n\
@@ -94,13 +126,7 @@ pub struct Erl {
 impl Erl {
     /// Like [`start`](Self::start), `None` when `erl` is not installed.
     pub fn try_start(cookie: &str) -> Option<Erl> {
-        let found = Command::new("erl")
-            .args(["-noshell", "-eval", "halt()."])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        found.then(|| Erl::start(cookie))
+        erl_installed().then(|| Erl::start(cookie))
     }
 
     /// Starts `erl` with a fresh name and `cookie`, and waits until it answers.
