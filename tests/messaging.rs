@@ -2,6 +2,10 @@
 //! time, who the sender is, replies, unhandled types, handler registries,
 //! handler errors, `ctx.stop`, and `Stop`/`Stopped`.
 
+#[path = "common/receive.rs"]
+#[allow(dead_code)]
+mod receive;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -10,25 +14,9 @@ use std::time::Duration;
 use ferrotp::{
     Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Inbox, Stop, Stopped, System,
 };
+use receive::{assert_empty, next};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// The next message in `inbox`, which must be a `T` and arrive within `WAIT`.
-fn recv<T: 'static>(inbox: &Inbox) -> T {
-    let envelope = inbox.recv(WAIT).expect("nothing arrived in time");
-    let got = envelope.type_name();
-    envelope
-        .downcast::<T>()
-        .unwrap_or_else(|_| panic!("expected {}, got {got}", std::any::type_name::<T>()))
-}
-
-/// Asserts that nothing is left in `inbox` (used after a synchronising
-/// message that every earlier message must have preceded).
-fn assert_empty(inbox: &Inbox) {
-    if let Some(envelope) = inbox.try_recv() {
-        panic!("unexpected message: {envelope:?}");
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Order per sender
@@ -409,8 +397,8 @@ fn fallible(system: &System, probe: &Inbox) -> ActorRef {
 
 /// After the termination notice, the actor has handled nothing more.
 fn expect_end(probe: &Inbox, actor: &ActorRef, reason: ExitReason) {
-    assert_eq!(recv::<HookRan>(probe), HookRan(reason.clone()));
-    let down: Down = recv(probe);
+    assert_eq!(next::<HookRan>(probe), HookRan(reason.clone()));
+    let down: Down = next(probe);
     assert_eq!((down.actor, down.reason), (actor.id(), reason));
     assert!(!actor.is_alive());
     assert_empty(probe);
@@ -552,27 +540,27 @@ ferrotp::on_each_executor! {
         let other = system.inbox();
         witness.send_from(WhoSent, other.actor());
         assert_eq!(
-            recv::<SenderSeen>(&probe),
+            next::<SenderSeen>(&probe),
             SenderSeen(Some(other.actor().id()))
         );
 
         // `Inbox::send` and `Bridge::send`: their own address.
         other.send(&witness, WhoSent);
         assert_eq!(
-            recv::<SenderSeen>(&probe),
+            next::<SenderSeen>(&probe),
             SenderSeen(Some(other.actor().id()))
         );
         let bridge = system.bridge();
         bridge.send(&witness, WhoSent);
         assert_eq!(
-            recv::<SenderSeen>(&probe),
+            next::<SenderSeen>(&probe),
             SenderSeen(Some(bridge.actor().id()))
         );
 
         // `ctx.send` from another actor: that actor.
         let relay = system.spawn(Relay);
         relay.send(RelayTo(witness.clone()));
-        assert_eq!(recv::<SenderSeen>(&probe), SenderSeen(Some(relay.id())));
+        assert_eq!(next::<SenderSeen>(&probe), SenderSeen(Some(relay.id())));
         assert_empty(&probe);
     }
 
@@ -588,7 +576,7 @@ ferrotp::on_each_executor! {
         let envelope = second.recv(WAIT).unwrap();
         assert_eq!(envelope.sender(), Some(&ponger), "a reply names its sender");
         assert_eq!(envelope.downcast::<Pong>().unwrap(), Pong(11));
-        assert_eq!(recv::<Pong>(&first), Pong(2));
+        assert_eq!(next::<Pong>(&first), Pong(2));
         assert_empty(&first);
         assert_empty(&second);
     }
@@ -603,7 +591,7 @@ ferrotp::on_each_executor! {
         assert_eq!(system.dead_letters(), 0);
 
         answerer.send(Ask);
-        recv::<Answered>(&probe);
+        next::<Answered>(&probe);
         assert_eq!(system.dead_letters(), 1, "the reply had nowhere to go");
 
         // It was not an error: the actor goes on.
@@ -627,20 +615,20 @@ ferrotp::on_each_executor! {
         actor.send(5u32);
 
         assert_eq!(
-            recv::<OtherSeen>(&probe),
+            next::<OtherSeen>(&probe),
             OtherSeen {
                 type_name: std::any::type_name::<String>(),
                 text: Some("hello".to_string()),
             }
         );
         assert_eq!(
-            recv::<OtherSeen>(&probe),
+            next::<OtherSeen>(&probe),
             OtherSeen {
                 type_name: std::any::type_name::<i64>(),
                 text: None,
             }
         );
-        assert_eq!(recv::<GotU32>(&probe), GotU32(5));
+        assert_eq!(next::<GotU32>(&probe), GotU32(5));
         assert_eq!(system.dead_letters(), 0, "the fallback took them");
         assert!(actor.is_alive());
     }
@@ -666,7 +654,7 @@ ferrotp::on_each_executor! {
 
         // It still terminates normally when asked, not before.
         ponger.send(Stop);
-        let down: Down = recv(&probe);
+        let down: Down = next(&probe);
         assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Normal));
     }
 
@@ -688,10 +676,10 @@ ferrotp::on_each_executor! {
         merged.send(1u32);
         merged.send("kept".to_string());
         merged.send(2i64);
-        assert_eq!(recv::<Ran>(&probe), Ran::SecondNumber(1));
-        assert_eq!(recv::<Ran>(&probe), Ran::FirstText("kept".to_string()));
+        assert_eq!(next::<Ran>(&probe), Ran::SecondNumber(1));
+        assert_eq!(next::<Ran>(&probe), Ran::FirstText("kept".to_string()));
         assert_eq!(
-            recv::<Ran>(&probe),
+            next::<Ran>(&probe),
             Ran::SecondOther(std::any::type_name::<i64>())
         );
 
@@ -702,9 +690,9 @@ ferrotp::on_each_executor! {
         });
         keeps.send(3u32);
         keeps.send(4i64);
-        assert_eq!(recv::<Ran>(&probe), Ran::SecondNumber(3));
+        assert_eq!(next::<Ran>(&probe), Ran::SecondNumber(3));
         assert_eq!(
-            recv::<Ran>(&probe),
+            next::<Ran>(&probe),
             Ran::FirstOther(std::any::type_name::<i64>())
         );
         assert_eq!(system.dead_letters(), 0);
@@ -721,8 +709,8 @@ ferrotp::on_each_executor! {
         actor.send(Try(Ok(())));
         actor.send(Try(Err("no space".to_string())));
         actor.send(Note("never handled"));
-        assert_eq!(recv::<Note>(&probe), Note("attempted"));
-        assert_eq!(recv::<Note>(&probe), Note("attempted"));
+        assert_eq!(next::<Note>(&probe), Note("attempted"));
+        assert_eq!(next::<Note>(&probe), Note("attempted"));
         expect_end(&probe, &actor, ExitReason::Error("no space".to_string()));
 
         let custom = fallible(&system, &probe);
@@ -746,7 +734,7 @@ ferrotp::on_each_executor! {
             let actor = fallible(&system, &probe);
             actor.send(StopWith(reason.clone()));
             actor.send(Note("never handled"));
-            assert_eq!(recv::<Note>(&probe), Note("after ctx.stop"));
+            assert_eq!(next::<Note>(&probe), Note("after ctx.stop"));
             expect_end(&probe, &actor, reason);
         }
     }
@@ -765,10 +753,10 @@ ferrotp::on_each_executor! {
         probe.send(&actor, Stop);
         actor.send(Note("after stop"));
 
-        assert_eq!(recv::<Note>(&probe), Note("one"));
-        assert_eq!(recv::<Note>(&probe), Note("two"));
-        assert_eq!(recv::<HookRan>(&probe), HookRan(ExitReason::Normal));
-        let stopped: Stopped = recv(&probe);
+        assert_eq!(next::<Note>(&probe), Note("one"));
+        assert_eq!(next::<Note>(&probe), Note("two"));
+        assert_eq!(next::<HookRan>(&probe), HookRan(ExitReason::Normal));
+        let stopped: Stopped = next(&probe);
         assert_eq!(
             stopped,
             Stopped {
@@ -776,7 +764,7 @@ ferrotp::on_each_executor! {
                 reason: ExitReason::Normal
             }
         );
-        let down: Down = recv(&probe);
+        let down: Down = next(&probe);
         assert_eq!(down.reason, ExitReason::Normal);
         assert_empty(&probe);
     }
@@ -790,7 +778,7 @@ ferrotp::on_each_executor! {
             probe: probe.actor().clone(),
         });
         probe.send(&actor, Stop);
-        let stopped: Stopped = recv(&probe);
+        let stopped: Stopped = next(&probe);
         assert_eq!(
             stopped,
             Stopped {
@@ -809,9 +797,9 @@ ferrotp::on_each_executor! {
         probe.send(&actor, Stop);
         probe.send(&actor, Stop);
         probe.send(&actor, Ping(1));
-        assert_eq!(recv::<String>(&probe), "ignored stop #1");
-        assert_eq!(recv::<String>(&probe), "ignored stop #2");
-        assert_eq!(recv::<Pong>(&probe), Pong(2));
+        assert_eq!(next::<String>(&probe), "ignored stop #1");
+        assert_eq!(next::<String>(&probe), "ignored stop #2");
+        assert_eq!(next::<Pong>(&probe), Pong(2));
         assert_empty(&probe);
         assert!(actor.is_alive());
     }
@@ -822,7 +810,7 @@ ferrotp::on_each_executor! {
         let probe = system.inbox();
         let actor = system.spawn(Ponger);
         probe.send(&actor, Stop);
-        let _: Stopped = recv(&probe);
+        let _: Stopped = next(&probe);
         let before = system.dead_letters();
         actor.send(Ping(1));
         probe.send(&actor, Ping(2));

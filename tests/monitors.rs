@@ -8,7 +8,10 @@
 //! every actor to end: whatever anyone was going to deliver has been
 //! delivered.
 
-use std::any::type_name;
+#[path = "common/receive.rs"]
+#[allow(dead_code)]
+mod receive;
+
 use std::collections::HashSet;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -21,19 +24,10 @@ use ferrotp::{
     Actor, ActorId, ActorRef, Context, Down, Envelope, ExitReason, Handlers, Inbox, MonitorRef,
     Stop, System,
 };
+use receive::next;
 
 fn spawn_probe(system: &System, report: &Inbox) -> ActorRef {
     system.spawn(puppet(report))
-}
-
-fn next<T: 'static>(inbox: &Inbox) -> T {
-    let envelope = inbox
-        .recv(WAIT)
-        .unwrap_or_else(|_| panic!("no {} within {WAIT:?}", type_name::<T>()));
-    let got = envelope.type_name();
-    envelope
-        .downcast::<T>()
-        .unwrap_or_else(|_| panic!("expected a {}, got a {got}", type_name::<T>()))
 }
 
 /// Shuts the system down (waiting for every actor to end) and returns what

@@ -1,6 +1,10 @@
 //! Panics inside actors become exit reasons: they never crash the program
 //! or another actor, `stopped` runs, and whoever watches learns the reason.
 
+#[path = "common/receive.rs"]
+#[allow(dead_code)]
+mod receive;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
@@ -10,23 +14,9 @@ use ferrotp::{
     silence_actor_panics, Actor, ActorRef, CallError, Context, Down, ExitReason, Handlers, Inbox,
     SpawnOptions, Stop, Stopped, System,
 };
+use receive::{assert_empty, next};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// The next message in `inbox`, which must be a `T` and arrive within `WAIT`.
-fn recv<T: 'static>(inbox: &Inbox) -> T {
-    let envelope = inbox.recv(WAIT).expect("nothing arrived in time");
-    let got = envelope.type_name();
-    envelope
-        .downcast::<T>()
-        .unwrap_or_else(|_| panic!("expected {}, got {got}", std::any::type_name::<T>()))
-}
-
-fn assert_empty(inbox: &Inbox) {
-    if let Some(envelope) = inbox.try_recv() {
-        panic!("unexpected message: {envelope:?}");
-    }
-}
 
 /// What an actor's `stopped` hook reports.
 #[derive(Debug, PartialEq)]
@@ -232,10 +222,10 @@ ferrotp::on_each_executor! {
             actor.send(Record(2));
             let reason = ExitReason::Panic(text.to_string());
 
-            assert_eq!(recv::<Handled>(&probe), Handled(1));
+            assert_eq!(next::<Handled>(&probe), Handled(1));
             // `stopped` runs with the panic, and returns before the monitor fires.
-            assert_eq!(recv::<HookRan>(&probe), HookRan(reason.clone()));
-            let down: Down = recv(&probe);
+            assert_eq!(next::<HookRan>(&probe), HookRan(reason.clone()));
+            let down: Down = next(&probe);
             assert_eq!(
                 down,
                 Down {
@@ -258,9 +248,9 @@ ferrotp::on_each_executor! {
         let actor = fragile(&system, &probe);
         probe.monitor(&actor);
         actor.send(PanicOpaque);
-        let HookRan(reason) = recv(&probe);
+        let HookRan(reason) = next(&probe);
         assert!(matches!(reason, ExitReason::Panic(_)), "got {reason:?}");
-        let down: Down = recv(&probe);
+        let down: Down = next(&probe);
         assert_eq!(down.reason, reason);
     }
 
@@ -369,8 +359,8 @@ ferrotp::on_each_executor! {
                 .unwrap();
             actor.send(Record(1));
 
-            assert_eq!(recv::<HookRan>(&probe), HookRan(reason.clone()));
-            let stopped: Stopped = recv(&probe);
+            assert_eq!(next::<HookRan>(&probe), HookRan(reason.clone()));
+            let stopped: Stopped = next(&probe);
             assert_eq!(
                 stopped,
                 Stopped {
@@ -398,16 +388,16 @@ ferrotp::on_each_executor! {
         // The stop reason is what the actor terminated with; the hook's panic
         // is logged, not turned into another reason.
         probe.send(&actor, Stop);
-        assert_eq!(recv::<HookRan>(&probe), HookRan(ExitReason::Normal));
-        recv::<Dropped>(&probe);
+        assert_eq!(next::<HookRan>(&probe), HookRan(ExitReason::Normal));
+        next::<Dropped>(&probe);
         assert_eq!(
-            recv::<Stopped>(&probe),
+            next::<Stopped>(&probe),
             Stopped {
                 actor: actor.id(),
                 reason: ExitReason::Normal
             }
         );
-        let down: Down = recv(&probe);
+        let down: Down = next(&probe);
         assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Normal));
 
         // At shutdown too: `shutdown` still succeeds.
@@ -416,8 +406,8 @@ ferrotp::on_each_executor! {
         });
         system.shutdown(WAIT).unwrap();
         assert!(!other.is_alive());
-        assert_eq!(recv::<HookRan>(&probe), HookRan(ExitReason::Shutdown));
-        recv::<Dropped>(&probe);
+        assert_eq!(next::<HookRan>(&probe), HookRan(ExitReason::Shutdown));
+        next::<Dropped>(&probe);
     }
 
     #[test]
@@ -439,14 +429,14 @@ ferrotp::on_each_executor! {
         // Dropped after a normal stop: the reason stays `Normal`.
         let (actor, monitor) = spawn();
         probe.send(&actor, Stop);
-        assert_eq!(recv::<Stopped>(&probe).reason, ExitReason::Normal);
-        assert_eq!(recv::<Down>(&probe).monitor, monitor);
+        assert_eq!(next::<Stopped>(&probe).reason, ExitReason::Normal);
+        assert_eq!(next::<Down>(&probe).monitor, monitor);
         wait_dropped();
 
         // Dropped after a handler panic: the reason is the handler's panic.
         let (actor, monitor) = spawn();
         actor.send(PanicStatic);
-        let down: Down = recv(&probe);
+        let down: Down = next(&probe);
         assert_eq!(
             (down.monitor, down.reason),
             (monitor, ExitReason::Panic("static boom".to_string()))
@@ -458,7 +448,7 @@ ferrotp::on_each_executor! {
         let handled: Handled = bridge.call(&actor, Record(1), WAIT).unwrap();
         assert_eq!(handled, Handled(1));
         actor.kill();
-        let down: Down = recv(&probe);
+        let down: Down = next(&probe);
         assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Killed));
         wait_dropped();
 
@@ -468,7 +458,7 @@ ferrotp::on_each_executor! {
         assert_eq!(handled, Handled(2));
         system.shutdown(WAIT).unwrap();
         wait_dropped();
-        let down: Down = recv(&probe);
+        let down: Down = next(&probe);
         assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Shutdown));
     }
 }

@@ -2,7 +2,10 @@
 //! per actor, typed errors, lookups, and the name freed before anyone is
 //! told of its holder's end, so that a watcher can re-register it at once.
 
-use std::any::type_name;
+#[path = "common/receive.rs"]
+#[allow(dead_code)]
+mod receive;
+
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
@@ -10,6 +13,7 @@ use ferrotp::{
     Actor, ActorRef, Context, Down, ExitReason, Handlers, Inbox, RegistryError, SpawnError,
     SpawnOptions, Stop, System,
 };
+use receive::next;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -49,16 +53,6 @@ fn spawn_named(system: &System, report: &Inbox) -> ActorRef {
     system.spawn(Named {
         report: report.actor().clone(),
     })
-}
-
-fn next<T: 'static>(inbox: &Inbox) -> T {
-    let envelope = inbox
-        .recv(WAIT)
-        .unwrap_or_else(|_| panic!("no {} within {WAIT:?}", type_name::<T>()));
-    let got = envelope.type_name();
-    envelope
-        .downcast::<T>()
-        .unwrap_or_else(|_| panic!("expected a {}, got a {got}", type_name::<T>()))
 }
 
 /// Re-spawns its child under the same name every time the child dies,

@@ -1,6 +1,10 @@
 //! Spawning (options, failures) and shutting down (explicitly, by drop,
 //! with actors that will not stop), and systems that share a process.
 
+#[path = "common/receive.rs"]
+#[allow(dead_code)]
+mod receive;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
@@ -8,19 +12,11 @@ use std::time::{Duration, Instant};
 
 use ferrotp::{
     silence_actor_panics, Actor, ActorRef, CallError, Context, Down, Executor, ExitReason,
-    Handlers, Inbox, RegistryError, ShutdownError, SpawnError, SpawnOptions, Stopped, System,
+    Handlers, RegistryError, ShutdownError, SpawnError, SpawnOptions, Stopped, System,
 };
+use receive::next;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// The next message in `inbox`, which must be a `T` and arrive within `WAIT`.
-fn recv<T: 'static>(inbox: &Inbox) -> T {
-    let envelope = inbox.recv(WAIT).expect("nothing arrived in time");
-    let got = envelope.type_name();
-    envelope
-        .downcast::<T>()
-        .unwrap_or_else(|_| panic!("expected {}, got {got}", std::any::type_name::<T>()))
-}
 
 /// What a `Reporter` says, on a plain channel, when its hooks run or it is
 /// dropped.
@@ -131,7 +127,7 @@ fn spawn_returns_a_dead_actor_when_the_os_refuses_a_thread() {
     assert_eq!(system.dead_letters(), before + 1);
     let inbox = system.inbox();
     let monitor = inbox.monitor(&actor);
-    let down: Down = recv(&inbox);
+    let down: Down = next(&inbox);
     assert_eq!((down.monitor, down.reason), (monitor, ExitReason::NoProc));
     let result: Result<usize, CallError> = system.bridge().call(&actor, Ping, WAIT);
     assert_eq!(result, Err(CallError::Stopped(ExitReason::NoProc)));
@@ -289,7 +285,7 @@ ferrotp::on_each_executor! {
                 .unwrap();
             // A link made after the actor died would report `NoProc`.
             assert_eq!(
-                recv::<Stopped>(&inbox),
+                next::<Stopped>(&inbox),
                 Stopped {
                     actor: actor.id(),
                     reason: ExitReason::Error("born dead".to_string())
@@ -312,10 +308,10 @@ ferrotp::on_each_executor! {
                 SpawnOptions::new().link(&doomed).trap_exit(true),
             )
             .unwrap();
-        assert_eq!(recv::<TrapsExits>(&probe), TrapsExits(true));
+        assert_eq!(next::<TrapsExits>(&probe), TrapsExits(true));
         doomed.send(Fail);
         assert_eq!(
-            recv::<Stopped>(&probe),
+            next::<Stopped>(&probe),
             Stopped {
                 actor: doomed.id(),
                 reason: ExitReason::Error("doomed".to_string())
@@ -334,9 +330,9 @@ ferrotp::on_each_executor! {
             )
             .unwrap();
         let monitor = probe.monitor(&plain);
-        assert_eq!(recv::<TrapsExits>(&probe), TrapsExits(false));
+        assert_eq!(next::<TrapsExits>(&probe), TrapsExits(false));
         doomed.send(Fail);
-        let down: Down = recv(&probe);
+        let down: Down = next(&probe);
         assert_eq!(
             (down.monitor, down.reason),
             (monitor, ExitReason::Error("doomed".to_string()))

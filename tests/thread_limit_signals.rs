@@ -3,12 +3,17 @@
 //! they return. This file is its own test binary: it fills the process's
 //! thread limit, which no other test may share.
 
+#[path = "common/receive.rs"]
+#[allow(dead_code)]
+mod receive;
+
 use std::time::Duration;
 
 use ferrotp::{
     Actor, ActorId, Context, Down, Executor, ExitReason, Handlers, Inbox, MonitorRef, SpawnError,
     SpawnOptions, Stopped, System,
 };
+use receive::next;
 
 mod robust_common;
 
@@ -65,14 +70,6 @@ impl Actor for Parent {
             .on(Self::stopped)
             .on(Self::down)
     }
-}
-
-fn next<T: 'static>(inbox: &Inbox) -> T {
-    let envelope = inbox.recv(WAIT).expect("a report in time");
-    let got = envelope.type_name();
-    envelope
-        .downcast::<T>()
-        .unwrap_or_else(|_| panic!("expected {}, got {got}", std::any::type_name::<T>()))
 }
 
 /// `parent` spawns a linked child, then a monitored one, while no thread

@@ -6,11 +6,15 @@
 //! the timer thread delivers in deadline order, so when the later one is
 //! here, the earlier one would have been too.
 
-use std::any::type_name;
+#[path = "common/receive.rs"]
+#[allow(dead_code)]
+mod receive;
+
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ferrotp::{Actor, ActorRef, Context, Down, ExitReason, Handlers, Inbox, TimerRef};
+use ferrotp::{Actor, ActorRef, Context, Down, ExitReason, Handlers, TimerRef};
+use receive::next;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -24,16 +28,6 @@ fn serial() -> MutexGuard<'static, ()> {
 
 #[derive(Debug, PartialEq)]
 struct Tick(u32);
-
-fn next<T: 'static>(inbox: &Inbox) -> T {
-    let envelope = inbox
-        .recv(WAIT)
-        .unwrap_or_else(|_| panic!("no {} within {WAIT:?}", type_name::<T>()));
-    let got = envelope.type_name();
-    envelope
-        .downcast::<T>()
-        .unwrap_or_else(|_| panic!("expected a {}, got a {got}", type_name::<T>()))
-}
 
 /// Schedules timers from inside an actor, on request.
 struct Scheduler;
