@@ -3,7 +3,7 @@
 //! [`ActorRef`] itself (identity, liveness, equality) is here; the rest has
 //! a module per concept:
 //! - [`id`]: [`ActorId`] and the hasher of the system's tables;
-//! - [`core`](self::core): what every address of one actor shares, and who drives it;
+//! - [`core`]: what every address of one actor shares, and who drives it;
 //! - [`current`]: which actor's code this thread runs;
 //! - [`delivery`]: putting mail, exit signals and `Down` into a core;
 //! - [`termination`]: closing a core and telling its links and watchers;

@@ -17,7 +17,7 @@ pub struct ActorId(pub(crate) u64);
 
 impl ActorId {
     /// The sender of an exit signal that came from plain code
-    /// ([`ActorRef::exit`]) or from the system itself.
+    /// ([`ActorRef::exit`](crate::ActorRef::exit)) or from the system itself.
     pub const EXTERNAL: ActorId = ActorId(0);
 
     /// The number behind the id.

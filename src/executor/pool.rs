@@ -17,7 +17,7 @@
 //!   turn has more messages in hand, which would keep it waiting). Idle
 //!   workers steal from the bottom, and nothing in the queue is out of
 //!   their reach. If a turn runs on (a long handler, or a wait the pool
-//!   cannot see), the [`watchdog`](super::watchdog) notices within a tick
+//!   cannot see), the [`watchdog`] notices within a tick
 //!   or two (about a millisecond each) that actors wait behind it and wakes
 //!   a parked worker to steal them. After [`LIFO_STREAK`](run_queue::LIFO_STREAK) turns in a row
 //!   from the top, the worker takes its oldest entry instead, so a pair of

@@ -48,7 +48,7 @@ pub struct SystemBuilder {
 
 impl SystemBuilder {
     /// The executor that runs actors unless a spawn asks otherwise
-    /// ([`SpawnOptions::dedicated`]); default [`Executor::Pool`].
+    /// ([`SpawnOptions::dedicated`](crate::SpawnOptions::dedicated)); default [`Executor::Pool`].
     pub fn executor(mut self, executor: Executor) -> Self {
         self.executor = executor;
         self

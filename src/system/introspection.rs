@@ -55,7 +55,7 @@ impl System {
 
     /// How many threads ferrotp runs at most in this process, dedicated
     /// actors and pool workers of every system together. Past it, spawning
-    /// a dedicated actor fails with [`SpawnError::TooManyThreads`]: the
+    /// a dedicated actor fails with [`SpawnError::TooManyThreads`](crate::SpawnError::TooManyThreads): the
     /// limit keeps a margin below the kernel's `vm.max_map_count`, where a
     /// new thread would abort the whole process instead of failing.
     pub fn thread_limit() -> usize {

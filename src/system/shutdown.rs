@@ -2,7 +2,7 @@
 //! then joining their threads.
 //!
 //! Apart from spawning because it runs the other way: it closes the
-//! [`SpawnGate`](super::spawn::SpawnGate), waits for spawns in flight, and
+//! spawn gate (`SpawnGate`, in `spawn`), waits for spawns in flight, and
 //! stops roots before what outlived them.
 
 use std::cmp::Reverse;
@@ -54,7 +54,7 @@ impl System {
     }
 }
 
-/// Waits until no spawn is in flight (see [`SpawnGate`](super::spawn::SpawnGate)), or `deadline`.
+/// Waits until no spawn is in flight (see `SpawnGate` in `spawn`), or `deadline`.
 fn wait_for_spawns(inner: &SystemInner, deadline: Instant) {
     let backoff = crossbeam_utils::Backoff::new();
     while inner.spawning.load(Ordering::SeqCst) > 0 {

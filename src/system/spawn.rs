@@ -112,7 +112,7 @@ impl SpawnOptions {
 
     /// Labels the actor with `key` = `value` from before it runs any code
     /// (a later `label` with the same key wins): a fact about it for tools,
-    /// read back with [`ActorRef::label`] and [`ActorInfo::labels`], like
+    /// read back with [`ActorRef::label`] and [`ActorInfo::labels`](crate::ActorInfo::labels), like
     /// the data OTP's `proc_lib` keeps in a process's dictionary. The
     /// kernel gives no key a meaning; behaviours pick their own (the
     /// supervisors crate records each child's id), so prefix keys with your
