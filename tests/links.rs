@@ -56,6 +56,31 @@ fn next_down(inbox: &Inbox) -> Down {
     next::<Down>(inbox).0
 }
 
+/// Links `a — b — c`, crashes `a`, and asserts that all three die with
+/// the panic. `c` is not linked to `a`, so it can only die because `b`'s
+/// own links fire when `b` dies. All three are monitored from `inbox`.
+fn a_crash_kills_the_chain(bridge: &Bridge, inbox: &Inbox, [a, b, c]: [&ActorRef; 3]) {
+    let (a2, b2) = (a.clone(), b.clone());
+    ask(bridge, b, move |ctx| ctx.link(&a2));
+    ask(bridge, c, move |ctx| ctx.link(&b2));
+    crash(a);
+    let mut reasons: Vec<(ActorId, ExitReason)> = (0..3)
+        .map(|_| {
+            let d = next_down(inbox);
+            (d.actor, d.reason)
+        })
+        .collect();
+    reasons.sort_by_key(|(id, _)| *id);
+    assert_eq!(
+        reasons,
+        vec![
+            (a.id(), panic_reason()),
+            (b.id(), panic_reason()),
+            (c.id(), panic_reason())
+        ]
+    );
+}
+
 /// Waits for the `Down` about `actor` and returns its reason.
 fn reason_of(inbox: &Inbox, actor: &ActorRef) -> ExitReason {
     let down = next_down(inbox);
@@ -289,27 +314,7 @@ ferrotp::on_each_executor! {
         let a = spawn_probe(&system, &inbox, false);
         let b = spawn_probe(&system, &inbox, false);
         let c = spawn_probe(&system, &inbox, false);
-        // a — b — c: c is not linked to a, so it can only die because b's own
-        // links fire when b dies.
-        let (a2, b2) = (a.clone(), b.clone());
-        ask(&bridge, &b, move |ctx| ctx.link(&a2));
-        ask(&bridge, &c, move |ctx| ctx.link(&b2));
-        crash(&a);
-        let mut reasons: Vec<(ActorId, ExitReason)> = (0..3)
-            .map(|_| {
-                let d = next_down(&inbox);
-                (d.actor, d.reason)
-            })
-            .collect();
-        reasons.sort_by_key(|(id, _)| *id);
-        assert_eq!(
-            reasons,
-            vec![
-                (a.id(), panic_reason()),
-                (b.id(), panic_reason()),
-                (c.id(), panic_reason())
-            ]
-        );
+        a_crash_kills_the_chain(&bridge, &inbox, [&a, &b, &c]);
     }
 
     #[test]
@@ -981,27 +986,8 @@ ferrotp::on_each_executor! {
                 actor
             };
             let (a, b, c) = (spawn(&ends), spawn(&middle), spawn(&ends));
-            // a — b — c: c can only die because b's own links fire when b
-            // dies, whichever executor b is on.
-            let (a2, b2) = (a.clone(), b.clone());
-            ask(&bridge, &b, move |ctx| ctx.link(&a2));
-            ask(&bridge, &c, move |ctx| ctx.link(&b2));
-            crash(&a);
-            let mut reasons: Vec<(ActorId, ExitReason)> = (0..3)
-                .map(|_| {
-                    let d = next_down(&inbox);
-                    (d.actor, d.reason)
-                })
-                .collect();
-            reasons.sort_by_key(|(id, _)| *id);
-            assert_eq!(
-                reasons,
-                vec![
-                    (a.id(), panic_reason()),
-                    (b.id(), panic_reason()),
-                    (c.id(), panic_reason())
-                ]
-            );
+            // Whichever executor b is on, its own links fire when it dies.
+            a_crash_kills_the_chain(&bridge, &inbox, [&a, &b, &c]);
         }
     }
 
