@@ -16,6 +16,13 @@
 //!   spawning those actors took (each handled one message), median of 3:
 //!   `mass_stop/pool: … x`.
 //!
+//! - tree (printed, not timed): a 10-ary supervision tree over N idle
+//!   workers (N/9 supervisors more) started with `Supervisor::start` and
+//!   stopped with `Supervisor::stop`, each as a ratio to spawning as many
+//!   plain actors (each handled one message) in the same process, and per
+//!   actor against one raw crossbeam send+receive; median of 3:
+//!   `tree/pool: … x`.
+//!
 //! N is `FERROTP_SCALE` (default 1,000,000; `_` separators allowed).
 //!
 //! ```text
@@ -34,6 +41,7 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use ferrotp::{Actor, ActorRef, Context, Executor, ExitReason, Handlers, SpawnOptions};
+use ferrotp_supervisors::{ChildSpec, Supervisor, SupervisorSpec};
 
 /// How long one scale iteration may take before the bench declares it lost.
 const SCALE_WAIT: Duration = Duration::from_secs(300);
@@ -311,10 +319,103 @@ fn spawn_then(
     (spawn, took, took.as_secs_f64() / spawn.as_secs_f64())
 }
 
+// ---- tree: a supervision tree started and stopped (printed) ----
+
+/// An idle worker of the tree.
+struct Worker;
+
+impl Actor for Worker {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+    }
+}
+
+/// A 10-ary tree of one-for-one supervisors over `workers` idle workers.
+fn tree_spec(workers: usize) -> SupervisorSpec {
+    let mut spec = SupervisorSpec::one_for_one();
+    if workers <= 10 {
+        for i in 0..workers {
+            spec = spec.child(ChildSpec::worker(format!("w{i}"), || Worker));
+        }
+    } else {
+        for i in 0..10 {
+            spec = spec.child(ChildSpec::supervisor(
+                format!("s{i}"),
+                tree_spec(workers / 10),
+            ));
+        }
+    }
+    spec
+}
+
+/// One raw crossbeam send then receive on one thread, per item, over `n`.
+fn raw_item(n: usize) -> Duration {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let started = Instant::now();
+    for i in 0..n {
+        tx.send(i).expect("open");
+    }
+    for _ in 0..n {
+        rx.recv().expect("an item");
+    }
+    started.elapsed() / n as u32
+}
+
+/// A tree over N workers started and stopped, against spawning as many
+/// plain actors in the same process: printed as ratios, median of three
+/// runs (by start ratio), not timed by criterion.
+fn tree(_c: &mut Criterion) {
+    if !wanted("tree/pool") {
+        return;
+    }
+    let n = scale();
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let system = system_on(Executor::Pool);
+        let started = Instant::now();
+        let root = Supervisor::start(&system, tree_spec(n)).expect("the tree starts");
+        let start = started.elapsed();
+        let actors = system.actor_count();
+        let started = Instant::now();
+        root.stop(SCALE_WAIT).expect("the tree stops");
+        let stop = started.elapsed();
+        assert_eq!(system.actor_count(), 0, "the whole tree stopped");
+        drop(system);
+        let (spawn, _, _) = spawn_then(actors, |system, _| {
+            system.shutdown(SCALE_WAIT).expect("every actor stopped");
+        });
+        let raw = raw_item(actors);
+        runs.push((actors, start, stop, spawn, raw));
+    }
+    runs.sort_by(|a, b| {
+        let ratio = |r: &(usize, Duration, Duration, Duration, Duration)| {
+            r.1.as_secs_f64() / r.3.as_secs_f64()
+        };
+        ratio(a).total_cmp(&ratio(b))
+    });
+    let (actors, start, stop, spawn, raw) = runs[1];
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / actors as f64;
+    println!(
+        "tree/pool: {actors} actors; start {:.0} ms ({:.2} µs/actor, {:.2}x spawning them, \
+         {:.0}x a raw send+recv), stop {:.0} ms ({:.2} µs/actor, {:.2}x spawning them), \
+         spawning {:.0} ms ({:.2} µs/actor), raw send+recv {} ns (median of 3 by start)",
+        start.as_secs_f64() * 1e3,
+        per(start),
+        start.as_secs_f64() / spawn.as_secs_f64(),
+        per(start) * 1e3 / raw.as_nanos().max(1) as f64,
+        stop.as_secs_f64() * 1e3,
+        per(stop),
+        stop.as_secs_f64() / spawn.as_secs_f64(),
+        spawn.as_secs_f64() * 1e3,
+        per(spawn),
+        raw.as_nanos(),
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1));
     // `memory` first: it reads the resident set of a fresh process.
-    targets = memory, spawn_1m, skynet, mass_stop
+    targets = memory, spawn_1m, skynet, mass_stop, tree
 }
 criterion_main!(benches);
