@@ -68,9 +68,17 @@ impl<A: Actor> ActorCell<A> {
         match outcome {
             Ok(()) if self.core().is_dead() => self.abandon(),
             Ok(()) => {
-                // A failure is answered by `Core::close`, with the reason.
-                if let Some(waiter) = self.core().relations().start_waiter.take() {
-                    let _ = waiter.send(Ok(()));
+                // A failure is answered by `Core::close`, with the reason;
+                // a deferred acknowledgement by `Context::ack_started`.
+                let waiter = {
+                    let mut rel = self.core().relations();
+                    match &rel.start_waiter {
+                        Some(waiter) if !waiter.deferred => rel.start_waiter.take(),
+                        _ => None,
+                    }
+                };
+                if let Some(waiter) = waiter {
+                    waiter.answer(self.core().id, Ok(()));
                 }
                 Flow::Continue
             }

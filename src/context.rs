@@ -122,6 +122,104 @@ impl<A: Actor> Context<A> {
         self.stop_request = Some(Box::new(reason));
     }
 
+    /// Called in `started`: this actor's spawner, if it waits to hear that
+    /// the actor started ([`SpawnOptions::await_started`],
+    /// [`SpawnOptions::notify_started`]), is not told when `started`
+    /// returns but when the actor calls [`ack_started`](Self::ack_started),
+    /// from any later handler, like OTP's `proc_lib:init_ack`. Meanwhile the
+    /// actor handles messages as usual. If it terminates before it
+    /// acknowledged, its spawner hears that it failed to start, with the
+    /// reason. Without a waiting spawner (or outside `started`) it does
+    /// nothing.
+    ///
+    /// ```
+    /// use ferrotp::{Actor, Context, ExitReason, Handlers, SpawnOptions, System};
+    /// use std::time::Duration;
+    ///
+    /// /// Started once it has been told its configuration.
+    /// struct Service { config: Option<String> }
+    /// struct Configure(String);
+    /// impl Service {
+    ///     fn configure(&mut self, Configure(config): Configure, ctx: &mut Context<Self>) {
+    ///         self.config = Some(config);
+    ///         ctx.ack_started();
+    ///     }
+    /// }
+    /// impl Actor for Service {
+    ///     fn handlers() -> Handlers<Self> { Handlers::new().on(Self::configure) }
+    ///     fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         ctx.defer_start_ack();
+    ///         ctx.send(ctx.myself(), Configure("fast".into()));
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let system = System::new();
+    /// // Returns once `configure` has acknowledged.
+    /// let service = system
+    ///     .spawn_with(Service { config: None }, SpawnOptions::new().await_started())
+    ///     .unwrap();
+    /// # let _ = service;
+    /// ```
+    pub fn defer_start_ack(&mut self) {
+        if let Some(waiter) = self.myself.core.relations().start_waiter.as_mut() {
+            waiter.deferred = true;
+        }
+    }
+
+    /// Tells this actor's spawner that it has started (see
+    /// [`defer_start_ack`](Self::defer_start_ack)). Only the first call
+    /// after a deferral tells anything; later calls, or calls with no
+    /// spawner waiting, do nothing.
+    pub fn ack_started(&mut self) {
+        let waiter = self.myself.core.relations().start_waiter.take();
+        if let Some(waiter) = waiter {
+            waiter.answer(self.myself.id(), Ok(()));
+        }
+    }
+
+    /// Once this actor has terminated (its `stopped` hook returned, its name
+    /// freed), answers `stopper` with [`Stopped`](crate::Stopped), as the
+    /// runtime answers the sender of a [`Stop`](crate::Stop) it handles
+    /// itself. For an actor that handles `Stop` in a handler of its own to
+    /// wind down over several messages: it keeps the `Stop`'s sender, calls
+    /// this, and [`stop`](Self::stop)s once done, and a
+    /// [`Bridge::stop`](crate::Bridge::stop) waiting on it hears at once.
+    /// The last call wins; a kill that ends the actor first answers no one
+    /// (as for a `Stop` still queued at a kill).
+    ///
+    /// ```
+    /// use ferrotp::{Actor, Context, ExitReason, Handlers, Stop, System};
+    /// use std::time::Duration;
+    ///
+    /// /// Flushes before it stops: the flush is a message to itself.
+    /// struct Writer;
+    /// struct Flushed;
+    /// impl Writer {
+    ///     fn stop(&mut self, _: Stop, ctx: &mut Context<Self>) {
+    ///         if let Some(stopper) = ctx.sender().cloned() {
+    ///             ctx.answer_stop(&stopper);
+    ///         }
+    ///         ctx.send(ctx.myself(), Flushed);
+    ///     }
+    ///     fn flushed(&mut self, _: Flushed, ctx: &mut Context<Self>) {
+    ///         ctx.stop(ExitReason::Normal);
+    ///     }
+    /// }
+    /// impl Actor for Writer {
+    ///     fn handlers() -> Handlers<Self> { Handlers::new().on(Self::stop).on(Self::flushed) }
+    /// }
+    ///
+    /// let system = System::new();
+    /// let writer = system.spawn(Writer);
+    /// let stopped = system.bridge().stop(&[writer.clone()], Duration::from_secs(5));
+    /// assert_eq!(stopped[0].as_ref().unwrap().reason, ExitReason::Normal);
+    /// assert!(!writer.is_alive());
+    /// ```
+    pub fn answer_stop(&mut self, stopper: &ActorRef) {
+        self.stop_reply_to = Some(stopper.clone());
+    }
+
     /// Spawns an actor (see [`System::spawn`]).
     pub fn spawn<B: Actor>(&self, actor: B) -> ActorRef {
         self.system.spawn(actor)

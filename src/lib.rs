@@ -66,6 +66,7 @@ mod mailbox;
 mod panic;
 mod payload;
 mod registry;
+mod start_ack;
 mod system;
 #[cfg(feature = "tokio")]
 mod tasks;
@@ -89,6 +90,7 @@ pub use introspect::{Activity, ActorStats, TopBy};
 pub use links::{MonitorRef, TieNotice};
 pub use mailbox::Envelope;
 pub use panic::silence_actor_panics;
+pub use start_ack::StartAck;
 pub use system::{
     SpawnOptions, System, SystemBuilder, DEFAULT_LONG_HANDLER, DEFAULT_SHUTDOWN_TIMEOUT,
 };

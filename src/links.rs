@@ -14,12 +14,11 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::MutexGuard;
 
-use crossbeam_channel::Sender;
-
 use crate::address::{ActorId, ActorRef};
 use crate::exit::{Down, ExitReason};
 use crate::labels::Labels;
 use crate::mailbox::ExitSignal;
+use crate::start_ack::StartWaiter;
 
 /// Identifies one monitor; it comes back in the [`Down`] it fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -118,9 +117,6 @@ pub(crate) struct Link {
     pub id: LinkId,
 }
 
-/// Where a spawner waiting for `started` hears how it went.
-pub(crate) type StartWaiter = Sender<Result<(), ExitReason>>;
-
 /// One actor's name, links and monitors, and whether it has closed.
 #[derive(Default)]
 pub(crate) struct Relations {
@@ -136,9 +132,8 @@ pub(crate) struct Relations {
     pub name: Option<String>,
     /// What the actor or its spawner recorded about it, for tools.
     pub labels: Labels,
-    /// A spawner waiting for `started` (`SpawnOptions::await_started`). It is
-    /// answered when `started` returns, or by whatever terminates the actor
-    /// first — a `kill` included — so it never waits on a stuck actor.
+    /// A spawner waiting to hear that the actor started
+    /// (`SpawnOptions::await_started`, `notify_started`; see `start_ack`).
     pub start_waiter: Option<StartWaiter>,
     /// Allocated with the first link or monitor: most of a million actors
     /// have none, and the three maps cost 72 bytes even empty.

@@ -71,7 +71,7 @@ impl Core {
         // A spawner waiting for `started` learns of the failure like anyone
         // told of an end: once the name is free and the actor is forgotten.
         if let Some(waiter) = start_waiter {
-            let _ = waiter.send(Err(reason.clone()));
+            waiter.answer(self.id, Err(reason.clone()));
         }
         // Only what was announced as spawned is announced as exited: an
         // inbox (a `Bridge::call`, a probe) or a refused spawn is no actor.

@@ -22,6 +22,7 @@ use crate::exit::ExitReason;
 use crate::handlers::handlers_for;
 use crate::inbox::Inbox;
 use crate::links::{self, MonitorRef, Relations};
+use crate::start_ack::{Spawner, StartWaiter};
 
 /// Options for [`System::spawn_with`].
 ///
@@ -36,6 +37,7 @@ pub struct SpawnOptions {
     link: Option<ActorRef>,
     trap_exit: bool,
     await_started: bool,
+    notify_started: Option<ActorRef>,
     executor: Option<Executor>,
     labels: Vec<(String, String)>,
     mailbox: Option<usize>,
@@ -83,6 +85,72 @@ impl SpawnOptions {
     /// (Supervisors start their children this way, one after another.)
     pub fn await_started(mut self) -> Self {
         self.await_started = true;
+        self.notify_started = None;
+        self
+    }
+
+    /// Makes the spawn return at once, and tells `spawner` as a
+    /// [`StartAck`](crate::StartAck) message whether the actor started: `Ok`
+    /// once its `started` hook returned (or, if it deferred its
+    /// acknowledgement with [`Context::defer_start_ack`], once it called
+    /// [`Context::ack_started`]), else the reason it terminated with first
+    /// (a failed or panicking `started`, a kill). Exactly one
+    /// acknowledgement follows every spawn that returned `Ok`; a spawn that
+    /// fails returns its error and sends none. Replaces
+    /// [`await_started`](Self::await_started) (the later call wins).
+    ///
+    /// An actor starts others this way from its own mailbox, without
+    /// blocking its thread while they run their `started` hooks (OTP's
+    /// `proc_lib:start` and `init_ack`): on the pool a child that
+    /// acknowledges runs next on its spawner's worker, and its
+    /// acknowledgement brings the spawner back there, with no thread
+    /// switch. Supervisors start their children one after another so.
+    ///
+    /// ```
+    /// use ferrotp::{Actor, Context, ExitReason, Handlers, SpawnOptions, StartAck, System};
+    /// use std::time::Duration;
+    ///
+    /// struct Child;
+    /// impl Actor for Child { fn handlers() -> Handlers<Self> { Handlers::new() } }
+    ///
+    /// /// Starts `left` children one at a time, each once the last started.
+    /// struct Parent { left: usize, done: Option<ferrotp::ActorRef> }
+    /// impl Parent {
+    ///     fn next(&mut self, ctx: &mut Context<Self>) {
+    ///         if self.left == 0 {
+    ///             let done = self.done.take().unwrap();
+    ///             ctx.send(&done, "all started");
+    ///             return;
+    ///         }
+    ///         self.left -= 1;
+    ///         let options = SpawnOptions::new().link(ctx.myself()).notify_started(ctx.myself());
+    ///         ctx.spawn_with(Child, options).unwrap();
+    ///     }
+    ///     fn on_ack(&mut self, ack: StartAck, ctx: &mut Context<Self>) {
+    ///         match ack.outcome {
+    ///             Ok(()) => self.next(ctx),
+    ///             // A child that failed to start fails the parent.
+    ///             Err(reason) => ctx.stop(reason),
+    ///         }
+    ///     }
+    /// }
+    /// impl Actor for Parent {
+    ///     fn handlers() -> Handlers<Self> { Handlers::new().on(Self::on_ack) }
+    ///     fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+    ///         self.next(ctx);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let system = System::new();
+    /// let inbox = system.inbox();
+    /// system.spawn(Parent { left: 3, done: Some(inbox.actor().clone()) });
+    /// let done = inbox.recv(Duration::from_secs(5)).unwrap().downcast::<&str>().unwrap();
+    /// assert_eq!(done, "all started");
+    /// ```
+    pub fn notify_started(mut self, spawner: &ActorRef) -> Self {
+        self.notify_started = Some(spawner.clone());
+        self.await_started = false;
         self
     }
 
@@ -297,16 +365,22 @@ impl System {
             .monitored_by
             .as_ref()
             .map(|watcher| links::monitor(watcher, &actor_ref));
+        // Installed before the actor can end (doomed, or killed by whoever
+        // finds it by name), so that its end answers the spawner.
+        let started = options.await_started.then(|| {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            actor_ref.core.relations().start_waiter = Some(StartWaiter::new(Spawner::Blocked(tx)));
+            rx
+        });
+        if let Some(spawner) = &options.notify_started {
+            let waiter = StartWaiter::new(Spawner::Notified(spawner.clone()));
+            actor_ref.core.relations().start_waiter = Some(waiter);
+        }
         inner.actors.insert(id, actor_ref.clone());
         if doomed {
             return dead_on_arrival(actor_ref, actor, options.await_started).map(|a| (a, monitor));
         }
 
-        let started = options.await_started.then(|| {
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            actor_ref.core.relations().start_waiter = Some(tx);
-            rx
-        });
         let ctx = Context::new(actor_ref.clone(), System::non_owning(inner.clone()));
         let cell = ActorCell::new(actor, ctx, handlers_for::<A>());
         match executor {
@@ -388,6 +462,8 @@ impl Drop for SpawnGate<'_> {
 /// [`Context::spawn_monitor`] then report the failure once, about the
 /// address they return.)
 fn unborn(actor: &ActorRef, options: &SpawnOptions, monitor: Option<MonitorRef>, why: String) {
+    // The spawn returns the error: no acknowledgement follows it.
+    actor.core.relations().start_waiter = None;
     if let Some(other) = &options.link {
         links::unlink(actor, other);
     }
