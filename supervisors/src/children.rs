@@ -137,12 +137,6 @@ impl Children {
         self.slots.iter().filter_map(Option::as_ref)
     }
 
-    pub fn clear(&mut self) {
-        self.slots.clear();
-        self.by_id.clear();
-        self.by_actor.clear();
-    }
-
     /// Squeezes out empty slots once they outnumber the children. Positions
     /// change: call it only between operations.
     pub fn compact(&mut self) {

@@ -38,10 +38,21 @@ impl Parent {
     }
 }
 
-/// Spawns one incarnation of a child (labelled with its child id), linked to the supervisor, named, and
-/// fully started; a panicking factory is a start failure like any other.
-/// The child joins the supervisor's `own` subtree (with its own subtree if
-/// it is a supervisor).
+/// How a supervisor learns that a child it spawns has started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ack {
+    /// The spawn returns once the child has started (or failed to).
+    Await,
+    /// The spawn returns at once; a [`StartAck`](ferrotp::StartAck) comes
+    /// as a message.
+    Notify,
+}
+
+/// Spawns one incarnation of a child (labelled with its child id), linked
+/// to the supervisor, named, and started (`Ack::Await`) or starting
+/// (`Ack::Notify`: its `StartAck` follows); a panicking factory is a start
+/// failure like any other. The child joins the supervisor's `own` subtree
+/// (with its own subtree if it is a supervisor).
 pub(crate) fn spawn_child<A: Actor>(
     ctx: &Context<A>,
     own: &Subtree,
@@ -49,13 +60,17 @@ pub(crate) fn spawn_child<A: Actor>(
     start: impl FnOnce(&System, &ActorRef, SpawnOptions) -> Result<ActorRef, SpawnError>,
     id: &str,
     name: Option<&str>,
+    ack: Ack,
 ) -> Result<ActorRef, ExitReason> {
     // Spawned from the supervisor's handler, the child has the supervisor
     // as its parent; the label says which of its children it is.
     let mut options = SpawnOptions::new()
         .link(ctx.myself())
-        .await_started()
         .label(CHILD_ID_LABEL, id);
+    options = match ack {
+        Ack::Await => options.await_started(),
+        Ack::Notify => options.notify_started(ctx.myself()),
+    };
     if let Some(name) = name {
         options = options.name(name);
     }

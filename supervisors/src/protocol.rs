@@ -99,8 +99,9 @@ pub(crate) struct Handle {
 }
 
 impl Handle {
-    /// Spawns a supervisor actor that reports on `reply` from its `started`
-    /// hook, and waits for that report.
+    /// Spawns a supervisor actor, waits for its start acknowledgement (a
+    /// static supervisor defers it until its children have started), then
+    /// reads what it reported on `reply`.
     pub fn spawn<S: Actor>(
         spawner: &System,
         actor: S,

@@ -166,18 +166,30 @@ impl Stopping {
 }
 
 impl InFlight {
-    /// Shuts down and watches the children a dead supervisor left alive,
-    /// listed in `own` meanwhile (see [`Reaper::adopt`](crate::subtree::Reaper::adopt)).
+    /// Shuts down and watches the children a dead supervisor left alive.
     fn adopt<A: Actor>(&mut self, dead: &Subtree, ctx: &Context<A>, own: &Subtree) {
-        for member in dead.alive() {
-            let id = member.actor.id();
-            if self.orphans.values().any(|m| m.actor.id() == id) {
-                continue;
-            }
-            let monitor = ctx.monitor(&member.actor);
-            member.shut_down_orphan();
-            own.add(member.clone());
-            self.orphans.insert(monitor, member);
+        adopt_orphans(dead, ctx, own, &mut self.orphans);
+    }
+}
+
+/// Shuts down and watches (by monitors, whose `Down`s come as messages)
+/// the children a dead supervisor left alive, listed in `own` meanwhile
+/// (see [`Reaper::adopt`](crate::subtree::Reaper::adopt)); those already
+/// in `orphans` are left as they are.
+pub(crate) fn adopt_orphans<A: Actor>(
+    dead: &Subtree,
+    ctx: &Context<A>,
+    own: &Subtree,
+    orphans: &mut HashMap<MonitorRef, Member>,
+) {
+    for member in dead.alive() {
+        let id = member.actor.id();
+        if orphans.values().any(|m| m.actor.id() == id) {
+            continue;
         }
+        let monitor = ctx.monitor(&member.actor);
+        member.shut_down_orphan();
+        own.add(member.clone());
+        orphans.insert(monitor, member);
     }
 }

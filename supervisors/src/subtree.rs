@@ -68,9 +68,11 @@ impl Subtree {
         let result = start();
         let built = BUILT.with(|built| std::mem::replace(&mut *built.borrow_mut(), outer));
         let subtree = match (built.and_then(|weak| weak.upgrade()), spawned(&result)) {
-            // Its `started` set the owner: it is the child, not some other
-            // supervisor its start function built along the way.
-            (Some(subtree), Some(id)) if subtree.owner() == Some(id) => Some(subtree),
+            // Its owner is the child, or not set yet (a child spawned
+            // without waiting for its `started`): it is the child's, not
+            // some other supervisor's its start function built and started
+            // along the way (that one's `started` set its owner).
+            (Some(subtree), Some(id)) if subtree.owner().map_or(true, |o| o == id) => Some(subtree),
             _ => None,
         };
         (result, subtree)

@@ -3,200 +3,28 @@
 
 use std::any::TypeId;
 use std::collections::BTreeMap;
-use std::fmt;
-use std::marker::PhantomData;
-use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::sync::Arc;
 
-use ferrotp::{
-    Actor, ActorId, ActorRef, Context, ExitReason, Handlers, SpawnError, SpawnOptions, Stopped,
-    System,
-};
+use ferrotp::{Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Stop, Stopped};
 
 use crate::error::SupervisorError;
 use crate::inspect::{page, Inspect, SupervisorSnapshot, KIND_LABEL, SUPERVISORS_GROUP};
-use crate::intensity::{Clock, RestartWindow, SystemClock};
-use crate::lifecycle::{clean_end, spawn_child, Parent, Stopper};
+use crate::intensity::RestartWindow;
+use crate::lifecycle::{clean_end, spawn_child, Ack, Parent, Stopper};
 use crate::protocol::{
-    name_option, ChildCount, ChildInfo, CountChildren, Describe, Handle, StartReply, Summary,
-    WhichChildren,
+    ChildCount, ChildInfo, CountChildren, Describe, StartReply, Summary, WhichChildren,
 };
 use crate::report::Reporter;
-use crate::spec::{
-    check_intensity, ChildKind, Restart, Shutdown, SupervisorSpec, DEFAULT_MAX_RESTARTS,
-    DEFAULT_PERIOD, DEFAULT_WORKER_SHUTDOWN,
-};
+use crate::spec::{ChildKind, Restart};
 use crate::subtree::Subtree;
-use crate::supervisor::SupervisorActor;
+use stopping::Stopping;
 
-/// Builds one child from its arguments (like a `ChildSpec`'s start function).
-type TemplateFn<Args> = Arc<
-    dyn Fn(Args, &System, &ActorRef, SpawnOptions) -> Result<ActorRef, SpawnError> + Send + Sync,
->;
+mod handle;
+mod spec;
+mod stopping;
 
-/// A dynamic supervisor: the template of its children (built from
-/// arguments given at [`start_child`](DynamicSupervisor::start_child)), their
-/// restart and shutdown policies, and the supervisor's intensity and name.
-///
-/// ```
-/// use ferrotp::{Actor, Handlers};
-/// use ferrotp_supervisors::{DynamicSupervisorSpec, Restart};
-/// use std::time::Duration;
-///
-/// struct Session { user: String }
-/// impl Actor for Session {
-///     fn handlers() -> Handlers<Self> { Handlers::new() }
-/// }
-///
-/// let spec = DynamicSupervisorSpec::worker("session", |user: String| Session { user })
-///     .restart(Restart::Transient)
-///     .intensity(10, Duration::from_secs(1))
-///     .name("sessions");
-/// # let _ = spec;
-/// ```
-pub struct DynamicSupervisorSpec<Args> {
-    pub(crate) id: String,
-    pub(crate) kind: ChildKind,
-    pub(crate) restart: Restart,
-    pub(crate) shutdown: Shutdown,
-    template: TemplateFn<Args>,
-    pub(crate) max_restarts: u32,
-    pub(crate) period: Duration,
-    pub(crate) name: Option<String>,
-    pub(crate) clock: Arc<dyn Clock>,
-}
-
-impl<Args> Clone for DynamicSupervisorSpec<Args> {
-    fn clone(&self) -> Self {
-        DynamicSupervisorSpec {
-            id: self.id.clone(),
-            kind: self.kind,
-            restart: self.restart,
-            shutdown: self.shutdown,
-            template: self.template.clone(),
-            max_restarts: self.max_restarts,
-            period: self.period,
-            name: self.name.clone(),
-            clock: self.clock.clone(),
-        }
-    }
-}
-
-impl<Args: Clone + Send + 'static> DynamicSupervisorSpec<Args> {
-    fn new(id: String, kind: ChildKind, shutdown: Shutdown, template: TemplateFn<Args>) -> Self {
-        DynamicSupervisorSpec {
-            id,
-            kind,
-            restart: Restart::Permanent,
-            shutdown,
-            template,
-            max_restarts: DEFAULT_MAX_RESTARTS,
-            period: DEFAULT_PERIOD,
-            name: None,
-            clock: Arc::new(SystemClock),
-        }
-    }
-
-    /// Worker children built by `factory` from their arguments; a restart
-    /// calls `factory` again with the same arguments. Permanent, stopped
-    /// with `Shutdown::Timeout(5 s)`; intensity 1 restart in 5 s.
-    pub fn worker<A, F>(id: impl Into<String>, factory: F) -> Self
-    where
-        A: Actor,
-        F: Fn(Args) -> A + Send + Sync + 'static,
-    {
-        let template: TemplateFn<Args> = Arc::new(move |args, system, _supervisor, options| {
-            system.spawn_with(factory(args), options)
-        });
-        Self::new(
-            id.into(),
-            ChildKind::Worker,
-            Shutdown::Timeout(DEFAULT_WORKER_SHUTDOWN),
-            template,
-        )
-    }
-
-    /// Supervisor children: `factory` makes each one's spec from its
-    /// arguments. Permanent, stopped with `Shutdown::Infinity`.
-    pub fn supervisor<F>(id: impl Into<String>, factory: F) -> Self
-    where
-        F: Fn(Args) -> SupervisorSpec + Send + Sync + 'static,
-    {
-        let template: TemplateFn<Args> = Arc::new(move |args, system, supervisor, options| {
-            let spec = factory(args);
-            if let Err(error) = spec.validate() {
-                return Err(SpawnError::StartFailed(ExitReason::error(error)));
-            }
-            let name = spec.name.clone();
-            let actor = SupervisorActor::new(spec, Parent::Actor(supervisor.clone()), None);
-            let options = match name {
-                Some(name) => options.name(name),
-                None => options,
-            };
-            system.spawn_with(actor, options.trap_exit(true))
-        });
-        Self::new(
-            id.into(),
-            ChildKind::Supervisor,
-            Shutdown::Infinity,
-            template,
-        )
-    }
-
-    /// When a child is restarted (default [`Restart::Permanent`]).
-    pub fn restart(mut self, restart: Restart) -> Self {
-        self.restart = restart;
-        self
-    }
-
-    /// How children are stopped. When the supervisor stops, all its children
-    /// get the exit signal at once and share one timeout.
-    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
-        self.shutdown = shutdown;
-        self
-    }
-
-    /// At most `max_restarts` restarts (of any children) within `period`.
-    pub fn intensity(mut self, max_restarts: u32, period: Duration) -> Self {
-        self.max_restarts = max_restarts;
-        self.period = period;
-        self
-    }
-
-    /// Registers the supervisor under `name`.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Counts restart intensity on `clock` instead of the system clock.
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    pub(crate) fn validate(&self) -> Result<(), SupervisorError> {
-        check_intensity(self.period, self.name.as_deref())?;
-        if self.id.is_empty() {
-            return Err(SupervisorError::InvalidSpec("a child id is empty".into()));
-        }
-        Ok(())
-    }
-}
-
-impl<Args> fmt::Debug for DynamicSupervisorSpec<Args> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DynamicSupervisorSpec")
-            .field("id", &self.id)
-            .field("kind", &self.kind)
-            .field("restart", &self.restart)
-            .field("shutdown", &self.shutdown)
-            .field("max_restarts", &self.max_restarts)
-            .field("period", &self.period)
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
+pub use handle::DynamicSupervisor;
+pub use spec::DynamicSupervisorSpec;
 
 /// Starts a child with these arguments.
 struct StartDynamic<Args>(Args);
@@ -206,175 +34,6 @@ struct StartDynamicMany<Args>(Vec<Args>);
 struct TerminateDynamic(ActorId);
 /// Sent to itself: retry the restart that failed (see `RetryRestart`).
 struct RetryDynamic(u64);
-
-/// A running dynamic supervisor (a cheap, clonable handle).
-///
-/// Its children all come from one template and are started on demand with
-/// [`start_child`](Self::start_child); each is restarted per the template's
-/// restart policy (one-for-one), with the arguments it was started with.
-/// When it stops, all its children get the exit signal at once.
-///
-/// ```
-/// use ferrotp::{Actor, Context, Handlers, System};
-/// use ferrotp_supervisors::{DynamicSupervisor, DynamicSupervisorSpec};
-/// use std::time::Duration;
-///
-/// struct Adder { n: i64 }
-/// impl Adder {
-///     fn add(&mut self, x: i64, ctx: &mut Context<Self>) { ctx.reply(self.n + x); }
-/// }
-/// impl Actor for Adder {
-///     fn handlers() -> Handlers<Self> { Handlers::new().on(Self::add) }
-/// }
-///
-/// let system = System::new();
-/// let adders = DynamicSupervisor::start(
-///     &system,
-///     DynamicSupervisorSpec::worker("adder", |n: i64| Adder { n }),
-/// )
-/// .unwrap();
-/// let plus_two = adders.start_child(2).unwrap();
-/// let five: i64 = system.bridge().call(&plus_two, 3i64, Duration::from_secs(5)).unwrap();
-/// assert_eq!(five, 5);
-/// assert_eq!(adders.count_children().unwrap().active, 1);
-/// ```
-pub struct DynamicSupervisor<Args> {
-    handle: Handle,
-    _args: PhantomData<fn(Args)>,
-}
-
-impl<Args> Clone for DynamicSupervisor<Args> {
-    fn clone(&self) -> Self {
-        DynamicSupervisor {
-            handle: self.handle.clone(),
-            _args: PhantomData,
-        }
-    }
-}
-
-impl<Args> fmt::Debug for DynamicSupervisor<Args> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DynamicSupervisor({})", self.handle.actor.id())
-    }
-}
-
-impl<Args: Clone + Send + 'static> DynamicSupervisor<Args> {
-    pub(crate) fn from_handle(handle: Handle) -> Self {
-        DynamicSupervisor {
-            handle,
-            _args: PhantomData,
-        }
-    }
-
-    /// Starts a dynamic supervisor (with no children), not linked to the
-    /// caller; an exit signal from plain code counts as its parent's.
-    pub fn start(
-        system: &System,
-        spec: DynamicSupervisorSpec<Args>,
-    ) -> Result<Self, SupervisorError> {
-        spec.validate()?;
-        let (reply, report) = mpsc::channel();
-        let options = name_option(spec.name.as_deref());
-        let actor = DynamicSupervisorActor::new(spec, Parent::External, Some(reply));
-        let subtree = actor.subtree.clone();
-        Handle::spawn(system, actor, options, report, subtree).map(Self::from_handle)
-    }
-
-    /// Starts a dynamic supervisor linked to the calling actor (see
-    /// [`Supervisor::start_link`](crate::Supervisor::start_link)).
-    pub fn start_link<A: Actor>(
-        ctx: &Context<A>,
-        spec: DynamicSupervisorSpec<Args>,
-    ) -> Result<Self, SupervisorError> {
-        spec.validate()?;
-        let (reply, report) = mpsc::channel();
-        let options = name_option(spec.name.as_deref()).link(ctx.myself());
-        let actor =
-            DynamicSupervisorActor::new(spec, Parent::Actor(ctx.myself().clone()), Some(reply));
-        let subtree = actor.subtree.clone();
-        Handle::spawn(ctx.system(), actor, options, report, subtree).map(Self::from_handle)
-    }
-
-    /// The supervisor's address.
-    pub fn actor(&self) -> &ActorRef {
-        &self.handle.actor
-    }
-
-    /// The same handle with another call timeout.
-    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
-        self.handle.call_timeout = timeout;
-        self
-    }
-
-    /// Starts a child built from `args` and returns it once its `started`
-    /// hook has returned; [`StartFailed`](SupervisorError::StartFailed) if it
-    /// failed.
-    pub fn start_child(&self, args: Args) -> Result<ActorRef, SupervisorError> {
-        self.handle.try_call(StartDynamic(args))
-    }
-
-    /// Starts one child per element of `args`, in order, in one round trip
-    /// to the supervisor: much faster than a `start_child` call each when
-    /// starting thousands. The answer has one result per element, in
-    /// order; a child that fails to start (`StartFailed`) does not stop
-    /// the others. The outer error is the call's (`Timeout`,
-    /// `SupervisorDown`): a large batch may need
-    /// [`with_call_timeout`](Self::with_call_timeout).
-    ///
-    /// ```
-    /// # use ferrotp::{Actor, Handlers, System};
-    /// # use ferrotp_supervisors::{DynamicSupervisor, DynamicSupervisorSpec};
-    /// # struct Session(u32);
-    /// # impl Actor for Session { fn handlers() -> Handlers<Self> { Handlers::new() } }
-    /// let system = System::new();
-    /// let sessions = DynamicSupervisor::start(
-    ///     &system,
-    ///     DynamicSupervisorSpec::worker("session", Session),
-    /// )
-    /// .unwrap();
-    /// let started = sessions.start_children(0..1000).unwrap();
-    /// assert!(started.iter().all(|child| child.is_ok()));
-    /// assert_eq!(sessions.count_children().unwrap().active, 1000);
-    /// ```
-    pub fn start_children(
-        &self,
-        args: impl IntoIterator<Item = Args>,
-    ) -> Result<Vec<Result<ActorRef, SupervisorError>>, SupervisorError> {
-        self.handle
-            .call(StartDynamicMany(args.into_iter().collect::<Vec<_>>()))
-    }
-
-    /// Stops `child` per the template's `Shutdown` and forgets it.
-    /// [`NoSuchChild`](SupervisorError::NoSuchChild) if it is not a running
-    /// child of this supervisor.
-    pub fn terminate_child(&self, child: &ActorRef) -> Result<(), SupervisorError> {
-        self.handle.try_call(TerminateDynamic(child.id()))
-    }
-
-    /// The running children, oldest (re)start first — a restarted child
-    /// moves after those started before its restart —, then those waiting
-    /// for a restart retry, without an actor. Each has the template's id.
-    pub fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
-        self.handle.call(WhichChildren)
-    }
-
-    /// One spec (the template), the live children, and how many children
-    /// there are of the template's kind.
-    pub fn count_children(&self) -> Result<ChildCount, SupervisorError> {
-        self.handle.call(CountChildren)
-    }
-
-    /// Stops all children, then the supervisor (with `Normal`); waits up to
-    /// `timeout` for all of it.
-    pub fn stop(&self, timeout: Duration) -> Result<(), SupervisorError> {
-        self.handle.stop(timeout)
-    }
-
-    /// The live tree under this supervisor as indented text.
-    pub fn tree(&self) -> Result<String, SupervisorError> {
-        crate::tree::render(&self.handle)
-    }
-}
 
 /// One dynamic child.
 struct DynChild<Args> {
@@ -398,6 +57,8 @@ pub(crate) struct DynamicSupervisorActor<Args> {
     start_reply: Option<StartReply>,
     /// The live children, for whoever stops this supervisor (see `Subtree`).
     subtree: Arc<Subtree>,
+    /// Its shutdown, once an exit signal, a `Stop` or an escalation began it.
+    stopping: Option<Stopping>,
 }
 
 impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
@@ -420,7 +81,62 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
             parent,
             start_reply,
             subtree: Subtree::for_new_supervisor(),
+            stopping: None,
         }
+    }
+
+    /// Begins the shutdown: every child is asked to stop at once, and the
+    /// supervisor terminates with `reason` once all are gone (see
+    /// [`stopping`]).
+    fn begin_stopping(&mut self, reason: ExitReason, ctx: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            return;
+        }
+        self.reporter.shutting_down(&reason, self.running.len());
+        self.restarting.clear();
+        let children: Vec<ActorRef> = self.running.values().map(|(a, _)| a.clone()).collect();
+        let stopping = Stopping::begin(reason, &children, self.spec.shutdown, ctx);
+        self.stop_if_done(stopping, ctx);
+    }
+
+    fn on_down(&mut self, down: Down, ctx: &mut Context<Self>) {
+        let Some(mut stopping) = self.stopping.take() else {
+            return;
+        };
+        if let Some(reason) = stopping.on_down(&down, ctx, &self.subtree) {
+            self.running.remove(&down.actor);
+            let clean = clean_end(self.spec.shutdown, self.spec.restart, &reason);
+            self.reporter
+                .child_stopped(&self.spec.id, down.actor, &reason, clean);
+        }
+        self.stop_if_done(stopping, ctx);
+    }
+
+    /// Terminates once the shutdown is done; else keeps it for the next `Down`.
+    fn stop_if_done(&mut self, stopping: Stopping, ctx: &mut Context<Self>) {
+        if stopping.is_done() {
+            ctx.stop(stopping.reason().clone());
+        }
+        self.stopping = Some(stopping);
+    }
+
+    /// `Stop`: the children stop (see [`begin_stopping`](Self::begin_stopping)),
+    /// then the supervisor terminates with `Normal` and the stopper hears
+    /// `Stopped`.
+    fn on_stop(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        if let Some(stopper) = ctx.sender().cloned() {
+            ctx.answer_stop(&stopper);
+        }
+        self.begin_stopping(ExitReason::Normal, ctx);
+    }
+
+    /// Whether a request goes unanswered: none is while it shuts down (the
+    /// caller hears `SupervisorDown` once it is gone), as a static one.
+    fn shutting_down(&self, request: &'static str) -> bool {
+        if self.stopping.is_some() {
+            tracing::debug!(supervisor = %self.reporter.id, request, "request during shutdown left unanswered");
+        }
+        self.stopping.is_some()
     }
 
     fn spawn(&self, ctx: &Context<Self>, args: &Args) -> Result<ActorRef, ExitReason> {
@@ -432,6 +148,7 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
             |system, supervisor, options| template(args.clone(), system, supervisor, options),
             &self.spec.id,
             None,
+            Ack::Await,
         )
     }
 
@@ -456,9 +173,14 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
     }
 
     fn on_stopped(&mut self, Stopped { actor, reason }: Stopped, ctx: &mut Context<Self>) {
+        if self.stopping.is_some() {
+            // Its children are being stopped; each is waited for by its
+            // monitor, and none is restarted.
+            return;
+        }
         if self.parent.is(actor) {
             self.reporter.parent_exited(actor, &reason);
-            ctx.stop(reason);
+            self.begin_stopping(reason, ctx);
             return;
         }
         let is_dead_child = self
@@ -498,7 +220,7 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
                     self.window.max_restarts(),
                     self.window.period(),
                 );
-                ctx.stop(ExitReason::Shutdown);
+                self.begin_stopping(ExitReason::Shutdown, ctx);
                 return;
             }
         };
@@ -521,7 +243,7 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
     }
 
     fn on_retry(&mut self, RetryDynamic(token): RetryDynamic, ctx: &mut Context<Self>) {
-        if ctx.sender() != Some(ctx.myself()) {
+        if ctx.sender() != Some(ctx.myself()) || self.stopping.is_some() {
             return;
         }
         if let Some(child) = self.restarting.remove(&token) {
@@ -530,6 +252,9 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
     }
 
     fn start_child(&mut self, StartDynamic(args): StartDynamic<Args>, ctx: &mut Context<Self>) {
+        if self.shutting_down("StartChild") {
+            return;
+        }
         let result = self.start_one(ctx, args);
         ctx.reply(result);
     }
@@ -539,6 +264,9 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
         StartDynamicMany(many): StartDynamicMany<Args>,
         ctx: &mut Context<Self>,
     ) {
+        if self.shutting_down("StartChildren") {
+            return;
+        }
         let results: Vec<Result<ActorRef, SupervisorError>> = many
             .into_iter()
             .map(|args| self.start_one(ctx, args))
@@ -573,6 +301,9 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
     }
 
     fn terminate_child(&mut self, TerminateDynamic(id): TerminateDynamic, ctx: &mut Context<Self>) {
+        if self.shutting_down("TerminateChild") {
+            return;
+        }
         let result = match self.running.remove(&id) {
             None => Err(SupervisorError::NoSuchChild(id.to_string())),
             Some((actor, _)) => {
@@ -588,10 +319,16 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
     }
 
     fn which_children(&mut self, _: WhichChildren, ctx: &mut Context<Self>) {
+        if self.shutting_down("WhichChildren") {
+            return;
+        }
         ctx.reply(self.infos());
     }
 
     fn count_children(&mut self, _: CountChildren, ctx: &mut Context<Self>) {
+        if self.shutting_down("CountChildren") {
+            return;
+        }
         let all = self.running.len() + self.restarting.len();
         let active = self.running.values().filter(|(a, _)| a.is_alive()).count();
         let (supervisors, workers) = match self.spec.kind {
@@ -632,6 +369,9 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
     }
 
     fn describe(&mut self, _: Describe, ctx: &mut Context<Self>) {
+        if self.shutting_down("Describe") {
+            return;
+        }
         let summary = Summary {
             id: ctx.myself().id(),
             name: self.reporter.name.clone(),
@@ -652,6 +392,8 @@ impl<Args: Clone + Send + 'static> Actor for DynamicSupervisorActor<Args> {
     fn handlers() -> Handlers<Self> {
         Handlers::new()
             .on(Self::on_stopped)
+            .on(Self::on_down)
+            .on(Self::on_stop)
             .on(Self::on_retry)
             .on(Self::start_child)
             .on(Self::start_children)
@@ -678,10 +420,18 @@ impl<Args: Clone + Send + 'static> Actor for DynamicSupervisorActor<Args> {
     }
 
     fn stopped(&mut self, reason: &ExitReason, ctx: &mut Context<Self>) {
-        self.reporter.shutting_down(reason, self.running.len());
+        // Its shutdown ran (the children it stopped are gone from
+        // `running`), or was cut short by an untrappable signal, or never
+        // began: what is left is stopped here, blocking.
+        if self.stopping.take().is_none() {
+            self.reporter.shutting_down(reason, self.running.len());
+        }
         self.restarting.clear();
         let running = std::mem::take(&mut self.running);
         let children: Vec<ActorRef> = running.into_values().map(|(actor, _)| actor).collect();
+        if children.is_empty() {
+            return;
+        }
         let mut stopper = Stopper::new(ctx.system());
         for (id, reason) in stopper.stop_all(ctx, &self.subtree, &children, self.spec.shutdown) {
             let clean = clean_end(self.spec.shutdown, self.spec.restart, &reason);

@@ -1,0 +1,285 @@
+//! A static supervisor answering its handles: what it runs, and changes
+//! to its children (`start_child`, `terminate_child`, ...).
+
+use ferrotp::{ActorRef, Context};
+
+use super::starting::Deferred;
+use super::SupervisorActor;
+use crate::children::Child;
+use crate::error::SupervisorError;
+use crate::inspect::{page, Inspect, SupervisorSnapshot};
+use crate::lifecycle::{clean_end, spawn_child, Ack, Stopper};
+use crate::protocol::{
+    ChildCount, ChildInfo, CountChildren, DeleteChild, Describe, RestartChild, StartChild, Summary,
+    TerminateChild, WhichChildren,
+};
+use crate::spec::{ChildKind, ChildSpec, Restart};
+
+/// A request that changes the children: served in turn, never during the
+/// supervisor's start (see [`starting`](super::starting)).
+pub(super) enum Request {
+    Start(ChildSpec),
+    Terminate(String),
+    Restart(String),
+    Delete(String),
+}
+
+impl Request {
+    fn name(&self) -> &'static str {
+        match self {
+            Request::Start(_) => "StartChild",
+            Request::Terminate(_) => "TerminateChild",
+            Request::Restart(_) => "RestartChild",
+            Request::Delete(_) => "DeleteChild",
+        }
+    }
+}
+
+impl SupervisorActor {
+    pub(super) fn on_start_child(&mut self, StartChild(spec): StartChild, ctx: &mut Context<Self>) {
+        self.request(Request::Start(spec), ctx);
+    }
+
+    pub(super) fn on_terminate_child(
+        &mut self,
+        TerminateChild(id): TerminateChild,
+        ctx: &mut Context<Self>,
+    ) {
+        self.request(Request::Terminate(id), ctx);
+    }
+
+    pub(super) fn on_restart_child(
+        &mut self,
+        RestartChild(id): RestartChild,
+        ctx: &mut Context<Self>,
+    ) {
+        self.request(Request::Restart(id), ctx);
+    }
+
+    pub(super) fn on_delete_child(
+        &mut self,
+        DeleteChild(id): DeleteChild,
+        ctx: &mut Context<Self>,
+    ) {
+        self.request(Request::Delete(id), ctx);
+    }
+
+    /// Serves `request` now, or once the start is done.
+    fn request(&mut self, request: Request, ctx: &mut Context<Self>) {
+        let sender = ctx.sender().cloned();
+        if let Some(Deferred::Request(request, sender)) =
+            self.defer(Deferred::Request(request, sender))
+        {
+            self.serve(request, sender.as_ref(), ctx);
+        }
+    }
+
+    /// Serves `request` and answers `to` (while shutting down: no answer).
+    pub(super) fn serve(&mut self, request: Request, to: Option<&ActorRef>, ctx: &Context<Self>) {
+        if self.shutting_down(request.name()) {
+            return;
+        }
+        match request {
+            Request::Start(spec) => {
+                let result = self.add_child(spec, ctx);
+                answer(ctx, to, result);
+            }
+            Request::Terminate(id) => {
+                let result = self.terminate_child(id, ctx);
+                answer(ctx, to, result);
+            }
+            Request::Restart(id) => {
+                let result = self.restart_child(id, ctx);
+                answer(ctx, to, result);
+            }
+            Request::Delete(id) => {
+                let result = self.delete_child(id);
+                answer(ctx, to, result);
+            }
+        }
+    }
+
+    pub(super) fn which_children(&mut self, _: WhichChildren, ctx: &mut Context<Self>) {
+        if self.shutting_down("WhichChildren") {
+            return;
+        }
+        let infos: Vec<ChildInfo> = self.children.iter().map(Child::info).collect();
+        ctx.reply(infos);
+    }
+
+    pub(super) fn count_children(&mut self, _: CountChildren, ctx: &mut Context<Self>) {
+        if self.shutting_down("CountChildren") {
+            return;
+        }
+        let mut count = ChildCount::default();
+        for child in self.children.iter() {
+            count.specs += 1;
+            if child.actor().is_some_and(ActorRef::is_alive) {
+                count.active += 1;
+            }
+            match child.spec.kind {
+                ChildKind::Worker => count.workers += 1,
+                ChildKind::Supervisor => count.supervisors += 1,
+            }
+        }
+        ctx.reply(count);
+    }
+
+    pub(super) fn inspect(&mut self, Inspect(range): Inspect, ctx: &mut Context<Self>) {
+        let snapshot = SupervisorSnapshot {
+            id: ctx.myself().id(),
+            name: self.reporter.name.clone(),
+            strategy: self.strategy.to_string(),
+            restarts_in_window: self.window.count(),
+            max_restarts: self.window.max_restarts(),
+            period: self.window.period(),
+            child_count: self.children.iter().count(),
+            total_restarts: self.children.iter().map(|c| u64::from(c.restarts)).sum(),
+            children: page(self.children.iter().map(Child::info), range),
+        };
+        ctx.reply(snapshot);
+    }
+
+    pub(super) fn describe(&mut self, _: Describe, ctx: &mut Context<Self>) {
+        if self.shutting_down("Describe") {
+            return;
+        }
+        let summary = Summary {
+            id: ctx.myself().id(),
+            name: self.reporter.name.clone(),
+            strategy: self.strategy.to_string(),
+            restarts_in_window: self.window.count(),
+            max_restarts: self.window.max_restarts(),
+            period: self.window.period(),
+            children: self.children.iter().map(Child::info).collect(),
+            dynamic_args: None,
+            subtree: self.subtree.clone(),
+            restarting: self.children.iter().filter(|c| c.restarting).count(),
+        };
+        ctx.reply(summary);
+    }
+
+    fn add_child(
+        &mut self,
+        spec: ChildSpec,
+        ctx: &Context<Self>,
+    ) -> Result<ActorRef, SupervisorError> {
+        spec.validate()?;
+        if self.children.position(&spec.id).is_some() {
+            return Err(SupervisorError::DuplicateChildId(spec.id));
+        }
+        match spawn_child(
+            ctx,
+            &self.subtree,
+            spec.shutdown,
+            &*spec.start,
+            &spec.id,
+            spec.name.as_deref(),
+            Ack::Await,
+        ) {
+            Ok(actor) => {
+                self.reporter.child_started(&spec.id, actor.id());
+                self.children.push(Child::started(spec, actor.clone()));
+                Ok(actor)
+            }
+            Err(reason) => {
+                self.reporter.start_failed(&spec.id, &reason);
+                Err(SupervisorError::StartFailed {
+                    id: spec.id,
+                    reason,
+                })
+            }
+        }
+    }
+
+    fn terminate_child(&mut self, id: String, ctx: &Context<Self>) -> Result<(), SupervisorError> {
+        match self.children.position(&id) {
+            None => Err(SupervisorError::NoSuchChild(id)),
+            Some(i) => {
+                // A pending retry finds the child no longer restarting.
+                self.child_mut(i).restarting = false;
+                let child = self.children.get(i).expect("found above");
+                let (how, policy) = (child.spec.shutdown, child.spec.restart);
+                if let Some(actor) = self.children.set_actor(i, None) {
+                    let reason = Stopper::new(ctx.system()).stop(ctx, &self.subtree, &actor, how);
+                    let clean = clean_end(how, policy, &reason);
+                    self.reporter.child_stopped(&id, actor.id(), &reason, clean);
+                }
+                if policy == Restart::Temporary {
+                    self.children.remove(i);
+                    self.children.compact();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn restart_child(
+        &mut self,
+        id: String,
+        ctx: &Context<Self>,
+    ) -> Result<ActorRef, SupervisorError> {
+        let found = self.children.position(&id).and_then(|i| {
+            let child = self.children.get(i)?;
+            Some((i, child.restarting, child.actor().is_some()))
+        });
+        match found {
+            None => Err(SupervisorError::NoSuchChild(id)),
+            Some((_, true, _)) => Err(SupervisorError::ChildRestarting(id)),
+            Some((_, _, true)) => Err(SupervisorError::ChildRunning(id)),
+            Some((i, _, _)) => {
+                let spec = &self.children.get(i).expect("found above").spec;
+                match spawn_child(
+                    ctx,
+                    &self.subtree,
+                    spec.shutdown,
+                    &*spec.start,
+                    &spec.id,
+                    spec.name.as_deref(),
+                    Ack::Await,
+                ) {
+                    Ok(actor) => {
+                        self.reporter.child_started(&id, actor.id());
+                        self.child_mut(i).last = Some(actor.id());
+                        self.children.set_actor(i, Some(actor.clone()));
+                        Ok(actor)
+                    }
+                    Err(reason) => {
+                        self.reporter.start_failed(&id, &reason);
+                        Err(SupervisorError::StartFailed { id, reason })
+                    }
+                }
+            }
+        }
+    }
+
+    fn delete_child(&mut self, id: String) -> Result<(), SupervisorError> {
+        let found = self.children.position(&id).and_then(|i| {
+            let child = self.children.get(i)?;
+            Some((i, child.restarting, child.actor().is_some()))
+        });
+        match found {
+            None => Err(SupervisorError::NoSuchChild(id)),
+            Some((_, true, _)) => Err(SupervisorError::ChildRestarting(id)),
+            Some((_, _, true)) => Err(SupervisorError::ChildRunning(id)),
+            Some((i, _, _)) => {
+                self.children.remove(i);
+                self.children.compact();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Answers the sender of a request served now or later (a request sent
+/// without a sender cannot be answered: its answer is dropped).
+fn answer<M: Send + 'static>(ctx: &Context<SupervisorActor>, to: Option<&ActorRef>, msg: M) {
+    match to {
+        Some(to) => ctx.send(to, msg),
+        None => tracing::debug!(
+            supervisor = %ctx.myself().id(),
+            answer = std::any::type_name::<M>(),
+            "request without a sender: answer dropped"
+        ),
+    }
+}
