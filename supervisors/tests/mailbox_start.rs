@@ -254,3 +254,68 @@ ferrotp::on_each_executor! {
         probe.assert_quiet();
     }
 }
+
+/// A tree whose child `fail` (counted in start order over the whole tree)
+/// fails to start, over `nested` supervisors of `width` workers each.
+fn tree_failing_at(fail: usize, nested: usize, width: usize) -> SupervisorSpec {
+    let mut spec = SupervisorSpec::one_for_one();
+    let mut n = 0;
+    for s in 0..nested {
+        let mut inner = SupervisorSpec::one_for_one();
+        for w in 0..width {
+            let id = format!("w{s}.{w}");
+            inner = inner.child(if n == fail {
+                ChildSpec::worker(id, || FailsToStart(ExitReason::error("nope")))
+            } else {
+                ChildSpec::worker(id, || Idle)
+            });
+            n += 1;
+        }
+        spec = spec.child(ChildSpec::supervisor(format!("s{s}"), inner));
+    }
+    spec
+}
+
+struct Idle;
+
+impl Actor for Idle {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+    }
+}
+
+/// The start-failure path looped on both executors: wherever the failing
+/// child sits in a two-level tree, `Supervisor::start` returns
+/// `StartFailed` naming the top-level child, and only once every actor of
+/// the tree is gone.
+#[test]
+fn a_failed_tree_start_leaves_nothing_behind_under_a_loop() {
+    for executor in [ferrotp::Executor::Pool, ferrotp::Executor::Threads] {
+        let system = ferrotp::System::builder().executor(executor).build();
+        let rounds = if executor == ferrotp::Executor::Pool {
+            1_000
+        } else {
+            60
+        };
+        let (nested, width) = (3, 3);
+        for round in 0..rounds {
+            let fail = round % (nested * width);
+            match Supervisor::start(&system, tree_failing_at(fail, nested, width)) {
+                Err(SupervisorError::StartFailed { id, .. }) => {
+                    assert_eq!(
+                        id,
+                        format!("s{}", fail / width),
+                        "{executor:?} round {round}"
+                    );
+                }
+                other => panic!("{executor:?} round {round}: expected StartFailed, got {other:?}"),
+            }
+            assert_eq!(system.actor_count(), 0, "{executor:?} round {round}");
+        }
+        // And a tree that starts, for contrast, stops leaving nothing.
+        let sup = Supervisor::start(&system, tree_failing_at(usize::MAX, nested, width)).unwrap();
+        assert_eq!(system.actor_count(), 1 + nested + nested * width);
+        sup.stop(WAIT).unwrap();
+        assert_eq!(system.actor_count(), 0);
+    }
+}
