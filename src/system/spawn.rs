@@ -81,8 +81,11 @@ impl SpawnOptions {
     }
 
     /// Makes the spawn return only once the actor's `started` hook has
-    /// returned, and fail with [`SpawnError::StartFailed`] if it failed.
-    /// (Supervisors start their children this way, one after another.)
+    /// returned (or, if it deferred its acknowledgement with
+    /// [`Context::defer_start_ack`], once it called
+    /// [`Context::ack_started`]), and fail with [`SpawnError::StartFailed`]
+    /// if it ended first. A spawner that must not block uses
+    /// [`notify_started`](Self::notify_started) instead.
     pub fn await_started(mut self) -> Self {
         self.await_started = true;
         self.notify_started = None;

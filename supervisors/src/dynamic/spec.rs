@@ -22,7 +22,7 @@ pub(super) type TemplateFn<Args> = Arc<
 >;
 
 /// A dynamic supervisor: the template of its children (built from
-/// arguments given at [`start_child`](DynamicSupervisor::start_child)), their
+/// arguments given at [`start_child`](crate::DynamicSupervisor::start_child)), their
 /// restart and shutdown policies, and the supervisor's intensity and name.
 ///
 /// ```
