@@ -1,8 +1,16 @@
-//! One-way messages/s and round trips/s over loopback: ferrotp↔ferrotp,
-//! ferrotp↔Erlang, and the anchor Erlang↔Erlang between two BEAM nodes,
-//! measured in the same run (`cargo bench -p ferrotp-dist --bench dist`).
-//! Prints each figure (best of [`RUNS`]) and its ratio to the Erlang↔Erlang
-//! anchor.
+//! One-way messages/s and round trips/s over loopback between two nodes:
+//! ferrotp↔ferrotp, ferrotp→Erlang, Erlang→ferrotp, and the anchor
+//! Erlang↔Erlang between two BEAM nodes, measured in the same run
+//! (`cargo bench -p ferrotp-dist --bench dist`). Prints each figure (best
+//! of [`RUNS`], interleaved), its ratio to the anchor, and the CPU time
+//! both nodes' processes spent per message or round trip (which a loaded
+//! machine disturbs far less than wall clock).
+//!
+//! The Erlang side is `dist_bench.erl`, compiled and loaded by the bench.
+//!
+//! For profiling one pair alone, without Erlang:
+//! `DIST_BENCH_ONLY=round_trips DIST_BENCH_N=20000` (or `one_way`) runs
+//! ferrotp↔ferrotp only, e.g. under `perf stat -e instructions`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -10,9 +18,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{cookie, node_name, sink, Erl};
-use ferrotp::{Actor, Context, Handlers, System};
+use ferrotp::{Actor, ActorRef, Context, Handlers, System};
 use ferrotp_dist::codec::{atom, is_atom};
-use ferrotp_dist::term::Term;
+use ferrotp_dist::term::{Atom, Term};
 use ferrotp_dist::{Node, NodeConfig};
 
 const ONE_WAY: usize = 100_000;
@@ -32,11 +40,7 @@ impl Sink {
             ctx.reply(atom("pong"));
         }
     }
-    fn done(
-        &mut self,
-        (_, to): (ferrotp_dist::term::Atom, ferrotp::ActorRef),
-        _: &mut Context<Self>,
-    ) {
+    fn done(&mut self, (_, to): (Atom, ActorRef), _: &mut Context<Self>) {
         to.send(atom("done"));
     }
 }
@@ -47,120 +51,239 @@ impl Actor for Sink {
     }
 }
 
-fn rate(n: usize, elapsed: Duration) -> f64 {
-    n as f64 / elapsed.as_secs_f64()
+/// User plus system CPU time of the processes `pids` (0: this one) so
+/// far, from `/proc` (clock ticks of 10 ms).
+fn cpu(pids: &[u32]) -> Duration {
+    let ticks = |pid: u32| -> u64 {
+        let path = if pid == 0 {
+            "/proc/self/stat".to_string()
+        } else {
+            format!("/proc/{pid}/stat")
+        };
+        let Ok(stat) = std::fs::read_to_string(path) else {
+            return 0;
+        };
+        // Fields after the command name (which may hold spaces): state is
+        // the 3rd field, utime and stime the 14th and 15th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok());
+        field(14).unwrap_or(0) + field(15).unwrap_or(0)
+    };
+    Duration::from_millis(pids.iter().map(|&p| ticks(p)).sum::<u64>() * 10)
 }
 
-/// The Erlang side: `esink` counts and answers `{done, Pid}`; `becho`
-/// answers gen_server calls.
-const ERLANG_SERVERS: &str = "register(esink, spawn(fun() -> L = fun L() -> receive {done, P} -> P ! done, L(); _ -> L() end end, L() end)), \
-    register(becho, spawn(fun() -> L = fun L() -> receive {'$gen_call', {P, T}, R} -> P ! {T, pong}, L(); _ -> L() end end, L() end)).";
+/// One measurement: operations per second of wall clock, and CPU
+/// microseconds per operation over the processes involved.
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    rate: f64,
+    cpu_us: f64,
+}
 
-fn main() {
-    let cookie = cookie();
-    let config = |prefix: &str| NodeConfig::new(node_name(prefix)).cookie(cookie.clone());
-    let (sys_a, sys_b) = (System::new(), System::new());
-    let a = Node::start(&sys_a, config("ba")).unwrap();
-    let b = Node::start(&sys_b, config("bb")).unwrap();
-    let (done_sink, got) = sink(&sys_a, "done");
-    b.accept_named::<(ferrotp_dist::term::Atom, ferrotp::ActorRef)>("esink");
-    sys_b
-        .spawn_with(Sink, ferrotp::SpawnOptions::new().name("esink"))
-        .unwrap();
+/// Runs `work` (which does `n` operations and returns its own wall-clock
+/// time), charging the CPU of `pids` to it.
+fn measure(n: usize, pids: &[u32], work: impl FnOnce() -> Duration) -> Sample {
+    let before = cpu(pids);
+    let elapsed = work();
+    let spent = cpu(pids).saturating_sub(before);
+    Sample {
+        rate: n as f64 / elapsed.as_secs_f64(),
+        cpu_us: spent.as_secs_f64() * 1e6 / n as f64,
+    }
+}
 
-    let one_way = |node: &Node, target: &str, on: &str| {
-        let to = node.remote(target, on);
-        let started = Instant::now();
-        for i in 0..ONE_WAY {
-            node.send(&to, i as i64);
+/// The best rate and the least CPU per operation of several runs.
+#[derive(Default)]
+struct Best(Vec<Sample>);
+
+impl Best {
+    fn add(&mut self, sample: Sample) {
+        self.0.push(sample);
+    }
+    fn rate(&self) -> f64 {
+        self.0.iter().map(|s| s.rate).fold(0.0, f64::max)
+    }
+    fn cpu_us(&self) -> f64 {
+        self.0.iter().map(|s| s.cpu_us).fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// The ferrotp side of the bench: two nodes in this process.
+struct Rust {
+    /// Kept: a node does not keep its system alive.
+    _systems: (System, System),
+    a: Node,
+    b: Node,
+    done: ActorRef,
+    got: common::Got,
+}
+
+impl Rust {
+    fn start(cookie: &str) -> Rust {
+        let config = |prefix: &str| NodeConfig::new(node_name(prefix)).cookie(cookie);
+        let (sys_a, sys_b) = (System::new(), System::new());
+        let a = Node::start(&sys_a, config("ba")).unwrap();
+        let b = Node::start(&sys_b, config("bb")).unwrap();
+        let (done, got) = sink(&sys_a, "done");
+        b.accept_named::<(Atom, ActorRef)>("esink");
+        sys_b
+            .spawn_with(Sink, ferrotp::SpawnOptions::new().name("esink"))
+            .unwrap();
+        Rust {
+            _systems: (sys_a, sys_b),
+            a,
+            b,
+            done,
+            got,
         }
-        node.send(&to, (atom("done"), done_sink.clone()));
+    }
+
+    /// `n` integers from node `a` to `esink` on `on`, then `{done, Pid}`.
+    fn one_way(&self, on: &str, n: usize) -> Duration {
+        let to = self.a.remote("esink", on);
+        let started = Instant::now();
+        for i in 0..n {
+            self.a.send(&to, i as i64);
+        }
+        self.a.send(&to, (atom("done"), self.done.clone()));
         // An Erlang receiver may take far longer than the tests' wait to
         // drain 100k messages on a loaded machine.
-        let (done, _) = got
+        let (done, _) = self
+            .got
             .recv_timeout(Duration::from_secs(600))
             .expect("the sink answers done");
         assert_eq!(done.downcast::<Term>().ok().map(|t| *t), Some(atom("done")));
-        rate(ONE_WAY, started.elapsed())
-    };
-    let round_trips = |node: &Node, target: &str, on: &str| {
-        let to = node.remote(target, on);
+        started.elapsed()
+    }
+
+    /// `n` gen_server calls of `ping` from node `a` to `name` on `on`.
+    fn round_trips(&self, name: &str, on: &str, n: usize) -> Duration {
+        let to = self.a.remote(name, on);
         let started = Instant::now();
-        for _ in 0..ROUND_TRIPS {
-            let pong: Term = node
+        for _ in 0..n {
+            let pong: Term = self
+                .a
                 .call(&to, atom("ping"), Duration::from_secs(30))
                 .unwrap();
             assert_eq!(pong, atom("pong"));
         }
-        rate(ROUND_TRIPS, started.elapsed())
-    };
-    let best = |runs: &mut Vec<f64>, rate: f64| runs.push(rate);
-    let max = |runs: &[f64]| runs.iter().copied().fold(0.0, f64::max);
-    // Warm up the connection, then measure.
-    one_way(&a, "esink", b.name());
-    let (mut ff_one_way, mut ff_round_trips) = (vec![], vec![]);
+        started.elapsed()
+    }
+}
+
+fn micros(answer: String) -> Duration {
+    Duration::from_micros(answer.parse::<u64>().expect("microseconds"))
+}
+
+fn main() {
+    let cookie = cookie();
+    let rust = Rust::start(&cookie);
+    let b = rust.b.name().to_string();
+    // Warm up the connection.
+    rust.one_way(&b, 1000);
+    rust.round_trips("esink", &b, 100);
+
+    if let Ok(only) = std::env::var("DIST_BENCH_ONLY") {
+        let n = std::env::var("DIST_BENCH_N")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(ROUND_TRIPS);
+        let sample = match only.as_str() {
+            "one_way" => measure(n, &[0], || rust.one_way(&b, n)),
+            "round_trips" => measure(n, &[0], || rust.round_trips("esink", &b, n)),
+            other => panic!("DIST_BENCH_ONLY={other}: one_way or round_trips"),
+        };
+        println!(
+            "ferrotp↔ferrotp {only}: {n} at {:.0}/s, {:.1} µs CPU each",
+            sample.rate, sample.cpu_us
+        );
+        return;
+    }
 
     let Some(mut e1) = Erl::try_start(&cookie) else {
-        for _ in 0..RUNS {
-            best(&mut ff_one_way, one_way(&a, "esink", b.name()));
-            best(&mut ff_round_trips, round_trips(&a, "esink", b.name()));
-        }
-        println!(
-            "ferrotp↔ferrotp: {:.0} msgs/s one-way, {:.0} round trips/s",
-            max(&ff_one_way),
-            max(&ff_round_trips)
-        );
         println!("Erlang (`erl`) is missing: `apt-get install erlang-base` for the anchor.");
         return;
     };
     let mut e2 = Erl::start(&cookie);
-    e1.ok(ERLANG_SERVERS);
-    one_way(&a, "esink", &e1.name);
-    let e1_name = e1.name.clone();
-    let micros = |answer: String| answer.parse::<f64>().expect("microseconds");
-    e2.ok(&format!("net_adm:ping('{e1_name}')."));
-    let (mut fe_one_way, mut fe_round_trips) = (vec![], vec![]);
-    let (mut ee_one_way, mut ee_round_trips) = (vec![], vec![]);
-    for _ in 0..RUNS {
-        let us = micros(e2.ok(&format!(
-            "element(1, timer:tc(fun() -> [{{esink, '{e1_name}'}} ! I || I <- lists:seq(1, {ONE_WAY})], \
-             {{esink, '{e1_name}'}} ! {{done, self()}}, receive done -> ok end end))."
-        )));
-        best(&mut ee_one_way, ONE_WAY as f64 / (us / 1e6));
-        best(&mut ff_one_way, one_way(&a, "esink", b.name()));
-        best(&mut fe_one_way, one_way(&a, "esink", &e1.name));
-        let us = micros(e2.ok(&format!(
-            "element(1, timer:tc(fun() -> [pong = gen_server:call({{becho, '{e1_name}'}}, ping) || _ <- lists:seq(1, {ROUND_TRIPS})] end))."
-        )));
-        best(&mut ee_round_trips, ROUND_TRIPS as f64 / (us / 1e6));
-        best(&mut ff_round_trips, round_trips(&a, "esink", b.name()));
-        best(&mut fe_round_trips, round_trips(&a, "becho", &e1.name));
+    let source = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/dist_bench.erl");
+    for erl in [&mut e1, &mut e2] {
+        erl.ok(&format!(
+            "{{ok, M, Bin}} = compile:file(\"{source}\", [binary, report]), \
+             {{module, M}} = code:load_binary(M, \"{source}\", Bin)."
+        ));
     }
-    let (ee_one_way, ee_round_trips) = (max(&ee_one_way), max(&ee_round_trips));
-    let (ff_one_way, ff_round_trips) = (max(&ff_one_way), max(&ff_round_trips));
-    let (fe_one_way, fe_round_trips) = (max(&fe_one_way), max(&fe_round_trips));
+    e1.ok("ferrotp_dist_bench:start_servers().");
+    let n1 = e1.name.clone();
+    e2.ok(&format!("pong = net_adm:ping('{n1}')."));
+    e2.ok(&format!("pong = net_adm:ping('{b}')."));
+    let (p1, p2) = (e1.os_pid(), e2.os_pid());
+    // Warm up the connections to Erlang.
+    rust.one_way(&n1, 1000);
+    rust.round_trips("becho", &n1, 100);
+    e2.ok(&format!("ferrotp_dist_bench:one_way('{b}', 1000)."));
+    e2.ok(&format!("ferrotp_dist_bench:round_trips({{esink, '{b}'}}, 100)."));
+
+    let erl_one_way = |erl: &mut Erl, to: &str| {
+        micros(erl.ok(&format!("ferrotp_dist_bench:one_way('{to}', {ONE_WAY}).")))
+    };
+    // Anchor, ferrotp↔ferrotp, ferrotp→Erlang, Erlang→ferrotp: one-way, round trips.
+    let mut best: [(Best, Best); 4] = Default::default();
+    for _ in 0..RUNS {
+        let [ee, ff, fe, ef] = &mut best;
+        ee.0.add(measure(ONE_WAY, &[p1, p2], || erl_one_way(&mut e2, &n1)));
+        ff.0.add(measure(ONE_WAY, &[0], || rust.one_way(&b, ONE_WAY)));
+        fe.0.add(measure(ONE_WAY, &[0, p1], || rust.one_way(&n1, ONE_WAY)));
+        ef.0.add(measure(ONE_WAY, &[p2, 0], || erl_one_way(&mut e2, &b)));
+        let mut erl_round_trips = |to: &str| {
+            micros(e2.ok(&format!(
+                "ferrotp_dist_bench:round_trips({to}, {ROUND_TRIPS})."
+            )))
+        };
+        ee.1.add(measure(ROUND_TRIPS, &[p1, p2], || {
+            erl_round_trips(&format!("{{becho, '{n1}'}}"))
+        }));
+        ff.1.add(measure(ROUND_TRIPS, &[0], || {
+            rust.round_trips("esink", &b, ROUND_TRIPS)
+        }));
+        fe.1.add(measure(ROUND_TRIPS, &[0, p1], || {
+            rust.round_trips("becho", &n1, ROUND_TRIPS)
+        }));
+        ef.1.add(measure(ROUND_TRIPS, &[p2, 0], || {
+            erl_round_trips(&format!("{{esink, '{b}'}}"))
+        }));
+    }
 
     let date = std::process::Command::new("date")
         .arg("-u")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    println!("{date}, loopback, {ONE_WAY} one-way messages (integers) and {ROUND_TRIPS} gen_server round trips, best of {RUNS}");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("{date}, load average {}", load.trim());
+    println!("loopback, {ONE_WAY} one-way messages (integers) and {ROUND_TRIPS} gen_server round trips, best of {RUNS}");
     println!(
-        "{:<22} {:>14} {:>8} {:>14} {:>8}",
-        "", "one-way msg/s", "ratio", "round trips/s", "ratio"
+        "{:<24} {:>12} {:>6} {:>8} {:>12} {:>6} {:>8}",
+        "", "one-way/s", "ratio", "µs CPU", "round trips/s", "ratio", "µs CPU"
     );
-    for (what, ow, rt) in [
-        ("Erlang↔Erlang (anchor)", ee_one_way, ee_round_trips),
-        ("ferrotp↔ferrotp", ff_one_way, ff_round_trips),
-        ("ferrotp→Erlang", fe_one_way, fe_round_trips),
-    ] {
+    let names = [
+        "Erlang↔Erlang (anchor)",
+        "ferrotp↔ferrotp",
+        "ferrotp→Erlang",
+        "Erlang→ferrotp",
+    ];
+    let (anchor_ow, anchor_rt) = (best[0].0.rate(), best[0].1.rate());
+    for (what, (ow, rt)) in names.iter().zip(&best) {
         println!(
-            "{what:<22} {ow:>14.0} {:>8.2} {rt:>14.0} {:>8.2}",
-            ow / ee_one_way,
-            rt / ee_round_trips
+            "{what:<24} {:>12.0} {:>6.2} {:>8.2} {:>12.0} {:>6.2} {:>8.1}",
+            ow.rate(),
+            ow.rate() / anchor_ow,
+            ow.cpu_us(),
+            rt.rate(),
+            rt.rate() / anchor_rt,
+            rt.cpu_us(),
         );
     }
-    a.stop();
-    b.stop();
+    rust.a.stop();
+    rust.b.stop();
 }

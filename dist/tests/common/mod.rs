@@ -198,6 +198,11 @@ impl Erl {
         ))
     }
 
+    /// The operating system's id of the node's process (`beam.smp`).
+    pub fn os_pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the node at once (as a crash or a cut cable would).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
