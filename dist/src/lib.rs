@@ -61,6 +61,7 @@ mod dispatch;
 mod epmd;
 mod error;
 mod node;
+mod outgoing;
 mod peer;
 mod proxies;
 pub mod reason;

@@ -8,14 +8,13 @@
 //! is greater keeps its own attempt (the other side answers `nok`).
 
 use std::collections::HashMap;
-use std::io::{BufReader, Write};
+use std::io::BufReader;
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use erl_dist::handshake::{ClientSideHandshake, HandshakeStatus, ServerSideHandshake};
 use erl_dist::message::Message;
 use erl_dist::term::Reference;
@@ -26,6 +25,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::actors::RemoteDown;
 use crate::blocking::{run, Blocking};
 use crate::node::{NodeInner, Target};
+use crate::outgoing::Outgoing;
 use crate::wire::{self, Frame, FrameError};
 use crate::{dispatch, epmd, reason};
 
@@ -38,9 +38,8 @@ enum State {
 /// One connection to one other node.
 pub(crate) struct Peer {
     pub name: String,
-    /// Control messages to write; `None` tells the writer to end.
-    tx: Sender<Option<Message>>,
-    rx: Receiver<Option<Message>>,
+    /// What is written to the connection, and by whom.
+    out: Outgoing,
     state: Mutex<State>,
     changed: Condvar,
     /// Monitors local actors hold on processes of this node, by reference.
@@ -49,11 +48,9 @@ pub(crate) struct Peer {
 
 impl Peer {
     fn new(name: &str) -> Arc<Self> {
-        let (tx, rx) = crossbeam_channel::unbounded();
         Arc::new(Peer {
             name: name.to_string(),
-            tx,
-            rx,
+            out: Outgoing::default(),
             state: Mutex::new(State::Connecting),
             changed: Condvar::new(),
             monitors: Mutex::default(),
@@ -64,11 +61,24 @@ impl Peer {
         matches!(*self.state.lock(), State::Up(_))
     }
 
-    /// Queues `message`; it is written once the connection is up (and
-    /// dropped if it never comes up, as Erlang drops sends to a node it
-    /// cannot reach).
+    /// Writes `message` now, on this thread (or queues it: see
+    /// `outgoing`); before the connection is up it waits for it, and it is
+    /// dropped if the connection never comes up, as Erlang drops sends to a
+    /// node it cannot reach.
     pub fn send(&self, message: Message) {
-        let _ = self.tx.send(Some(message));
+        self.send_all([message]);
+    }
+
+    /// Sends `messages` in order, in one write when they can go now.
+    pub fn send_all(&self, messages: impl IntoIterator<Item = Message>) {
+        if let Err(e) = self.out.send(messages) {
+            // The reader sees the closed socket and declares the
+            // connection lost (and fires what depends on it).
+            tracing::debug!(peer = %self.name, error = %e, "write failed: closing");
+            if let State::Up(stream) = &*self.state.lock() {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
     }
 
     pub fn wait_up(&self, deadline: Instant) -> bool {
@@ -277,7 +287,9 @@ fn connect(inner: &NodeInner, peer: &Arc<Peer>) {
 
 /// The handshake is done: start reading and writing on `stream`.
 fn attach(inner: &NodeInner, peer: &Arc<Peer>, stream: TcpStream) {
-    let (Ok(reading), Ok(kept)) = (stream.try_clone(), stream.try_clone()) else {
+    let (Ok(reading), Ok(kept), Ok(writing)) =
+        (stream.try_clone(), stream.try_clone(), stream.try_clone())
+    else {
         lost(inner, peer, "cannot clone the socket");
         return;
     };
@@ -289,6 +301,7 @@ fn attach(inner: &NodeInner, peer: &Arc<Peer>, stream: TcpStream) {
             return;
         }
         *state = State::Up(kept);
+        peer.out.up(writing);
     }
     peer.changed.notify_all();
     let Some(me) = inner.arc() else { return };
@@ -304,7 +317,12 @@ fn attach(inner: &NodeInner, peer: &Arc<Peer>, stream: TcpStream) {
         .spawn(move || read_loop(&reader_inner, &reader_peer, reading));
     let writer = std::thread::Builder::new()
         .name(format!("ferrotp-dist-write-{}", peer.name))
-        .spawn(move || write_loop(&me, &writer_peer, stream));
+        .spawn(move || {
+            if let Err(e) = writer_peer.out.writer_loop(me.config.tick) {
+                lost(&me, &writer_peer, &format!("write failed: {e}"));
+            }
+            drop(stream);
+        });
     if reader.is_err() || writer.is_err() {
         lost(inner, peer, "cannot start the connection's threads");
         return;
@@ -341,33 +359,6 @@ fn read_loop(inner: &NodeInner, peer: &Arc<Peer>, stream: TcpStream) {
     }
 }
 
-fn write_loop(inner: &NodeInner, peer: &Arc<Peer>, mut stream: TcpStream) {
-    let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
-    loop {
-        match peer.rx.recv_timeout(inner.config.tick) {
-            Ok(Some(message)) => {
-                let mut next = Some(message);
-                // Write what is queued in one go, up to 64 KiB.
-                while let Some(message) = next.take() {
-                    if let Err(e) = wire::write_frame(&mut buf, message) {
-                        tracing::warn!(peer = %peer.name, error = %e, "cannot encode a control message");
-                    }
-                    if buf.len() < 64 << 10 {
-                        next = peer.rx.try_recv().ok().flatten();
-                    }
-                }
-            }
-            Ok(None) | Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) => buf.extend([0, 0, 0, 0]),
-        }
-        if let Err(e) = stream.write_all(&buf) {
-            lost(inner, peer, &format!("write failed: {e}"));
-            return;
-        }
-        buf.clear();
-    }
-}
-
 /// The connection is gone: close it, forget it, and fire `noconnection`
 /// on every monitor (and so every proxy's links) across it.
 pub(crate) fn lost(inner: &NodeInner, peer: &Arc<Peer>, why: &str) {
@@ -384,7 +375,7 @@ pub(crate) fn lost(inner: &NodeInner, peer: &Arc<Peer>, why: &str) {
         }
     };
     peer.changed.notify_all();
-    let _ = peer.tx.send(None);
+    peer.out.close();
     {
         let mut peers = inner.peers.lock();
         if peers.get(&peer.name).is_some_and(|p| Arc::ptr_eq(p, peer)) {
