@@ -237,7 +237,9 @@ impl ActorRef {
     pub fn executor(&self) -> Executor {
         match self.core.driver {
             Driver::Pool(_) => Executor::Pool,
-            Driver::Thread => Executor::Threads,
+            // A function address runs on its senders' threads; never in
+            // the actor table.
+            Driver::Thread | Driver::Function(_) => Executor::Threads,
             // Only inboxes awaited by async code: never in the actor table.
             #[cfg(feature = "tokio")]
             Driver::Waker(_) => Executor::Threads,

@@ -56,6 +56,7 @@ mod error;
 mod events;
 mod executor;
 mod exit;
+mod fn_address;
 mod groups;
 mod handlers;
 mod inbox;
@@ -83,6 +84,7 @@ pub use error::{CallError, RecvError, RegistryError, SendError, ShutdownError, S
 pub use events::{Events, LifecycleEvent};
 pub use executor::Executor;
 pub use exit::{Down, ExitReason, Stop, Stopped};
+pub use fn_address::FnAddress;
 pub use groups::{GroupChanged, GroupError, GroupMonitorRef};
 pub use handlers::{HandlerResult, Handlers};
 pub use inbox::Inbox;

@@ -29,6 +29,9 @@ pub(crate) enum Driver {
     /// through its waker.
     #[cfg(feature = "tokio")]
     Waker(crate::async_bridge::WakeSlot),
+    /// No mailbox reader: delivery runs a function on the sender's thread
+    /// (see `fn_address`).
+    Function(crate::fn_address::FnSlot),
 }
 
 /// What every address of one actor shares.

@@ -42,6 +42,10 @@ impl Core {
             self.refuse(envelope, "actor is dead");
             return Ok(());
         }
+        if let Driver::Function(slot) = &self.driver {
+            slot.message(self, envelope);
+            return Ok(());
+        }
         match self.mailbox.offer(envelope, deadline, || self.is_dead()) {
             Ok(Pushed::Behind) => {}
             Ok(Pushed::First) => self.schedule(),
@@ -58,6 +62,9 @@ impl Core {
         if self.is_dead() {
             self.refuse(envelope, "actor is dead");
             return;
+        }
+        if let Driver::Function(slot) = &self.driver {
+            return slot.message(self, envelope);
         }
         match self.mailbox.push(Mail::Message(envelope)) {
             // Mail already waited: whoever queued the first of it is
@@ -81,12 +88,18 @@ impl Core {
     /// after the messages already queued; whether the actor traps it is
     /// decided when the actor takes it (see `mailbox`).
     pub fn deliver_exit(self: &Arc<Self>, signal: ExitSignal) {
+        if let Driver::Function(slot) = &self.driver {
+            return slot.exit(self, signal);
+        }
         if !self.is_dead() && self.mailbox.push_signal(signal) {
             self.schedule();
         }
     }
 
     pub fn deliver_down(self: &Arc<Self>, down: Down) {
+        if let Driver::Function(slot) = &self.driver {
+            return slot.down(self, down);
+        }
         if !self.is_dead() && self.mailbox.push(Mail::Down(down)).is_ok() {
             self.schedule();
         }
@@ -113,7 +126,7 @@ impl Core {
                     }
                 }
             }
-            Driver::Thread => {}
+            Driver::Thread | Driver::Function(_) => {}
             #[cfg(feature = "tokio")]
             Driver::Waker(slot) => slot.wake(),
         }
