@@ -1,17 +1,17 @@
 //! The node's own actors: a [`Proxy`] per remote process (or remote name),
-//! a [`GenReply`] per `gen_server:call` from Erlang, and the [`Kernel`]
-//! registered as `net_kernel`.
+//! and the [`Kernel`] registered as `net_kernel`; and the reply address of
+//! each `gen_server:call` from another node ([`gen_reply`]).
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use erl_dist::message::Message;
 use erl_dist::term::{Atom, Pid, Reference, Term};
 use ferrotp::{
-    Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, MonitorRef, Stopped, TieNotice,
+    Actor, ActorId, ActorRef, Context, Down, ExitReason, FnAddress, Handlers, MonitorRef, Stopped,
+    TieNotice,
 };
 
 use crate::codec::{atom, tuple, untag};
@@ -231,73 +231,32 @@ impl Actor for Proxy {
     }
 }
 
-/// Answers one `gen_server:call` from Erlang: the first message it gets
-/// (the local actor's `ctx.reply(..)`) goes back as `{Tag, Reply}`.
-pub(crate) struct GenReply {
-    node: Arc<NodeInner>,
-    caller: Pid,
-    tag: Term,
-}
-
-/// A `GenReply` nobody answered gives up after this long.
-const GEN_REPLY_EXPIRY: Duration = Duration::from_secs(600);
-
-struct Expire;
-
-impl GenReply {
-    pub fn spawn(node: &NodeInner, caller: Pid, tag: Term) -> Option<ActorRef> {
-        let me = node.arc()?;
-        node.system
-            .try_spawn(GenReply {
-                node: me,
-                caller,
-                tag,
-            })
-            .ok()
-    }
-
-    fn reply(
-        &mut self,
-        message: Box<dyn Any + Send>,
-        type_name: &'static str,
-        ctx: &mut Context<Self>,
-    ) {
-        match self.node.types.encode(message, &self.node.codec()) {
+/// The address that answers one `gen_server:call` from another node: the
+/// first message it gets (the local actor's `ctx.reply(..)`) goes back as
+/// `{Tag, Reply}`, encoded and written by the replying thread itself (a
+/// function address: no actor, no mailbox, no hand-off). It lives as long
+/// as someone holds it, so an actor may keep it and answer later.
+pub(crate) fn gen_reply(node: &NodeInner, caller: Pid, tag: Term) -> Option<ActorRef> {
+    let node_ref = node.arc()?;
+    let reply = move |envelope: ferrotp::Envelope| {
+        let node = node_ref;
+        let (message, type_name) = envelope.into_parts();
+        match node.types.encode(message, &node.codec()) {
             Some(reply) => {
-                let answer = tuple([self.tag.clone(), reply]);
-                self.node.send_ctl(
-                    &self.caller.node.name.clone(),
-                    Message::send(self.caller.clone(), answer),
-                );
+                let answer = tuple([tag, reply]);
+                let to = caller.node.name.clone();
+                node.send_ctl(&to, Message::send(caller, answer));
             }
             None => {
-                self.node
-                    .counters
-                    .unencodable
-                    .fetch_add(1, Ordering::Relaxed);
+                node.counters.unencodable.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     type_name,
                     "gen_server reply of a type with no encoder: dropped"
                 );
             }
         }
-        ctx.stop(ExitReason::Normal);
-    }
-
-    fn expire(&mut self, _: Expire, ctx: &mut Context<Self>) {
-        ctx.stop(ExitReason::Normal);
-    }
-}
-
-impl Actor for GenReply {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::expire).other(Self::reply)
-    }
-
-    fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
-        ctx.send_after(GEN_REPLY_EXPIRY, &ctx.myself().clone(), Expire);
-        Ok(())
-    }
+    };
+    Some(FnAddress::once(&node.system, reply).detach())
 }
 
 /// What the node tells its kernel actor.

@@ -14,7 +14,7 @@ use erl_dist::message::Message;
 use erl_dist::term::{Pid, PidOrAtom, Reference, Term};
 use ferrotp::ActorRef;
 
-use crate::actors::{GenReply, Ordered, ProxyCtl, RemoteDown};
+use crate::actors::{gen_reply, Ordered, ProxyCtl, RemoteDown};
 use crate::calls::Outcome;
 use crate::codec::{atom, is_atom};
 use crate::node::NodeInner;
@@ -139,7 +139,7 @@ fn deliver(inner: &NodeInner, actor: &ActorRef, message: Term, from: Option<&Pid
         if e.len() == 3 && is_atom(&e[0], "$gen_call") {
             if let Term::Tuple(from) = &e[1] {
                 if let (2, Term::Pid(caller)) = (from.elements.len(), &from.elements[0]) {
-                    let reply = GenReply::spawn(inner, caller.clone(), from.elements[1].clone());
+                    let reply = gen_reply(inner, caller.clone(), from.elements[1].clone());
                     inner
                         .types
                         .deliver(e[2].clone(), &codec, actor, reply.as_ref());
