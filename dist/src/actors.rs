@@ -41,6 +41,9 @@ pub(crate) enum ProxyCtl {
     /// The node keeps too many proxies and this one is the least recently
     /// used untied one: it ends (see `proxies`).
     Retire,
+    /// A `Node::call`: its monitor and request, to write in order with
+    /// what this proxy forwards.
+    Call(Vec<Message>),
 }
 
 /// A request the sender waits for: a remote process's signals to a local
@@ -133,6 +136,7 @@ impl Proxy {
             }
             ProxyCtl::ExitTo { to, reason } => ctx.exit(&to, reason),
             ProxyCtl::Retire => ctx.stop(ExitReason::Normal),
+            ProxyCtl::Call(messages) => self.node.send_ctls(self.target.node(), messages),
         }
     }
 

@@ -7,13 +7,23 @@
 //! (`{Tag, Reply}` to the endpoint) or the monitor's end straight to the
 //! waiting thread through this table: no inbox, no actor and no local
 //! monitor per call, as Erlang's `gen:call` reuses the calling process.
+//!
+//! The monitor and the request go out in one write, by the target's
+//! proxy: after whatever was sent to the same address before the call.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
+use erl_dist::message::Message;
 use erl_dist::term::{Reference, Term};
-use ferrotp::ExitReason;
+use ferrotp::{ActorRef, ExitReason};
 use parking_lot::Mutex;
+
+use crate::actors::ProxyCtl;
+use crate::codec::{atom, tuple, FromTerm, IntoTerm};
+use crate::error::RemoteCallError;
+use crate::node::Node;
 
 /// How a call ended, as the reader saw it.
 pub(crate) enum Outcome {
@@ -86,6 +96,88 @@ impl Calls {
         };
         for waiting in gone {
             let _ = waiting.tx.send(Outcome::Down(reason.clone()));
+        }
+    }
+}
+
+impl Node {
+    /// Calls a remote `gen_server` (Erlang's `gen_server:call(Target,
+    /// Request, Timeout)`): sends `{'$gen_call', {From, Ref}, Request}`
+    /// and waits for its reply, decoded as `R`. Fails at once when the
+    /// target does not exist or dies, or the connection is lost. Blocks the
+    /// calling thread: from inside a handler, prefer a dedicated actor.
+    ///
+    /// `From` is the node's one reply pid and `Ref` a fresh reference that
+    /// also names the call's monitor on the target, as in Erlang; many
+    /// threads may call at once. The request keeps its place after what
+    /// was sent to `target` before. A reply that comes after the timeout
+    /// is dropped.
+    pub fn call<R: FromTerm>(
+        &self,
+        target: &ActorRef,
+        request: impl IntoTerm,
+        timeout: Duration,
+    ) -> Result<R, RemoteCallError> {
+        let inner = &self.inner;
+        let proxy = target;
+        let target = match inner.target_of(target) {
+            Some(target) => target,
+            // A proxy that ended (its process, or the name's holder, did).
+            None if !proxy.is_alive() => {
+                return Err(RemoteCallError::Down(
+                    proxy.exit_reason().unwrap_or(ExitReason::NoProc),
+                ))
+            }
+            None => return Err(RemoteCallError::NotRemote),
+        };
+        let node = target.node().to_string();
+        let tag = inner.make_ref();
+        let endpoint = inner.endpoint_pid();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        // Listed before anything is sent: a connection lost from now on
+        // fails the call with `noconnection`.
+        inner.calls.insert(tag.clone(), &node, tx);
+        let request = request.into_term(&inner.codec());
+        let from = tuple([Term::from(endpoint.clone()), Term::from(tag.clone())]);
+        let message = tuple([atom("$gen_call"), from, request]);
+        // The monitor goes first: a target that does not exist, or ends
+        // before it answers, fails the call at once (`noproc`, its reason).
+        let monitor = Message::monitor_p(endpoint.clone(), target.pid_or_atom(), tag.clone());
+        // Through the proxy, so the call keeps its place after what was
+        // sent to the same address before it; both in one write.
+        proxy.send(ProxyCtl::Call(vec![
+            monitor.clone(),
+            inner.send_message(&target, None, message),
+        ]));
+        if !proxy.is_alive() {
+            // The proxy ended (its process did) maybe before it wrote the
+            // call: the monitor tells at once (`noproc`) rather than the
+            // timeout. If it did write it, a second monitor is harmless.
+            inner.send_ctl(&node, monitor);
+        }
+        let outcome = match rx.recv_deadline(Instant::now() + timeout) {
+            Ok(outcome) => Some(outcome),
+            // An outcome may have come in just now: it is this call's.
+            Err(_) if !inner.calls.remove(&tag) => rx.try_recv().ok(),
+            Err(_) => None,
+        };
+        // Nobody waits for it: it goes with the connection's next write
+        // (the next call's, often), or within a millisecond.
+        let demonitor = || {
+            let demonitor =
+                Message::demonitor_p(endpoint.clone(), target.pid_or_atom(), tag.clone());
+            inner.send_ctl_later(&node, demonitor);
+        };
+        match outcome {
+            Some(Outcome::Reply(reply)) => {
+                demonitor();
+                R::from_term(&reply, &inner.codec()).map_err(RemoteCallError::from)
+            }
+            Some(Outcome::Down(reason)) => Err(RemoteCallError::Down(reason)),
+            None => {
+                demonitor();
+                Err(RemoteCallError::Timeout)
+            }
         }
     }
 }

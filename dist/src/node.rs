@@ -14,10 +14,10 @@ use ferrotp::{ActorId, ActorRef, Inbox, SpawnOptions, System};
 use parking_lot::Mutex;
 
 use crate::actors::Kernel;
-use crate::calls::{Calls, Outcome};
-use crate::codec::{atom, tuple, Codec, FromTerm, IntoTerm};
+use crate::calls::Calls;
+use crate::codec::{Codec, FromTerm, IntoTerm};
 use crate::config::NodeConfig;
-use crate::error::{NodeError, RemoteCallError};
+use crate::error::NodeError;
 use crate::peer::Peer;
 use crate::proxies::Proxies;
 pub(crate) use crate::proxies::Target;
@@ -304,78 +304,6 @@ impl Node {
         self.inner.watchers.lock().push(watcher.clone());
     }
 
-    /// Calls a remote `gen_server` (Erlang's `gen_server:call(Target,
-    /// Request, Timeout)`): sends `{'$gen_call', {From, Ref}, Request}`
-    /// and waits for its reply, decoded as `R`. Fails at once when the
-    /// target does not exist or dies, or the connection is lost. Blocks the
-    /// calling thread: from inside a handler, prefer a dedicated actor.
-    ///
-    /// `From` is the node's one reply pid and `Ref` a fresh reference that
-    /// also names the call's monitor on the target, as in Erlang; many
-    /// threads may call at once. A reply that comes after the timeout is
-    /// dropped.
-    pub fn call<R: FromTerm>(
-        &self,
-        target: &ActorRef,
-        request: impl IntoTerm,
-        timeout: Duration,
-    ) -> Result<R, RemoteCallError> {
-        let inner = &self.inner;
-        let proxy = target;
-        let target = match inner.target_of(target) {
-            Some(target) => target,
-            // A proxy that ended (its process, or the name's holder, did).
-            None if !proxy.is_alive() => {
-                return Err(RemoteCallError::Down(
-                    proxy.exit_reason().unwrap_or(ferrotp::ExitReason::NoProc),
-                ))
-            }
-            None => return Err(RemoteCallError::NotRemote),
-        };
-        let node = target.node().to_string();
-        let tag = inner.make_ref();
-        let endpoint = inner.endpoint_pid();
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        inner.calls.insert(tag.clone(), &node, tx);
-        // The monitor goes first: a target that does not exist, or ends
-        // before it answers, fails the call at once (`noproc`, its reason).
-        // Listed before the connection is looked up: a connection lost
-        // from now on fails the call with `noconnection`.
-        inner.send_ctl(
-            &node,
-            Message::monitor_p(endpoint.clone(), target.pid_or_atom(), tag.clone()),
-        );
-        let request = request.into_term(&inner.codec());
-        let from = tuple([Term::from(endpoint.clone()), Term::from(tag.clone())]);
-        let message = tuple([atom("$gen_call"), from, request]);
-        // Through the proxy, so the call keeps its place after what was
-        // sent to the same address before it.
-        proxy.send(message);
-        let outcome = match rx.recv_deadline(Instant::now() + timeout) {
-            Ok(outcome) => Some(outcome),
-            // An outcome may have come in just now: it is this call's.
-            Err(_) if !inner.calls.remove(&tag) => rx.try_recv().ok(),
-            Err(_) => None,
-        };
-        let demonitor = || {
-            inner.send_ctl(
-                &node,
-                Message::demonitor_p(endpoint.clone(), target.pid_or_atom(), tag.clone()),
-            )
-        };
-        match outcome {
-            Some(Outcome::Reply(reply)) => {
-                demonitor();
-                R::from_term(&reply, &inner.codec()).map_err(RemoteCallError::from)
-            }
-            Some(Outcome::Down(reason)) => Err(RemoteCallError::Down(reason)),
-            None => {
-                demonitor();
-                Err(RemoteCallError::Timeout)
-            }
-        }
-    }
-
     /// What this node refused or could not deliver so far.
     pub fn stats(&self) -> NodeStats {
         let c = &self.inner.counters;
@@ -511,6 +439,12 @@ impl NodeInner {
 
     /// Sends a control message to `node` (connecting first if needed).
     pub fn send_ctl(&self, node: &str, message: Message) {
+        self.send_ctls(node, [message]);
+    }
+
+    /// Sends a control message nobody waits for to `node`, with the
+    /// connection's next write (or within `outgoing::LATER`).
+    pub fn send_ctl_later(&self, node: &str, message: Message) {
         if self.stopped.load(Ordering::Acquire) {
             return;
         }
@@ -518,20 +452,40 @@ impl NodeInner {
             crate::dispatch::handle(self, None, message);
             return;
         }
-        self.peer(node).send(message);
+        self.peer(node).send_later(message);
+    }
+
+    /// Sends control messages to `node` in order, in one write if they
+    /// can go at once.
+    pub fn send_ctls(&self, node: &str, messages: impl IntoIterator<Item = Message>) {
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        if node == self.name {
+            for message in messages {
+                crate::dispatch::handle(self, None, message);
+            }
+            return;
+        }
+        self.peer(node).send_all(messages);
     }
 
     /// Sends `message` to a remote target (`from` is needed by name).
     pub fn send_to(&self, target: &Target, from: Option<Pid>, message: Term) {
-        let control = match target {
+        let control = self.send_message(target, from, message);
+        self.send_ctl(target.node(), control);
+    }
+
+    /// The control message that sends `message` to `target`.
+    pub fn send_message(&self, target: &Target, from: Option<Pid>, message: Term) -> Message {
+        match target {
             Target::Pid(pid) => Message::send(pid.clone(), message),
             Target::Name { name, .. } => Message::reg_send(
                 from.unwrap_or_else(|| self.kernel_pid()),
                 Atom::from(name.as_str()),
                 message,
             ),
-        };
-        self.send_ctl(target.node(), control);
+        }
     }
 
     /// Monitors a remote target on behalf of the local `watcher`, which gets

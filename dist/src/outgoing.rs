@@ -29,6 +29,9 @@ use crate::wire;
 /// hands the rest to the writer thread.
 const SHARE: usize = 256 << 10;
 
+/// The longest a frame sent with [`Outgoing::send_later`] waits.
+pub(crate) const LATER: Duration = Duration::from_millis(1);
+
 /// Where the connection's bytes stand.
 #[derive(Default)]
 struct Out {
@@ -41,6 +44,13 @@ struct Out {
     handed_off: bool,
     /// Set by any write; cleared by the writer at each tick.
     sent_since_tick: bool,
+    /// `pending` holds frames that may wait (see [`Outgoing::send_later`]).
+    later: bool,
+    /// A `send_later` came since the writer last looked.
+    later_seen: bool,
+    /// The writer wakes every [`LATER`] (while `send_later` is in use)
+    /// rather than every tick: `send_later` need not wake it.
+    polling: bool,
     /// The socket, once the handshake is done (shared: written outside the lock).
     stream: Option<Arc<TcpStream>>,
     /// The connection is gone: frames are dropped.
@@ -115,6 +125,35 @@ impl Outgoing {
         })
     }
 
+    /// Encodes `message` to go with the connection's next write, or
+    /// within [`LATER`] if none comes: for what nobody waits for, such as
+    /// the `DEMONITOR_P` after a call's reply, which would otherwise cost
+    /// a `send` here and a wake-up of the peer's reader per call.
+    pub fn send_later(&self, message: Message) {
+        SCRATCH.with(|scratch| {
+            let mut frame = scratch.borrow_mut();
+            frame.clear();
+            if let Err(e) = wire::write_frame(&mut *frame, message) {
+                tracing::warn!(error = %e, "cannot encode a control message: dropped");
+                return;
+            }
+            let mut out = self.out.lock();
+            if out.closed {
+                return;
+            }
+            out.pending.extend_from_slice(&frame);
+            out.sent_since_tick = true;
+            out.later = true;
+            out.later_seen = true;
+            if !out.polling {
+                out.polling = true;
+                drop(out);
+                // The writer sleeps for a tick: it must wait for less now.
+                self.writer.notify_one();
+            }
+        })
+    }
+
     /// Appends encoded frames and writes them if this thread may.
     fn queue(&self, frames: &[u8]) -> io::Result<()> {
         let mut out = self.out.lock();
@@ -135,6 +174,7 @@ impl Outgoing {
             };
             let spare = std::mem::take(&mut out.spare);
             let mut batch = std::mem::replace(&mut out.pending, spare);
+            out.later = false;
             drop(out);
             let result = write_now(&stream, &batch);
             out = self.out.lock();
@@ -215,6 +255,7 @@ impl Outgoing {
                     return Ok(());
                 };
                 let batch = std::mem::take(&mut out.pending);
+                out.later = false;
                 if batch.is_empty() {
                     out.handed_off = false;
                     out.writing = false;
@@ -224,6 +265,18 @@ impl Outgoing {
                 let result = (&*stream).write_all(&batch);
                 out = self.out.lock();
                 result?;
+                continue;
+            }
+            if out.polling {
+                let waited = self.writer.wait_for(&mut out, LATER).timed_out();
+                if waited && out.later && !out.writing && out.stream.is_some() {
+                    // No write took them along: they go now.
+                    out.writing = true;
+                    out.handed_off = true;
+                } else if waited && !std::mem::take(&mut out.later_seen) && !out.later {
+                    // Quiet for a while: back to sleeping a tick.
+                    out.polling = false;
+                }
                 continue;
             }
             let timed_out = self.writer.wait_for(&mut out, tick).timed_out();

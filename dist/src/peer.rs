@@ -69,6 +69,12 @@ impl Peer {
         self.send_all([message]);
     }
 
+    /// Sends `message` with the connection's next write, or within
+    /// `outgoing::LATER`: for what nobody waits for.
+    pub fn send_later(&self, message: Message) {
+        self.out.send_later(message);
+    }
+
     /// Sends `messages` in order, in one write when they can go now.
     pub fn send_all(&self, messages: impl IntoIterator<Item = Message>) {
         if let Err(e) = self.out.send(messages) {
