@@ -105,7 +105,10 @@ impl Best {
         self.0.iter().map(|s| s.rate).fold(0.0, f64::max)
     }
     fn cpu_us(&self) -> f64 {
-        self.0.iter().map(|s| s.cpu_us).fold(f64::INFINITY, f64::min)
+        self.0
+            .iter()
+            .map(|s| s.cpu_us)
+            .fold(f64::INFINITY, f64::min)
     }
 }
 
@@ -222,7 +225,9 @@ fn main() {
     rust.one_way(&n1, 1000);
     rust.round_trips("becho", &n1, 100);
     e2.ok(&format!("ferrotp_dist_bench:one_way('{b}', 1000)."));
-    e2.ok(&format!("ferrotp_dist_bench:round_trips({{esink, '{b}'}}, 100)."));
+    e2.ok(&format!(
+        "ferrotp_dist_bench:round_trips({{esink, '{b}'}}, 100)."
+    ));
 
     let erl_one_way = |erl: &mut Erl, to: &str| {
         micros(erl.ok(&format!("ferrotp_dist_bench:one_way('{to}', {ONE_WAY}).")))
