@@ -149,11 +149,15 @@ fn a_stopped_node_fires_noconnection_on_the_other() {
     a.stop();
 }
 
-/// Waits until the remote proxy's monitor on `actor` is in place (the
-/// node's own kernel holds one too, from when the actor got a pid).
+/// Waits until the remote side's monitor and link on `actor` are in
+/// place (the node's own kernel holds a monitor too, from when the actor
+/// got a pid): both are signals that travel (as in Erlang, `link/1` returns
+/// before the other node has linked), and a kill that overtakes the link
+/// would rightly give `noproc`.
 fn wait_for_monitor(actor: &ActorRef) {
-    eventually("the remote side monitors the actor", || {
-        actor.info().monitored_by.len() >= 2
+    eventually("the remote side monitors and links the actor", || {
+        let info = actor.info();
+        info.monitored_by.len() >= 2 && !info.links.is_empty()
     });
 }
 
