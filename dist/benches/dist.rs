@@ -1,4 +1,5 @@
-//! One-way messages/s and round trips/s over loopback between two nodes:
+//! One-way messages/s and round trips/s over loopback between two nodes,
+//! each an OS process of its own:
 //! ferrotp↔ferrotp, ferrotp→Erlang, Erlang→ferrotp, and the anchor
 //! Erlang↔Erlang between two BEAM nodes, measured in the same run
 //! (`cargo bench -p ferrotp-dist --bench dist`). Prints each figure (best
@@ -8,7 +9,8 @@
 //!
 //! The Erlang side is `dist_bench.erl`, compiled and loaded by the bench.
 //!
-//! For profiling one pair alone, without Erlang:
+//! For profiling one pair alone, without Erlang (`perf` follows the
+//! server process too):
 //! `DIST_BENCH_ONLY=round_trips DIST_BENCH_N=20000` (or `one_way`) runs
 //! ferrotp↔ferrotp only, e.g. under `perf stat -e instructions`.
 
@@ -112,31 +114,74 @@ impl Best {
     }
 }
 
-/// The ferrotp side of the bench: two nodes in this process.
+/// The serving ferrotp node, in a process of its own (as each Erlang node
+/// is): this bench's binary run again with `DIST_BENCH_SERVE` set. Killed
+/// when dropped.
+struct Server {
+    name: String,
+    child: std::process::Child,
+}
+
+impl Server {
+    fn start(cookie: &str) -> Server {
+        let name = node_name("bb");
+        let mut child = std::process::Command::new(std::env::current_exe().expect("own path"))
+            .env("DIST_BENCH_SERVE", format!("{name} {cookie}"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the server node starts");
+        let mut ready = String::new();
+        let stdout = child.stdout.as_mut().expect("stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut ready)
+            .expect("the server node answers");
+        assert_eq!(ready.trim(), "ready");
+        Server { name, child }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The server process: a node with the `esink` sink, until stdin closes.
+fn serve(spec: &str) {
+    let (name, cookie) = spec.split_once(' ').expect("DIST_BENCH_SERVE=name cookie");
+    let system = System::new();
+    let node = Node::start(&system, NodeConfig::new(name).cookie(cookie)).unwrap();
+    node.accept_named::<(Atom, ActorRef)>("esink");
+    system
+        .spawn_with(Sink, ferrotp::SpawnOptions::new().name("esink"))
+        .unwrap();
+    println!("ready");
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    node.stop();
+}
+
+/// The calling ferrotp node, in this process.
 struct Rust {
     /// Kept: a node does not keep its system alive.
-    _systems: (System, System),
+    _system: System,
     a: Node,
-    b: Node,
     done: ActorRef,
     got: common::Got,
 }
 
 impl Rust {
     fn start(cookie: &str) -> Rust {
-        let config = |prefix: &str| NodeConfig::new(node_name(prefix)).cookie(cookie);
-        let (sys_a, sys_b) = (System::new(), System::new());
-        let a = Node::start(&sys_a, config("ba")).unwrap();
-        let b = Node::start(&sys_b, config("bb")).unwrap();
-        let (done, got) = sink(&sys_a, "done");
-        b.accept_named::<(Atom, ActorRef)>("esink");
-        sys_b
-            .spawn_with(Sink, ferrotp::SpawnOptions::new().name("esink"))
-            .unwrap();
+        let system = System::new();
+        let a = Node::start(&system, NodeConfig::new(node_name("ba")).cookie(cookie)).unwrap();
+        let (done, got) = sink(&system, "done");
         Rust {
-            _systems: (sys_a, sys_b),
+            _system: system,
             a,
-            b,
             done,
             got,
         }
@@ -180,9 +225,14 @@ fn micros(answer: String) -> Duration {
 }
 
 fn main() {
+    if let Ok(spec) = std::env::var("DIST_BENCH_SERVE") {
+        return serve(&spec);
+    }
     let cookie = cookie();
     let rust = Rust::start(&cookie);
-    let b = rust.b.name().to_string();
+    let server = Server::start(&cookie);
+    let b = server.name.clone();
+    let ff_pids = [0, server.pid()];
     // Warm up the connection.
     rust.one_way(&b, 1000);
     rust.round_trips("esink", &b, 100);
@@ -193,8 +243,8 @@ fn main() {
             .and_then(|n| n.parse().ok())
             .unwrap_or(ROUND_TRIPS);
         let sample = match only.as_str() {
-            "one_way" => measure(n, &[0], || rust.one_way(&b, n)),
-            "round_trips" => measure(n, &[0], || rust.round_trips("esink", &b, n)),
+            "one_way" => measure(n, &ff_pids, || rust.one_way(&b, n)),
+            "round_trips" => measure(n, &ff_pids, || rust.round_trips("esink", &b, n)),
             other => panic!("DIST_BENCH_ONLY={other}: one_way or round_trips"),
         };
         println!(
@@ -237,9 +287,11 @@ fn main() {
     for _ in 0..RUNS {
         let [ee, ff, fe, ef] = &mut best;
         ee.0.add(measure(ONE_WAY, &[p1, p2], || erl_one_way(&mut e2, &n1)));
-        ff.0.add(measure(ONE_WAY, &[0], || rust.one_way(&b, ONE_WAY)));
+        ff.0.add(measure(ONE_WAY, &ff_pids, || rust.one_way(&b, ONE_WAY)));
         fe.0.add(measure(ONE_WAY, &[0, p1], || rust.one_way(&n1, ONE_WAY)));
-        ef.0.add(measure(ONE_WAY, &[p2, 0], || erl_one_way(&mut e2, &b)));
+        ef.0.add(measure(ONE_WAY, &[p2, server.pid()], || {
+            erl_one_way(&mut e2, &b)
+        }));
         let mut erl_round_trips = |to: &str| {
             micros(e2.ok(&format!(
                 "ferrotp_dist_bench:round_trips({to}, {ROUND_TRIPS})."
@@ -248,13 +300,13 @@ fn main() {
         ee.1.add(measure(ROUND_TRIPS, &[p1, p2], || {
             erl_round_trips(&format!("{{becho, '{n1}'}}"))
         }));
-        ff.1.add(measure(ROUND_TRIPS, &[0], || {
+        ff.1.add(measure(ROUND_TRIPS, &ff_pids, || {
             rust.round_trips("esink", &b, ROUND_TRIPS)
         }));
         fe.1.add(measure(ROUND_TRIPS, &[0, p1], || {
             rust.round_trips("becho", &n1, ROUND_TRIPS)
         }));
-        ef.1.add(measure(ROUND_TRIPS, &[p2, 0], || {
+        ef.1.add(measure(ROUND_TRIPS, &[p2, server.pid()], || {
             erl_round_trips(&format!("{{esink, '{b}'}}"))
         }));
     }
@@ -290,5 +342,5 @@ fn main() {
         );
     }
     rust.a.stop();
-    rust.b.stop();
+    drop(server);
 }

@@ -12,13 +12,13 @@
 //! proxy: after whatever was sent to the same address before the call.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
 use erl_dist::message::Message;
 use erl_dist::term::{Reference, Term};
 use ferrotp::{ActorRef, ExitReason};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::actors::ProxyCtl;
 use crate::codec::{atom, tuple, FromTerm, IntoTerm};
@@ -31,9 +31,36 @@ pub(crate) enum Outcome {
     Down(ExitReason),
 }
 
+/// Where a call's outcome is left for its thread, which sleeps on it
+/// (no spinning: on a busy machine a spinning caller takes the core the
+/// reply needs).
+#[derive(Default)]
+pub(crate) struct Slot {
+    outcome: Mutex<Option<Outcome>>,
+    ready: Condvar,
+}
+
+impl Slot {
+    fn put(&self, outcome: Outcome) {
+        *self.outcome.lock() = Some(outcome);
+        self.ready.notify_one();
+    }
+
+    /// The outcome, waiting for it until `deadline`.
+    fn wait(&self, deadline: Instant) -> Option<Outcome> {
+        let mut outcome = self.outcome.lock();
+        while outcome.is_none() {
+            if self.ready.wait_until(&mut outcome, deadline).timed_out() {
+                break;
+            }
+        }
+        outcome.take()
+    }
+}
+
 struct Waiting {
     node: String,
-    tx: Sender<Outcome>,
+    slot: Arc<Slot>,
 }
 
 /// The calls waiting for their reply, by tag.
@@ -43,13 +70,13 @@ pub(crate) struct Calls {
 }
 
 impl Calls {
-    /// Registers a call to a process on `node`; its outcome goes to `tx`.
-    pub fn insert(&self, tag: Reference, node: &str, tx: Sender<Outcome>) {
+    /// Registers a call to a process on `node`; its outcome goes to `slot`.
+    pub fn insert(&self, tag: Reference, node: &str, slot: Arc<Slot>) {
         self.waiting.lock().insert(
             tag,
             Waiting {
                 node: node.to_string(),
-                tx,
+                slot,
             },
         );
     }
@@ -62,10 +89,12 @@ impl Calls {
     /// Ends the call tagged `tag` with `outcome`; `false` if no call has
     /// that tag (a late reply, or someone else's reference).
     pub fn complete(&self, tag: &Reference, outcome: Outcome) -> bool {
-        match self.waiting.lock().remove(tag) {
-            Some(waiting) => {
-                // The caller may have given up meanwhile: nothing to do.
-                let _ = waiting.tx.send(outcome);
+        // Put under the table's lock: a caller that gives up and finds
+        // its call gone from the table finds its outcome in the slot.
+        let mut waiting = self.waiting.lock();
+        match waiting.remove(tag) {
+            Some(call) => {
+                call.slot.put(outcome);
                 true
             }
             None => false,
@@ -85,18 +114,14 @@ impl Calls {
 
     /// The connection to `node` is lost: every call to it ends with `reason`.
     pub fn node_down(&self, node: &str, reason: &ExitReason) {
-        let gone: Vec<Waiting> = {
-            let mut waiting = self.waiting.lock();
-            let tags: Vec<Reference> = waiting
-                .iter()
-                .filter(|(_, w)| w.node == node)
-                .map(|(tag, _)| tag.clone())
-                .collect();
-            tags.iter().filter_map(|t| waiting.remove(t)).collect()
-        };
-        for waiting in gone {
-            let _ = waiting.tx.send(Outcome::Down(reason.clone()));
-        }
+        // Put under the lock, as in `complete`.
+        self.waiting.lock().retain(|_, call| {
+            if call.node != node {
+                return true;
+            }
+            call.slot.put(Outcome::Down(reason.clone()));
+            false
+        });
     }
 }
 
@@ -133,10 +158,10 @@ impl Node {
         let node = target.node().to_string();
         let tag = inner.make_ref();
         let endpoint = inner.endpoint_pid();
-        let (tx, rx) = crossbeam_channel::bounded(1);
+        let slot = Arc::new(Slot::default());
         // Listed before anything is sent: a connection lost from now on
         // fails the call with `noconnection`.
-        inner.calls.insert(tag.clone(), &node, tx);
+        inner.calls.insert(tag.clone(), &node, slot.clone());
         let request = request.into_term(&inner.codec());
         let from = tuple([Term::from(endpoint.clone()), Term::from(tag.clone())]);
         let message = tuple([atom("$gen_call"), from, request]);
@@ -155,11 +180,11 @@ impl Node {
             // timeout. If it did write it, a second monitor is harmless.
             inner.send_ctl(&node, monitor);
         }
-        let outcome = match rx.recv_deadline(Instant::now() + timeout) {
-            Ok(outcome) => Some(outcome),
+        let outcome = match slot.wait(Instant::now() + timeout) {
+            Some(outcome) => Some(outcome),
             // An outcome may have come in just now: it is this call's.
-            Err(_) if !inner.calls.remove(&tag) => rx.try_recv().ok(),
-            Err(_) => None,
+            None if !inner.calls.remove(&tag) => slot.outcome.lock().take(),
+            None => None,
         };
         // Nobody waits for it: it goes with the connection's next write
         // (the next call's, often), or within a millisecond.
