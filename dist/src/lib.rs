@@ -28,9 +28,10 @@
 //! traffic is not encrypted: the node listens on 127.0.0.1 unless told
 //! otherwise ([`NodeConfig::listen`]).
 //!
-//! Inside, each connection has a reader and a writer thread on a blocking
-//! socket; erl_dist's async handshake runs on them with `block_on`. Users
-//! see no async.
+//! Inside, each connection has a reader thread on a blocking socket; the
+//! threads that send write to it themselves, and a writer thread takes
+//! over only when the socket is full. erl_dist's async handshake runs on
+//! them with `block_on`. Users see no async.
 //!
 //! ```no_run
 //! use ferrotp::System;
