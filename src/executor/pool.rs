@@ -97,6 +97,10 @@ pub(crate) struct Pool {
     live: AtomicUsize,
     /// Of those, blocked in [`blocking`] or abandoned.
     blocked: AtomicUsize,
+    /// Held while the pool's size is judged and changed (a worker added
+    /// because too few are unblocked, a surplus one leaving): two workers
+    /// that judged themselves surplus at once must not both leave.
+    sizing: Mutex<()>,
     stuck: AtomicUsize,
     stopping: AtomicBool,
     next_worker: AtomicUsize,
@@ -131,6 +135,7 @@ impl Pool {
             searching: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
             blocked: AtomicUsize::new(0),
+            sizing: Mutex::new(()),
             stuck: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             next_worker: AtomicUsize::new(0),

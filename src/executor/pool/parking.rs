@@ -67,7 +67,8 @@ impl Local {
         found
     }
 
-    /// Parks until woken; `false` if this surplus worker should leave.
+    /// Parks until woken; `false` if this surplus worker has left the
+    /// pool (it is no longer counted: its thread just ends).
     pub(super) fn park(&self) -> bool {
         let pool = &self.pool;
         // Asleep, the end of its last turn is no longer now.
@@ -98,6 +99,6 @@ impl Local {
             sleepers.retain(|w| !Arc::ptr_eq(w, &self.shared));
             pool.sleeping.store(sleepers.len(), Ordering::SeqCst);
         }
-        !(surplus && pool.unblocked() > pool.size && pool.injector.is_empty())
+        !(surplus && pool.retire_if_surplus(&self.shared))
     }
 }

@@ -150,8 +150,13 @@ impl Local {
                     }
                 }
                 None => {
-                    if pool.stopping.load(Ordering::SeqCst) || !self.park() {
+                    if pool.stopping.load(Ordering::SeqCst) {
                         break;
+                    }
+                    if !self.park() {
+                        // Surplus: `park` took it out of the pool already.
+                        self.hand_off();
+                        return;
                     }
                 }
             }
