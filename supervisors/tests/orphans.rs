@@ -95,14 +95,17 @@ fn watch(actor: &ActorRef, system: &ferrotp::System) -> (Inbox, MonitorRef) {
     (inbox, monitor)
 }
 
-/// Waits until `condition` holds (checked again and again, up to [`WAIT`]).
+/// Waits until `condition` holds (checked every millisecond, up to
+/// [`WAIT`]): an unlink sends no message to wait on. A millisecond apart,
+/// not in a spin, so that on a loaded machine the check does not take the
+/// CPU from the supervisor it waits for.
 fn eventually(condition: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
         if condition() {
             return true;
         }
-        thread::yield_now();
+        thread::sleep(Duration::from_millis(1));
     }
     condition()
 }
@@ -219,7 +222,12 @@ ferrotp::on_each_executor! {
                 let sup = sup.clone();
                 thread::spawn(move || sup.terminate_child("stuck"))
             };
-            assert!(eventually(|| worker.info().links.is_empty()), "round {round}");
+            assert!(
+                eventually(|| worker.info().links.is_empty()),
+                "round {round}: the supervisor did not begin the stop ({:?}, {} pool workers)",
+                sup.actor().info().activity,
+                system.pool_workers()
+            );
             if round % 2 == 0 {
                 thread::yield_now();
             }

@@ -574,8 +574,18 @@ impl LiveTree {
         supervisor.kill();
         let got = watch.wait(monitor, || format!("{path} to end (killed)"))?;
         if let Some((release, worker_monitor, id)) = held {
+            // Its parent (or its killed supervisor, if that had begun the
+            // stop) arms the kill: on a timeout, say what they were doing.
+            let worker = busy.and_then(|w| w.actor.as_ref());
+            let parent_actor = before.supervisor(&parent);
             watch.wait(worker_monitor, || {
-                format!("{path}/{id}, busy, to be killed at its shutdown deadline")
+                format!(
+                    "{path}/{id}, busy, to be killed at its shutdown deadline \
+                     (worker: {}; parent supervisor: {}; pool workers: {})",
+                    worker.map_or_else(String::new, describe),
+                    parent_actor.map_or_else(String::new, describe),
+                    self.system.pool_workers(),
+                )
             })?;
             drop(release);
         }
@@ -667,6 +677,20 @@ impl LiveTree {
 
 /// The message that triggers an injected panic.
 struct Poke;
+
+/// One actor as a timeout's message shows it: alive or not, and what it
+/// was doing for how long.
+fn describe(actor: &ActorRef) -> String {
+    let info = actor.info();
+    format!(
+        "{} {}, {} for {:?} with {} queued",
+        info.id,
+        if info.alive { "alive" } else { "dead" },
+        info.activity.as_str(),
+        info.activity_for,
+        info.mailbox_len
+    )
+}
 
 /// The supervisor a step asks or whose child it crashes.
 fn acted_on(step: &Step) -> Option<Path> {
