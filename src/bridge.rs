@@ -18,8 +18,8 @@ use crate::system::{System, SystemInner};
 /// Lets plain code talk to actors: request/reply with a timeout, stopping,
 /// and watching.
 ///
-/// Every call gets a reply address of its own and watches its target while
-/// it waits: a reply that arrives after its call timed out never answers a
+/// Every call gets a reply address of its own (reused only once nothing
+/// can reach it any more) and watches its target while it waits: a reply that arrives after its call timed out never answers a
 /// later call, and a call to an actor that dies fails at once with
 /// [`CallError::Stopped`].
 ///
@@ -83,7 +83,8 @@ fn ended_silently(
     true
 }
 
-/// One pending request: its own reply address, watching its target.
+/// One request of a [`Bridge::multi_call`]: its own reply address,
+/// watching its target.
 struct Pending {
     inbox: Inbox,
     monitor: MonitorRef,
@@ -93,11 +94,7 @@ struct Pending {
 
 impl Pending {
     fn send<M: Send + 'static>(system: &System, target: &ActorRef, msg: M) -> Self {
-        Self::send_from(system.inbox(), target, msg)
-    }
-
-    /// Sends `msg` with `inbox` as its reply address.
-    fn send_from<M: Send + 'static>(inbox: Inbox, target: &ActorRef, msg: M) -> Self {
+        let inbox = system.inbox();
         let monitor = inbox.monitor(target);
         let full = target.try_send_from(msg, inbox.actor()).is_err();
         Pending {
@@ -107,48 +104,103 @@ impl Pending {
         }
     }
 
-    /// The first message that is not the monitor's `Down`, or the `Down`.
-    fn wait(&self, deadline: Instant) -> Result<Result<Envelope, Down>, RecvError> {
-        let envelope = self.inbox.recv_deadline(deadline)?;
-        match envelope.downcast::<Down>() {
-            Ok(down) if down.monitor == self.monitor => Ok(Err(down)),
-            Ok(other) => Ok(Ok(Envelope::new(other, None))),
-            Err(envelope) => Ok(Ok(envelope)),
-        }
-    }
-
     fn reply<R: Send + 'static>(&self, deadline: Instant) -> Result<R, CallError> {
         if self.full {
             return Err(CallError::Full);
         }
-        match self.wait(deadline) {
-            Err(RecvError::Timeout) => Err(CallError::Timeout),
-            Ok(Err(down)) => Err(CallError::Stopped(down.reason)),
-            Ok(Ok(envelope)) => {
-                let got = envelope.type_name();
-                envelope.downcast::<R>().map_err(|wrong| {
-                    crate::panic::discard(wrong, self.inbox.actor().id());
-                    CallError::WrongReplyType {
-                        expected: std::any::type_name::<R>(),
-                        got,
-                    }
-                })
-            }
-        }
+        // Placed before the request went: its `Down` says what it found.
+        let envelope = wait_watching(&self.inbox, self.monitor, deadline, |said| said)?;
+        typed_reply(envelope, &self.inbox)
     }
 }
 
-impl Pending {
-    /// Ends the call: removes the monitor and gives the reply address
-    /// back, for the next call to take if it may ([`reusable`]).
-    fn finish(self) -> Inbox {
-        self.inbox.demonitor(self.monitor);
-        self.inbox
+/// One call from `inbox`, a reply address that holds no monitor and no
+/// mail (a new one, or one [`reusable`] gave back).
+///
+/// Most answers come within microseconds: the caller first waits by
+/// spinning, watching its target by looking at its status between spins,
+/// which costs nothing where a monitor costs two locks and two map entries
+/// on the way in and again on the way out. Only a caller about to sleep
+/// places a monitor; an end it missed fires that monitor at once. Either
+/// way a call to an actor that dies fails at once.
+fn call_from<R, M>(
+    inbox: &Inbox,
+    target: &ActorRef,
+    request: M,
+    deadline: Instant,
+) -> Result<R, CallError>
+where
+    R: Send + 'static,
+    M: Send + 'static,
+{
+    let was_alive = target.is_alive();
+    if target.try_send_from(request, inbox.actor()).is_err() {
+        return Err(CallError::Full);
     }
+    if !was_alive {
+        return Err(CallError::Stopped(ExitReason::NoProc));
+    }
+    let envelope = match inbox.recv_spinning(|| target.is_alive()) {
+        Some(envelope) => envelope,
+        None => {
+            let monitor = inbox.monitor(target);
+            let got = wait_watching(inbox, monitor, deadline, |said| end_reason(target, said));
+            inbox.demonitor(monitor);
+            got?
+        }
+    };
+    typed_reply(envelope, inbox)
+}
+
+/// The first message that is not `monitor`'s `Down`; the call fails if
+/// that `Down` comes first (with the reason `reason` makes of what it
+/// says), or if nothing comes by `deadline`.
+fn wait_watching(
+    inbox: &Inbox,
+    monitor: MonitorRef,
+    deadline: Instant,
+    reason: impl FnOnce(ExitReason) -> ExitReason,
+) -> Result<Envelope, CallError> {
+    let envelope = inbox
+        .recv_deadline(deadline)
+        .map_err(|RecvError::Timeout| CallError::Timeout)?;
+    match envelope.downcast::<Down>() {
+        Ok(down) if down.monitor == monitor => Err(CallError::Stopped(reason(down.reason))),
+        Ok(other) => Ok(Envelope::new(other, None)),
+        Err(envelope) => Ok(envelope),
+    }
+}
+
+/// Why `target` ended, given what the `Down` of a monitor placed after the
+/// request went said: `NoProc` from one placed as it ended (a call that
+/// spun saw the end first) is replaced by the reason it ended with. Returns once its name is free
+/// and its system has forgotten it, as a `Down` would come: the thread
+/// that closes it does that next, without waiting on anyone.
+fn end_reason(target: &ActorRef, said: ExitReason) -> ExitReason {
+    if said != ExitReason::NoProc {
+        return said;
+    }
+    let backoff = crossbeam_utils::Backoff::new();
+    while target.core.system.knows(target.id()) {
+        backoff.snooze();
+    }
+    target.exit_reason().unwrap_or(said)
+}
+
+/// The reply as an `R`, or the error that names what came instead.
+fn typed_reply<R: Send + 'static>(envelope: Envelope, inbox: &Inbox) -> Result<R, CallError> {
+    let got = envelope.type_name();
+    envelope.downcast::<R>().map_err(|wrong| {
+        crate::panic::discard(wrong, inbox.actor().id());
+        CallError::WrongReplyType {
+            expected: std::any::type_name::<R>(),
+            got,
+        }
+    })
 }
 
 /// The last call's reply address, if the next call may have it: no one
-/// else can send to it any more. Once the monitor is removed, the only
+/// else can send to it any more. Once the call's monitor (if it placed one) is removed, the only
 /// address of a mailbox that is empty is ours (an actor that kept the
 /// sender, a timer, a message still on its way to be forwarded, a late
 /// reply: each holds an address of its own), and no address can be made
@@ -196,14 +248,13 @@ impl Bridge {
         M: Send + 'static,
     {
         let deadline = Instant::now() + timeout;
-        let inbox = reusable(self.spare.lock().take());
-        let pending = match inbox {
-            Some(inbox) => Pending::send_from(inbox, target, request),
-            None => Pending::send(&self.system, target, request),
+        let inbox = match reusable(self.spare.lock().take()) {
+            Some(inbox) => inbox,
+            None => self.system.inbox(),
         };
-        let reply = pending.reply(deadline);
+        let reply = call_from(&inbox, target, request, deadline);
         // The address a concurrent call left here, if any, is closed.
-        let replaced = self.spare.lock().replace(pending.finish());
+        let replaced = self.spare.lock().replace(inbox);
         drop(replaced);
         reply
     }

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crossbeam_utils::Backoff;
 use parking_lot::Mutex;
 
 use crate::address::{ActorRef, Core, Driver};
@@ -150,6 +151,25 @@ impl Inbox {
             if let Some((envelope, _)) = self.open(mail) {
                 return Some(envelope);
             }
+        }
+    }
+
+    /// The next message, waited for without sleeping: spins briefly, and
+    /// gives up (`None`) once the spin is over or as soon as `go_on` says
+    /// so. For a caller that expects an answer within microseconds and
+    /// must do something else (watch its callee) before it sleeps.
+    pub(crate) fn recv_spinning(&self, go_on: impl Fn() -> bool) -> Option<Envelope> {
+        let backoff = Backoff::new();
+        loop {
+            if self.actor.core.mailbox.may_have_mail() {
+                if let Some(envelope) = self.try_recv() {
+                    return Some(envelope);
+                }
+            }
+            if backoff.is_completed() || !go_on() {
+                return None;
+            }
+            backoff.snooze();
         }
     }
 

@@ -458,6 +458,13 @@ impl Mailbox {
         }
     }
 
+    /// Whether mail may wait, in the queues or in a batch a reader of a
+    /// shared inbox holds: read without the lock, for a reader spinning for
+    /// mail (it takes the lock its senders need only once this says yes).
+    pub fn may_have_mail(&self) -> bool {
+        self.has_mail.load(Ordering::Acquire) || self.stashed.load(Ordering::Acquire)
+    }
+
     /// Says whether a reader of a shared inbox holds taken mail. Setting it
     /// wakes every sleeping reader: whichever comes first takes from the
     /// batch, the others sleep again.

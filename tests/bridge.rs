@@ -130,6 +130,57 @@ impl Actor for Lingerer {
 }
 
 ferrotp::on_each_executor! {
+    /// A call watches its target without a monitor while it spins for the
+    /// answer: looped, an answer given just before the end always wins,
+    /// an end without an answer fails the call at once with the reason
+    /// (not `NoProc`, not a timeout), and by then the target's name is free
+    /// (as it is for a `Down`). A kill racing the call gives the answer,
+    /// `Killed`, or `NoProc` if it came first; never a timeout.
+    #[test]
+    fn calls_racing_their_targets_end_fail_at_once_with_the_reason() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let named = || {
+            system
+                .spawn_with(Service, SpawnOptions::new().name("racing-service"))
+                .expect("the name is free once the last call returned")
+        };
+        let gone = || CallError::Stopped(ExitReason::Error("gone".to_string()));
+        for round in 0..2_000u64 {
+            let started = Instant::now();
+            let service = named();
+            let answer: Result<u64, CallError> =
+                bridge.call(&service, Req::DoubleThenDie(round), LONG);
+            assert_eq!(answer, Ok(round * 2), "round {round}");
+            // Its end may still be under way: the next spawn waits for it
+            // through a call that fails on that end.
+            let after: Result<u64, CallError> = bridge.call(&service, Req::Double(1), LONG);
+            assert!(
+                matches!(&after, Err(CallError::Stopped(r)) if *r == ExitReason::NoProc || *r == ExitReason::Error("gone".to_string())),
+                "round {round}: {after:?}"
+            );
+            let service = named();
+            let died: Result<u64, CallError> = bridge.call(&service, Req::Die, LONG);
+            assert_eq!(died, Err(gone()), "round {round}");
+            let service = named();
+            let killer = {
+                let service = service.clone();
+                thread::spawn(move || service.kill())
+            };
+            let raced: Result<u64, CallError> = bridge.call(&service, Req::Double(round), LONG);
+            // `NoProc`: the kill came before the call.
+            let ended = |reason| raced == Err(CallError::Stopped(reason));
+            assert!(
+                raced == Ok(round * 2) || ended(ExitReason::Killed) || ended(ExitReason::NoProc),
+                "round {round}: {raced:?}"
+            );
+            killer.join().unwrap();
+            // Free the name for the next round (the kill may have come first).
+            let _ = bridge.call::<u64, _>(&service, Req::Die, LONG);
+            assert_prompt(started);
+        }
+    }
+
     #[test]
     fn an_actor_that_keeps_a_reply_address_never_answers_a_later_call() {
         let system = new_system();

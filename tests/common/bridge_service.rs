@@ -32,6 +32,8 @@ pub enum Req {
     WrongType,
     Ignore,
     Die,
+    /// Answers, then dies: the answer must win over the end.
+    DoubleThenDie(u64),
     Panic,
     /// Answer `n`, then `n + 100`: the second reply must reach no one.
     Twice(u64),
@@ -48,6 +50,10 @@ impl Service {
             Req::WrongType => ctx.reply("not a number"),
             Req::Ignore => {}
             Req::Die => ctx.stop(ExitReason::error("gone")),
+            Req::DoubleThenDie(n) => {
+                ctx.reply(n * 2);
+                ctx.stop(ExitReason::error("gone"));
+            }
             Req::Panic => panic!("service panicked"),
             Req::Twice(n) => {
                 ctx.reply(n);
