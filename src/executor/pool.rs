@@ -23,7 +23,9 @@
 //!   from the top, the worker takes its oldest entry instead, so a pair of
 //!   chatty actors cannot starve the rest;
 //! - the injector (FIFO), for actors scheduled from outside the pool and for
-//!   actors whose quota ran out, which so go to the back of the line.
+//!   actors whose quota ran out, which so go to the back of the line (an
+//!   actor whose quota ran out while nothing else waits goes on in its
+//!   worker's own queue instead: a wake-up per quota would only move it).
 //!
 //! A worker that finds nothing spins briefly (it is *searching*), then parks
 //! until new work is queued. New work wakes a parked worker only when no

@@ -206,11 +206,20 @@ impl Local {
                 drop(turn);
             }
             TurnEnd::Busy => {
-                // To the back of the line.
                 core.stats.queued(now);
                 *lock(&entry.turn) = Some(turn);
-                self.pool.injector.push(core);
-                self.pool.notify_one();
+                let alone = self.queue.is_empty() && self.pool.injector.is_empty();
+                if alone && !self.shared.abandoned.load(Ordering::Acquire) {
+                    // Nothing else waits: the actor goes on here, in this
+                    // worker's queue, where an idle worker can still steal
+                    // it. Waking one for it would cost a wake-up per quota
+                    // (a fan-in's consumer) and move it to a cold core.
+                    self.queue.push(core);
+                } else {
+                    // To the back of the line.
+                    self.pool.injector.push(core);
+                    self.pool.notify_one();
+                }
             }
             TurnEnd::Idle => {
                 // Before `IDLE`: from then on a sender may claim the actor
