@@ -25,9 +25,11 @@ fn recv<T: 'static>(inbox: &Inbox) -> T {
 /// at once: if it arrives first, none was queued.
 struct Marker;
 
-/// Waits in `started` until told how to end it.
+/// Waits in `started` until told how to end it; says on `entered`, if
+/// given, that `started` began.
 struct Gated {
     gate: Receiver<Result<(), ExitReason>>,
+    entered: Option<Sender<()>>,
 }
 
 impl Actor for Gated {
@@ -35,13 +37,22 @@ impl Actor for Gated {
         Handlers::new()
     }
     fn started(&mut self, _ctx: &mut Context<Self>) -> Result<(), ExitReason> {
+        if let Some(entered) = &self.entered {
+            let _ = entered.send(());
+        }
         self.gate.recv_timeout(WAIT).unwrap_or(Ok(()))
     }
 }
 
 fn gated() -> (Gated, Sender<Result<(), ExitReason>>) {
     let (tx, gate) = crossbeam_channel::bounded(1);
-    (Gated { gate }, tx)
+    (
+        Gated {
+            gate,
+            entered: None,
+        },
+        tx,
+    )
 }
 
 /// Defers its acknowledgement in `started`; acknowledges on `Ready`, or
@@ -174,8 +185,13 @@ ferrotp::on_each_executor! {
     fn a_kill_during_started_acks_killed_at_once() {
         let system = new_system();
         let inbox = system.inbox();
-        let (actor, gate) = gated();
+        let (mut actor, gate) = gated();
+        // Killed inside `started`, not before it begins (on the pool the
+        // spawn returns before `started` runs).
+        let (entered, inside) = crossbeam_channel::bounded(1);
+        actor.entered = Some(entered);
         let child = system.spawn_with(actor, notify(&inbox)).unwrap();
+        inside.recv_timeout(WAIT).expect("started began");
         child.kill();
         let ack: StartAck = recv(&inbox);
         assert_eq!(ack, StartAck { actor: child.id(), outcome: Err(ExitReason::Killed) });
