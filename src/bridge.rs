@@ -19,9 +19,9 @@ use crate::system::{System, SystemInner};
 /// and watching.
 ///
 /// Every call gets a reply address of its own (reused only once nothing
-/// can reach it any more) and watches its target while it waits: a reply that arrives after its call timed out never answers a
-/// later call, and a call to an actor that dies fails at once with
-/// [`CallError::Stopped`].
+/// can reach it any more) and watches its target while it waits: a reply
+/// that arrives after its call timed out never answers a later call, and
+/// a call to an actor that dies fails at once with [`CallError::Stopped`].
 ///
 /// ```
 /// use ferrotp::{Actor, Context, Handlers, System};
