@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::inspect::CHILD_ID_LABEL;
 use ferrotp::{Actor, ActorId, ActorRef, Context, ExitReason, SpawnError, SpawnOptions, System};
 
-use crate::spec::{Restart, Shutdown};
+use crate::spec::{ChildSpec, Restart, Shutdown};
 use crate::subtree::{Member, Reaper, Subtree, Wait};
 
 /// Who started a supervisor; its exit signal makes the supervisor shut its
@@ -46,6 +46,17 @@ pub(crate) enum Ack {
     /// The spawn returns at once; a [`StartAck`](ferrotp::StartAck) comes
     /// as a message.
     Notify,
+}
+
+/// Spawns the child `spec` describes, as [`spawn_child`] does.
+pub(crate) fn spawn_spec<A: Actor>(
+    ctx: &Context<A>,
+    own: &Subtree,
+    spec: &ChildSpec,
+    ack: Ack,
+) -> Result<ActorRef, ExitReason> {
+    let name = spec.name.as_deref();
+    spawn_child(ctx, own, spec.shutdown, &*spec.start, &spec.id, name, ack)
 }
 
 /// Spawns one incarnation of a child (labelled with its child id), linked

@@ -8,7 +8,7 @@ use super::SupervisorActor;
 use crate::children::Child;
 use crate::error::SupervisorError;
 use crate::inspect::{page, Inspect, SupervisorSnapshot};
-use crate::lifecycle::{clean_end, spawn_child, Ack, Stopper};
+use crate::lifecycle::{clean_end, spawn_spec, Ack, Stopper};
 use crate::protocol::{
     ChildCount, ChildInfo, CountChildren, DeleteChild, Describe, RestartChild, StartChild, Summary,
     TerminateChild, WhichChildren,
@@ -168,15 +168,7 @@ impl SupervisorActor {
         if self.children.position(&spec.id).is_some() {
             return Err(SupervisorError::DuplicateChildId(spec.id));
         }
-        match spawn_child(
-            ctx,
-            &self.subtree,
-            spec.shutdown,
-            &*spec.start,
-            &spec.id,
-            spec.name.as_deref(),
-            Ack::Await,
-        ) {
+        match spawn_spec(ctx, &self.subtree, &spec, Ack::Await) {
             Ok(actor) => {
                 self.reporter.child_started(&spec.id, actor.id());
                 self.children.push(Child::started(spec, actor.clone()));
@@ -229,15 +221,7 @@ impl SupervisorActor {
             Some((_, _, true)) => Err(SupervisorError::ChildRunning(id)),
             Some((i, _, _)) => {
                 let spec = &self.children.get(i).expect("found above").spec;
-                match spawn_child(
-                    ctx,
-                    &self.subtree,
-                    spec.shutdown,
-                    &*spec.start,
-                    &spec.id,
-                    spec.name.as_deref(),
-                    Ack::Await,
-                ) {
+                match spawn_spec(ctx, &self.subtree, spec, Ack::Await) {
                     Ok(actor) => {
                         self.reporter.child_started(&id, actor.id());
                         self.child_mut(i).last = Some(actor.id());

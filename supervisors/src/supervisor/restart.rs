@@ -7,7 +7,7 @@ use ferrotp::{Context, ExitReason};
 
 use super::SupervisorActor;
 use crate::children::Child;
-use crate::lifecycle::{clean_end, spawn_child, Ack, Stopper};
+use crate::lifecycle::{clean_end, spawn_spec, Ack, Stopper};
 use crate::spec::{Restart, Strategy};
 
 /// Sent by a supervisor to itself after a child failed to start during a
@@ -67,15 +67,7 @@ impl SupervisorActor {
                 continue;
             }
             let spec = &child.spec;
-            let started = spawn_child(
-                ctx,
-                &self.subtree,
-                spec.shutdown,
-                &*spec.start,
-                &spec.id,
-                spec.name.as_deref(),
-                Ack::Await,
-            );
+            let started = spawn_spec(ctx, &self.subtree, spec, Ack::Await);
             match started {
                 Ok(actor) => {
                     self.reporter

@@ -33,7 +33,7 @@ use super::requests::Request;
 use super::SupervisorActor;
 use crate::children::Child;
 use crate::error::SupervisorError;
-use crate::lifecycle::{spawn_child, Ack};
+use crate::lifecycle::{spawn_spec, Ack};
 use crate::spec::ChildSpec;
 use crate::stopping::Stopping;
 
@@ -97,15 +97,7 @@ impl SupervisorActor {
             self.end_starting(ctx);
             return;
         };
-        let spawned = spawn_child(
-            ctx,
-            &self.subtree,
-            spec.shutdown,
-            &*spec.start,
-            &spec.id,
-            spec.name.as_deref(),
-            Ack::Notify,
-        );
+        let spawned = spawn_spec(ctx, &self.subtree, &spec, Ack::Notify);
         match spawned {
             Ok(actor) => {
                 starting.pending = Some(actor.id());
