@@ -149,6 +149,46 @@ impl FnAddress {
         links::demonitor(&self.actor, monitor)
     }
 
+    /// Links the address with `actor`, both ways: the actor's end runs the
+    /// function with a [`Stopped`] (the address traps exits), and the
+    /// address's end is an exit signal to the actor.
+    pub fn link(&self, actor: &ActorRef) {
+        links::link(&self.actor, actor);
+    }
+
+    /// Removes a link both ways; a signal already on its way along it is void.
+    pub fn unlink(&self, actor: &ActorRef) {
+        links::unlink(&self.actor, actor);
+    }
+
+    /// Sends the exit signal `reason` to `to` with this address as its
+    /// origin (see [`ActorRef::exit`]): a trapping `to` gets
+    /// `Stopped { actor: <this address>, reason }`.
+    pub fn exit(&self, to: &ActorRef, reason: ExitReason) {
+        to.exit_from(self.actor.id(), reason);
+    }
+
+    /// Ends the address with `reason`, as an actor ends: its links and
+    /// monitors fire with that reason and later mail is dead letters. For
+    /// an address that stands for something outside the system which ended
+    /// (a remote process). `false` if it had ended already.
+    pub fn end(&self, reason: ExitReason) -> bool {
+        self.actor.core.close(&reason)
+    }
+
+    /// Runs the function with a [`TieNotice`](crate::TieNotice) whenever an
+    /// actor or an inbox links to, unlinks from, monitors or demonitors the
+    /// address, as [`SpawnOptions::tie_notices`](crate::SpawnOptions::tie_notices)
+    /// does for an actor: for an address that passes ties on to something
+    /// outside the system. Call it before handing the address out.
+    pub fn tie_notices(self) -> Self {
+        self.actor
+            .core
+            .tie_notices
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self
+    }
+
     /// Lets the address live on without this handle, as long as anyone
     /// holds an [`ActorRef`] to it (a request's sender, a link, a
     /// monitor, a timer); it ends only as described above. Returns its

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crossbeam_channel::{unbounded, Receiver};
 use ferrotp::{
     Actor, ActorRef, Context, Down, Envelope, ExitReason, FnAddress, Handlers, SpawnOptions,
-    Stopped, System,
+    Stopped, System, TieNotice,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -225,5 +225,100 @@ ferrotp::on_each_executor! {
             assert_eq!(later, 0, "a Down ran after demonitor returned");
             assert_eq!(after, usize::from(!removed), "removed={removed}");
         }
+    }
+
+    #[test]
+    fn links_the_address_makes_carry_both_ways_and_end_gives_its_reason() {
+        let system = new_system();
+        let (address, rx) = channel_address(&system);
+        // The actor's end reaches the address.
+        let doubler = system.spawn(Doubler);
+        address.link(&doubler);
+        doubler.send("panic");
+        let stopped: Stopped = next(&rx);
+        assert_eq!(stopped.actor, doubler.id());
+        // The address's end reaches the actor, with the reason given.
+        let other = system.spawn(Doubler);
+        address.link(&other);
+        let watcher = system.inbox();
+        let monitor = watcher.monitor(address.actor());
+        assert!(address.end(ExitReason::Shutdown));
+        assert!(!address.end(ExitReason::Normal), "it ended once");
+        assert_eq!(wait_end(&system, &other), ExitReason::Shutdown);
+        let down: Down = watcher.recv(WAIT).unwrap().downcast().unwrap();
+        assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Shutdown));
+        assert_eq!(address.actor().exit_reason(), Some(ExitReason::Shutdown));
+        let dead_before = system.dead_letters();
+        address.actor().send(1u64);
+        assert_eq!(system.dead_letters(), dead_before + 1);
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn unlink_removes_the_link_both_ways() {
+        let system = new_system();
+        let (address, rx) = channel_address(&system);
+        let doubler = system.spawn(Doubler);
+        address.link(&doubler);
+        address.unlink(&doubler);
+        doubler.send("panic");
+        wait_end(&system, &doubler);
+        assert!(rx.try_recv().is_err(), "no Stopped after unlink");
+        let other = system.spawn(Doubler);
+        address.link(&other);
+        address.unlink(&other);
+        address.end(ExitReason::Shutdown);
+        // A message sent after the end was the address's would be answered:
+        // the actor lives on.
+        let (probe, replies) = channel_address(&system);
+        other.send_from(2u64, probe.actor());
+        assert_eq!(next::<u64>(&replies), 4);
+        assert!(other.is_alive());
+    }
+
+    #[test]
+    fn exit_names_the_address_as_origin() {
+        let system = new_system();
+        let (address, _rx) = channel_address(&system);
+        let (target, got) = channel_address(&system);
+        address.exit(target.actor(), ExitReason::Shutdown);
+        let stopped: Stopped = next(&got);
+        assert_eq!(stopped.actor, address.actor().id());
+        assert_eq!(stopped.reason, ExitReason::Shutdown);
+        // A non-trapping actor ends with the reason.
+        let doubler = system.spawn(Doubler);
+        address.exit(&doubler, ExitReason::Shutdown);
+        assert_eq!(wait_end(&system, &doubler), ExitReason::Shutdown);
+    }
+
+    #[test]
+    fn tie_notices_run_the_function_for_ties_others_make() {
+        let system = new_system();
+        let (tx, rx) = unbounded();
+        let address = FnAddress::new(&system, move |envelope| {
+            let _ = tx.send(envelope);
+        })
+        .tie_notices();
+        let inbox = system.inbox();
+        inbox.link(address.actor());
+        assert!(matches!(next::<TieNotice>(&rx), TieNotice::Linked(a) if a.id() == inbox.actor().id()));
+        let monitor = inbox.monitor(address.actor());
+        assert!(matches!(
+            next::<TieNotice>(&rx),
+            TieNotice::Monitored { by, monitor: m } if by.id() == inbox.actor().id() && m == monitor
+        ));
+        inbox.demonitor(monitor);
+        assert!(matches!(next::<TieNotice>(&rx), TieNotice::Demonitored { monitor: m, .. } if m == monitor));
+        inbox.unlink(address.actor());
+        assert!(matches!(next::<TieNotice>(&rx), TieNotice::Unlinked(_)));
+        // Ties the address makes itself are not announced to it.
+        let doubler = system.spawn(Doubler);
+        address.link(&doubler);
+        address.monitor(&doubler);
+        assert!(rx.try_recv().is_err());
+        // Without asking, no notices.
+        let (plain, plain_rx) = channel_address(&system);
+        inbox.link(plain.actor());
+        assert!(plain_rx.try_recv().is_err());
     }
 }
