@@ -47,24 +47,46 @@ pub(crate) fn register(
     port: u16,
     hidden: bool,
 ) -> Result<(TcpStream, Creation), NodeError> {
-    let stream = match connect("127.0.0.1", epmd_port) {
-        Ok(stream) => stream,
-        Err(_) => {
-            ensure_running(epmd_port, spawn_epmd, loopback)?;
-            connect("127.0.0.1", epmd_port).map_err(|e| NodeError::Epmd(e.to_string()))?
+    let mut attempt = 1;
+    loop {
+        let stream = match connect("127.0.0.1", epmd_port) {
+            Ok(stream) => stream,
+            Err(_) => {
+                ensure_running(epmd_port, spawn_epmd, loopback)?;
+                connect("127.0.0.1", epmd_port).map_err(|e| NodeError::Epmd(e.to_string()))?
+            }
+        };
+        let entry = if hidden {
+            NodeEntry::new_hidden(name, port)
+        } else {
+            NodeEntry::new(name, port)
+        };
+        match run(EpmdClient::new(Blocking(stream)).register(entry)) {
+            Ok((Blocking(stream), creation)) => {
+                // The registration lives as long as this connection: no
+                // timeout on it.
+                let _ = stream.set_read_timeout(None);
+                return Ok((stream, creation));
+            }
+            // An EPMD that did not answer in time (a starved `epmd` on a
+            // loaded machine was seen to): ask again on a new connection.
+            Err(erl_dist::epmd::EpmdError::Io(e))
+                if attempt < REGISTER_ATTEMPTS
+                    && matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+            {
+                tracing::warn!(name, attempt, "epmd did not answer the registration: again");
+                attempt += 1;
+            }
+            Err(e) => return Err(NodeError::Epmd(format!("registering {name}: {e}"))),
         }
-    };
-    let entry = if hidden {
-        NodeEntry::new_hidden(name, port)
-    } else {
-        NodeEntry::new(name, port)
-    };
-    let (Blocking(stream), creation) = run(EpmdClient::new(Blocking(stream)).register(entry))
-        .map_err(|e| NodeError::Epmd(format!("registering {name}: {e}")))?;
-    // The registration lives as long as this connection: no timeout on it.
-    let _ = stream.set_read_timeout(None);
-    Ok((stream, creation))
+    }
 }
+
+/// How many times a registration EPMD leaves unanswered is tried.
+const REGISTER_ATTEMPTS: u32 = 3;
 
 /// The distribution port of `name` on `host`, from that host's EPMD.
 pub(crate) fn lookup(host: &str, epmd_port: u16, name: &str) -> Result<u16, String> {
