@@ -1,0 +1,116 @@
+//! What travels in a mailbox: a message's envelope, an exit signal, and the
+//! mail that carries either (or a `Down`, or a bare wake-up).
+
+use std::any::Any;
+use std::fmt;
+
+use crate::address::{ActorId, ActorRef};
+use crate::exit::{Down, ExitReason};
+use crate::links::LinkId;
+use crate::panic::discard;
+use crate::payload::Payload;
+
+/// One message as it travels: the payload, its type's name, and its sender.
+///
+/// Plain code meets envelopes when it reads an [`Inbox`](crate::Inbox).
+pub struct Envelope {
+    pub(crate) payload: Payload,
+    pub(crate) type_name: &'static str,
+    pub(crate) sender: Option<ActorRef>,
+}
+
+impl Envelope {
+    pub(crate) fn new<M: Send + 'static>(msg: M, sender: Option<ActorRef>) -> Self {
+        Envelope {
+            payload: Payload::new(msg),
+            type_name: std::any::type_name::<M>(),
+            sender,
+        }
+    }
+
+    /// Who sent it, if anyone.
+    pub fn sender(&self) -> Option<&ActorRef> {
+        self.sender.as_ref()
+    }
+
+    /// The name of the payload's type (as `std::any::type_name` gives it).
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// Whether the payload is a `T`.
+    #[inline]
+    pub fn is<T: 'static>(&self) -> bool {
+        self.payload.is::<T>()
+    }
+
+    /// The payload as a `T`, or the envelope back if it is something else.
+    pub fn downcast<T: 'static>(self) -> Result<T, Envelope> {
+        match self.payload.downcast::<T>() {
+            Ok(value) => Ok(value),
+            Err(payload) => Err(Envelope { payload, ..self }),
+        }
+    }
+
+    /// The payload and its type name, dropping the sender.
+    pub fn into_parts(self) -> (Box<dyn Any + Send>, &'static str) {
+        (self.payload.into_box(), self.type_name)
+    }
+}
+
+impl fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Envelope")
+            .field("type", &self.type_name)
+            .field("sender", &self.sender.as_ref().map(|s| s.id()))
+            .finish()
+    }
+}
+
+/// An exit signal: actor `from` terminated (or called `exit`) with `reason`.
+#[derive(Clone, Debug)]
+pub(crate) struct ExitSignal {
+    pub from: ActorId,
+    pub reason: ExitReason,
+    /// The link it comes along, if any: it is void unless the receiver
+    /// still holds that very link when it takes the signal.
+    pub link: Option<LinkId>,
+    /// It cannot be trapped (a system shutdown); `stopped` still runs.
+    pub force: bool,
+}
+
+/// What a mailbox carries.
+pub(crate) enum Mail {
+    Message(Envelope),
+    Exit(ExitSignal),
+    Down(Down),
+    /// Nothing: makes the driver look at the actor's status (after `kill`).
+    Wake,
+}
+
+impl Mail {
+    /// The type of the message a handler sees for this mail.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Mail::Message(envelope) => envelope.type_name,
+            Mail::Exit(_) => std::any::type_name::<crate::exit::Stopped>(),
+            Mail::Down(_) => std::any::type_name::<Down>(),
+            Mail::Wake => "wake",
+        }
+    }
+}
+
+/// How many of `mails` are user messages (what counts as dead letters
+/// when actor `to` ends with mail unread); the mail is dropped, each piece
+/// on its own guard: a payload whose `Drop` panics neither stops the rest
+/// from being dropped nor unwinds into the thread that drops them.
+pub(crate) fn user_messages(mails: impl IntoIterator<Item = Mail>, to: ActorId) -> u64 {
+    let mut count = 0;
+    for mail in mails {
+        if let Mail::Message(envelope) = mail {
+            count += 1;
+            discard(envelope, to);
+        }
+    }
+    count
+}
