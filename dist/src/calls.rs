@@ -8,8 +8,8 @@
 //! waiting thread through this table: no inbox, no actor and no local
 //! monitor per call, as Erlang's `gen:call` reuses the calling process.
 //!
-//! The monitor and the request go out in one write, by the target's
-//! proxy: after whatever was sent to the same address before the call.
+//! The monitor and the request go out in one write, by the calling
+//! thread: after whatever it sent to the same address before the call.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +20,6 @@ use erl_dist::term::{Reference, Term};
 use ferrotp::{ActorRef, ExitReason};
 use parking_lot::{Condvar, Mutex};
 
-use crate::actors::ProxyCtl;
 use crate::codec::{atom, tuple, FromTerm, IntoTerm};
 use crate::error::RemoteCallError;
 use crate::node::Node;
@@ -168,18 +167,9 @@ impl Node {
         // The monitor goes first: a target that does not exist, or ends
         // before it answers, fails the call at once (`noproc`, its reason).
         let monitor = Message::monitor_p(endpoint.clone(), target.pid_or_atom(), tag.clone());
-        // Through the proxy, so the call keeps its place after what was
-        // sent to the same address before it; both in one write.
-        proxy.send(ProxyCtl::Call(vec![
-            monitor.clone(),
-            inner.send_message(&target, None, message),
-        ]));
-        if !proxy.is_alive() {
-            // The proxy ended (its process did) maybe before it wrote the
-            // call: the monitor tells at once (`noproc`) rather than the
-            // timeout. If it did write it, a second monitor is harmless.
-            inner.send_ctl(&node, monitor);
-        }
+        // Written by this thread, as its sends to the same address are:
+        // the call keeps its place after them; both in one write.
+        inner.send_ctls(&node, [monitor, inner.send_message(&target, None, message)]);
         let outcome = match slot.wait(Instant::now() + timeout) {
             Some(outcome) => Some(outcome),
             // An outcome may have come in just now: it is this call's.

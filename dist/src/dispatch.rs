@@ -8,18 +8,18 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use erl_dist::message::Message;
 use erl_dist::term::{Pid, PidOrAtom, Reference, Term};
 use ferrotp::ActorRef;
 
-use crate::actors::{gen_reply, Ordered, ProxyCtl, RemoteDown};
+use crate::actors::gen_reply;
 use crate::calls::Outcome;
 use crate::codec::{atom, is_atom};
 use crate::node::NodeInner;
 use crate::peer::Peer;
 use crate::reason;
+use crate::remote::RemoteDown;
 
 pub(crate) fn handle(inner: &NodeInner, peer: Option<&Arc<Peer>>, message: Message) {
     match message {
@@ -62,17 +62,6 @@ pub(crate) fn handle(inner: &NodeInner, peer: Option<&Arc<Peer>>, message: Messa
         other => {
             tracing::debug!(node = %inner.name, message = ?other, "control message not supported: ignored");
         }
-    }
-}
-
-/// Has `proxy` (or the kernel) carry out `control` before this
-/// connection's next message is delivered (waiting a bounded time: a
-/// stuck pool only delays it).
-fn in_order<T: Send + 'static>(proxy: &ActorRef, control: T) {
-    let (done, wait) = crossbeam_channel::bounded(1);
-    proxy.send(Ordered(control, done));
-    if wait.recv_timeout(Duration::from_secs(5)).is_err() && proxy.is_alive() {
-        tracing::warn!(proxy = %proxy, "a proxy took over 5 s to apply a link or monitor");
     }
 }
 
@@ -159,8 +148,8 @@ fn deliver(inner: &NodeInner, actor: &ActorRef, message: Term, from: Option<&Pid
 fn link(inner: &NodeInner, from: &Pid, to: &Pid) {
     match inner.local_actor(to) {
         Some(local) => {
-            if let Some(proxy) = inner.actor_of(from) {
-                in_order(&proxy, ProxyCtl::LinkFrom(local));
+            if let Some(remote) = inner.remote_of(from) {
+                remote.link_from(&local);
             }
         }
         // Linking to a process that does not exist: the linker gets noproc.
@@ -172,16 +161,16 @@ fn link(inner: &NodeInner, from: &Pid, to: &Pid) {
 }
 
 fn unlink(inner: &NodeInner, from: &Pid, to: &Pid) {
-    if let (Some(proxy), Some(local)) = (inner.existing_proxy(from), inner.local_actor(to)) {
-        in_order(&proxy, ProxyCtl::UnlinkFrom(local));
+    if let (Some(remote), Some(local)) = (inner.existing_proxy(from), inner.local_actor(to)) {
+        remote.unlink_from(&local);
     }
 }
 
 /// A remote process linked to local ones ended: its proxy ends with the
 /// same reason, and the kernel's links carry it to every local actor.
 fn link_exit(inner: &NodeInner, from: &Pid, reason: &Term) {
-    if let Some(proxy) = inner.existing_proxy(from) {
-        proxy.send(ProxyCtl::LinkExit(reason::from_term(reason)));
+    if let Some(remote) = inner.existing_proxy(from) {
+        remote.link_exit(reason::from_term(reason));
     }
 }
 
@@ -189,14 +178,8 @@ fn exit(inner: &NodeInner, from: &Pid, to: &Pid, reason: &Term) {
     let Some(local) = inner.local_actor(to) else {
         return undeliverable(inner, &to.to_string());
     };
-    match inner.actor_of(from) {
-        Some(proxy) => in_order(
-            &proxy,
-            ProxyCtl::ExitTo {
-                to: local,
-                reason: reason::from_term(reason),
-            },
-        ),
+    match inner.remote_of(from) {
+        Some(remote) => remote.exit_to(&local, reason::from_term(reason)),
         None => local.exit(reason::from_term(reason)),
     }
 }

@@ -7,13 +7,15 @@
 //! talks to real Erlang and Elixir nodes and to other ferrotp nodes alike.
 //!
 //! - A remote process is an ordinary [`ActorRef`](ferrotp::ActorRef): a
-//!   local proxy actor stands for it. Sends, links, monitors, `exit` and
-//!   `kill` work on it as on a local actor; when the remote process ends,
-//!   the proxy ends with the same reason (see [`reason`]), and a lost
-//!   connection ends it with [`noconnection()`]. A link made here is
-//!   recorded on the remote side too. [`Node::remote`] addresses a name,
-//!   and can be linked and monitored as well. Proxies for pids are
-//!   bounded ([`NodeConfig::max_proxies`]).
+//!   local address (a proxy, a [`FnAddress`](ferrotp::FnAddress) with no
+//!   mailbox of its own) stands for it, and what is sent to it is encoded
+//!   and written to the connection by the sending thread. Sends, links,
+//!   monitors, `exit` and `kill` work on it as on a local actor; when the
+//!   remote process ends, the proxy ends with the same reason (see
+//!   [`reason`]), and a lost connection ends it with [`noconnection()`]. A
+//!   link made here is recorded on the remote side too. [`Node::remote`]
+//!   addresses a name, and can be linked and monitored as well. Proxies for
+//!   pids are bounded ([`NodeConfig::max_proxies`]).
 //! - Local actors are reachable from Erlang by pid (any `ActorRef` in a
 //!   message travels as a pid) and by registered name
 //!   (`{counter, 'app@localhost'} ! Msg`).
@@ -66,6 +68,7 @@ mod outgoing;
 mod peer;
 mod proxies;
 pub mod reason;
+mod remote;
 mod types;
 mod watches;
 mod wire;

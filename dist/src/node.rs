@@ -102,8 +102,8 @@ pub struct NodeDown {
 
 /// A ferrotp [`System`] as a node of an Erlang cluster.
 ///
-/// Remote processes are ordinary [`ActorRef`]s here (a local proxy actor
-/// stands for each), local actors are reachable from Erlang by pid and by
+/// Remote processes are ordinary [`ActorRef`]s here (a local address
+/// stands for each, whose mail the sending thread writes out), local actors are reachable from Erlang by pid and by
 /// registered name, and links and monitors work across nodes. See the
 /// crate documentation for an example.
 #[derive(Clone)]
@@ -413,6 +413,15 @@ impl NodeInner {
         Some(self.proxy(Target::Pid(pid.clone())))
     }
 
+    /// The proxy for another node's `pid` (`None` for a pid of this node,
+    /// or once the node stopped).
+    pub fn remote_of(&self, pid: &Pid) -> Option<Arc<crate::remote::Remote>> {
+        if pid.node.name == self.name {
+            return None;
+        }
+        self.remote(Target::Pid(pid.clone()))
+    }
+
     /// A fresh id for an `UNLINK_ID` (never 0).
     pub fn unlink_id(&self) -> Term {
         let n = self.next_ref.fetch_add(1, Ordering::Relaxed) & 0x07ff_ffff;
@@ -488,22 +497,17 @@ impl NodeInner {
         }
     }
 
-    /// Monitors a remote target on behalf of the local `watcher`, which gets
-    /// [`RemoteDown`] when it ends or the connection is lost.
-    pub fn monitor_remote(&self, watcher: &ActorRef, target: &Target) -> Reference {
-        let reference = self.make_ref();
+    /// Monitors a remote target under `reference` on behalf of the local
+    /// `watcher`, which gets [`RemoteDown`](crate::remote::RemoteDown) when
+    /// it ends or the connection is lost.
+    pub fn monitor_remote(&self, watcher: &ActorRef, target: &Target, reference: Reference) {
         // The watcher's own pid, even for a proxy (whose `pid_of` is the
         // remote pid it stands for): the monitor's end comes back to it.
         self.export(watcher);
         let from = self.local_pid(watcher.id());
         let peer = self.peer(target.node());
         peer.watch(reference.clone(), watcher.clone(), target.clone());
-        peer.send(Message::monitor_p(
-            from,
-            target.pid_or_atom(),
-            reference.clone(),
-        ));
-        reference
+        peer.send(Message::monitor_p(from, target.pid_or_atom(), reference));
     }
 
     pub fn demonitor_remote(&self, watcher: &ActorRef, target: &Target, reference: &Reference) {
@@ -549,7 +553,7 @@ impl NodeInner {
         self.epmd.lock().take();
         let proxies = self.proxies.lock().all();
         for proxy in proxies {
-            proxy.exit(ferrotp::ExitReason::Shutdown);
+            proxy.end(ferrotp::ExitReason::Shutdown);
         }
         if let Some(kernel) = self.kernel.get() {
             kernel.exit(ferrotp::ExitReason::Shutdown);

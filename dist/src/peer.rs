@@ -22,10 +22,10 @@ use erl_dist::LOWEST_DISTRIBUTION_PROTOCOL_VERSION;
 use ferrotp::ActorRef;
 use parking_lot::{Condvar, Mutex};
 
-use crate::actors::RemoteDown;
 use crate::blocking::{run, Blocking};
 use crate::node::{NodeInner, Target};
 use crate::outgoing::Outgoing;
+use crate::remote::RemoteDown;
 use crate::wire::{self, Frame, FrameError};
 use crate::{dispatch, epmd, reason};
 

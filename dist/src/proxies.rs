@@ -13,12 +13,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use erl_dist::term::{Atom, Pid, PidOrAtom};
-use ferrotp::{ActorId, ActorRef, SpawnOptions};
+use ferrotp::{ActorId, ActorRef};
 
-use crate::actors::{Proxy, ProxyCtl};
 use crate::node::NodeInner;
+use crate::remote::Remote;
 
 /// What a proxy stands for: a remote process, or a name on a remote node.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -51,10 +52,10 @@ const RETIRE_SCAN: usize = 64;
 #[derive(Default)]
 pub(crate) struct Proxies {
     /// The current proxy for each target.
-    by_target: HashMap<Target, ActorRef>,
-    /// Every proxy alive, listed or not (a bound name proxy, a retired one
-    /// still finishing its mail).
-    by_actor: HashMap<ActorId, (Target, ActorRef)>,
+    by_target: HashMap<Target, Arc<Remote>>,
+    /// Every proxy alive, listed or not (a bound name proxy, one being
+    /// retired). It owns the proxy's address.
+    by_actor: HashMap<ActorId, Arc<Remote>>,
     /// Pid targets in `by_target` by last use, oldest first.
     recency: BTreeMap<u64, Target>,
     used: HashMap<Target, u64>,
@@ -86,13 +87,18 @@ impl Proxies {
     }
 
     /// Every proxy alive (to stop them with the node).
-    pub fn all(&self) -> Vec<ActorRef> {
-        self.by_actor.values().map(|(_, p)| p.clone()).collect()
+    pub fn all(&self) -> Vec<Arc<Remote>> {
+        self.by_actor.values().cloned().collect()
     }
 
     /// Unlists the least recently used untied pid proxies until the bound
     /// holds (or the scan gives up); returns them, to be retired.
-    fn over_bound(&mut self, max: usize, kernel: Option<ActorId>, keep: &Target) -> Vec<ActorRef> {
+    fn over_bound(
+        &mut self,
+        max: usize,
+        kernel: Option<ActorId>,
+        keep: &Target,
+    ) -> Vec<Arc<Remote>> {
         let excess = self.used.len().saturating_sub(max);
         if excess == 0 {
             return Vec::new();
@@ -106,7 +112,7 @@ impl Proxies {
             .values()
             .take(RETIRE_SCAN)
             .filter(|t| *t != keep)
-            .filter(|t| self.by_target.get(*t).is_some_and(|p| !tied(p)))
+            .filter(|t| self.by_target.get(*t).is_some_and(|p| !tied(p.actor())))
             .take(excess)
             .cloned()
             .collect();
@@ -124,10 +130,10 @@ impl Proxies {
 impl NodeInner {
     pub fn target_of(&self, actor: &ActorRef) -> Option<Target> {
         let proxies = self.proxies.lock();
-        proxies.by_actor.get(&actor.id()).map(|(t, _)| t.clone())
+        proxies.by_actor.get(&actor.id()).map(|r| r.target.clone())
     }
 
-    pub fn existing_proxy(&self, pid: &Pid) -> Option<ActorRef> {
+    pub fn existing_proxy(&self, pid: &Pid) -> Option<Arc<Remote>> {
         self.proxies
             .lock()
             .by_target
@@ -135,32 +141,32 @@ impl NodeInner {
             .cloned()
     }
 
-    /// The proxy for `target`, spawned on first use.
+    /// The address for `target`, made on first use.
     pub fn proxy(&self, target: Target) -> ActorRef {
+        match self.remote(target) {
+            Some(remote) => remote.actor().clone(),
+            // A stopped node: the address of an actor that is already dead.
+            None => self.system.spawn(crate::actors::Dead),
+        }
+    }
+
+    /// The proxy for `target`, made on first use (`None`: the node stopped).
+    pub fn remote(&self, target: Target) -> Option<Arc<Remote>> {
         let mut proxies = self.proxies.lock();
-        if let Some(proxy) = proxies.by_target.get(&target) {
-            if proxy.is_alive() {
-                let proxy = proxy.clone();
+        if let Some(remote) = proxies.by_target.get(&target) {
+            if remote.actor().is_alive() {
+                let remote = remote.clone();
                 proxies.touch(&target);
-                return proxy;
+                return Some(remote);
             }
         }
-        let Some(me) = self.arc().filter(|_| !self.stopped.load(Ordering::Acquire)) else {
-            // A stopped node: the address of an actor that is already dead.
-            return self.system.spawn(crate::actors::Dead);
-        };
-        let proxy = self.system.spawn_with(
-            Proxy::new(me, target.clone()),
-            SpawnOptions::new().trap_exit(true).tie_notices(),
-        );
-        let proxy = match proxy {
-            Ok(proxy) => proxy,
-            Err(_) => return self.system.spawn(crate::actors::Dead),
-        };
-        proxies.by_target.insert(target.clone(), proxy.clone());
-        proxies
-            .by_actor
-            .insert(proxy.id(), (target.clone(), proxy.clone()));
+        if self.stopped.load(Ordering::Acquire) {
+            return None;
+        }
+        let remote = Remote::new(self, target.clone())?;
+        let id = remote.actor().id();
+        proxies.by_target.insert(target.clone(), remote.clone());
+        proxies.by_actor.insert(id, remote.clone());
         proxies.touch(&target);
         let kernel = self.kernel_ref();
         let retired = proxies.over_bound(
@@ -170,34 +176,43 @@ impl NodeInner {
         );
         drop(proxies);
         if let Some(kernel) = kernel {
-            kernel.send(crate::actors::KernelMsg::WatchProxy(proxy.clone()));
+            kernel.send(crate::actors::KernelMsg::WatchProxy(remote.actor().clone()));
         }
+        remote.start();
         for old in retired {
             self.counters
                 .retired_proxies
                 .fetch_add(1, Ordering::Relaxed);
-            // After the mail it has: what was sent to it before still goes.
-            old.send(ProxyCtl::Retire);
+            old.end(ferrotp::ExitReason::Normal);
         }
-        proxy
+        Some(remote)
     }
 
     /// A name proxy bound to the process holding the name is no longer
     /// the name's address: the next `remote(name, node)` makes a new one.
     pub fn detach_proxy(&self, id: ActorId, target: &Target) {
         let mut proxies = self.proxies.lock();
-        if proxies.by_target.get(target).is_some_and(|p| p.id() == id) {
+        if proxies
+            .by_target
+            .get(target)
+            .is_some_and(|p| p.actor().id() == id)
+        {
             proxies.unlist(target);
         }
     }
 
-    /// Forgets a proxy that ended; its target if it was still known.
+    /// Forgets a proxy that ends; its target if it was still known.
     pub fn forget_proxy(&self, id: ActorId) -> Option<Target> {
         let mut proxies = self.proxies.lock();
-        let (target, _) = proxies.by_actor.remove(&id)?;
-        if proxies.by_target.get(&target).is_some_and(|p| p.id() == id) {
-            proxies.unlist(&target);
+        let remote = proxies.by_actor.remove(&id)?;
+        if proxies
+            .by_target
+            .get(&remote.target)
+            .is_some_and(|p| p.actor().id() == id)
+        {
+            proxies.unlist(&remote.target);
         }
-        Some(target)
+        drop(proxies);
+        Some(remote.target.clone())
     }
 }
