@@ -126,6 +126,33 @@ fn gen_server_calls_links_and_monitors_between_two_ferrotp_nodes() {
     b.stop();
 }
 
+/// What a thread sends to a remote address and then calls on it arrives
+/// in that order, by name and by pid: the call never overtakes the sends
+/// (both are written by the sending thread, in turn).
+#[test]
+fn a_call_keeps_its_place_after_the_sends_of_the_same_thread() {
+    let (sys_a, a, sys_b, b) = pair(free_port());
+    let (sink_a, got_a) = sink(&sys_a, "sink");
+    a.accept::<(Atom, ActorRef)>(&sink_a);
+    let worker = sys_b
+        .spawn_with(Worker(0), ferrotp::SpawnOptions::new().name("worker"))
+        .unwrap();
+    let by_name = a.remote("worker", b.name());
+    let by_pid = proxy_of(&b, &a, &got_a, &worker);
+    let mut sent = 0;
+    for round in 0..1_000i64 {
+        let to = if round % 2 == 0 { &by_name } else { &by_pid };
+        for _ in 0..round % 4 {
+            a.send(to, atom("tick"));
+            sent += 1;
+        }
+        let count: i64 = a.call(to, atom("get"), WAIT).unwrap();
+        assert_eq!(count, sent, "round {round}: the call overtook a send");
+    }
+    a.stop();
+    b.stop();
+}
+
 #[test]
 fn a_stopped_node_fires_noconnection_on_the_other() {
     let (sys_a, a, sys_b, b) = pair(free_port());
