@@ -24,12 +24,20 @@ use crate::remote::RemoteDown;
 pub(crate) fn handle(inner: &NodeInner, peer: Option<&Arc<Peer>>, message: Message) {
     match message {
         Message::Send(m) if m.to_pid == inner.endpoint_pid() => reply(inner, m.message),
-        Message::Send(m) => deliver_to_pid(inner, &m.to_pid, m.message, None),
-        Message::SendTt(m) => deliver_to_pid(inner, &m.to_pid, m.message, None),
-        Message::SendSender(m) => deliver_to_pid(inner, &m.to_pid, m.message, Some(&m.from_pid)),
-        Message::SendSenderTt(m) => deliver_to_pid(inner, &m.to_pid, m.message, Some(&m.from_pid)),
-        Message::RegSend(m) => deliver_to_name(inner, &m.to_name.name, m.message, &m.from_pid),
-        Message::RegSendTt(m) => deliver_to_name(inner, &m.to_name.name, m.message, &m.from_pid),
+        Message::Send(m) => deliver_to_pid(inner, peer, &m.to_pid, m.message, None),
+        Message::SendTt(m) => deliver_to_pid(inner, peer, &m.to_pid, m.message, None),
+        Message::SendSender(m) => {
+            deliver_to_pid(inner, peer, &m.to_pid, m.message, Some(&m.from_pid))
+        }
+        Message::SendSenderTt(m) => {
+            deliver_to_pid(inner, peer, &m.to_pid, m.message, Some(&m.from_pid))
+        }
+        Message::RegSend(m) => {
+            deliver_to_name(inner, peer, &m.to_name.name, m.message, &m.from_pid)
+        }
+        Message::RegSendTt(m) => {
+            deliver_to_name(inner, peer, &m.to_name.name, m.message, &m.from_pid)
+        }
         Message::Link(m) => link(inner, &m.from_pid, &m.to_pid),
         Message::Unlink(m) => unlink(inner, &m.from_pid, &m.to_pid),
         Message::UnlinkId(m) => {
@@ -104,45 +112,106 @@ fn undeliverable(inner: &NodeInner, to: &str) {
     tracing::debug!(node = %inner.name, to, "message from a peer to no such process: dropped");
 }
 
-fn deliver_to_pid(inner: &NodeInner, to: &Pid, message: Term, from: Option<&Pid>) {
+type PeerRef<'a> = Option<&'a Arc<Peer>>;
+
+fn deliver_to_pid(inner: &NodeInner, peer: PeerRef, to: &Pid, message: Term, from: Option<&Pid>) {
     match inner.local_actor(to) {
-        Some(actor) => deliver(inner, &actor, message, from),
+        Some(actor) => deliver(inner, peer, &actor, None, message, from),
         None => undeliverable(inner, &to.to_string()),
     }
 }
 
-fn deliver_to_name(inner: &NodeInner, name: &str, message: Term, from: &Pid) {
+fn deliver_to_name(inner: &NodeInner, peer: PeerRef, name: &str, message: Term, from: &Pid) {
     match inner.system.whereis(name) {
-        Some(actor) => deliver(inner, &actor, message, Some(from)),
+        Some(actor) => deliver(inner, peer, &actor, Some(name), message, Some(from)),
         None => undeliverable(inner, name),
     }
 }
 
-/// Delivers a message term, applying the `gen_server` conventions: a
-/// `{'$gen_call', From, Request}` arrives as `Request` with a sender whose
-/// reply goes back to `From`, and `{'$gen_cast', Request}` as `Request`.
-fn deliver(inner: &NodeInner, actor: &ActorRef, message: Term, from: Option<&Pid>) {
+/// Delivers a message term to `actor` (reached by `name`, if it was),
+/// applying the `gen_server` conventions: a `{'$gen_call', From, Request}`
+/// arrives as `Request` with a sender whose reply goes back to `From`, and
+/// `{'$gen_cast', Request}` as `Request`.
+fn deliver(
+    inner: &NodeInner,
+    peer: PeerRef,
+    actor: &ActorRef,
+    name: Option<&str>,
+    mut message: Term,
+    from: Option<&Pid>,
+) {
     let codec = inner.codec();
-    if let Term::Tuple(t) = &message {
-        let e = &t.elements;
-        if e.len() == 3 && is_atom(&e[0], "$gen_call") {
-            if let Term::Tuple(from) = &e[1] {
-                if let (2, Term::Pid(caller)) = (from.elements.len(), &from.elements[0]) {
-                    let reply = gen_reply(inner, caller.clone(), from.elements[1].clone());
-                    inner
-                        .types
-                        .deliver(e[2].clone(), &codec, actor, reply.as_ref());
-                    return;
-                }
+    if let Some((caller, tag, request)) = take_gen_call(&mut message) {
+        let reply = gen_reply(inner, caller, tag);
+        inner
+            .types
+            .deliver(request, &codec, actor, name, reply.as_ref());
+        return;
+    }
+    if let Some(request) = take_gen_cast(&mut message) {
+        inner.types.deliver(request, &codec, actor, name, None);
+        return;
+    }
+    let sender = from.and_then(|pid| sender_of(inner, peer, pid));
+    inner
+        .types
+        .deliver(message, &codec, actor, name, sender.as_ref());
+}
+
+/// The caller, tag and request of a `{'$gen_call', {Caller, Tag}, Request}`
+/// (taken out of it), or `None` for any other term (left as it was).
+fn take_gen_call(message: &mut Term) -> Option<(Pid, Term, Term)> {
+    let Term::Tuple(tuple) = message else {
+        return None;
+    };
+    let [head, from, request] = tuple.elements.as_mut_slice() else {
+        return None;
+    };
+    if !is_atom(head, "$gen_call") {
+        return None;
+    }
+    let Term::Tuple(from) = from else { return None };
+    let [Term::Pid(caller), tag] = from.elements.as_mut_slice() else {
+        return None;
+    };
+    Some((
+        caller.clone(),
+        std::mem::replace(tag, nil()),
+        std::mem::replace(request, nil()),
+    ))
+}
+
+/// The request of a `{'$gen_cast', Request}`, taken out of it.
+fn take_gen_cast(message: &mut Term) -> Option<Term> {
+    let Term::Tuple(tuple) = message else {
+        return None;
+    };
+    let [head, request] = tuple.elements.as_mut_slice() else {
+        return None;
+    };
+    is_atom(head, "$gen_cast").then(|| std::mem::replace(request, nil()))
+}
+
+fn nil() -> Term {
+    Term::from(erl_dist::term::List::nil())
+}
+
+/// The address of a message's sender `pid`. A stream of messages mostly
+/// comes from one process: the connection remembers the last sender's
+/// proxy, which saves the node's proxy table a lookup per message.
+fn sender_of(inner: &NodeInner, peer: PeerRef, pid: &Pid) -> Option<ActorRef> {
+    if let Some(peer) = peer {
+        if let Some((last, actor)) = &*peer.last_sender.lock() {
+            if last == pid && actor.is_alive() {
+                return Some(actor.clone());
             }
         }
-        if e.len() == 2 && is_atom(&e[0], "$gen_cast") {
-            inner.types.deliver(e[1].clone(), &codec, actor, None);
-            return;
-        }
     }
-    let sender = from.and_then(|pid| inner.actor_of(pid));
-    inner.types.deliver(message, &codec, actor, sender.as_ref());
+    let actor = inner.actor_of(pid)?;
+    if let Some(peer) = peer {
+        *peer.last_sender.lock() = Some((pid.clone(), actor.clone()));
+    }
+    Some(actor)
 }
 
 fn link(inner: &NodeInner, from: &Pid, to: &Pid) {

@@ -482,7 +482,15 @@ impl NodeInner {
     /// Sends `message` to a remote target (`from` is needed by name).
     pub fn send_to(&self, target: &Target, from: Option<Pid>, message: Term) {
         let control = self.send_message(target, from, message);
-        self.send_ctl(target.node(), control);
+        let node = target.node();
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        if node == self.name {
+            crate::dispatch::handle(self, None, control);
+            return;
+        }
+        self.peer(node).send_message(control);
     }
 
     /// The control message that sends `message` to `target`.

@@ -13,12 +13,20 @@
 //! takes over and writes with blocking calls until nothing is pending. That
 //! thread also writes the ticks (keep-alives) when nothing else was sent
 //! for a tick, and what was queued before the connection came up.
+//!
+//! A stream of plain messages is batched ([`Outgoing::send_message`]): a
+//! message that follows the connection's previous one within
+//! [`STREAM_GAP`] is left for the writer thread, which writes all that
+//! came meanwhile in one `send`, instead of costing its sender a system
+//! call (and the peer a wake-up) per message. The first message of a
+//! burst, calls, replies and signals are written at once, as above: a
+//! round trip never waits for the writer thread unless it is writing.
 
 use std::io::{self, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use erl_dist::message::Message;
 use parking_lot::{Condvar, Mutex};
@@ -31,6 +39,11 @@ const SHARE: usize = 256 << 10;
 
 /// The longest a frame sent with [`Outgoing::send_later`] waits.
 pub(crate) const LATER: Duration = Duration::from_millis(1);
+
+/// A plain message this soon after the previous one is part of a stream
+/// (see [`Outgoing::send_message`]). Far below a round trip over loopback,
+/// so a request and its answer never look like a stream.
+pub(crate) const STREAM_GAP: Duration = Duration::from_micros(20);
 
 /// Where the connection's bytes stand.
 #[derive(Default)]
@@ -57,6 +70,8 @@ struct Out {
     closed: bool,
     /// An emptied buffer kept for the next batch.
     spare: Vec<u8>,
+    /// When the last plain message was sent ([`Outgoing::send_message`]).
+    last_message: Option<Instant>,
 }
 
 /// A connection's outgoing frames.
@@ -154,9 +169,51 @@ impl Outgoing {
         })
     }
 
+    /// Encodes a plain message and writes it now, unless it follows the
+    /// previous one within [`STREAM_GAP`]: then the writer thread writes
+    /// it with whatever else comes meanwhile.
+    pub fn send_message(&self, message: Message) -> io::Result<()> {
+        SCRATCH.with(|scratch| {
+            let mut frame = scratch.borrow_mut();
+            frame.clear();
+            if let Err(e) = wire::write_frame(&mut *frame, message) {
+                tracing::warn!(error = %e, "cannot encode a message: dropped");
+                return Ok(());
+            }
+            let mut out = self.out.lock();
+            let now = Instant::now();
+            let streaming = out
+                .last_message
+                .is_some_and(|last| now.saturating_duration_since(last) < STREAM_GAP);
+            out.last_message = Some(now);
+            if !streaming {
+                return self.write_or_queue(out, &frame);
+            }
+            if out.closed {
+                return Ok(());
+            }
+            out.pending.extend_from_slice(&frame);
+            out.sent_since_tick = true;
+            if !out.writing && out.stream.is_some() {
+                out.writing = true;
+                out.handed_off = true;
+                drop(out);
+                self.writer.notify_one();
+            }
+            Ok(())
+        })
+    }
+
     /// Appends encoded frames and writes them if this thread may.
     fn queue(&self, frames: &[u8]) -> io::Result<()> {
-        let mut out = self.out.lock();
+        self.write_or_queue(self.out.lock(), frames)
+    }
+
+    fn write_or_queue<'a>(
+        &'a self,
+        mut out: parking_lot::MutexGuard<'a, Out>,
+        frames: &[u8],
+    ) -> io::Result<()> {
         if out.closed {
             return Ok(());
         }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use erl_dist::handshake::{ClientSideHandshake, HandshakeStatus, ServerSideHandshake};
 use erl_dist::message::Message;
-use erl_dist::term::Reference;
+use erl_dist::term::{Pid, Reference};
 use erl_dist::LOWEST_DISTRIBUTION_PROTOCOL_VERSION;
 use ferrotp::ActorRef;
 use parking_lot::{Condvar, Mutex};
@@ -44,6 +44,9 @@ pub(crate) struct Peer {
     changed: Condvar,
     /// Monitors local actors hold on processes of this node, by reference.
     monitors: Mutex<HashMap<Reference, (ActorRef, Target)>>,
+    /// The sender of the last message the reader delivered, and its proxy
+    /// (see `dispatch`).
+    pub last_sender: Mutex<Option<(Pid, ActorRef)>>,
 }
 
 impl Peer {
@@ -54,6 +57,7 @@ impl Peer {
             state: Mutex::new(State::Connecting),
             changed: Condvar::new(),
             monitors: Mutex::default(),
+            last_sender: Mutex::default(),
         })
     }
 
@@ -77,7 +81,20 @@ impl Peer {
 
     /// Sends `messages` in order, in one write when they can go now.
     pub fn send_all(&self, messages: impl IntoIterator<Item = Message>) {
-        if let Err(e) = self.out.send(messages) {
+        let written = self.out.send(messages);
+        self.check(written);
+    }
+
+    /// Sends a plain message: as [`send`](Self::send), but one that
+    /// follows another closely goes with the writer thread's next batch
+    /// (see `outgoing`).
+    pub fn send_message(&self, message: Message) {
+        let written = self.out.send_message(message);
+        self.check(written);
+    }
+
+    fn check(&self, written: std::io::Result<()>) {
+        if let Err(e) = written {
             // The reader sees the closed socket and declares the
             // connection lost (and fires what depends on it).
             tracing::debug!(peer = %self.name, error = %e, "write failed: closing");
@@ -340,8 +357,9 @@ fn read_loop(inner: &NodeInner, peer: &Arc<Peer>, stream: TcpStream) {
     // Silence for four ticks means the peer or the network is gone.
     let _ = stream.set_read_timeout(Some(inner.config.tick * 4));
     let mut reader = BufReader::with_capacity(64 << 10, stream);
+    let mut body = Vec::new();
     loop {
-        match wire::read_frame(&mut reader, inner.config.max_frame) {
+        match wire::read_frame_into(&mut reader, inner.config.max_frame, &mut body) {
             Ok(Frame::Tick) => {}
             Ok(Frame::Control(message)) => {
                 let handled = catch_unwind(AssertUnwindSafe(|| {

@@ -27,7 +27,14 @@ pub(crate) enum Key {
 #[derive(Default)]
 pub(crate) struct Types {
     encoders: RwLock<HashMap<TypeId, Encoder>>,
-    decoders: RwLock<HashMap<Key, Vec<Decoder>>>,
+    decoders: RwLock<Decoders>,
+}
+
+/// The decoder lists, per actor and per name (looked up by `&str`).
+#[derive(Default)]
+struct Decoders {
+    by_actor: HashMap<ActorId, Vec<Decoder>>,
+    by_name: HashMap<String, Vec<Decoder>>,
 }
 
 impl Types {
@@ -90,27 +97,50 @@ impl Types {
                 _ => false,
             }
         });
-        self.decoders.write().entry(key).or_default().push(decode);
+        let mut decoders = self.decoders.write();
+        let list = match key {
+            Key::Actor(id) => decoders.by_actor.entry(id).or_default(),
+            Key::Name(name) => decoders.by_name.entry(name).or_default(),
+        };
+        list.push(decode);
     }
 
     pub fn forget(&self, key: &Key) {
-        self.decoders.write().remove(key);
+        let mut decoders = self.decoders.write();
+        match key {
+            Key::Actor(id) => decoders.by_actor.remove(id),
+            Key::Name(name) => decoders.by_name.remove(name),
+        };
     }
 
     /// Delivers `term` to `to` as the first registered type it decodes to
-    /// (the actor's own list, then its name's), else as the raw [`Term`].
-    pub fn deliver(&self, term: Term, codec: &Codec<'_>, to: &ActorRef, sender: Option<&ActorRef>) {
+    /// (the actor's own list, then its name's: `name` when it was reached
+    /// by name), else as the raw [`Term`].
+    pub fn deliver(
+        &self,
+        term: Term,
+        codec: &Codec<'_>,
+        to: &ActorRef,
+        name: Option<&str>,
+        sender: Option<&ActorRef>,
+    ) {
         let mut lists: Vec<Decoder> = Vec::new();
         {
             let decoders = self.decoders.read();
-            if let Some(list) = decoders.get(&Key::Actor(to.id())) {
+            if let Some(list) = decoders.by_actor.get(&to.id()) {
                 lists.extend(list.iter().cloned());
             }
-            if !decoders.is_empty() {
-                if let Some(name) = to.name() {
-                    if let Some(list) = decoders.get(&Key::Name(name)) {
-                        lists.extend(list.iter().cloned());
+            if !decoders.by_name.is_empty() {
+                let looked_up;
+                let name = match name {
+                    Some(name) => Some(name),
+                    None => {
+                        looked_up = to.name();
+                        looked_up.as_deref()
                     }
+                };
+                if let Some(list) = name.and_then(|name| decoders.by_name.get(name)) {
+                    lists.extend(list.iter().cloned());
                 }
             }
         }

@@ -23,6 +23,8 @@ use thiserror::Error;
 const PASS_THROUGH: u8 = 112;
 /// The version byte that starts each term in the external format.
 const VERSION: u8 = 131;
+/// A frame buffer larger than this is not kept for the next frame.
+const KEPT_BUFFER: usize = 64 << 10;
 /// Deeper terms are refused (the decoder recurses once per level).
 pub(crate) const MAX_DEPTH: usize = 512;
 
@@ -58,7 +60,18 @@ pub(crate) enum Frame {
 }
 
 /// Reads one frame, refusing lengths above `max` before allocating.
+#[cfg(test)]
 pub(crate) fn read_frame(reader: &mut impl Read, max: usize) -> Result<Frame, FrameError> {
+    read_frame_into(reader, max, &mut Vec::new())
+}
+
+/// Reads one frame into `body` (a buffer kept from frame to frame),
+/// refusing lengths above `max` before allocating.
+pub(crate) fn read_frame_into(
+    reader: &mut impl Read,
+    max: usize,
+    body: &mut Vec<u8>,
+) -> Result<Frame, FrameError> {
     let mut len = [0u8; 4];
     reader.read_exact(&mut len)?;
     let len = u32::from_be_bytes(len) as usize;
@@ -68,14 +81,20 @@ pub(crate) fn read_frame(reader: &mut impl Read, max: usize) -> Result<Frame, Fr
     if len > max {
         return Err(FrameError::TooLarge { len, max });
     }
-    let mut body = vec![0u8; len];
+    body.clear();
+    body.resize(len, 0);
     // The end of the stream inside a frame is a truncated frame, not a
     // clean close.
-    reader.read_exact(&mut body).map_err(|e| match e.kind() {
+    reader.read_exact(body).map_err(|e| match e.kind() {
         io::ErrorKind::UnexpectedEof => FrameError::Malformed("truncated frame"),
         _ => FrameError::Io(e),
     })?;
-    decode_body(&body).map(|m| Frame::Control(Box::new(m)))
+    let frame = decode_body(body).map(|m| Frame::Control(Box::new(m)));
+    if body.capacity() > KEPT_BUFFER {
+        // One large frame does not pin its memory for the connection's life.
+        *body = Vec::new();
+    }
+    frame
 }
 
 /// Decodes a frame's body (after its length), checking it first.

@@ -153,6 +153,33 @@ fn a_call_keeps_its_place_after_the_sends_of_the_same_thread() {
     b.stop();
 }
 
+/// A fast stream from two senders, interleaved: every message arrives,
+/// in the order it was sent, with its own sender. (The stream leaves in
+/// batches through the writer thread; the receiving reader remembers the
+/// last sender's proxy.)
+#[test]
+fn a_stream_from_two_senders_arrives_whole_in_order_with_its_senders() {
+    let (sys_a, a, sys_b, b) = pair(free_port());
+    let (_sink, got) = sink(&sys_b, "sink");
+    let (x, y) = (sys_a.inbox(), sys_a.inbox());
+    let to = a.remote("sink", b.name());
+    let n = 20_000i64;
+    for i in 0..n {
+        let from = if i % 3 == 0 { x.actor() } else { y.actor() };
+        to.send_from(a.to_term(i), from);
+    }
+    let (pid_x, pid_y) = (a.to_term(x.actor().clone()), a.to_term(y.actor().clone()));
+    for i in 0..n {
+        let (term, sender) = next::<Term>(&got);
+        assert_eq!(term, a.to_term(i), "message {i}");
+        let sender = b.to_term(sender.expect("a sender"));
+        let expected = if i % 3 == 0 { &pid_x } else { &pid_y };
+        assert_eq!(&sender, expected, "the sender of message {i}");
+    }
+    a.stop();
+    b.stop();
+}
+
 #[test]
 fn a_stopped_node_fires_noconnection_on_the_other() {
     let (sys_a, a, sys_b, b) = pair(free_port());
