@@ -1,0 +1,51 @@
+//! [`NodeStats`]: what a node refused or could not deliver, counted.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::node::Node;
+
+/// Counters of what a node refused or could not deliver (see [`Node::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Connections closed because a peer sent a bad frame (garbage,
+    /// oversized, truncated, a malformed term or control message).
+    pub bad_frames: u64,
+    /// Handshakes that failed (wrong cookie, garbage, timeout).
+    pub refused_handshakes: u64,
+    /// Connections established (both directions).
+    pub connections: u64,
+    /// Messages from peers to local pids or names that do not exist.
+    pub undeliverable: u64,
+    /// Messages to remote processes whose Rust type has no encoder.
+    pub unencodable: u64,
+    /// Proxies for remote pids held now (see [`NodeConfig::max_proxies`]).
+    pub proxies: u64,
+    /// Proxies retired because there were more than the bound.
+    pub retired_proxies: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub bad_frames: AtomicU64,
+    pub refused_handshakes: AtomicU64,
+    pub connections: AtomicU64,
+    pub undeliverable: AtomicU64,
+    pub unencodable: AtomicU64,
+    pub retired_proxies: AtomicU64,
+}
+
+impl Node {
+    /// What this node refused or could not deliver so far.
+    pub fn stats(&self) -> NodeStats {
+        let c = &self.inner.counters;
+        NodeStats {
+            bad_frames: c.bad_frames.load(Ordering::Relaxed),
+            refused_handshakes: c.refused_handshakes.load(Ordering::Relaxed),
+            connections: c.connections.load(Ordering::Relaxed),
+            undeliverable: c.undeliverable.load(Ordering::Relaxed),
+            unencodable: c.unencodable.load(Ordering::Relaxed),
+            proxies: self.inner.proxies.lock().pid_proxies() as u64,
+            retired_proxies: c.retired_proxies.load(Ordering::Relaxed),
+        }
+    }
+}
