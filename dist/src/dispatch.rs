@@ -259,7 +259,9 @@ fn monitor(inner: &NodeInner, from: &Pid, to: PidOrAtom, reference: Reference) {
         PidOrAtom::Atom(name) => inner.system.whereis(&name.name),
     };
     match target {
-        Some(target) => inner.watches.add(from.clone(), &target, to, reference),
+        Some(target) => inner
+            .watches
+            .add(inner, from.clone(), &target, to, reference),
         // Monitoring what does not exist: `'DOWN'` with noproc at once.
         None => inner.send_ctl(
             &from.node.name,

@@ -23,7 +23,7 @@ pub(crate) use crate::proxies::Target;
 use crate::stats::Counters;
 use crate::types::{Key, Types};
 use crate::watches::Watches;
-use crate::{epmd, peer, watches};
+use crate::{epmd, peer};
 
 /// What a node's handles, threads and addresses share. Its methods are
 /// spread by concept: `pids` (which pid stands for which address),
@@ -133,9 +133,8 @@ impl Node {
             watchers: Mutex::default(),
             calls: Calls::default(),
             endpoint: system.inbox(),
-            watches: Arc::new(Watches::new(system.inbox())),
+            watches: Watches::new(system, me.clone()),
         });
-        watches::start(Arc::downgrade(&inner), inner.watches.clone());
         let kernel = system
             .spawn_with(
                 Kernel::new(inner.clone()),
@@ -294,7 +293,6 @@ impl NodeInner {
         if let Some(kernel) = self.kernel.get() {
             kernel.exit(ferrotp::ExitReason::Shutdown);
         }
-        self.watches.stop();
         self.exports.lock().clear();
         tracing::info!(node = %self.name, "node stopped");
     }

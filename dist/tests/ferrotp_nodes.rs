@@ -180,6 +180,40 @@ fn a_stream_from_two_senders_arrives_whole_in_order_with_its_senders() {
     b.stop();
 }
 
+/// A remote monitor placed while its target dies (or after) still fires:
+/// the watching side always hears of the end, `Killed` or `NoProc`.
+#[test]
+fn a_monitor_racing_its_targets_end_always_fires() {
+    let (sys_a, a, sys_b, b) = pair(free_port());
+    let (sink_a, got_a) = sink(&sys_a, "sink");
+    a.accept::<(Atom, ActorRef)>(&sink_a);
+    let watcher = sys_a.inbox();
+    for round in 0..300 {
+        let worker = sys_b.spawn(Worker(0));
+        let killer = {
+            let worker = worker.clone();
+            std::thread::spawn(move || worker.kill())
+        };
+        // Its proxy on a monitors it on b as it is made.
+        let remote = proxy_of(&b, &a, &got_a, &worker);
+        let monitor = watcher.monitor(&remote);
+        killer.join().unwrap();
+        let down: Down = watcher
+            .recv(WAIT)
+            .unwrap_or_else(|_| panic!("round {round}: no Down"))
+            .downcast()
+            .unwrap();
+        assert_eq!(down.monitor, monitor);
+        assert!(
+            matches!(down.reason, ExitReason::Killed | ExitReason::NoProc),
+            "round {round}: {:?}",
+            down.reason
+        );
+    }
+    a.stop();
+    b.stop();
+}
+
 #[test]
 fn a_stopped_node_fires_noconnection_on_the_other() {
     let (sys_a, a, sys_b, b) = pair(free_port());
