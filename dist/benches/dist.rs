@@ -12,7 +12,8 @@
 //! For profiling one pair alone, without Erlang (`perf` follows the
 //! server process too):
 //! `DIST_BENCH_ONLY=round_trips DIST_BENCH_N=20000` (or `one_way`) runs
-//! ferrotp↔ferrotp only, e.g. under `perf stat -e instructions`.
+//! ferrotp↔ferrotp only, e.g. under `perf stat -e task-clock`;
+//! `erlang_one_way` or `erlang_round_trips` runs Erlang→ferrotp only.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -237,12 +238,13 @@ fn main() {
     rust.one_way(&b, 1000);
     rust.round_trips("esink", &b, 100);
 
-    if let Ok(only) = std::env::var("DIST_BENCH_ONLY") {
-        let n = std::env::var("DIST_BENCH_N")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(ROUND_TRIPS);
-        let sample = match only.as_str() {
+    let only = std::env::var("DIST_BENCH_ONLY").ok();
+    let n = std::env::var("DIST_BENCH_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(ROUND_TRIPS);
+    if let Some(only) = only.as_deref().filter(|o| !o.starts_with("erlang_")) {
+        let sample = match only {
             "one_way" => measure(n, &ff_pids, || rust.one_way(&b, n)),
             "round_trips" => measure(n, &ff_pids, || rust.round_trips("esink", &b, n)),
             other => panic!("DIST_BENCH_ONLY={other}: one_way or round_trips"),
@@ -282,6 +284,27 @@ fn main() {
     let erl_one_way = |erl: &mut Erl, to: &str| {
         micros(erl.ok(&format!("ferrotp_dist_bench:one_way('{to}', {ONE_WAY}).")))
     };
+    if let Some(only) = only.as_deref() {
+        // Erlang→ferrotp alone, for profiling the serving node's reader.
+        let sample = match only {
+            "erlang_one_way" => measure(n, &[p2, server.pid()], || {
+                micros(e2.ok(&format!("ferrotp_dist_bench:one_way('{b}', {n}).")))
+            }),
+            "erlang_round_trips" => measure(n, &[p2, server.pid()], || {
+                micros(e2.ok(&format!(
+                    "ferrotp_dist_bench:round_trips({{esink, '{b}'}}, {n})."
+                )))
+            }),
+            other => panic!("DIST_BENCH_ONLY={other}: erlang_one_way or erlang_round_trips"),
+        };
+        println!(
+            "Erlang→ferrotp {only}: {n} at {:.0}/s, {:.1} µs CPU each (server pid {})",
+            sample.rate,
+            sample.cpu_us,
+            server.pid()
+        );
+        return;
+    }
     // Anchor, ferrotp↔ferrotp, ferrotp→Erlang, Erlang→ferrotp: one-way, round trips.
     let mut best: [(Best, Best); 4] = Default::default();
     for _ in 0..RUNS {
