@@ -31,7 +31,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use erl_dist::message::Message;
 use erl_dist::term::{Pid, Reference};
-use ferrotp::{ActorId, ActorRef, Envelope, ExitReason, FnAddress, Stopped, TieNotice};
+use ferrotp::{ActorId, ActorRef, Envelope, ExitReason, FnAddress, Stop, Stopped, TieNotice};
 use parking_lot::Mutex;
 
 use crate::node::{NodeInner, Target};
@@ -121,9 +121,25 @@ impl Remote {
             Ok(notice) => return self.tie(notice),
             Err(envelope) => envelope,
         };
+        if envelope.is::<Stop>() {
+            return self.stop(envelope.sender().cloned());
+        }
         match envelope.downcast::<Stopped>() {
             Ok(stopped) => self.exit_signal(stopped),
             Err(envelope) => self.forward(envelope),
+        }
+    }
+
+    /// A [`Stop`] ends the address with `Normal` and is answered with
+    /// `Stopped`, as an actor's runtime does; the remote process goes on
+    /// (as before, when a proxy actor stood for it).
+    fn stop(&self, sender: Option<ActorRef>) {
+        self.end(ExitReason::Normal);
+        if let Some(sender) = sender {
+            sender.send(Stopped {
+                actor: self.actor().id(),
+                reason: ExitReason::Normal,
+            });
         }
     }
 

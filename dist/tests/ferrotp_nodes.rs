@@ -214,6 +214,34 @@ fn a_monitor_racing_its_targets_end_always_fires() {
     b.stop();
 }
 
+/// A `Stop` sent to a remote pid's address ends the address (answered
+/// with `Stopped`, as an actor's runtime answers it); the remote process
+/// goes on, and its pid arriving again gets a fresh address.
+#[test]
+fn a_stop_ends_the_address_not_the_remote_process() {
+    let (sys_a, a, sys_b, b) = pair(free_port());
+    let (sink_a, got_a) = sink(&sys_a, "sink");
+    a.accept::<(Atom, ActorRef)>(&sink_a);
+    let worker = sys_b.spawn(Worker(0));
+    let remote = proxy_of(&b, &a, &got_a, &worker);
+    let asker = sys_a.inbox();
+    asker.send(&remote, ferrotp::Stop);
+    let stopped: Stopped = asker.recv(WAIT).unwrap().downcast().unwrap();
+    assert_eq!(
+        (stopped.actor, stopped.reason),
+        (remote.id(), ExitReason::Normal)
+    );
+    assert_eq!(remote.exit_reason(), Some(ExitReason::Normal));
+    assert!(worker.is_alive());
+    let again = proxy_of(&b, &a, &got_a, &worker);
+    assert_ne!(again.id(), remote.id());
+    a.send(&again, atom("tick"));
+    let count: i64 = a.call(&again, atom("get"), WAIT).unwrap();
+    assert_eq!(count, 1);
+    a.stop();
+    b.stop();
+}
+
 #[test]
 fn a_stopped_node_fires_noconnection_on_the_other() {
     let (sys_a, a, sys_b, b) = pair(free_port());
