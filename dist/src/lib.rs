@@ -32,8 +32,9 @@
 //!
 //! Inside, each connection has a reader thread on a blocking socket; the
 //! threads that send write to it themselves, and a writer thread takes
-//! over only when the socket is full. erl_dist's async handshake runs on
-//! them with `block_on`. Users see no async.
+//! over when the socket is full or a stream of messages comes faster than
+//! one `send` each (it writes them in batches). erl_dist's async
+//! handshake runs on them with `block_on`. Users see no async.
 //!
 //! ```no_run
 //! use ferrotp::System;
