@@ -81,7 +81,7 @@ impl ActorRef {
     /// assert_eq!(idle.exit_reason(), Some(ExitReason::error("disk full")));
     /// ```
     pub fn exit_reason(&self) -> Option<ExitReason> {
-        self.core.relations().end.as_deref().cloned()
+        self.core.relations().end()
     }
 }
 

@@ -43,7 +43,7 @@ impl Core {
                 self.killed.store(true, Ordering::Release);
             }
             self.status.store(DEAD, Ordering::Release);
-            rel.end = Some(Box::new(reason.clone()));
+            rel.set_end(reason);
             let announced = rel.announced;
             let (name, waiter, ties) = rel.take_all();
             (name, waiter, ties, announced)
