@@ -17,7 +17,7 @@ use crate::handlers::Handlers;
 use crate::links;
 use crate::mailbox::{Envelope, ExitSignal, Mail};
 use crate::panic::guard;
-use crate::payload::Payload;
+use crate::payload::{Payload, TypeKey};
 
 /// Whether the actor goes on after a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +25,14 @@ pub(crate) enum Flow {
     Continue,
     Done,
 }
+
+/// Where the last plain message went: its payload's type and its
+/// handler. The next message of that type goes straight to that handler,
+/// without the type checks and the lookup (a one-entry cache: a stream of
+/// one type is the common case). A driver keeps one while it handles a
+/// run of mail (a turn), so it costs an idle actor nothing.
+#[derive(Default)]
+pub(crate) struct LastHandler(Option<(TypeKey, usize)>);
 
 pub(crate) struct ActorCell<A: Actor> {
     state: Option<A>,
@@ -88,41 +96,83 @@ impl<A: Actor> ActorCell<A> {
 
     /// Handles one piece of mail.
     pub fn handle(&mut self, mail: Mail) -> Flow {
+        self.handle_after(mail, &mut LastHandler::default())
+    }
+
+    /// Handles one piece of mail that follows the one `last` remembers.
+    #[inline]
+    pub fn handle_after(&mut self, mail: Mail, last: &mut LastHandler) -> Flow {
         if self.core().is_dead() {
             crate::panic::discard(mail, self.core().id);
             return self.abandon();
         }
         match mail {
-            Mail::Wake => Flow::Continue,
-            // Looked at here, without moving the envelope, so that the
-            // common message goes straight to its handler.
-            Mail::Message(envelope) if !groups::is_group_notice(&envelope) => {
-                self.on_message(envelope)
-            }
-            Mail::Message(envelope) => match groups::screen(self.core(), envelope) {
-                Some(envelope) => self.on_message(envelope),
-                None => Flow::Continue,
+            Mail::Message(envelope) => match last.0 {
+                Some((key, at)) if envelope.payload.type_key() == key => {
+                    self.on_known(envelope, at)
+                }
+                _ => self.on_new(envelope, last),
             },
+            other => self.on_other(other),
+        }
+    }
+
+    /// A message of another type than the last one.
+    fn on_new(&mut self, envelope: Envelope, last: &mut LastHandler) -> Flow {
+        // A group notice is screened first, every time: it is never
+        // remembered in `last`.
+        if !groups::is_group_notice(&envelope) {
+            return self.on_message(envelope, Some(last));
+        }
+        match groups::screen(self.core(), envelope) {
+            Some(envelope) => self.on_message(envelope, None),
+            None => Flow::Continue,
+        }
+    }
+
+    /// Exit signals, `Down` and wake-ups.
+    fn on_other(&mut self, mail: Mail) -> Flow {
+        match mail {
+            Mail::Wake => Flow::Continue,
+            Mail::Message(envelope) => self.on_new(envelope, &mut LastHandler::default()),
             Mail::Exit(signal) => self.on_exit_signal(signal),
             Mail::Down(down) => {
                 if !links::accept_down(self.myself(), down.monitor) {
                     return Flow::Continue;
                 }
                 let envelope = Envelope::new(down, None);
-                self.on_message(envelope)
+                self.on_message(envelope, None)
             }
         }
     }
 
-    fn on_message(&mut self, envelope: Envelope) -> Flow {
-        // An injected fault comes first, whatever the message (`Stop` too).
+    /// A message of the type `last` remembers, handled by the handler at
+    /// `at`: what [`on_message`](Self::on_message) does for it, without
+    /// looking at its type again.
+    #[inline]
+    fn on_known(&mut self, envelope: Envelope, at: usize) -> Flow {
         #[cfg(feature = "testkit")]
-        if self.core().fault_due() {
-            crate::panic::discard(envelope, self.core().id);
-            return self.terminate(ExitReason::Panic(
-                crate::testkit::INJECTED_PANIC.to_string(),
-            ));
-        }
+        let envelope = match self.injected_fault(envelope) {
+            Ok(envelope) => envelope,
+            Err(flow) => return flow,
+        };
+        let Envelope {
+            payload, sender, ..
+        } = envelope;
+        self.ctx.sender = sender;
+        let outcome = self.run_at(at, payload);
+        self.ctx.sender = None;
+        self.after_handler(outcome)
+    }
+
+    /// A message, its type looked at: `Stop` (unless handled), a handler
+    /// (remembered in `last`, if given), or the fallback.
+    fn on_message(&mut self, envelope: Envelope, last: Option<&mut LastHandler>) -> Flow {
+        #[cfg(feature = "testkit")]
+        let envelope = match self.injected_fault(envelope) {
+            Ok(envelope) => envelope,
+            Err(flow) => return flow,
+        };
         let Envelope {
             payload,
             type_name,
@@ -135,8 +185,37 @@ impl<A: Actor> ActorCell<A> {
             return self.terminate(ExitReason::Normal);
         }
         self.ctx.sender = sender;
-        let outcome = self.run_handler(payload, type_id, type_name);
+        let outcome = match self.handlers.position(type_id) {
+            Some(at) => {
+                if let Some(last) = last {
+                    last.0 = Some((payload.type_key(), at));
+                }
+                self.run_at(at, payload)
+            }
+            None => self.run_handler(payload, type_id, type_name),
+        };
         self.ctx.sender = None;
+        self.after_handler(outcome)
+    }
+
+    /// An injected fault comes first, whatever the message (`Stop` too):
+    /// the envelope back if none is due.
+    #[cfg(feature = "testkit")]
+    #[inline]
+    fn injected_fault(&mut self, envelope: Envelope) -> Result<Envelope, Flow> {
+        if !self.core().fault_due() {
+            return Ok(envelope);
+        }
+        crate::panic::discard(envelope, self.core().id);
+        Err(self.terminate(ExitReason::Panic(
+            crate::testkit::INJECTED_PANIC.to_string(),
+        )))
+    }
+
+    /// After a handler: the actor goes on, unless it was killed meanwhile,
+    /// the handler failed, or it asked to stop.
+    #[inline]
+    fn after_handler(&mut self, outcome: Result<(), ExitReason>) -> Flow {
         if self.core().is_dead() {
             return self.abandon();
         }
@@ -151,6 +230,20 @@ impl<A: Actor> ActorCell<A> {
         }
     }
 
+    /// Runs the handler at `at` in the table, for `payload`.
+    #[inline]
+    fn run_at(&mut self, at: usize, payload: Payload) -> Result<(), ExitReason> {
+        let Some(state) = self.state.as_mut() else {
+            return Ok(());
+        };
+        let handlers = &self.handlers;
+        let ctx = &mut self.ctx;
+        guard(|| handlers.call(at, state, payload, ctx))
+            .unwrap_or_else(|text| Err(ExitReason::Panic(text)))
+    }
+
+    /// Runs the fallback for a payload no handler takes, or drops it as a
+    /// dead letter.
     fn run_handler(
         &mut self,
         payload: Payload,
@@ -193,7 +286,7 @@ impl<A: Actor> ActorCell<A> {
                 actor: signal.from,
                 reason: signal.reason,
             };
-            return self.on_message(Envelope::new(stopped, None));
+            return self.on_message(Envelope::new(stopped, None), None);
         }
         // `Normal` is ignored, unless the actor sent it to itself: Erlang's
         // `exit(self(), normal)` ends the caller.

@@ -131,14 +131,7 @@ impl<A: Actor> Handlers<A> {
     /// The handler for `type_id`, if there is one.
     #[inline]
     fn find(&self, type_id: TypeId) -> Option<&Handler<A>> {
-        if self.table.len() <= SCANNED {
-            self.table
-                .iter()
-                .find(|(id, _)| *id == type_id)
-                .map(|(_, handler)| handler)
-        } else {
-            self.index.get(&type_id).map(|&at| &self.table[at].1)
-        }
+        self.position(type_id).map(|at| &self.table[at].1)
     }
 
     /// Handles messages of type `M` with `f` (replacing an earlier handler
@@ -152,11 +145,13 @@ impl<A: Actor> Handlers<A> {
         R: HandlerResult,
     {
         let handler: Handler<A> =
-            Box::new(move |actor, payload, ctx| match payload.downcast::<M>() {
-                Ok(msg) => f(actor, msg, ctx).into_exit(),
-                // Unreachable: the table is keyed by the payload's TypeId.
-                Err(_) => Ok(()),
-            });
+            Box::new(
+                move |actor, payload, ctx| match payload.downcast_sent::<M>() {
+                    Ok(msg) => f(actor, msg, ctx).into_exit(),
+                    // Unreachable: the table is keyed by the payload's TypeId.
+                    Err(_) => Ok(()),
+                },
+            );
         self.insert(TypeId::of::<M>(), handler);
         self
     }
@@ -200,6 +195,35 @@ impl<A: Actor> Handlers<A> {
 
     pub(crate) fn handles_type(&self, type_id: TypeId) -> bool {
         self.find(type_id).is_some()
+    }
+
+    /// Where the handler for `type_id` sits, if there is one: a driver
+    /// may remember it and [`call`](Self::call) it for the next message of
+    /// that type.
+    #[inline]
+    pub(crate) fn position(&self, type_id: TypeId) -> Option<usize> {
+        if self.table.len() <= SCANNED {
+            self.table.iter().position(|(id, _)| *id == type_id)
+        } else {
+            self.index.get(&type_id).copied()
+        }
+    }
+
+    /// Runs the handler at `at` (from [`position`](Self::position) for the
+    /// payload's type). A payload of another type would be dropped
+    /// unhandled: each handler checks the type it takes.
+    #[inline]
+    pub(crate) fn call(
+        &self,
+        at: usize,
+        actor: &mut A,
+        payload: Payload,
+        ctx: &mut Context<A>,
+    ) -> Result<(), ExitReason> {
+        match self.table.get(at) {
+            Some((_, handler)) => handler(actor, payload, ctx),
+            None => Ok(()),
+        }
     }
 
     /// Runs the handler for the payload's type (`type_id`, the payload's,

@@ -60,6 +60,13 @@ unsafe fn into_box<M: Send + 'static>(slot: *mut Slot) -> Box<dyn Any + Send> {
     }
 }
 
+/// Tells quickly that two payloads hold the same type: the address of
+/// the type's table. Equal keys mean one table, so one type; a type's table
+/// may exist more than once (each crate may keep its own copy), so
+/// different keys prove nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TypeKey(usize);
+
 /// A type-erased message value (see the module docs).
 pub(crate) struct Payload {
     slot: Slot,
@@ -100,22 +107,51 @@ impl Payload {
         self.type_id() == TypeId::of::<M>()
     }
 
+    /// The key of the value's type (see [`TypeKey`]).
+    #[inline]
+    pub fn type_key(&self) -> TypeKey {
+        TypeKey(self.vtable as *const VTable as usize)
+    }
+
     /// The value, if it is an `M`; else the payload back.
     pub fn downcast<M: 'static>(self) -> Result<M, Self> {
         if !self.is::<M>() {
             return Err(self);
         }
+        // SAFETY: the value is an `M`: it has `M`'s `TypeId`.
+        Ok(unsafe { self.take::<M>() })
+    }
+
+    /// [`downcast`](Self::downcast) for a handler: the table's address
+    /// answers without a call when the payload was made where `M`'s
+    /// handler was compiled, the common case.
+    #[inline]
+    pub fn downcast_sent<M: Send + 'static>(self) -> Result<M, Self> {
+        if !std::ptr::eq(self.vtable, &Table::<M>::VTABLE) && !self.is::<M>() {
+            return Err(self);
+        }
+        // SAFETY: the value is an `M`: its table is `M`'s (a table is made
+        // for one type), or it has `M`'s `TypeId`.
+        Ok(unsafe { self.take::<M>() })
+    }
+
+    /// Moves the value out.
+    ///
+    /// # Safety
+    /// The value held is an `M`.
+    #[inline]
+    unsafe fn take<M: 'static>(self) -> M {
         // Not dropped: the value is moved out below.
         let mut this = ManuallyDrop::new(self);
         let slot = this.slot.as_mut_ptr();
-        // SAFETY: the value is an `M` (same `TypeId`), so `Payload::new::<M>`
-        // wrote it, inline exactly when `fits::<M>()` (the same rule here),
-        // and it is read once: `this` is never dropped.
+        // SAFETY: `Payload::new::<M>` wrote the value, inline exactly when
+        // `fits::<M>()` (the same rule here), and it is read once: `this`
+        // is never dropped.
         unsafe {
             if fits::<M>() {
-                Ok(slot.cast::<M>().read())
+                slot.cast::<M>().read()
             } else {
-                Ok(*slot.cast::<Box<M>>().read())
+                *slot.cast::<Box<M>>().read()
             }
         }
     }
@@ -181,6 +217,20 @@ mod tests {
         let payload = payload.downcast::<u64>().expect_err("not a u64");
         assert_eq!(payload.type_id(), TypeId::of::<Vec<i32>>());
         assert_eq!(payload.downcast::<Vec<i32>>().ok(), Some(vec![1, 2, 3]));
+    }
+
+    /// The handlers' downcast: the right type comes out, inline or boxed,
+    /// whichever table the payload was made with; a wrong one gives the
+    /// payload back intact.
+    #[test]
+    fn a_handlers_downcast_takes_its_type_only() {
+        let (small, large) = (Payload::new(7u64), Payload::new(vec![1u8, 2]));
+        assert_eq!(small.type_key(), Payload::new(8u64).type_key());
+        assert_ne!(small.type_key(), large.type_key());
+        let small = small.downcast_sent::<u32>().expect_err("not a u32");
+        let large = large.downcast_sent::<String>().expect_err("not a String");
+        assert_eq!(small.downcast_sent::<u64>().ok(), Some(7));
+        assert_eq!(large.downcast_sent::<Vec<u8>>().ok(), Some(vec![1, 2]));
     }
 
     #[test]

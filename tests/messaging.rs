@@ -435,7 +435,81 @@ impl Actor for Stubborn {
     }
 }
 
+/// Two message types with handlers, and a fallback for the rest.
+struct Apple(u32);
+struct Pear(u32);
+struct Report;
+
+/// Records which handler took each message, and in what order; takes
+/// none until its gate opens.
+struct Sorter {
+    seen: Vec<String>,
+    gate: std::sync::mpsc::Receiver<()>,
+}
+
+impl Sorter {
+    fn apple(&mut self, Apple(n): Apple, _: &mut Context<Self>) {
+        self.seen.push(format!("apple {n}"));
+    }
+    fn pear(&mut self, Pear(n): Pear, _: &mut Context<Self>) {
+        self.seen.push(format!("pear {n}"));
+    }
+    fn report(&mut self, _: Report, ctx: &mut Context<Self>) {
+        ctx.reply(std::mem::take(&mut self.seen));
+    }
+}
+
+impl Actor for Sorter {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new()
+            .on(Self::apple)
+            .on(Self::pear)
+            .on(Self::report)
+            .other(|me: &mut Self, payload, _name, _ctx| {
+                let n = payload.downcast::<u8>().map_or(0, |n| *n);
+                me.seen.push(format!("other {n}"));
+            })
+    }
+
+    fn started(&mut self, _: &mut Context<Self>) -> Result<(), ExitReason> {
+        let _ = self.gate.recv();
+        Ok(())
+    }
+}
+
 ferrotp::on_each_executor! {
+    // ---------------------------------------------------------------------------
+    // Dispatch by type
+
+    /// Runs of one type and changes of type, handlers and the fallback, in
+    /// one backlog the actor takes at once: each message reaches its own
+    /// type's handler (a turn remembers the last type's handler).
+    #[test]
+    fn each_message_reaches_its_types_handler_in_runs_and_mixes() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let (open, gate) = std::sync::mpsc::channel::<()>();
+        let sorter = system.spawn(Sorter {
+            seen: Vec::new(),
+            gate,
+        });
+        sorter.send(Apple(1));
+        sorter.send(Apple(2));
+        sorter.send(Pear(3));
+        sorter.send(Apple(4));
+        sorter.send(5u8);
+        sorter.send(6u8);
+        sorter.send(Pear(7));
+        sorter.send(Pear(8));
+        open.send(()).unwrap();
+        let seen: Vec<String> = bridge.call(&sorter, Report, WAIT).unwrap();
+        let expected = [
+            "apple 1", "apple 2", "pear 3", "apple 4", "other 5", "other 6", "pear 7", "pear 8",
+        ];
+        assert_eq!(seen, expected);
+        system.shutdown(WAIT).unwrap();
+    }
+
     // ---------------------------------------------------------------------------
     // Order per sender
 

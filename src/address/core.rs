@@ -105,6 +105,7 @@ impl Core {
 
     /// Whether an injected panic is due at this message (see `testkit`).
     #[cfg(feature = "testkit")]
+    #[inline]
     pub fn fault_due(&self) -> bool {
         // Read first: almost no actor has a fault pending, and a write per
         // message would cost every message a contended cache line.
@@ -121,6 +122,7 @@ impl Core {
         }
     }
 
+    #[inline]
     pub fn is_dead(&self) -> bool {
         self.status.load(Ordering::Acquire) == DEAD
     }

@@ -58,6 +58,7 @@ impl Probe {
     }
 
     /// A handler starts on this worker: its clock starts.
+    #[inline]
     pub fn handler_started(&self) {
         let n = self.handlers.load(Ordering::Relaxed);
         self.handlers.store(n.wrapping_add(1), Ordering::Relaxed);
@@ -75,11 +76,21 @@ impl Probe {
     /// At the end of a handler: how long it ran, if the watchdog found it
     /// running long. (Measured from the tick that first saw it, so up to
     /// one tick short.)
+    #[inline]
     pub fn handler_ended(&self, epoch: Instant) -> Option<Duration> {
+        // Inlined: the common answer (not long) is two loads.
         let n = self.handlers.load(Ordering::Relaxed);
         if self.long.load(Ordering::Acquire) != n {
             return None;
         }
+        self.long_handler_ended(epoch)
+    }
+
+    /// [`handler_ended`](Self::handler_ended) for a handler the watchdog
+    /// found running long.
+    #[cold]
+    #[inline(never)]
+    fn long_handler_ended(&self, epoch: Instant) -> Option<Duration> {
         self.long.store(0, Ordering::Relaxed);
         let since = Duration::from_nanos(self.long_since.load(Ordering::Relaxed));
         Some(epoch.elapsed().saturating_sub(since))

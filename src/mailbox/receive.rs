@@ -98,6 +98,7 @@ impl Mailbox {
     /// Whether an exit signal waits that goes before the next message
     /// whatever its place: any, for an actor that does not trap exits; an
     /// untrappable one, for an actor that does. Read without the lock.
+    #[inline]
     pub fn signal_overtakes(&self, trapping: bool) -> bool {
         let state = self.signal_state.load(Ordering::Acquire);
         state & FORCED != 0 || (state & SIGNALS != 0 && !trapping)
@@ -123,6 +124,48 @@ impl Mailbox {
         queues.taken += count as u64;
         self.settle(&queues);
         count
+    }
+
+    /// [`pop_batch`](Self::pop_batch) for a pooled actor's turn, which
+    /// takes more than `max` messages when more wait and no exit signal
+    /// does: all of them, by swapping buffers with an empty `batch` rather
+    /// than moving each message under the lock its senders wait for. The
+    /// turn gives back what it does not handle ([`put_back`](Self::put_back)).
+    ///
+    /// The swap also takes a short queue whole if `batch`'s buffer is no
+    /// larger than the queue's, so an idle actor never keeps a larger
+    /// buffer than its own backlog made.
+    pub fn take_batch(&self, batch: &mut VecDeque<Mail>, max: usize, trapping: bool) -> usize {
+        let mut queues = self.queues();
+        let whole = queues.signals.is_empty()
+            && batch.is_empty()
+            && !queues.messages.is_empty()
+            && (queues.messages.len() > max || batch.capacity() <= queues.messages.capacity());
+        if !whole {
+            drop(queues);
+            return self.pop_batch(batch, max, trapping);
+        }
+        std::mem::swap(batch, &mut queues.messages);
+        queues.taken += batch.len() as u64;
+        self.settle(&queues);
+        batch.len()
+    }
+
+    /// Gives back messages a turn took with [`take_batch`](Self::take_batch)
+    /// and did not handle: they go back in front of those that came since,
+    /// in their order, still counted against the capacity.
+    pub fn put_back(&self, batch: &mut VecDeque<Mail>) {
+        if batch.is_empty() {
+            return;
+        }
+        // Only messages: a batch holding an exit signal holds it alone,
+        // and the turn handles it first.
+        debug_assert!(!batch.iter().any(|mail| matches!(mail, Mail::Exit(_))));
+        let mut queues = self.queues();
+        queues.taken -= batch.len() as u64;
+        batch.extend(queues.messages.drain(..));
+        std::mem::swap(batch, &mut queues.messages);
+        self.has_mail.store(true, Ordering::Release);
     }
 
     /// The next item, waiting until `deadline` (forever if `None`).
@@ -193,5 +236,90 @@ impl Mailbox {
             }
             queues.sleepers -= 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::ActorId;
+    use crate::exit::ExitReason;
+    use crate::mailbox::{Envelope, ExitSignal};
+
+    fn push(mailbox: &Mailbox, n: u64) {
+        mailbox.push(Mail::Message(Envelope::new(n, None))).ok();
+    }
+
+    fn number(mail: Mail) -> Option<u64> {
+        match mail {
+            Mail::Message(envelope) => envelope.downcast::<u64>().ok(),
+            _ => None,
+        }
+    }
+
+    /// A turn that takes a backlog whole and gives back what it did not
+    /// handle leaves the mailbox as if it had taken those messages one at
+    /// a time: the rest first, then what came meanwhile, and a trapped
+    /// exit signal that came meanwhile still after all of them.
+    #[test]
+    fn a_batch_taken_whole_and_given_back_keeps_every_place() {
+        let mailbox = Mailbox::default();
+        for n in 0..10 {
+            push(&mailbox, n);
+        }
+        let mut batch = VecDeque::new();
+        assert_eq!(
+            mailbox.take_batch(&mut batch, 4, true),
+            10,
+            "more than the quota waited"
+        );
+        assert!(mailbox.is_empty());
+        let handled: Vec<_> = batch.drain(..3).filter_map(number).collect();
+        assert_eq!(handled, [0, 1, 2]);
+        push(&mailbox, 10);
+        mailbox.push_signal(ExitSignal {
+            from: ActorId::EXTERNAL,
+            reason: ExitReason::Shutdown,
+            link: None,
+            force: false,
+        });
+        push(&mailbox, 11);
+        mailbox.put_back(&mut batch);
+        assert!(batch.is_empty());
+        let mut order = Vec::new();
+        while let Some(mail) = mailbox.pop(true) {
+            order.push(match mail {
+                Mail::Exit(_) => "exit".to_string(),
+                other => number(other).expect("a number").to_string(),
+            });
+        }
+        assert_eq!(
+            order,
+            ["3", "4", "5", "6", "7", "8", "9", "10", "exit", "11"]
+        );
+    }
+
+    /// With an exit signal waiting, a turn takes no more than up to its
+    /// place, as `pop_batch` does.
+    #[test]
+    fn a_waiting_signal_bounds_the_batch() {
+        let mailbox = Mailbox::default();
+        push(&mailbox, 0);
+        push(&mailbox, 1);
+        mailbox.push_signal(ExitSignal {
+            from: ActorId::EXTERNAL,
+            reason: ExitReason::Shutdown,
+            link: None,
+            force: false,
+        });
+        push(&mailbox, 2);
+        let mut batch = VecDeque::new();
+        assert_eq!(mailbox.take_batch(&mut batch, 64, true), 2);
+        assert_eq!(
+            batch.drain(..).filter_map(number).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        assert_eq!(mailbox.take_batch(&mut batch, 64, true), 1);
+        assert!(matches!(batch.pop_front(), Some(Mail::Exit(_))));
     }
 }

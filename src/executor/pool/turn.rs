@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::actor::Actor;
 use crate::address::Core;
-use crate::cell::{ActorCell, Flow};
+use crate::cell::{ActorCell, Flow, LastHandler};
 use crate::executor::long_handler::{self, STARTED};
 use crate::executor::watchdog::Probe;
 use crate::executor::Executor;
@@ -80,6 +80,7 @@ impl<A: Actor> Turn for PooledCell<A> {
             }
         }
         let mut handled = 0;
+        let mut last = LastHandler::default();
         while end == TurnEnd::Busy && handled < quota {
             // Messages are taken in batches under one lock; an exit signal
             // that may overtake messages and arrives meanwhile still goes
@@ -92,7 +93,7 @@ impl<A: Actor> Turn for PooledCell<A> {
             };
             if signal.is_none()
                 && batch.is_empty()
-                && core.mailbox.pop_batch(batch, quota - handled, trapping) == 0
+                && core.mailbox.take_batch(batch, quota - handled, trapping) == 0
             {
                 end = TurnEnd::Idle;
                 break;
@@ -102,14 +103,21 @@ impl<A: Actor> Turn for PooledCell<A> {
             };
             // Taken to be handled: its place in a bounded mailbox is free.
             core.mailbox.release(&mail);
-            in_hand.set(batch.len());
             handled += 1;
-            if env.time(&core, mail.type_name(), || cell.handle(mail)) == Flow::Done {
+            // Beyond the quota, a batch's rest is not in this turn's hands.
+            in_hand.set(batch.len().min(quota - handled));
+            if env.time(&core, mail.type_name(), || {
+                cell.handle_after(mail, &mut last)
+            }) == Flow::Done
+            {
                 end = TurnEnd::Done;
             }
         }
         in_hand.set(0);
         core.stats.handled(handled as u64);
+        if end == TurnEnd::Busy {
+            core.mailbox.put_back(batch);
+        }
         if end == TurnEnd::Done {
             if let Some(cell) = self.cell.take() {
                 cell.finish();
