@@ -208,11 +208,11 @@ impl Relations {
         self.ties.as_deref_mut()
     }
 
-    /// Marks the relations closed and takes what they held.
-    pub fn take_all(&mut self) -> (Option<String>, Option<StartWaiter>, Ties) {
+    /// Marks the relations closed and takes what they held (no ties if
+    /// the actor never had a link, a monitor or a stopper).
+    pub fn take_all(&mut self) -> (Option<String>, Option<StartWaiter>, Option<Box<Ties>>) {
         self.closed = true;
-        let ties = self.ties.take().map(|ties| *ties).unwrap_or_default();
-        (self.name.take(), self.start_waiter.take(), ties)
+        (self.name.take(), self.start_waiter.take(), self.ties.take())
     }
 }
 

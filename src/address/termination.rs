@@ -12,6 +12,7 @@ use super::core::DEAD;
 use super::{ActorId, Core};
 use crate::events::LifecycleEvent;
 use crate::exit::{Down, ExitReason, Stopped};
+use crate::links::Ties;
 use crate::mailbox::{Envelope, ExitSignal};
 
 impl Core {
@@ -84,9 +85,21 @@ impl Core {
             });
         }
 
+        // Most of a million actors stopped at once have no ties at all.
+        if let Some(ties) = ties {
+            (*ties).notify_end(self.id, name, reason);
+        }
+        true
+    }
+}
+
+impl Ties {
+    /// Tells those tied to actor `id` that it ended with `reason`.
+    fn notify_end(self, id: ActorId, name: Option<&str>, reason: &ExitReason) {
+        let ties = self;
         if let Some(stopper) = ties.stopper {
             let stopped = Stopped {
-                actor: self.id,
+                actor: id,
                 reason: reason.clone(),
             };
             stopper.core.enqueue(Envelope::new(stopped, None));
@@ -95,23 +108,22 @@ impl Core {
             target.core.relations().ties().watchers.remove(&monitor);
         }
         for (_, link) in ties.links {
-            tracing::debug!(actor = %self.id, name, to = %link.peer.id(), %reason, "link fired");
+            tracing::debug!(actor = %id, name, to = %link.peer.id(), %reason, "link fired");
             link.peer.core.deliver_exit(ExitSignal {
-                from: self.id,
+                from: id,
                 reason: reason.clone(),
                 link: Some(link.id),
                 force: false,
             });
         }
         for (monitor, watcher) in ties.watchers {
-            tracing::debug!(actor = %self.id, name, watcher = %watcher.id(), "monitor fired");
+            tracing::debug!(actor = %id, name, watcher = %watcher.id(), "monitor fired");
             watcher.core.deliver_down(Down {
                 monitor,
-                actor: self.id,
+                actor: id,
                 reason: reason.clone(),
             });
         }
-        true
     }
 }
 
