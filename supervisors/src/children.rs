@@ -132,6 +132,14 @@ impl Children {
             .collect()
     }
 
+    /// The running children at positions `from` on, in start order.
+    pub fn running_from(&self, from: usize) -> impl Iterator<Item = &ActorRef> {
+        self.slots[from.min(self.slots.len())..]
+            .iter()
+            .flatten()
+            .filter_map(Child::actor)
+    }
+
     /// The children in start order.
     pub fn iter(&self) -> impl Iterator<Item = &Child> {
         self.slots.iter().filter_map(Option::as_ref)

@@ -68,6 +68,27 @@ impl Stopping {
         }
     }
 
+    /// The stop phase of a restart: the running children at positions
+    /// `from` on, in reverse start order. (Its reason is not used: a
+    /// restart starts them again once they are gone.)
+    pub fn siblings(children: &Children, from: usize) -> Self {
+        Stopping {
+            reason: ExitReason::Shutdown,
+            queue: children.running_from(from).cloned().collect(),
+            current: None,
+        }
+    }
+
+    /// A restart's stop phase cut short by the supervisor's own shutdown:
+    /// the child being stopped is waited for as before, then every running
+    /// child goes, in reverse start order, and the supervisor terminates
+    /// with `reason`.
+    pub fn into_shutdown(mut self, reason: ExitReason, children: &Children) -> Self {
+        self.reason = reason;
+        self.queue = children.iter().filter_map(|c| c.actor().cloned()).collect();
+        self
+    }
+
     pub fn reason(&self) -> &ExitReason {
         &self.reason
     }

@@ -24,6 +24,7 @@ use crate::stopping::{Parts, Stopping};
 use crate::subtree::Subtree;
 
 pub use handle::Supervisor;
+use restart::Restarting;
 use starting::{Deferred, Starting};
 
 /// The supervisor actor.
@@ -42,6 +43,8 @@ pub(crate) struct SupervisorActor {
     subtree: Arc<Subtree>,
     /// Its start, until every child of the spec has started.
     starting: Option<Starting>,
+    /// A restart under way (see [`restart`]).
+    restarting: Option<Restarting>,
     /// Its shutdown, once an exit signal, a `Stop`, an escalation or a
     /// failed start began it.
     stopping: Option<Stopping>,
@@ -64,6 +67,7 @@ impl SupervisorActor {
             start_reply,
             subtree: Subtree::for_new_supervisor(),
             starting: None,
+            restarting: None,
             stopping: None,
         }
     }
@@ -79,7 +83,13 @@ impl SupervisorActor {
         self.abort_starting();
         let running = self.children.iter().filter(|c| c.actor().is_some()).count();
         self.reporter.shutting_down(&reason, running);
-        self.stopping = Some(Stopping::new(reason, &self.children));
+        // A restart cut short: the sibling it is stopping is waited for
+        // first; what waited for the restart goes unanswered.
+        let stopping = match self.restarting.take().and_then(Restarting::into_stopping) {
+            Some(stopping) => stopping.into_shutdown(reason, &self.children),
+            None => Stopping::new(reason, &self.children),
+        };
+        self.stopping = Some(stopping);
         self.step_stopping(ctx, None);
     }
 
@@ -104,7 +114,11 @@ impl SupervisorActor {
     }
 
     fn on_down(&mut self, down: Down, ctx: &mut Context<Self>) {
-        self.step_stopping(ctx, Some(down));
+        if self.stopping.is_some() {
+            self.step_stopping(ctx, Some(down));
+        } else {
+            self.step_restart(ctx, Some(down));
+        }
     }
 
     /// Whether a request goes unanswered: while it shuts down, as OTP's
@@ -166,9 +180,10 @@ impl SupervisorActor {
         self.compact();
     }
 
-    /// Squeezes out empty slots, unless a shutdown is under way.
+    /// Squeezes out empty slots, unless a shutdown or a restart (which
+    /// hold positions) is under way.
     fn compact(&mut self) {
-        if self.stopping.is_none() {
+        if self.stopping.is_none() && self.restarting.is_none() {
             self.children.compact();
         }
     }
@@ -230,9 +245,11 @@ impl Actor for SupervisorActor {
     }
 
     fn stopped(&mut self, reason: &ExitReason, ctx: &mut Context<Self>) {
-        match self.stopping.take() {
-            // Its shutdown ran (or was cut short by an untrappable signal:
-            // what it left is stopped here, blocking, in the same order).
+        let restart_stop = self.restarting.take().and_then(Restarting::into_stopping);
+        match self.stopping.take().or(restart_stop) {
+            // Its shutdown (or a restart's stop phase) ran, or was cut
+            // short by an untrappable signal: what it left is stopped
+            // here, blocking, in the same order.
             Some(stopping) => stopping.interrupt(&mut self.children),
             None => {
                 let running = self.children.iter().filter(|c| c.actor().is_some()).count();

@@ -24,6 +24,24 @@ pub(super) enum Request {
     Delete(String),
 }
 
+/// A request that reads the children: answered at once, except during a
+/// restart (see [`restart`](super::restart)).
+pub(super) enum Read {
+    WhichChildren,
+    CountChildren,
+    Describe,
+}
+
+impl Read {
+    fn name(&self) -> &'static str {
+        match self {
+            Read::WhichChildren => "WhichChildren",
+            Read::CountChildren => "CountChildren",
+            Read::Describe => "Describe",
+        }
+    }
+}
+
 impl Request {
     fn name(&self) -> &'static str {
         match self {
@@ -100,17 +118,45 @@ impl SupervisorActor {
     }
 
     pub(super) fn which_children(&mut self, _: WhichChildren, ctx: &mut Context<Self>) {
-        if self.shutting_down("WhichChildren") {
-            return;
-        }
-        let infos: Vec<ChildInfo> = self.children.iter().map(Child::info).collect();
-        ctx.reply(infos);
+        self.read(Read::WhichChildren, ctx);
     }
 
     pub(super) fn count_children(&mut self, _: CountChildren, ctx: &mut Context<Self>) {
-        if self.shutting_down("CountChildren") {
+        self.read(Read::CountChildren, ctx);
+    }
+
+    pub(super) fn describe(&mut self, _: Describe, ctx: &mut Context<Self>) {
+        self.read(Read::Describe, ctx);
+    }
+
+    /// Answers a read now, or, during a restart, once it is done: as OTP's
+    /// supervisor, busy restarting, a caller sees the state after it. (During
+    /// the start, what has started so far is answered at once.)
+    fn read(&mut self, read: Read, ctx: &mut Context<Self>) {
+        let sender = ctx.sender().cloned();
+        if self.restarting.is_some() {
+            self.defer(Deferred::Read(read, sender));
+        } else {
+            self.serve_read(read, sender.as_ref(), ctx);
+        }
+    }
+
+    /// Answers `read` to `to` (while shutting down: no answer).
+    pub(super) fn serve_read(&mut self, read: Read, to: Option<&ActorRef>, ctx: &Context<Self>) {
+        if self.shutting_down(read.name()) {
             return;
         }
+        match read {
+            Read::WhichChildren => {
+                let infos: Vec<ChildInfo> = self.children.iter().map(Child::info).collect();
+                answer(ctx, to, infos);
+            }
+            Read::CountChildren => answer(ctx, to, self.child_count()),
+            Read::Describe => answer(ctx, to, self.summary(ctx)),
+        }
+    }
+
+    fn child_count(&self) -> ChildCount {
         let mut count = ChildCount::default();
         for child in self.children.iter() {
             count.specs += 1;
@@ -122,7 +168,7 @@ impl SupervisorActor {
                 ChildKind::Supervisor => count.supervisors += 1,
             }
         }
-        ctx.reply(count);
+        count
     }
 
     pub(super) fn inspect(&mut self, Inspect(range): Inspect, ctx: &mut Context<Self>) {
@@ -140,11 +186,8 @@ impl SupervisorActor {
         ctx.reply(snapshot);
     }
 
-    pub(super) fn describe(&mut self, _: Describe, ctx: &mut Context<Self>) {
-        if self.shutting_down("Describe") {
-            return;
-        }
-        let summary = Summary {
+    fn summary(&mut self, ctx: &Context<Self>) -> Summary {
+        Summary {
             id: ctx.myself().id(),
             name: self.reporter.name.clone(),
             strategy: self.strategy.to_string(),
@@ -154,9 +197,11 @@ impl SupervisorActor {
             children: self.children.iter().map(Child::info).collect(),
             dynamic_args: None,
             subtree: self.subtree.clone(),
-            restarting: self.children.iter().filter(|c| c.restarting).count(),
-        };
-        ctx.reply(summary);
+            // A restart under way counts too: the testkit waits until
+            // none is left.
+            restarting: self.children.iter().filter(|c| c.restarting).count()
+                + usize::from(self.restarting.is_some()),
+        }
     }
 
     fn add_child(

@@ -1,18 +1,77 @@
-//! A static supervisor restarting children: its strategy's range, the
-//! intensity, and retries of restarts that failed.
+//! A static supervisor restarting children from its own mailbox: its
+//! strategy's range, the intensity, and retries of restarts that failed.
+//!
+//! OTP's order is kept exactly: for `one_for_all` and `rest_for_one` the
+//! siblings in the strategy's range stop one at a time in reverse start
+//! order (each one's end, subtree and all, before the previous is asked),
+//! then the children of the range start one at a time in start order (each
+//! one's `started` returned, a nested supervisor's subtree up, before the
+//! next is spawned). What changes is how the supervisor waits: it asks a
+//! child to stop and goes on when its `Down` arrives as a message, and it
+//! spawns a child with
+//! [`SpawnOptions::notify_started`](ferrotp::SpawnOptions::notify_started)
+//! and goes on when its [`StartAck`] arrives, instead of blocking its
+//! thread on each child (on the pool, two thread wake-ups per child).
+//!
+//! A restart is one step for the intensity, as in OTP: it is counted when
+//! it begins. A child that fails to start stops the restart there (the
+//! rest of the range stays stopped) and is retried by a message the
+//! supervisor sends itself, so that what waited is served first; the retry
+//! is a restart and counts.
+//!
+//! Meanwhile, as OTP's supervisor, busy in its restart, handles nothing
+//! else: what would change the children (requests, a child's exit, `Stop`,
+//! a retry) waits until the restart is done and is served then, in arrival
+//! order; what reads the state (`which_children`, `inspect`, ...) is
+//! answered at once. An exit signal from its parent cuts the restart short:
+//! the child being stopped is waited for, then every running child stops in
+//! reverse start order (a child still starting included) and the supervisor
+//! terminates. If the supervisor is killed meanwhile, nothing is left
+//! behind: a child asked to stop has its kill armed on the timer thread
+//! before it is unlinked, and every child spawned is in the supervisor's
+//! subtree from its spawn on.
 
-use std::ops::Range;
+use ferrotp::{ActorId, Context, Down, ExitReason, StartAck};
 
-use ferrotp::{Context, ExitReason};
-
+use super::starting::Deferred;
 use super::SupervisorActor;
 use crate::children::Child;
 use crate::lifecycle::{clean_end, spawn_spec, Ack, Stopper};
 use crate::spec::{Restart, Strategy};
+use crate::stopping::{Parts, Stopping};
 
 /// Sent by a supervisor to itself after a child failed to start during a
 /// restart, so that other requests are served before it tries again.
-pub(super) struct RetryRestart(String);
+pub(super) struct RetryRestart(pub(super) String);
+
+/// A restart under way: its stop phase, then its start phase.
+pub(super) struct Restarting {
+    /// The restart's number within the window, for reports.
+    count: usize,
+    /// The siblings being stopped, last started first (`one_for_all`,
+    /// `rest_for_one`); `None` once they all are gone.
+    stopping: Option<Stopping>,
+    /// The next position to start, and one past the last.
+    next: usize,
+    end: usize,
+    /// The child spawned last and its position, until its acknowledgement.
+    pending: Option<(usize, ActorId)>,
+    /// What came meanwhile, served in arrival order once the restart is done.
+    deferred: Vec<Deferred>,
+}
+
+impl Restarting {
+    /// Keeps `deferred` for when the restart is done.
+    pub(super) fn defer(&mut self, deferred: Deferred) {
+        self.deferred.push(deferred);
+    }
+
+    /// The stop phase, if the restart is in it (for a shutdown that cuts
+    /// the restart short, or the supervisor's `stopped` hook).
+    pub(super) fn into_stopping(self) -> Option<Stopping> {
+        self.stopping
+    }
+}
 
 impl SupervisorActor {
     /// Restarts child `i` (and the siblings its strategy says), counting one
@@ -41,57 +100,138 @@ impl SupervisorActor {
             }
         };
         // Stopping drops temporary siblings, leaving their slots empty, so
-        // positions stay valid.
-        let first = match self.strategy {
-            Strategy::OneForOne => {
-                self.start_range(ctx, i..i + 1, count);
-                return;
-            }
-            Strategy::OneForAll => 0,
-            Strategy::RestForOne => i,
+        // positions stay valid until the restart is done.
+        let (first, stopping) = match self.strategy {
+            Strategy::OneForOne => (i, None),
+            Strategy::OneForAll => (0, Some(Stopping::siblings(&self.children, 0))),
+            Strategy::RestForOne => (i, Some(Stopping::siblings(&self.children, i))),
         };
-        self.stop_from(ctx, first);
-        let end = self.children.end();
-        self.start_range(ctx, first..end, count);
+        let end = match self.strategy {
+            Strategy::OneForOne => i + 1,
+            Strategy::OneForAll | Strategy::RestForOne => self.children.end(),
+        };
+        self.restarting = Some(Restarting {
+            count,
+            stopping,
+            next: first,
+            end,
+            pending: None,
+            deferred: Vec::new(),
+        });
+        self.step_restart(ctx, None);
     }
 
-    /// Starts the children in `range` that are not running, in order. On a
-    /// failure, the rest stay stopped and the failed child is retried later
-    /// (a retry is a restart: it counts).
-    fn start_range(&mut self, ctx: &mut Context<Self>, range: Range<usize>, count: usize) {
-        for j in range {
+    /// Goes on with the restart: in its stop phase, asks the next sibling
+    /// or, after `down`, notes that end; then starts the next child.
+    pub(super) fn step_restart(&mut self, ctx: &mut Context<Self>, down: Option<Down>) {
+        let Some(restarting) = self.restarting.as_mut() else {
+            return;
+        };
+        if let Some(stopping) = restarting.stopping.as_mut() {
+            let parts = Parts {
+                children: &mut self.children,
+                subtree: &self.subtree,
+                reporter: &self.reporter,
+            };
+            let done = match down {
+                Some(down) => stopping.on_down(down, ctx, parts),
+                None => stopping.next(ctx, parts),
+            };
+            if !done {
+                return;
+            }
+            restarting.stopping = None;
+        } else if down.is_some() {
+            // Not ours: the stop phase is over.
+            return;
+        }
+        self.start_next_restarted(ctx);
+    }
+
+    /// Spawns the next child of the range that is not running, or, with
+    /// none left, ends the restart.
+    fn start_next_restarted(&mut self, ctx: &mut Context<Self>) {
+        let Some(restarting) = self.restarting.as_mut() else {
+            return;
+        };
+        while restarting.next < restarting.end {
+            let j = restarting.next;
+            restarting.next += 1;
             let Some(child) = self.children.get(j) else {
                 continue;
             };
             if child.actor().is_some() {
                 continue;
             }
-            let spec = &child.spec;
-            let started = spawn_spec(ctx, &self.subtree, spec, Ack::Await);
-            match started {
+            match spawn_spec(ctx, &self.subtree, &child.spec, Ack::Notify) {
                 Ok(actor) => {
-                    self.reporter
-                        .child_restarted(&spec.id, child.last, actor.id(), count);
-                    let id = actor.id();
+                    restarting.pending = Some((j, actor.id()));
+                    // Among the children already: a shutdown from here on
+                    // stops it too.
                     self.children.set_actor(j, Some(actor));
-                    let child = self.child_mut(j);
-                    child.last = Some(id);
-                    child.restarting = false;
-                    child.restarts += 1;
                 }
-                Err(reason) => {
-                    self.reporter.restart_failed(&spec.id, &reason, count);
-                    let child = self.child_mut(j);
-                    child.restarting = true;
-                    ctx.send(ctx.myself(), RetryRestart(child.spec.id.clone()));
-                    return;
-                }
+                Err(reason) => self.restart_failed(ctx, j, reason),
+            }
+            return;
+        }
+        self.end_restart(ctx);
+    }
+
+    /// A restarted child's acknowledgement: the next child, or the restart
+    /// stops there and is retried. `false` if no restart waited for it.
+    pub(super) fn on_restart_ack(&mut self, ack: &StartAck, ctx: &mut Context<Self>) -> bool {
+        let Some(restarting) = self.restarting.as_mut() else {
+            return false;
+        };
+        let Some((j, actor)) = restarting.pending.filter(|&(_, a)| a == ack.actor) else {
+            return false;
+        };
+        restarting.pending = None;
+        let count = restarting.count;
+        match &ack.outcome {
+            Ok(()) => {
+                let child = self.child_mut(j);
+                child.restarting = false;
+                child.restarts += 1;
+                let last = child.last.replace(actor);
+                let id = child.spec.id.clone();
+                self.reporter.child_restarted(&id, last, actor, count);
+                self.start_next_restarted(ctx);
+            }
+            Err(reason) => {
+                self.children.set_actor(j, None);
+                self.subtree.child_ended(actor);
+                self.restart_failed(ctx, j, reason.clone());
             }
         }
+        true
+    }
+
+    /// Child `j` did not start: the rest of the range stays stopped, and
+    /// the child is retried once what waited has been served.
+    fn restart_failed(&mut self, ctx: &mut Context<Self>, j: usize, reason: ExitReason) {
+        let count = self.restarting.as_ref().map_or(0, |r| r.count);
+        let child = self.child_mut(j);
+        child.restarting = true;
+        let id = child.spec.id.clone();
+        self.reporter.restart_failed(&id, &reason, count);
+        ctx.send(ctx.myself(), RetryRestart(id));
+        self.end_restart(ctx);
+    }
+
+    /// The restart is done: what waited is served, in arrival order (a
+    /// restart it begins keeps the rest waiting in turn).
+    fn end_restart(&mut self, ctx: &mut Context<Self>) {
+        let Some(restarting) = self.restarting.take() else {
+            return;
+        };
+        self.compact();
+        self.replay(restarting.deferred, ctx);
     }
 
     /// Stops the running children from `from` on, in reverse start order,
-    /// and drops the temporary ones among them (they are never restarted).
+    /// blocking, and drops the temporary ones among them (they are never
+    /// restarted): for the `stopped` hook, which cannot wait for messages.
     pub(super) fn stop_from(&mut self, ctx: &Context<Self>, from: usize) {
         let mut stopper = Stopper::new(ctx.system());
         for i in self.children.positions_rev(from) {
@@ -112,6 +252,10 @@ impl SupervisorActor {
 
     pub(super) fn on_retry(&mut self, RetryRestart(id): RetryRestart, ctx: &mut Context<Self>) {
         if ctx.sender() != Some(ctx.myself()) || self.stopping.is_some() {
+            return;
+        }
+        if let Some(restarting) = self.restarting.as_mut() {
+            restarting.defer(Deferred::Retry(id));
             return;
         }
         // Still waiting for it? (It may have been terminated or deleted meanwhile.)

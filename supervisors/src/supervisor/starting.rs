@@ -29,7 +29,8 @@ use std::mem;
 
 use ferrotp::{ActorId, ActorRef, Context, ExitReason, StartAck, Stopped};
 
-use super::requests::Request;
+use super::requests::{Read, Request};
+use super::restart::RetryRestart;
 use super::SupervisorActor;
 use crate::children::Child;
 use crate::error::SupervisorError;
@@ -55,6 +56,10 @@ pub(super) enum Deferred {
     Request(Request, Option<ActorRef>),
     /// A `Stop`, and its sender.
     Stop(Option<ActorRef>),
+    /// A retry of a restart that failed (see [`restart`](super::restart)).
+    Retry(String),
+    /// A read during a restart, and whom to answer.
+    Read(Read, Option<ActorRef>),
 }
 
 impl Starting {
@@ -68,15 +73,34 @@ impl Starting {
 }
 
 impl SupervisorActor {
-    /// Keeps `deferred` for when the start is done; gives it back if no
-    /// start is under way.
+    /// Keeps `deferred` for when the start (or the restart) under way is
+    /// done; gives it back if none is.
     pub(super) fn defer(&mut self, deferred: Deferred) -> Option<Deferred> {
-        match self.starting.as_mut() {
-            Some(starting) => {
-                starting.deferred.push(deferred);
-                None
+        if let Some(starting) = self.starting.as_mut() {
+            starting.deferred.push(deferred);
+            None
+        } else if let Some(restarting) = self.restarting.as_mut() {
+            restarting.defer(deferred);
+            None
+        } else {
+            Some(deferred)
+        }
+    }
+
+    /// Serves what waited for a start or a restart, in arrival order; if
+    /// one of them begins a restart, the rest wait for that one in turn.
+    pub(super) fn replay(&mut self, deferred: Vec<Deferred>, ctx: &mut Context<Self>) {
+        for deferred in deferred {
+            let Some(deferred) = self.defer(deferred) else {
+                continue;
+            };
+            match deferred {
+                Deferred::Exit(stopped) => self.on_stopped(stopped, ctx),
+                Deferred::Request(request, sender) => self.serve(request, sender.as_ref(), ctx),
+                Deferred::Stop(stopper) => self.stop_asked(stopper.as_ref(), ctx),
+                Deferred::Retry(id) => self.on_retry(RetryRestart(id), ctx),
+                Deferred::Read(read, sender) => self.serve_read(read, sender.as_ref(), ctx),
             }
-            None => Some(deferred),
         }
     }
 
@@ -110,6 +134,9 @@ impl SupervisorActor {
 
     /// A child's acknowledgement: the next child, or the start fails.
     pub(super) fn on_start_ack(&mut self, ack: StartAck, ctx: &mut Context<Self>) {
+        if self.on_restart_ack(&ack, ctx) {
+            return;
+        }
         let Some(starting) = self.starting.as_mut() else {
             return;
         };
@@ -149,13 +176,7 @@ impl SupervisorActor {
             let _ = reply.send(Ok(ctx.system().clone()));
         }
         ctx.ack_started();
-        for deferred in starting.deferred {
-            match deferred {
-                Deferred::Exit(stopped) => self.on_stopped(stopped, ctx),
-                Deferred::Request(request, sender) => self.serve(request, sender.as_ref(), ctx),
-                Deferred::Stop(stopper) => self.stop_asked(stopper.as_ref(), ctx),
-            }
-        }
+        self.replay(starting.deferred, ctx);
     }
 
     /// Child `id` did not start: the supervisor stops the children it
