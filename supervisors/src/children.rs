@@ -31,6 +31,17 @@ pub(crate) struct Child {
 
 impl Child {
     /// A child just started as `actor`.
+    /// A child not running yet (its start is under way).
+    pub fn not_started(spec: ChildSpec) -> Self {
+        Child {
+            spec,
+            last: None,
+            actor: None,
+            restarting: false,
+            restarts: 0,
+        }
+    }
+
     pub fn started(spec: ChildSpec, actor: ActorRef) -> Self {
         Child {
             spec,

@@ -8,7 +8,7 @@ use super::SupervisorActor;
 use crate::children::Child;
 use crate::error::SupervisorError;
 use crate::inspect::{page, Inspect, SupervisorSnapshot};
-use crate::lifecycle::{clean_end, spawn_spec, Ack, Stopper};
+use crate::lifecycle::{clean_end, Stopper};
 use crate::protocol::{
     ChildCount, ChildInfo, CountChildren, DeleteChild, Describe, RestartChild, StartChild, Summary,
     TerminateChild, WhichChildren,
@@ -93,23 +93,34 @@ impl SupervisorActor {
     }
 
     /// Serves `request` and answers `to` (while shutting down: no answer).
-    pub(super) fn serve(&mut self, request: Request, to: Option<&ActorRef>, ctx: &Context<Self>) {
+    /// A child's start is served from the mailbox: answered once it has
+    /// started (see [`restart`](super::restart)).
+    pub(super) fn serve(
+        &mut self,
+        request: Request,
+        to: Option<&ActorRef>,
+        ctx: &mut Context<Self>,
+    ) {
         if self.shutting_down(request.name()) {
             return;
         }
         match request {
             Request::Start(spec) => {
-                let result = self.add_child(spec, ctx);
-                answer(ctx, to, result);
+                if let Err(error) = self.add_child(spec) {
+                    answer(ctx, to, Err::<ActorRef, _>(error));
+                    return;
+                }
+                let i = self.children.end() - 1;
+                self.start_for(ctx, i, to.cloned(), true);
             }
             Request::Terminate(id) => {
                 let result = self.terminate_child(id, ctx);
                 answer(ctx, to, result);
             }
-            Request::Restart(id) => {
-                let result = self.restart_child(id, ctx);
-                answer(ctx, to, result);
-            }
+            Request::Restart(id) => match self.restartable(id) {
+                Ok(i) => self.start_for(ctx, i, to.cloned(), false),
+                Err(error) => answer(ctx, to, Err::<ActorRef, _>(error)),
+            },
             Request::Delete(id) => {
                 let result = self.delete_child(id);
                 answer(ctx, to, result);
@@ -204,29 +215,14 @@ impl SupervisorActor {
         }
     }
 
-    fn add_child(
-        &mut self,
-        spec: ChildSpec,
-        ctx: &Context<Self>,
-    ) -> Result<ActorRef, SupervisorError> {
+    /// Adds `spec` as a child not running yet, if it is valid and new.
+    fn add_child(&mut self, spec: ChildSpec) -> Result<(), SupervisorError> {
         spec.validate()?;
         if self.children.position(&spec.id).is_some() {
             return Err(SupervisorError::DuplicateChildId(spec.id));
         }
-        match spawn_spec(ctx, &self.subtree, &spec, Ack::Await) {
-            Ok(actor) => {
-                self.reporter.child_started(&spec.id, actor.id());
-                self.children.push(Child::started(spec, actor.clone()));
-                Ok(actor)
-            }
-            Err(reason) => {
-                self.reporter.start_failed(&spec.id, &reason);
-                Err(SupervisorError::StartFailed {
-                    id: spec.id,
-                    reason,
-                })
-            }
-        }
+        self.children.push(Child::not_started(spec));
+        Ok(())
     }
 
     fn terminate_child(&mut self, id: String, ctx: &Context<Self>) -> Result<(), SupervisorError> {
@@ -251,11 +247,8 @@ impl SupervisorActor {
         }
     }
 
-    fn restart_child(
-        &mut self,
-        id: String,
-        ctx: &Context<Self>,
-    ) -> Result<ActorRef, SupervisorError> {
+    /// The position of child `id`, if `restart_child` may start it.
+    fn restartable(&self, id: String) -> Result<usize, SupervisorError> {
         let found = self.children.position(&id).and_then(|i| {
             let child = self.children.get(i)?;
             Some((i, child.restarting, child.actor().is_some()))
@@ -264,21 +257,7 @@ impl SupervisorActor {
             None => Err(SupervisorError::NoSuchChild(id)),
             Some((_, true, _)) => Err(SupervisorError::ChildRestarting(id)),
             Some((_, _, true)) => Err(SupervisorError::ChildRunning(id)),
-            Some((i, _, _)) => {
-                let spec = &self.children.get(i).expect("found above").spec;
-                match spawn_spec(ctx, &self.subtree, spec, Ack::Await) {
-                    Ok(actor) => {
-                        self.reporter.child_started(&id, actor.id());
-                        self.child_mut(i).last = Some(actor.id());
-                        self.children.set_actor(i, Some(actor.clone()));
-                        Ok(actor)
-                    }
-                    Err(reason) => {
-                        self.reporter.start_failed(&id, &reason);
-                        Err(SupervisorError::StartFailed { id, reason })
-                    }
-                }
-            }
+            Some((i, _, _)) => Ok(i),
         }
     }
 
@@ -302,7 +281,11 @@ impl SupervisorActor {
 
 /// Answers the sender of a request served now or later (a request sent
 /// without a sender cannot be answered: its answer is dropped).
-fn answer<M: Send + 'static>(ctx: &Context<SupervisorActor>, to: Option<&ActorRef>, msg: M) {
+pub(super) fn answer<M: Send + 'static>(
+    ctx: &Context<SupervisorActor>,
+    to: Option<&ActorRef>,
+    msg: M,
+) {
     match to {
         Some(to) => ctx.send(to, msg),
         None => tracing::debug!(

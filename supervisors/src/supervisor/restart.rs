@@ -31,11 +31,13 @@
 //! before it is unlinked, and every child spawned is in the supervisor's
 //! subtree from its spawn on.
 
-use ferrotp::{ActorId, Context, Down, ExitReason, StartAck};
+use ferrotp::{ActorId, ActorRef, Context, Down, ExitReason, StartAck};
 
+use super::requests::answer;
 use super::starting::Deferred;
 use super::SupervisorActor;
 use crate::children::Child;
+use crate::error::SupervisorError;
 use crate::lifecycle::{clean_end, spawn_spec, Ack, Stopper};
 use crate::spec::{Restart, Strategy};
 use crate::stopping::{Parts, Stopping};
@@ -44,10 +46,10 @@ use crate::stopping::{Parts, Stopping};
 /// restart, so that other requests are served before it tries again.
 pub(super) struct RetryRestart(pub(super) String);
 
-/// A restart under way: its stop phase, then its start phase.
+/// A restart under way (its stop phase, then its start phase), or the
+/// start of one child a handle asked for.
 pub(super) struct Restarting {
-    /// The restart's number within the window, for reports.
-    count: usize,
+    job: Job,
     /// The siblings being stopped, last started first (`one_for_all`,
     /// `rest_for_one`); `None` once they all are gone.
     stopping: Option<Stopping>,
@@ -58,6 +60,16 @@ pub(super) struct Restarting {
     pending: Option<(usize, ActorId)>,
     /// What came meanwhile, served in arrival order once the restart is done.
     deferred: Vec<Deferred>,
+}
+
+/// Why children are being started, and what the end of each start does.
+enum Job {
+    /// A restart, the `count`th within the window (for reports).
+    Restart { count: usize },
+    /// A handle's `start_child` (`added`: the child is new, and leaves
+    /// again if it fails to start) or `restart_child`, answered to `to`
+    /// once the child has started or failed to.
+    Start { to: Option<ActorRef>, added: bool },
 }
 
 impl Restarting {
@@ -111,7 +123,7 @@ impl SupervisorActor {
             Strategy::OneForAll | Strategy::RestForOne => self.children.end(),
         };
         self.restarting = Some(Restarting {
-            count,
+            job: Job::Restart { count },
             stopping,
             next: first,
             end,
@@ -170,7 +182,7 @@ impl SupervisorActor {
                     // stops it too.
                     self.children.set_actor(j, Some(actor));
                 }
-                Err(reason) => self.restart_failed(ctx, j, reason),
+                Err(reason) => self.start_failed_in_run(ctx, j, reason),
             }
             return;
         }
@@ -187,36 +199,86 @@ impl SupervisorActor {
             return false;
         };
         restarting.pending = None;
-        let count = restarting.count;
         match &ack.outcome {
             Ok(()) => {
-                let child = self.child_mut(j);
+                let child = self.children.get_mut(j).expect("a position held");
                 child.restarting = false;
-                child.restarts += 1;
                 let last = child.last.replace(actor);
                 let id = child.spec.id.clone();
-                self.reporter.child_restarted(&id, last, actor, count);
+                match &restarting.job {
+                    Job::Restart { count } => {
+                        if let Some(child) = self.children.get_mut(j) {
+                            child.restarts += 1;
+                        }
+                        self.reporter.child_restarted(&id, last, actor, *count);
+                    }
+                    Job::Start { to, .. } => {
+                        self.reporter.child_started(&id, actor);
+                        let started = self.children.get(j).and_then(Child::actor).cloned();
+                        let started = started.ok_or(SupervisorError::NoSuchChild(id));
+                        answer(ctx, to.as_ref(), started);
+                    }
+                }
                 self.start_next_restarted(ctx);
             }
             Err(reason) => {
                 self.children.set_actor(j, None);
                 self.subtree.child_ended(actor);
-                self.restart_failed(ctx, j, reason.clone());
+                self.start_failed_in_run(ctx, j, reason.clone());
             }
         }
         true
     }
 
-    /// Child `j` did not start: the rest of the range stays stopped, and
-    /// the child is retried once what waited has been served.
-    fn restart_failed(&mut self, ctx: &mut Context<Self>, j: usize, reason: ExitReason) {
-        let count = self.restarting.as_ref().map_or(0, |r| r.count);
-        let child = self.child_mut(j);
-        child.restarting = true;
+    /// Child `j` did not start. In a restart, the rest of the range stays
+    /// stopped and the child is retried once what waited has been served;
+    /// a handle's start is answered with the error (a child it added
+    /// leaves again, as in OTP).
+    fn start_failed_in_run(&mut self, ctx: &mut Context<Self>, j: usize, reason: ExitReason) {
+        let Some(restarting) = self.restarting.as_ref() else {
+            return;
+        };
+        let child = self.children.get_mut(j).expect("a position held");
         let id = child.spec.id.clone();
-        self.reporter.restart_failed(&id, &reason, count);
-        ctx.send(ctx.myself(), RetryRestart(id));
+        match &restarting.job {
+            Job::Restart { count } => {
+                child.restarting = true;
+                self.reporter.restart_failed(&id, &reason, *count);
+                ctx.send(ctx.myself(), RetryRestart(id));
+            }
+            Job::Start { to, added } => {
+                self.reporter.start_failed(&id, &reason);
+                if *added {
+                    self.children.remove(j);
+                }
+                answer(
+                    ctx,
+                    to.as_ref(),
+                    Err::<ActorRef, _>(SupervisorError::StartFailed { id, reason }),
+                );
+            }
+        }
         self.end_restart(ctx);
+    }
+
+    /// Starts child `i` for a handle (`start_child`: `added`, or
+    /// `restart_child`) from the mailbox; `to` hears the outcome.
+    pub(super) fn start_for(
+        &mut self,
+        ctx: &mut Context<Self>,
+        i: usize,
+        to: Option<ActorRef>,
+        added: bool,
+    ) {
+        self.restarting = Some(Restarting {
+            job: Job::Start { to, added },
+            stopping: None,
+            next: i,
+            end: i + 1,
+            pending: None,
+            deferred: Vec::new(),
+        });
+        self.start_next_restarted(ctx);
     }
 
     /// The restart is done: what waited is served, in arrival order (a
