@@ -79,6 +79,15 @@ impl Stopping {
         }
     }
 
+    /// The stop of one child (a handle's `terminate_child`).
+    pub fn one(child: ActorRef) -> Self {
+        Stopping {
+            reason: ExitReason::Shutdown,
+            queue: vec![child],
+            current: None,
+        }
+    }
+
     /// A restart's stop phase cut short by the supervisor's own shutdown:
     /// the child being stopped is waited for as before, then every running
     /// child goes, in reverse start order, and the supervisor terminates

@@ -1,6 +1,8 @@
 //! A static supervisor answering its handles: what it runs, and changes
 //! to its children (`start_child`, `terminate_child`, ...).
 
+use std::ops::Range;
+
 use ferrotp::{ActorRef, Context};
 
 use super::starting::Deferred;
@@ -8,12 +10,11 @@ use super::SupervisorActor;
 use crate::children::Child;
 use crate::error::SupervisorError;
 use crate::inspect::{page, Inspect, SupervisorSnapshot};
-use crate::lifecycle::{clean_end, Stopper};
 use crate::protocol::{
     ChildCount, ChildInfo, CountChildren, DeleteChild, Describe, RestartChild, StartChild, Summary,
     TerminateChild, WhichChildren,
 };
-use crate::spec::{ChildKind, ChildSpec, Restart};
+use crate::spec::{ChildKind, ChildSpec};
 
 /// A request that changes the children: served in turn, never during the
 /// supervisor's start (see [`starting`](super::starting)).
@@ -30,6 +31,7 @@ pub(super) enum Read {
     WhichChildren,
     CountChildren,
     Describe,
+    Inspect(Range<usize>),
 }
 
 impl Read {
@@ -38,6 +40,7 @@ impl Read {
             Read::WhichChildren => "WhichChildren",
             Read::CountChildren => "CountChildren",
             Read::Describe => "Describe",
+            Read::Inspect(_) => "Inspect",
         }
     }
 }
@@ -113,10 +116,10 @@ impl SupervisorActor {
                 let i = self.children.end() - 1;
                 self.start_for(ctx, i, to.cloned(), true);
             }
-            Request::Terminate(id) => {
-                let result = self.terminate_child(id, ctx);
-                answer(ctx, to, result);
-            }
+            Request::Terminate(id) => match self.children.position(&id) {
+                Some(i) => self.terminate_for(ctx, i, to.cloned()),
+                None => answer(ctx, to, Err::<(), _>(SupervisorError::NoSuchChild(id))),
+            },
             Request::Restart(id) => match self.restartable(id) {
                 Ok(i) => self.start_for(ctx, i, to.cloned(), false),
                 Err(error) => answer(ctx, to, Err::<ActorRef, _>(error)),
@@ -140,9 +143,10 @@ impl SupervisorActor {
         self.read(Read::Describe, ctx);
     }
 
-    /// Answers a read now, or, during a restart, once it is done: as OTP's
-    /// supervisor, busy restarting, a caller sees the state after it. (During
-    /// the start, what has started so far is answered at once.)
+    /// Answers a read now, or, during a restart (or a child's start or stop
+    /// for a handle), once it is done: as OTP's supervisor, busy
+    /// restarting, a caller sees the state after it. (During the start,
+    /// what has started so far is answered at once.)
     fn read(&mut self, read: Read, ctx: &mut Context<Self>) {
         let sender = ctx.sender().cloned();
         if self.restarting.is_some() {
@@ -154,10 +158,15 @@ impl SupervisorActor {
 
     /// Answers `read` to `to` (while shutting down: no answer).
     pub(super) fn serve_read(&mut self, read: Read, to: Option<&ActorRef>, ctx: &Context<Self>) {
-        if self.shutting_down(read.name()) {
+        // Tools inspect a supervisor even while it shuts down.
+        if !matches!(read, Read::Inspect(_)) && self.shutting_down(read.name()) {
             return;
         }
         match read {
+            Read::Inspect(range) => {
+                let snapshot = self.snapshot(range, ctx);
+                answer(ctx, to, snapshot);
+            }
             Read::WhichChildren => {
                 let infos: Vec<ChildInfo> = self.children.iter().map(Child::info).collect();
                 answer(ctx, to, infos);
@@ -183,7 +192,11 @@ impl SupervisorActor {
     }
 
     pub(super) fn inspect(&mut self, Inspect(range): Inspect, ctx: &mut Context<Self>) {
-        let snapshot = SupervisorSnapshot {
+        self.read(Read::Inspect(range), ctx);
+    }
+
+    fn snapshot(&mut self, range: Range<usize>, ctx: &Context<Self>) -> SupervisorSnapshot {
+        SupervisorSnapshot {
             id: ctx.myself().id(),
             name: self.reporter.name.clone(),
             strategy: self.strategy.to_string(),
@@ -193,8 +206,7 @@ impl SupervisorActor {
             child_count: self.children.iter().count(),
             total_restarts: self.children.iter().map(|c| u64::from(c.restarts)).sum(),
             children: page(self.children.iter().map(Child::info), range),
-        };
-        ctx.reply(snapshot);
+        }
     }
 
     fn summary(&mut self, ctx: &Context<Self>) -> Summary {
@@ -223,28 +235,6 @@ impl SupervisorActor {
         }
         self.children.push(Child::not_started(spec));
         Ok(())
-    }
-
-    fn terminate_child(&mut self, id: String, ctx: &Context<Self>) -> Result<(), SupervisorError> {
-        match self.children.position(&id) {
-            None => Err(SupervisorError::NoSuchChild(id)),
-            Some(i) => {
-                // A pending retry finds the child no longer restarting.
-                self.child_mut(i).restarting = false;
-                let child = self.children.get(i).expect("found above");
-                let (how, policy) = (child.spec.shutdown, child.spec.restart);
-                if let Some(actor) = self.children.set_actor(i, None) {
-                    let reason = Stopper::new(ctx.system()).stop(ctx, &self.subtree, &actor, how);
-                    let clean = clean_end(how, policy, &reason);
-                    self.reporter.child_stopped(&id, actor.id(), &reason, clean);
-                }
-                if policy == Restart::Temporary {
-                    self.children.remove(i);
-                    self.children.compact();
-                }
-                Ok(())
-            }
-        }
     }
 
     /// The position of child `id`, if `restart_child` may start it.

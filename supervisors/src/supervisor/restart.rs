@@ -70,6 +70,9 @@ enum Job {
     /// again if it fails to start) or `restart_child`, answered to `to`
     /// once the child has started or failed to.
     Start { to: Option<ActorRef>, added: bool },
+    /// A handle's `terminate_child`, answered to `to` once the child is
+    /// gone.
+    Terminate { to: Option<ActorRef> },
 }
 
 impl Restarting {
@@ -212,6 +215,7 @@ impl SupervisorActor {
                         }
                         self.reporter.child_restarted(&id, last, actor, *count);
                     }
+                    Job::Terminate { .. } => {}
                     Job::Start { to, .. } => {
                         self.reporter.child_started(&id, actor);
                         let started = self.children.get(j).and_then(Child::actor).cloned();
@@ -246,6 +250,7 @@ impl SupervisorActor {
                 self.reporter.restart_failed(&id, &reason, *count);
                 ctx.send(ctx.myself(), RetryRestart(id));
             }
+            Job::Terminate { .. } => {}
             Job::Start { to, added } => {
                 self.reporter.start_failed(&id, &reason);
                 if *added {
@@ -288,7 +293,44 @@ impl SupervisorActor {
             return;
         };
         self.compact();
+        if let Job::Terminate { to } = &restarting.job {
+            answer(ctx, to.as_ref(), Ok::<(), SupervisorError>(()));
+        }
         self.replay(restarting.deferred, ctx);
+    }
+
+    /// Stops child `i` for a handle's `terminate_child` from the mailbox
+    /// (its `Down` comes as a message); `to` hears `Ok` once it is gone. A
+    /// temporary child leaves the children.
+    pub(super) fn terminate_for(
+        &mut self,
+        ctx: &mut Context<Self>,
+        i: usize,
+        to: Option<ActorRef>,
+    ) {
+        // A pending retry finds the child no longer restarting.
+        let child = self.child_mut(i);
+        child.restarting = false;
+        let running = child.actor().cloned();
+        let temporary = child.spec.restart == Restart::Temporary;
+        let Some(actor) = running else {
+            if temporary {
+                self.children.remove(i);
+                self.compact();
+            }
+            answer(ctx, to.as_ref(), Ok::<(), SupervisorError>(()));
+            return;
+        };
+        let end = self.children.end();
+        self.restarting = Some(Restarting {
+            job: Job::Terminate { to },
+            stopping: Some(Stopping::one(actor)),
+            next: end,
+            end,
+            pending: None,
+            deferred: Vec::new(),
+        });
+        self.step_restart(ctx, None);
     }
 
     /// Stops the running children from `from` on, in reverse start order,
