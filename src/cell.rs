@@ -152,10 +152,9 @@ impl<A: Actor> ActorCell<A> {
     #[inline]
     fn on_known(&mut self, envelope: Envelope, at: usize) -> Flow {
         #[cfg(feature = "testkit")]
-        let envelope = match self.injected_fault(envelope) {
-            Ok(envelope) => envelope,
-            Err(flow) => return flow,
-        };
+        if self.core().fault_due() {
+            return self.inject_fault(envelope);
+        }
         let Envelope {
             payload, sender, ..
         } = envelope;
@@ -169,10 +168,9 @@ impl<A: Actor> ActorCell<A> {
     /// (remembered in `last`, if given), or the fallback.
     fn on_message(&mut self, envelope: Envelope, last: Option<&mut LastHandler>) -> Flow {
         #[cfg(feature = "testkit")]
-        let envelope = match self.injected_fault(envelope) {
-            Ok(envelope) => envelope,
-            Err(flow) => return flow,
-        };
+        if self.core().fault_due() {
+            return self.inject_fault(envelope);
+        }
         let Envelope {
             payload,
             type_name,
@@ -198,18 +196,15 @@ impl<A: Actor> ActorCell<A> {
         self.after_handler(outcome)
     }
 
-    /// An injected fault comes first, whatever the message (`Stop` too):
-    /// the envelope back if none is due.
+    /// An injected fault is due: it comes first, whatever the message
+    /// (`Stop` too).
     #[cfg(feature = "testkit")]
-    #[inline]
-    fn injected_fault(&mut self, envelope: Envelope) -> Result<Envelope, Flow> {
-        if !self.core().fault_due() {
-            return Ok(envelope);
-        }
+    #[cold]
+    fn inject_fault(&mut self, envelope: Envelope) -> Flow {
         crate::panic::discard(envelope, self.core().id);
-        Err(self.terminate(ExitReason::Panic(
+        self.terminate(ExitReason::Panic(
             crate::testkit::INJECTED_PANIC.to_string(),
-        )))
+        ))
     }
 
     /// After a handler: the actor goes on, unless it was killed meanwhile,

@@ -23,6 +23,7 @@ pub(crate) fn payload_text(payload: &(dyn Any + Send)) -> String {
 }
 
 /// Runs `f`, catching a panic and returning its text.
+#[inline]
 pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let was = IN_ACTOR_CODE.with(|c| c.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
