@@ -94,14 +94,10 @@ impl<A: Actor> ActorCell<A> {
         }
     }
 
-    /// Handles one piece of mail.
-    pub fn handle(&mut self, mail: Mail) -> Flow {
-        self.handle_after(mail, &mut LastHandler::default())
-    }
-
-    /// Handles one piece of mail that follows the one `last` remembers.
+    /// Handles one piece of mail; `last` remembers the handler of the
+    /// previous message (the driver keeps it from one piece to the next).
     #[inline]
-    pub fn handle_after(&mut self, mail: Mail, last: &mut LastHandler) -> Flow {
+    pub fn handle(&mut self, mail: Mail, last: &mut LastHandler) -> Flow {
         if self.core().is_dead() {
             crate::panic::discard(mail, self.core().id);
             return self.abandon();
@@ -155,9 +151,7 @@ impl<A: Actor> ActorCell<A> {
         if self.core().fault_due() {
             return self.inject_fault(envelope);
         }
-        let Envelope {
-            payload, sender, ..
-        } = envelope;
+        let Envelope { payload, sender } = envelope;
         self.ctx.sender = sender;
         let outcome = self.run_at(at, payload);
         self.ctx.sender = None;
@@ -171,11 +165,7 @@ impl<A: Actor> ActorCell<A> {
         if self.core().fault_due() {
             return self.inject_fault(envelope);
         }
-        let Envelope {
-            payload,
-            type_name,
-            sender,
-        } = envelope;
+        let Envelope { payload, sender } = envelope;
         // Looked up once: through the payload's table, it is a call.
         let type_id = payload.type_id();
         if type_id == TypeId::of::<Stop>() && !self.handlers.handles_type(TypeId::of::<Stop>()) {
@@ -190,7 +180,7 @@ impl<A: Actor> ActorCell<A> {
                 }
                 self.run_at(at, payload)
             }
-            None => self.run_handler(payload, type_id, type_name),
+            None => self.run_handler(payload, type_id),
         };
         self.ctx.sender = None;
         self.after_handler(outcome)
@@ -239,15 +229,11 @@ impl<A: Actor> ActorCell<A> {
 
     /// Runs the fallback for a payload no handler takes, or drops it as a
     /// dead letter.
-    fn run_handler(
-        &mut self,
-        payload: Payload,
-        type_id: TypeId,
-        type_name: &'static str,
-    ) -> Result<(), ExitReason> {
+    fn run_handler(&mut self, payload: Payload, type_id: TypeId) -> Result<(), ExitReason> {
         let Some(state) = self.state.as_mut() else {
             return Ok(());
         };
+        let type_name = payload.type_name();
         let handlers = &self.handlers;
         let ctx = &mut self.ctx;
         // A message no handler takes is dropped here, inside the guard: it

@@ -23,6 +23,10 @@ const fn fits<M>() -> bool {
 /// What a payload knows about the type it holds.
 struct VTable {
     type_id: fn() -> TypeId,
+    /// The type's name, asked for only to name a message (in a dead letter,
+    /// a report): here rather than in every envelope, which it would make
+    /// two words longer to move at every step.
+    type_name: fn() -> &'static str,
     /// Drops the value in the slot.
     drop: unsafe fn(*mut Slot),
     /// Moves the value out of the slot into a `Box<dyn Any>`.
@@ -35,6 +39,7 @@ struct Table<M>(PhantomData<M>);
 impl<M: Send + 'static> Table<M> {
     const VTABLE: VTable = VTable {
         type_id: TypeId::of::<M>,
+        type_name: std::any::type_name::<M>,
         drop: drop_value::<M>,
         into_box: into_box::<M>,
     };
@@ -105,6 +110,17 @@ impl Payload {
     #[inline]
     pub fn is<M: 'static>(&self) -> bool {
         self.type_id() == TypeId::of::<M>()
+    }
+
+    /// The name of the value's type, as `std::any::type_name` gives it.
+    pub fn type_name(&self) -> &'static str {
+        (self.vtable.type_name)()
+    }
+
+    /// What gives the name of the value's type, to call only if needed.
+    #[inline]
+    pub fn type_namer(&self) -> fn() -> &'static str {
+        self.vtable.type_name
     }
 
     /// The key of the value's type (see [`TypeKey`]).

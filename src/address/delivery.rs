@@ -80,7 +80,7 @@ impl Core {
     /// sender's thread, which must not pay for the payload's `Drop`
     /// panicking: the message never reached anyone.
     pub(crate) fn refuse(&self, envelope: Envelope, why: &'static str) {
-        self.system.dead_letter(self.id, envelope.type_name, why);
+        self.system.dead_letter(self.id, envelope.type_name(), why);
         crate::panic::discard(envelope, self.id);
     }
 

@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::long_handler::{coarse_now, ThreadClock, STARTED};
 use crate::actor::Actor;
 use crate::address::{ActorId, CurrentGuard};
-use crate::cell::{ActorCell, Flow};
+use crate::cell::{ActorCell, Flow, LastHandler};
 use crate::error::SpawnError;
 use crate::introspect::{ms, now_ms};
 
@@ -28,6 +28,7 @@ fn drive<A: Actor>(mut cell: ActorCell<A>) {
         clock.lap(&core, STARTED, ended);
     }
     if flow == Flow::Continue {
+        let mut last = LastHandler::default();
         // Read before each take: only this actor's own handlers change it.
         while let Some(mail) = core
             .mailbox
@@ -35,7 +36,7 @@ fn drive<A: Actor>(mut cell: ActorCell<A>) {
         {
             let what = mail.type_name();
             core.stats.running(now_ms());
-            let flow = cell.handle(mail);
+            let flow = cell.handle(mail, &mut last);
             let ended = coarse_now();
             core.stats.handled(1);
             core.stats.idle(ms(ended));

@@ -10,12 +10,12 @@ use crate::links::LinkId;
 use crate::panic::discard;
 use crate::payload::Payload;
 
-/// One message as it travels: the payload, its type's name, and its sender.
+/// One message as it travels: the payload (which knows its type's name)
+/// and its sender.
 ///
 /// Plain code meets envelopes when it reads an [`Inbox`](crate::Inbox).
 pub struct Envelope {
     pub(crate) payload: Payload,
-    pub(crate) type_name: &'static str,
     pub(crate) sender: Option<ActorRef>,
 }
 
@@ -23,7 +23,6 @@ impl Envelope {
     pub(crate) fn new<M: Send + 'static>(msg: M, sender: Option<ActorRef>) -> Self {
         Envelope {
             payload: Payload::new(msg),
-            type_name: std::any::type_name::<M>(),
             sender,
         }
     }
@@ -35,7 +34,7 @@ impl Envelope {
 
     /// The name of the payload's type (as `std::any::type_name` gives it).
     pub fn type_name(&self) -> &'static str {
-        self.type_name
+        self.payload.type_name()
     }
 
     /// Whether the payload is a `T`.
@@ -54,14 +53,15 @@ impl Envelope {
 
     /// The payload and its type name, dropping the sender.
     pub fn into_parts(self) -> (Box<dyn Any + Send>, &'static str) {
-        (self.payload.into_box(), self.type_name)
+        let type_name = self.payload.type_name();
+        (self.payload.into_box(), type_name)
     }
 }
 
 impl fmt::Debug for Envelope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Envelope")
-            .field("type", &self.type_name)
+            .field("type", &self.type_name())
             .field("sender", &self.sender.as_ref().map(|s| s.id()))
             .finish()
     }
@@ -91,11 +91,18 @@ pub(crate) enum Mail {
 impl Mail {
     /// The type of the message a handler sees for this mail.
     pub fn type_name(&self) -> &'static str {
+        (self.type_namer())()
+    }
+
+    /// What gives [`type_name`](Self::type_name), to call only when the
+    /// name is needed (a handler that ran long), not for every message.
+    #[inline]
+    pub fn type_namer(&self) -> fn() -> &'static str {
         match self {
-            Mail::Message(envelope) => envelope.type_name,
-            Mail::Exit(_) => std::any::type_name::<crate::exit::Stopped>(),
-            Mail::Down(_) => std::any::type_name::<Down>(),
-            Mail::Wake => "wake",
+            Mail::Message(envelope) => envelope.payload.type_namer(),
+            Mail::Exit(_) => std::any::type_name::<crate::exit::Stopped>,
+            Mail::Down(_) => std::any::type_name::<Down>,
+            Mail::Wake => || "wake",
         }
     }
 }

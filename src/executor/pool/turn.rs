@@ -32,11 +32,12 @@ pub(crate) struct TurnEnv<'a> {
 
 impl TurnEnv<'_> {
     /// Runs one handler (`what` names it) under the watchdog's clock.
-    fn time<T>(&self, core: &Core, what: &'static str, handler: impl FnOnce() -> T) -> T {
+    #[inline]
+    fn time<T>(&self, core: &Core, what: fn() -> &'static str, handler: impl FnOnce() -> T) -> T {
         self.probe.handler_started();
         let out = handler();
         if let Some(elapsed) = self.probe.handler_ended(self.epoch) {
-            long_handler::report(core, Executor::Pool, what, elapsed);
+            long_handler::report(core, Executor::Pool, what(), elapsed);
         }
         out
     }
@@ -75,7 +76,7 @@ impl<A: Actor> Turn for PooledCell<A> {
         let mut end = TurnEnd::Busy;
         if !self.started {
             self.started = true;
-            if env.time(&core, STARTED, || cell.start()) == Flow::Done {
+            if env.time(&core, || STARTED, || cell.start()) == Flow::Done {
                 end = TurnEnd::Done;
             }
         }
@@ -91,25 +92,28 @@ impl<A: Actor> Turn for PooledCell<A> {
                 true => core.mailbox.pop_signal(trapping),
                 false => None,
             };
-            if signal.is_none()
-                && batch.is_empty()
-                && core.mailbox.take_batch(batch, quota - handled, trapping) == 0
-            {
-                end = TurnEnd::Idle;
-                break;
-            }
-            let Some(mail) = signal.or_else(|| batch.pop_front()) else {
-                break;
+            let mail = match signal {
+                Some(signal) => signal,
+                None => {
+                    if batch.is_empty()
+                        && core.mailbox.take_batch(batch, quota - handled, trapping) == 0
+                    {
+                        end = TurnEnd::Idle;
+                        break;
+                    }
+                    match batch.pop_front() {
+                        Some(mail) => mail,
+                        None => break,
+                    }
+                }
             };
             // Taken to be handled: its place in a bounded mailbox is free.
             core.mailbox.release(&mail);
             handled += 1;
             // Beyond the quota, a batch's rest is not in this turn's hands.
             in_hand.set(batch.len().min(quota - handled));
-            if env.time(&core, mail.type_name(), || {
-                cell.handle_after(mail, &mut last)
-            }) == Flow::Done
-            {
+            let what = mail.type_namer();
+            if env.time(&core, what, || cell.handle(mail, &mut last)) == Flow::Done {
                 end = TurnEnd::Done;
             }
         }
