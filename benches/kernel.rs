@@ -14,6 +14,10 @@
 //! cargo bench --bench kernel -- ping_pong     # one workload, all executors
 //! cargo bench --bench kernel -- /pool         # one executor
 //! cargo bench --bench kernel -- --test        # each once, as a check
+//! FERROTP_INTERLEAVED=1 cargo bench --bench kernel  # bridge_call only: the
+//!                  # targets take turns, round after round; medians and
+//!                  # ratios to raw (FERROTP_CALL_ONLY=pool|threads|raw_threads
+//!                  # runs one target, FERROTP_CALLS=n calls per round)
 //! ```
 //!
 //! The pooled spawn workload spawns 100,000 actors per iteration; set
@@ -23,8 +27,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{expect, spawn_greet_stop, system_on, EXECUTORS, WAIT};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use common::{env_size, expect, spawn_greet_stop, system_on, EXECUTORS, WAIT};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use crossbeam_channel::{Receiver, Sender};
 use ferrotp::{Actor, ActorRef, Context, Executor, Handlers, Inbox, System};
 
@@ -613,4 +617,64 @@ criterion_group! {
         .measurement_time(Duration::from_secs(5));
     targets = ping_pong, bridge_call, fan_in, ring, spawn_stop, lifecycle_events
 }
-criterion_main!(benches);
+/// `bridge_call` with its targets taking turns, round after round, so that
+/// each sees the same load on a shared machine: the median time per call
+/// of each, and its ratio to the raw anchor of the same rounds.
+fn bridge_call_interleaved() {
+    const ROUNDS: usize = 21;
+    let calls = env_size("FERROTP_CALLS", 20_000) as u32;
+    let only = std::env::var("FERROTP_CALL_ONLY").ok();
+    let wanted = |label: &str| only.as_deref().map_or(true, |only| only == label);
+    let raw = RawEcho::new();
+    /// A label and one call.
+    type Target = (&'static str, Box<dyn Fn()>);
+    let mut targets: Vec<Target> = Vec::new();
+    if wanted("raw_threads") {
+        targets.push(("raw_threads", Box::new(move || assert_eq!(raw.call(7), 7))));
+    }
+    for (label, executor) in EXECUTORS {
+        if wanted(label) {
+            let system = system_on(executor);
+            let bridge = system.bridge();
+            let ponger = system.spawn(Ponger);
+            targets.push((
+                label,
+                Box::new(move || {
+                    let _system = &system;
+                    let Pong(n) = bridge.call(&ponger, Ping(7), WAIT).expect("a reply");
+                    assert_eq!(n, 7);
+                }),
+            ));
+        }
+    }
+    let mut samples = vec![Vec::with_capacity(ROUNDS); targets.len()];
+    for _ in 0..ROUNDS {
+        for (samples, (_, call)) in samples.iter_mut().zip(&targets) {
+            let start = Instant::now();
+            for _ in 0..calls {
+                call();
+            }
+            samples.push(start.elapsed() / calls);
+        }
+    }
+    let medians: Vec<Duration> = samples
+        .iter_mut()
+        .map(|samples| {
+            samples.sort();
+            samples[ROUNDS / 2]
+        })
+        .collect();
+    for ((label, _), median) in targets.iter().zip(&medians) {
+        let ratio = median.as_secs_f64() / medians[0].as_secs_f64();
+        println!("bridge_call/{label:<12} {median:>10.2?} {ratio:>7.2}x");
+    }
+}
+
+fn main() {
+    if std::env::var_os("FERROTP_INTERLEAVED").is_some() {
+        bridge_call_interleaved();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
