@@ -15,6 +15,9 @@ use crate::links::MonitorRef;
 use crate::mailbox::Envelope;
 use crate::system::{System, SystemInner};
 
+mod reply;
+use reply::ReplyAddress;
+
 /// Lets plain code talk to actors: request/reply with a timeout, stopping,
 /// and watching.
 ///
@@ -49,8 +52,8 @@ pub struct Bridge {
     system: System,
     inbox: Inbox,
     /// The reply address of the last call, which the next call takes if
-    /// no one else can reach it any more (see [`reusable`]).
-    spare: Mutex<Option<Inbox>>,
+    /// no one else can reach it any more (see [`ReplyAddress::lend`]).
+    spare: Mutex<Option<ReplyAddress>>,
 }
 
 /// How long [`Bridge::stop`] waits for answers before it first looks for
@@ -107,13 +110,15 @@ impl Pending {
             return Err(CallError::Full);
         }
         // Placed before the request went: its `Down` says what it found.
-        let envelope = wait_watching(&self.inbox, self.monitor, deadline, |said| said)?;
-        typed_reply(envelope, &self.inbox)
+        let got = self.inbox.recv_deadline(deadline).ok();
+        let envelope = watched(got, self.monitor, |said| said)?;
+        typed_reply(envelope, self.inbox.actor().id())
     }
 }
 
-/// One call from `inbox`, a reply address that holds no monitor and no
-/// mail (a new one, or one [`reusable`] gave back).
+/// One call from `reply_to`, a reply address that holds no monitor and no
+/// mail, and whose only other holder is `sender` (see
+/// [`ReplyAddress::lend`]).
 ///
 /// Most answers come within microseconds: the caller first waits by
 /// spinning, watching its target by looking at its status between spins,
@@ -122,7 +127,8 @@ impl Pending {
 /// places a monitor; an end it missed fires that monitor at once. Either
 /// way a call to an actor that dies fails at once.
 fn call_from<R, M>(
-    inbox: &Inbox,
+    reply_to: &ReplyAddress,
+    sender: ActorRef,
     target: &ActorRef,
     request: M,
     deadline: Instant,
@@ -132,36 +138,37 @@ where
     M: Send + 'static,
 {
     let was_alive = target.is_alive();
-    if target.try_send_from(request, inbox.actor()).is_err() {
+    if let Err(request) = target
+        .core
+        .offer(Envelope::new(request, Some(sender)), None)
+    {
+        crate::panic::discard(request, target.id());
         return Err(CallError::Full);
     }
     if !was_alive {
         return Err(CallError::Stopped(ExitReason::NoProc));
     }
-    let envelope = match inbox.recv_spinning(|| target.is_alive()) {
+    let envelope = match reply_to.recv_spinning(|| target.is_alive()) {
         Some(envelope) => envelope,
         None => {
-            let monitor = inbox.monitor(target);
-            let got = wait_watching(inbox, monitor, deadline, |said| end_reason(target, said));
-            inbox.demonitor(monitor);
-            got?
+            let monitor = reply_to.monitor(target);
+            let got = reply_to.recv_deadline(deadline);
+            reply_to.demonitor(monitor);
+            watched(got, monitor, |said| end_reason(target, said))?
         }
     };
-    typed_reply(envelope, inbox)
+    typed_reply(envelope, reply_to.actor().id())
 }
 
-/// The first message that is not `monitor`'s `Down`; the call fails if
-/// that `Down` comes first (with the reason `reason` makes of what it
-/// says), or if nothing comes by `deadline`.
-fn wait_watching(
-    inbox: &Inbox,
+/// What came while `monitor` watched the target: the answer, unless the
+/// monitor's `Down` came first (the call fails, with the reason `reason`
+/// makes of what it says) or nothing came in time.
+fn watched(
+    got: Option<Envelope>,
     monitor: MonitorRef,
-    deadline: Instant,
     reason: impl FnOnce(ExitReason) -> ExitReason,
 ) -> Result<Envelope, CallError> {
-    let envelope = inbox
-        .recv_deadline(deadline)
-        .map_err(|RecvError::Timeout| CallError::Timeout)?;
+    let envelope = got.ok_or(CallError::Timeout)?;
     match envelope.downcast::<Down>() {
         Ok(down) if down.monitor == monitor => Err(CallError::Stopped(reason(down.reason))),
         Ok(other) => Ok(Envelope::new(other, None)),
@@ -186,38 +193,15 @@ fn end_reason(target: &ActorRef, said: ExitReason) -> ExitReason {
 }
 
 /// The reply as an `R`, or the error that names what came instead.
-fn typed_reply<R: Send + 'static>(envelope: Envelope, inbox: &Inbox) -> Result<R, CallError> {
+fn typed_reply<R: Send + 'static>(envelope: Envelope, to: ActorId) -> Result<R, CallError> {
     let got = envelope.type_name();
     envelope.downcast::<R>().map_err(|wrong| {
-        crate::panic::discard(wrong, inbox.actor().id());
+        crate::panic::discard(wrong, to);
         CallError::WrongReplyType {
             expected: std::any::type_name::<R>(),
             got,
         }
     })
-}
-
-/// The last call's reply address, if the next call may have it: no one
-/// else can send to it any more. Once the call's monitor (if it placed one) is removed, the only
-/// address of a mailbox that is empty is ours (an actor that kept the
-/// sender, a timer, a message still on its way to be forwarded, a late
-/// reply: each holds an address of its own), and no address can be made
-/// from nothing. A new address costs an actor id, an allocation, and
-/// closing it later.
-///
-/// Looked at as the next call begins, not as the last one ends, and
-/// waited for a moment: the target's driver drops the request's sender
-/// only as its handler returns, often after its reply was read.
-fn reusable(inbox: Option<Inbox>) -> Option<Inbox> {
-    let inbox = inbox?;
-    let backoff = crossbeam_utils::Backoff::new();
-    while !inbox.is_unreachable() {
-        if backoff.is_completed() || !inbox.is_empty() {
-            return None;
-        }
-        backoff.snooze();
-    }
-    Some(inbox)
 }
 
 impl Bridge {
@@ -246,13 +230,21 @@ impl Bridge {
         M: Send + 'static,
     {
         let deadline = Instant::now() + timeout;
-        let inbox = match reusable(self.spare.lock().take()) {
-            Some(inbox) => inbox,
-            None => self.system.inbox(),
+        let spare = self.spare.lock().take();
+        let (reply_to, sender) = match spare.and_then(|spare| {
+            let sender = spare.lend()?;
+            Some((spare, sender))
+        }) {
+            Some(lent) => lent,
+            None => {
+                let reply_to = ReplyAddress::new(self.system.inner());
+                let sender = reply_to.actor().clone();
+                (reply_to, sender)
+            }
         };
-        let reply = call_from(&inbox, target, request, deadline);
+        let reply = call_from(&reply_to, sender, target, request, deadline);
         // The address a concurrent call left here, if any, is closed.
-        let replaced = self.spare.lock().replace(inbox);
+        let replaced = self.spare.lock().replace(reply_to);
         drop(replaced);
         reply
     }

@@ -82,7 +82,7 @@ impl<A: Actor> Context<A> {
     /// Sends `msg` to `to`, with this actor as the sender.
     pub fn send<M: Send + 'static>(&self, to: &ActorRef, msg: M) {
         to.core
-            .deliver(Envelope::new(msg, Some(self.myself.clone())));
+            .deliver(Envelope::new(msg, to.core.sender_for(&self.myself)));
     }
 
     /// Sends `msg` to `to`, with this actor as the sender, if `to`'s

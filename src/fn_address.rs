@@ -23,6 +23,11 @@ type Once = Box<dyn FnOnce(Envelope) + Send>;
 /// The function behind a function address (the core's driver).
 pub(crate) struct FnSlot {
     run: Run,
+    /// The function reads who sent a message: senders attach their
+    /// address. When it does not (a call's reply address), they attach
+    /// none, and spare their own address a clone and a drop that would
+    /// write its count from two threads.
+    reads_sender: bool,
     /// Held while a `Down` or an exit signal runs the function, and by
     /// [`FnAddress::demonitor`]: once that returns, no `Down` of the
     /// monitor is running or will run. Reentrant: the function may
@@ -89,7 +94,16 @@ pub struct FnAddress {
 impl FnAddress {
     /// An address that runs `f` for every message sent to it.
     pub fn new(system: &System, f: impl Fn(Envelope) + Send + Sync + 'static) -> FnAddress {
-        Self::with(system, Run::Many(Box::new(f)))
+        Self::with(system, Run::Many(Box::new(f)), true)
+    }
+
+    /// [`new`](Self::new), for a function that never reads who sent a
+    /// message: the envelopes it gets carry no sender.
+    pub(crate) fn ignoring_senders(
+        system: &System,
+        f: impl Fn(Envelope) + Send + Sync + 'static,
+    ) -> FnAddress {
+        Self::with(system, Run::Many(Box::new(f)), false)
     }
 
     /// An address that runs `f` for the first message sent to it, then
@@ -113,13 +127,14 @@ impl FnAddress {
     /// assert!(got.try_recv().is_err());
     /// ```
     pub fn once(system: &System, f: impl FnOnce(Envelope) + Send + 'static) -> FnAddress {
-        Self::with(system, Run::Once(Mutex::new(Some(Box::new(f)))))
+        Self::with(system, Run::Once(Mutex::new(Some(Box::new(f)))), true)
     }
 
-    fn with(system: &System, run: Run) -> FnAddress {
+    fn with(system: &System, run: Run, reads_sender: bool) -> FnAddress {
         let system = system.inner();
         let slot = FnSlot {
             run,
+            reads_sender,
             signals: ReentrantMutex::new(()),
         };
         let driver = Driver::Function(slot);
@@ -222,6 +237,11 @@ fn slot(core: &Core) -> &FnSlot {
 }
 
 impl FnSlot {
+    /// Whether a message sent here should carry its sender.
+    pub(crate) fn reads_sender(&self) -> bool {
+        self.reads_sender
+    }
+
     /// A message for the address (its sender is neither killed nor is the
     /// address dead: `Core::offer` checked).
     pub(crate) fn message(&self, core: &Arc<Core>, envelope: Envelope) {

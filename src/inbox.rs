@@ -4,7 +4,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_utils::Backoff;
 use parking_lot::Mutex;
 
 use crate::address::{ActorRef, Core, Driver};
@@ -146,30 +145,16 @@ impl Inbox {
 
     /// The next message if one is waiting.
     pub fn try_recv(&self) -> Option<Envelope> {
+        // Read without the lock the senders need: a poll that finds
+        // nothing costs them nothing.
+        if !self.actor.core.mailbox.may_have_mail() {
+            return None;
+        }
         loop {
             let mail = self.take()?;
             if let Some((envelope, _)) = self.open(mail) {
                 return Some(envelope);
             }
-        }
-    }
-
-    /// The next message, waited for without sleeping: spins briefly, and
-    /// gives up (`None`) once the spin is over or as soon as `go_on` says
-    /// so. For a caller that expects an answer within microseconds and
-    /// must do something else (watch its callee) before it sleeps.
-    pub(crate) fn recv_spinning(&self, go_on: impl Fn() -> bool) -> Option<Envelope> {
-        let backoff = Backoff::new();
-        loop {
-            if self.actor.core.mailbox.may_have_mail() {
-                if let Some(envelope) = self.try_recv() {
-                    return Some(envelope);
-                }
-            }
-            if backoff.is_completed() || !go_on() {
-                return None;
-            }
-            backoff.snooze();
         }
     }
 
@@ -247,20 +232,7 @@ impl Inbox {
 
     /// Whether nothing is waiting.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Whether nothing waits here and no address of this inbox is held
-    /// anywhere else (no link, monitor, timer, message or actor holds
-    /// one): then nothing can ever arrive, and the inbox can be given a
-    /// new use without a stale message reaching it.
-    pub(crate) fn is_unreachable(&self) -> bool {
-        // Every way to send here goes through an `ActorRef`, a strong
-        // reference to the core; ours is the only one left. (No `Weak`
-        // to a core exists that could be upgraded.)
-        Arc::strong_count(&self.actor.core) == 1
-            && self.taken.lock().mail.is_empty()
-            && self.actor.core.mailbox.is_empty()
+        self.taken.lock().mail.is_empty() && self.actor.core.mailbox.is_empty()
     }
 }
 

@@ -67,6 +67,7 @@ mod mailbox;
 mod panic;
 mod payload;
 mod registry;
+mod spin;
 mod start_ack;
 mod system;
 #[cfg(feature = "tokio")]

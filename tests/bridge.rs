@@ -300,6 +300,40 @@ ferrotp::on_each_executor! {
         assert_eq!(third, 3);
     }
 
+    /// An answer no call takes (a second answer, one that came after its
+    /// call timed out) is a dead letter, counted, not a message lost
+    /// silently; the next call's answer is its own.
+    #[test]
+    fn answers_no_call_takes_are_counted_as_dead_letters() {
+        let system = new_system();
+        let bridge = system.bridge();
+        let lingerer = system.spawn(Lingerer::default());
+        for round in 0..200u64 {
+            let before = system.dead_letters();
+            let first: u64 = bridge.call(&lingerer, Twice(round), WAIT).unwrap();
+            assert_eq!(first, round);
+            // `round + 100` waits at the first call's address until the
+            // next call finds it there, or drops it with the address.
+            let next: u64 = bridge.call(&lingerer, Keep(round), WAIT).unwrap();
+            assert_eq!(next, round, "round {round}: the second answer answered a call");
+            assert_eq!(system.dead_letters(), before + 1, "round {round}");
+        }
+
+        let (keeper, open_gate, entries) = gatekeeper(&system);
+        let late: Result<u64, CallError> =
+            bridge.call(&keeper, Gated(1), Duration::from_millis(100));
+        assert_eq!(late, Err(CallError::Timeout));
+        entries.recv_timeout(WAIT).expect("the keeper took the request");
+        let before = system.dead_letters();
+        open_gate.send(()).unwrap();
+        let answered: u64 = bridge.call(&keeper, Open(2), WAIT).unwrap();
+        assert_eq!(answered, 2);
+        // The keeper answered `1` before it took `Open(2)`: to the first
+        // call's address, which the second call could not take (the keeper
+        // held it) and so ended.
+        assert_eq!(system.dead_letters(), before + 1);
+    }
+
     #[test]
     fn a_call_to_an_actor_that_stops_without_replying_fails_at_once() {
         silence_actor_panics();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::current::sender_was_killed;
-use super::{Core, Driver};
+use super::{ActorRef, Core, Driver};
 use crate::exit::Down;
 use crate::introspect::queued_at;
 use crate::mailbox::{Envelope, ExitSignal, Mail, Pushed, Refused};
@@ -53,6 +53,17 @@ impl Core {
             Err(Refused::Full(envelope)) => return Err(envelope),
         }
         Ok(())
+    }
+
+    /// The sender to attach to a message for this actor: `sender`, unless
+    /// this is a function address that never reads it (a call's reply
+    /// address), which so costs the sender no clone of its address.
+    #[inline]
+    pub(crate) fn sender_for(&self, sender: &ActorRef) -> Option<ActorRef> {
+        match &self.driver {
+            Driver::Function(slot) if !slot.reads_sender() => None,
+            _ => Some(sender.clone()),
+        }
     }
 
     /// Queues a message whichever thread sends it: for the notices `close`

@@ -15,7 +15,8 @@ impl ActorRef {
 
     /// Sends `msg` on behalf of `sender` (whom a `reply` will reach).
     pub fn send_from<M: Send + 'static>(&self, msg: M, sender: &ActorRef) {
-        self.core.deliver(Envelope::new(msg, Some(sender.clone())));
+        self.core
+            .deliver(Envelope::new(msg, self.core.sender_for(sender)));
     }
 
     /// Sends `msg` with no sender if the actor's mailbox has room, else
@@ -58,7 +59,7 @@ impl ActorRef {
     ) -> Result<(), SendError<M>> {
         give_back(
             self.core
-                .offer(Envelope::new(msg, Some(sender.clone())), None),
+                .offer(Envelope::new(msg, self.core.sender_for(sender)), None),
         )
     }
 
