@@ -27,10 +27,11 @@
 //!   actor whose quota ran out while nothing else waits goes on in its
 //!   worker's own queue instead: a wake-up per quota would only move it).
 //!
-//! A worker that finds nothing spins briefly (it is *searching*), then parks
-//! until new work is queued. New work wakes a parked worker only when no
-//! worker is searching; a searcher that finds work wakes another, so the
-//! pool widens as work arrives without a wake-up per message.
+//! A worker that finds nothing spins briefly, looking again after every
+//! pause (it is *searching*), then parks until new work is queued. New work
+//! wakes a parked worker only when no worker is searching; a searcher that
+//! finds work wakes another if more waits, so the pool widens as work
+//! arrives without a wake-up per message (nor one per lone request).
 //!
 //! Workers that block: a handler may block its worker (a `Bridge::call`, a
 //! supervisor waiting for a child to stop). Our own blocking points go

@@ -95,8 +95,12 @@ impl<A: Actor> Turn for PooledCell<A> {
             let mail = match signal {
                 Some(signal) => signal,
                 None => {
+                    // An empty mailbox is seen without its lock (the common
+                    // end of a turn: one request handled); mail that comes
+                    // meanwhile is found by the worker's look after the turn.
                     if batch.is_empty()
-                        && core.mailbox.take_batch(batch, quota - handled, trapping) == 0
+                        && (!core.mailbox.may_have_mail()
+                            || core.mailbox.take_batch(batch, quota - handled, trapping) == 0)
                     {
                         end = TurnEnd::Idle;
                         break;

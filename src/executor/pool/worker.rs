@@ -227,9 +227,12 @@ impl Local {
                 core.stats.idle(now);
                 *lock(&entry.turn) = Some(turn);
                 entry.state.store(IDLE, Ordering::SeqCst);
-                // Pairs with the fence in `PoolEntry::claim`.
+                // Pairs with the fence in `PoolEntry::claim`: a sender
+                // that saw the actor scheduled set the mailbox's flag
+                // before its fence, so this sees the flag (read without
+                // the lock the senders need).
                 fence(Ordering::SeqCst);
-                if !core.mailbox.is_empty() && entry.claim() {
+                if core.mailbox.may_have_mail() && entry.claim() {
                     core.stats.queued(now);
                     self.pool.injector.push(core);
                     self.pool.notify_one();
