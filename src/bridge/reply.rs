@@ -122,7 +122,7 @@ impl ReplyAddress {
         let address = FnAddress::ignoring_senders(&system, move |envelope| {
             if let Err(late) = into.put(envelope) {
                 let id = into.id.get().copied().unwrap_or(ActorId::EXTERNAL);
-                dead_letters.dead_letter(id, late.type_name, "actor is dead");
+                dead_letters.dead_letter(id, late.type_name(), "actor is dead");
                 crate::panic::discard(late, id);
             }
         });
