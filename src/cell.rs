@@ -80,8 +80,8 @@ impl<A: Actor> ActorCell<A> {
                 // a deferred acknowledgement by `Context::ack_started`.
                 let waiter = {
                     let mut rel = self.core().relations();
-                    match &rel.start_waiter {
-                        Some(waiter) if !waiter.deferred => rel.start_waiter.take(),
+                    match rel.start_waiter() {
+                        Some(waiter) if !waiter.deferred => rel.take_start_waiter(),
                         _ => None,
                     }
                 };

@@ -76,7 +76,7 @@ impl<A: Actor> Context<A> {
     /// ```
     pub fn set_label(&self, key: impl Into<String>, value: impl Into<String>) {
         let mut rel = self.myself.core.relations();
-        rel.labels.set(key.into(), value.into());
+        rel.rare().labels.set(key.into(), value.into());
     }
 
     /// Sends `msg` to `to`, with this actor as the sender.
@@ -162,7 +162,7 @@ impl<A: Actor> Context<A> {
     /// # let _ = service;
     /// ```
     pub fn defer_start_ack(&mut self) {
-        if let Some(waiter) = self.myself.core.relations().start_waiter.as_mut() {
+        if let Some(waiter) = self.myself.core.relations().start_waiter() {
             waiter.deferred = true;
         }
     }
@@ -172,7 +172,7 @@ impl<A: Actor> Context<A> {
     /// after a deferral tells anything; later calls, or calls with no
     /// spawner waiting, do nothing.
     pub fn ack_started(&mut self) {
-        let waiter = self.myself.core.relations().start_waiter.take();
+        let waiter = self.myself.core.relations().take_start_waiter();
         if let Some(waiter) = waiter {
             waiter.answer(self.myself.id(), Ok(()));
         }

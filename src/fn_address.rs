@@ -137,7 +137,8 @@ impl FnAddress {
             reads_sender,
             signals: ReentrantMutex::new(()),
         };
-        let driver = Driver::Function(slot);
+        // Boxed: the driver is in every actor's core, and this is the largest.
+        let driver = Driver::Function(Box::new(slot));
         let core = Core::new(system.next_id(), system.clone(), driver, true, None, None);
         FnAddress {
             actor: ActorRef::from_core(Arc::new(core)),

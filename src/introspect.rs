@@ -224,7 +224,7 @@ impl ActorRef {
         let (activity, activity_for) = core.stats.activity(now_ms);
         ActorStats {
             id: core.id,
-            parent: core.parent,
+            parent: core.parent(),
             executor: self.executor(),
             mailbox_len: core.mailbox.len(),
             messages_handled: core.stats.handled_count(),

@@ -17,6 +17,9 @@
 pub(crate) struct Labels(Option<Box<[(String, String)]>>);
 
 impl Labels {
+    /// No labels.
+    pub const NONE: Labels = Labels(None);
+
     /// Sets `key` to `value`, replacing an earlier value.
     pub fn set(&mut self, key: String, value: String) {
         let mut list = self.0.take().map(Vec::from).unwrap_or_default();

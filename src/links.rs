@@ -130,19 +130,30 @@ pub(crate) struct Relations {
     /// text (nearly every end): one byte, in what would be padding, and no
     /// allocation while a million actors stop.
     end_plain: Option<PlainEnd>,
-    /// The reason it terminated with, once `closed`, if it carries text
-    /// (boxed: rare, and an `ExitReason` costs 32 bytes in every live actor).
-    end_text: Option<Box<ExitReason>>,
+    /// The name, labels, start waiter and textual end: allocated with the
+    /// first of them, as most of a million actors have none and the four
+    /// cost 72 bytes inline (issue 10's 512-byte budget per actor).
+    rare: Option<Box<Rare>>,
+    /// Allocated with the first link or monitor: most of a million actors
+    /// have none, and the three maps cost 72 bytes even empty.
+    ties: Option<Box<Ties>>,
+}
+
+/// What few actors have: see [`Relations::rare`](Relations).
+#[derive(Default)]
+pub(crate) struct Rare {
+    /// The reason it terminated with, once `closed`, if it carries text.
+    end_text: Option<ExitReason>,
     pub name: Option<String>,
     /// What the actor or its spawner recorded about it, for tools.
     pub labels: Labels,
     /// A spawner waiting to hear that the actor started
     /// (`SpawnOptions::await_started`, `notify_started`; see `start_ack`).
     pub start_waiter: Option<StartWaiter>,
-    /// Allocated with the first link or monitor: most of a million actors
-    /// have none, and the three maps cost 72 bytes even empty.
-    ties: Option<Box<Ties>>,
 }
+
+/// The labels of an actor that has none.
+static NO_LABELS: Labels = Labels::NONE;
 
 /// An actor's links and monitors.
 #[derive(Default)]
@@ -176,7 +187,7 @@ impl Relations {
             ExitReason::Killed => Some(PlainEnd::Killed),
             ExitReason::NoProc => Some(PlainEnd::NoProc),
             ExitReason::Panic(_) | ExitReason::Error(_) => {
-                self.end_text = Some(Box::new(reason.clone()));
+                self.rare().end_text = Some(reason.clone());
                 None
             }
         };
@@ -189,8 +200,40 @@ impl Relations {
             Some(PlainEnd::Shutdown) => Some(ExitReason::Shutdown),
             Some(PlainEnd::Killed) => Some(ExitReason::Killed),
             Some(PlainEnd::NoProc) => Some(ExitReason::NoProc),
-            None => self.end_text.as_deref().cloned(),
+            None => self.rare.as_ref()?.end_text.clone(),
         }
+    }
+
+    /// The name, labels, start waiter and textual end, to set one of them.
+    pub fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// The registered name.
+    pub fn name(&self) -> Option<&str> {
+        self.rare.as_ref()?.name.as_deref()
+    }
+
+    /// Forgets the registered name.
+    pub fn clear_name(&mut self) {
+        if let Some(rare) = self.rare.as_mut() {
+            rare.name = None;
+        }
+    }
+
+    /// The labels (none yet: an empty set).
+    pub fn labels(&self) -> &Labels {
+        self.rare.as_ref().map_or(&NO_LABELS, |rare| &rare.labels)
+    }
+
+    /// The spawner waiting to hear that the actor started, to change it.
+    pub fn start_waiter(&mut self) -> Option<&mut StartWaiter> {
+        self.rare.as_mut()?.start_waiter.as_mut()
+    }
+
+    /// Takes the spawner waiting to hear that the actor started.
+    pub fn take_start_waiter(&mut self) -> Option<StartWaiter> {
+        self.rare.as_mut()?.start_waiter.take()
     }
 
     /// The links and monitors, to change them.
@@ -212,7 +255,11 @@ impl Relations {
     /// the actor never had a link, a monitor or a stopper).
     pub fn take_all(&mut self) -> (Option<String>, Option<StartWaiter>, Option<Box<Ties>>) {
         self.closed = true;
-        (self.name.take(), self.start_waiter.take(), self.ties.take())
+        let (name, waiter) = match self.rare.as_mut() {
+            Some(rare) => (rare.name.take(), rare.start_waiter.take()),
+            None => (None, None),
+        };
+        (name, waiter, self.ties.take())
     }
 }
 

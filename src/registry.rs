@@ -43,10 +43,10 @@ impl Registry {
         if rel.closed {
             return Err(RegistryError::NotAlive);
         }
-        if let Some(current) = &rel.name {
+        if let Some(current) = rel.name() {
             return Err(RegistryError::AlreadyNamed {
                 actor: actor.id(),
-                name: current.clone(),
+                name: current.to_string(),
             });
         }
         match self.names.entry(name.to_string()) {
@@ -64,7 +64,7 @@ impl Registry {
                 free.insert(actor.clone());
             }
         }
-        rel.name = Some(name.to_string());
+        rel.rare().name = Some(name.to_string());
         then(&mut rel);
         // Still under the lock: the `Unregistered` of its end comes after.
         tracing::debug!(actor = %actor.id(), name, "registered");
@@ -78,10 +78,10 @@ impl Registry {
     pub fn unregister(&self, name: &str, events: &EventBus) -> Option<ActorRef> {
         let holder = self.names.get(name)?.value().clone();
         let mut rel = holder.core.relations();
-        if rel.name.as_deref() != Some(name) {
+        if rel.name() != Some(name) {
             return None;
         }
-        rel.name = None;
+        rel.clear_name();
         self.names.remove_if(name, |_, r| r.id() == holder.id());
         // Still under the lock: the holder's `Exited` comes after.
         tracing::debug!(actor = %holder.id(), name, "unregistered");

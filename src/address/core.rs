@@ -31,7 +31,7 @@ pub(crate) enum Driver {
     Waker(crate::async_bridge::WakeSlot),
     /// No mailbox reader: delivery runs a function on the sender's thread
     /// (see `fn_address`).
-    Function(crate::fn_address::FnSlot),
+    Function(Box<crate::fn_address::FnSlot>),
 }
 
 /// What every address of one actor shares.
@@ -56,8 +56,10 @@ pub(crate) struct Core {
     /// The actor asked to be told of links and monitors others place on
     /// it ([`TieNotice`](crate::TieNotice)); set before anyone can reach it.
     pub tie_notices: AtomicBool,
-    /// The actor whose code spawned this one, if any (OTP's `$parent`).
-    pub parent: Option<ActorId>,
+    /// The actor whose code spawned this one (OTP's `$parent`), or
+    /// `EXTERNAL` for none: an id is never 0, and an `Option` would cost
+    /// 8 bytes more in every actor.
+    parent: ActorId,
     /// Messages handled, and what it does now (see `introspect`).
     pub stats: Stats,
     /// Counts down the messages before an injected panic (0: none pending).
@@ -89,7 +91,7 @@ impl Core {
             #[cfg(feature = "tokio")]
             tasks_bound: AtomicBool::new(false),
             tie_notices: AtomicBool::new(false),
-            parent,
+            parent: parent.unwrap_or(ActorId::EXTERNAL),
             stats: Stats::new(),
             #[cfg(feature = "testkit")]
             fault_countdown: std::sync::atomic::AtomicU64::new(0),
@@ -120,6 +122,11 @@ impl Core {
             Ok(before) => before == 1,
             Err(_) => false,
         }
+    }
+
+    /// The actor whose code spawned this one, if any.
+    pub fn parent(&self) -> Option<ActorId> {
+        Some(self.parent).filter(|&id| id != ActorId::EXTERNAL)
     }
 
     #[inline]

@@ -15,7 +15,7 @@ use crate::links::MonitorRef;
 impl ActorRef {
     /// The name the actor is registered under, if any.
     pub fn name(&self) -> Option<String> {
-        self.core.relations().name.clone()
+        self.core.relations().name().map(str::to_string)
     }
 
     /// A snapshot of the actor: its name, links, monitors, mailbox,
@@ -50,7 +50,7 @@ impl ActorRef {
         let (_, mailbox_high_water) = self.core.mailbox.len_and_high_water();
         ActorInfo {
             id: self.id(),
-            name: rel.name.clone(),
+            name: rel.name().map(str::to_string),
             alive: !rel.closed,
             trap_exit: self.core.trapping.load(Ordering::Acquire),
             links,
@@ -66,7 +66,7 @@ impl ActorRef {
             activity: stats.activity,
             activity_for: stats.activity_for,
             parent: stats.parent,
-            labels: rel.labels.to_vec(),
+            labels: rel.labels().to_vec(),
             mailbox_high_water,
             mailbox_capacity: self.core.mailbox.capacity(),
         }
@@ -76,7 +76,7 @@ impl ActorRef {
     /// [`SpawnOptions::label`](crate::SpawnOptions::label)).
     pub fn label(&self, key: &str) -> Option<String> {
         let rel = self.core.relations();
-        rel.labels.get(key).map(str::to_string)
+        rel.labels().get(key).map(str::to_string)
     }
 }
 

@@ -23,7 +23,7 @@ pub(crate) fn report(
     message_type: &'static str,
     elapsed: Duration,
 ) {
-    let name = core.relations().name.clone();
+    let name = core.relations().name().map(str::to_string);
     let elapsed_ms = elapsed.as_millis() as u64;
     match executor {
         Executor::Pool => tracing::warn!(

@@ -324,7 +324,7 @@ impl System {
         if !options.labels.is_empty() {
             let mut rel = actor_ref.core.relations();
             for (key, value) in &options.labels {
-                rel.labels.set(key.clone(), value.clone());
+                rel.rare().labels.set(key.clone(), value.clone());
             }
         }
         let kind = std::any::type_name::<A>();
@@ -372,12 +372,13 @@ impl System {
         // finds it by name), so that its end answers the spawner.
         let started = options.await_started.then(|| {
             let (tx, rx) = crossbeam_channel::bounded(1);
-            actor_ref.core.relations().start_waiter = Some(StartWaiter::new(Spawner::Blocked(tx)));
+            actor_ref.core.relations().rare().start_waiter =
+                Some(StartWaiter::new(Spawner::Blocked(tx)));
             rx
         });
         if let Some(spawner) = &options.notify_started {
             let waiter = StartWaiter::new(Spawner::Notified(spawner.clone()));
-            actor_ref.core.relations().start_waiter = Some(waiter);
+            actor_ref.core.relations().rare().start_waiter = Some(waiter);
         }
         inner.actors.insert(id, actor_ref.clone());
         if doomed {
@@ -466,7 +467,7 @@ impl Drop for SpawnGate<'_> {
 /// address they return.)
 fn unborn(actor: &ActorRef, options: &SpawnOptions, monitor: Option<MonitorRef>, why: String) {
     // The spawn returns the error: no acknowledgement follows it.
-    actor.core.relations().start_waiter = None;
+    actor.core.relations().take_start_waiter();
     if let Some(other) = &options.link {
         links::unlink(actor, other);
     }
