@@ -142,8 +142,10 @@ pub(crate) struct Relations {
 /// What few actors have: see [`Relations::rare`](Relations).
 #[derive(Default)]
 pub(crate) struct Rare {
-    /// The reason it terminated with, once `closed`, if it carries text.
-    end_text: Option<ExitReason>,
+    /// The reason it terminated with, once `closed`, if it carries text
+    /// (boxed again: an `ExitReason` is 32 bytes, and a supervised child,
+    /// which has labels, should not pay for it while it lives).
+    end_text: Option<Box<ExitReason>>,
     pub name: Option<String>,
     /// What the actor or its spawner recorded about it, for tools.
     pub labels: Labels,
@@ -187,7 +189,7 @@ impl Relations {
             ExitReason::Killed => Some(PlainEnd::Killed),
             ExitReason::NoProc => Some(PlainEnd::NoProc),
             ExitReason::Panic(_) | ExitReason::Error(_) => {
-                self.rare().end_text = Some(reason.clone());
+                self.rare().end_text = Some(Box::new(reason.clone()));
                 None
             }
         };
@@ -200,7 +202,7 @@ impl Relations {
             Some(PlainEnd::Shutdown) => Some(ExitReason::Shutdown),
             Some(PlainEnd::Killed) => Some(ExitReason::Killed),
             Some(PlainEnd::NoProc) => Some(ExitReason::NoProc),
-            None => self.rare.as_ref()?.end_text.clone(),
+            None => self.rare.as_ref()?.end_text.as_deref().cloned(),
         }
     }
 
