@@ -242,9 +242,14 @@ ferrotp::on_each_executor! {
         address.link(&other);
         let watcher = system.inbox();
         let monitor = watcher.monitor(address.actor());
+        // Monitor `other` before the end: a monitor set after it has died
+        // reports NoProc, as in Erlang.
+        let other_watcher = system.inbox();
+        other_watcher.monitor(&other);
         assert!(address.end(ExitReason::Shutdown));
         assert!(!address.end(ExitReason::Normal), "it ended once");
-        assert_eq!(wait_end(&system, &other), ExitReason::Shutdown);
+        let other_down: Down = other_watcher.recv(WAIT).unwrap().downcast().unwrap();
+        assert_eq!(other_down.reason, ExitReason::Shutdown);
         let down: Down = watcher.recv(WAIT).unwrap().downcast().unwrap();
         assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Shutdown));
         assert_eq!(address.actor().exit_reason(), Some(ExitReason::Shutdown));
