@@ -17,15 +17,17 @@
 //!                          # alternating rounds, and ratios to the raw anchor
 //! ```
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::WAIT;
 use criterion::{criterion_group, Criterion, Throughput};
 use crossbeam_channel::Sender;
 use ferrotp::{Actor, ActorRef, Bridge, Context, Handlers, SpawnOptions, System};
 use tokio::sync::oneshot;
 
-const WAIT: Duration = Duration::from_secs(60);
 /// Tasks calling at once in the concurrent shape.
 const TASKS: u64 = 32;
 
@@ -157,7 +159,7 @@ fn interleaved() {
     let rt = runtime();
     let targets = targets(&system);
     println!(
-        "{:<12} {:<28} {:>12} {:>8}",
+        "{:<12} {:<28} {:>10} {:>8}",
         "shape", "target", "per call", "vs raw"
     );
     for (shape, tasks, calls) in [("sequential", 1, 2_000), ("concurrent", TASKS, 20_000)] {
@@ -167,17 +169,8 @@ fn interleaved() {
                 samples.push(run(&rt, target, tasks, calls) / calls as u32);
             }
         }
-        let medians: Vec<Duration> = samples
-            .iter_mut()
-            .map(|samples| {
-                samples.sort();
-                samples[ROUNDS / 2]
-            })
-            .collect();
-        for ((label, _), median) in targets.iter().zip(&medians) {
-            let ratio = median.as_secs_f64() / medians[0].as_secs_f64();
-            println!("{shape:<12} {label:<28} {median:>12.2?} {ratio:>7.2}x");
-        }
+        let labels: Vec<&str> = targets.iter().map(|(label, _)| *label).collect();
+        common::print_medians(shape, &labels, &mut samples);
     }
 }
 

@@ -657,17 +657,8 @@ fn bridge_call_interleaved() {
             samples.push(start.elapsed() / calls);
         }
     }
-    let medians: Vec<Duration> = samples
-        .iter_mut()
-        .map(|samples| {
-            samples.sort();
-            samples[ROUNDS / 2]
-        })
-        .collect();
-    for ((label, _), median) in targets.iter().zip(&medians) {
-        let ratio = median.as_secs_f64() / medians[0].as_secs_f64();
-        println!("bridge_call/{label:<12} {median:>10.2?} {ratio:>7.2}x");
-    }
+    let labels: Vec<&str> = targets.iter().map(|(label, _)| *label).collect();
+    common::print_medians("bridge_call", &labels, &mut samples);
 }
 
 fn main() {

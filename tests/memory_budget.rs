@@ -14,7 +14,12 @@ use std::alloc::{GlobalAlloc, Layout, System as SystemAlloc};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ferrotp::{Actor, ActorRef, Context, Executor, Handlers, Inbox, Stop, Stopped, System};
+use ferrotp::{ActorRef, Executor, Inbox, Stop, Stopped, System};
+
+/// The actor the spawn benches spawn: the budget holds for what they measure.
+#[path = "../benches/common/one_shot.rs"]
+mod one_shot;
+use one_shot::{Hello, OneShot};
 
 /// The system allocator, counting what is live: the bytes asked for, and
 /// the bytes a glibc-style malloc hands out for them (an 8-byte header,
@@ -88,23 +93,6 @@ const BUDGET: usize = 512;
 const N: usize = 4096;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-struct Hello;
-
-/// Answers one `Hello`, then idles until stopped.
-struct OneShot;
-
-impl OneShot {
-    fn hello(&mut self, _: Hello, ctx: &mut Context<Self>) {
-        ctx.reply(Hello);
-    }
-}
-
-impl Actor for OneShot {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::hello)
-    }
-}
 
 /// Spawns actors into `into` (already large enough) until it is full; each
 /// handles one `Hello`, one at a time, so no queue grows with `N`.

@@ -8,9 +8,7 @@
 
 use std::time::Duration;
 
-use ferrotp::{
-    Actor, ActorRef, Context, Down, Executor, ExitReason, Handlers, Inbox, Stop, Stopped, System,
-};
+use ferrotp::{ActorRef, Down, Executor, ExitReason, Inbox, Stop, Stopped, System};
 
 /// How long a bench waits for an answer before it declares it lost.
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -66,23 +64,8 @@ pub fn expect_within<T: Send + 'static>(inbox: &Inbox, wait: Duration, what: &st
 
 // ---- spawn: actors spawned, each handles one message, all stopped ----
 
-/// The one message a [`OneShot`] handles, and its answer.
-pub struct Hello;
-
-/// Answers one `Hello`, then idles until stopped.
-pub struct OneShot;
-
-impl OneShot {
-    fn hello(&mut self, _: Hello, ctx: &mut Context<Self>) {
-        ctx.reply(Hello);
-    }
-}
-
-impl Actor for OneShot {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::hello)
-    }
-}
+pub mod one_shot;
+pub use one_shot::{Hello, OneShot};
 
 /// Spawns `n` actors on the system's default executor, sends each one
 /// `Hello` from `inbox` and waits for all `n` answers. The actors are left
@@ -121,6 +104,26 @@ pub fn stop_all(inbox: &Inbox, actors: Vec<ActorRef>) {
 pub fn spawn_greet_stop(system: &System, inbox: &Inbox, n: usize) {
     let actors = spawn_and_greet(system, inbox, n);
     stop_all(inbox, actors);
+}
+
+// ---- interleaved runs ----
+
+/// Prints the median of each target's samples (one per round of an
+/// interleaved run, where the targets take turns so that each sees the
+/// same load) and its ratio to the first target's, the raw anchor:
+/// `{group} {label} {median} {ratio}x`, a line per target.
+pub fn print_medians(group: &str, labels: &[&str], samples: &mut [Vec<Duration>]) {
+    let medians: Vec<Duration> = samples
+        .iter_mut()
+        .map(|samples| {
+            samples.sort();
+            samples[samples.len() / 2]
+        })
+        .collect();
+    for (label, median) in labels.iter().zip(&medians) {
+        let ratio = median.as_secs_f64() / medians[0].as_secs_f64();
+        println!("{group:<12} {label:<28} {median:>10.2?} {ratio:>7.2}x");
+    }
 }
 
 // ---- resident memory ----
