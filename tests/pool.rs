@@ -205,6 +205,12 @@ impl Actor for Tally {
     }
 }
 
+/// How long the tally of [`many_senders_lose_and_reorder_nothing`] may
+/// take: 120,000 messages in a debug build take about a second on a quiet
+/// machine and up to 11 s on a loaded one, past the common `WAIT`. A lost
+/// message still fails the test: the tally never reports.
+const TALLY_WAIT: Duration = Duration::from_secs(60);
+
 #[test]
 fn many_senders_lose_and_reorder_nothing() {
     const PRODUCERS: u64 = 6;
@@ -241,7 +247,12 @@ fn many_senders_lose_and_reorder_nothing() {
             to.send((PRODUCERS, seq));
         }
     });
-    let (seen, out_of_order) = next::<(u64, u64)>(&inbox).0;
+    let report = inbox
+        .recv(TALLY_WAIT)
+        .unwrap_or_else(|_| panic!("no tally within {TALLY_WAIT:?}: a message was lost"));
+    let (seen, out_of_order) = report
+        .downcast::<(u64, u64)>()
+        .unwrap_or_else(|other| panic!("expected the tally, got a {}", other.type_name()));
     outside.join().unwrap();
     assert_eq!((seen, out_of_order), (PRODUCERS * EACH, 0));
     // Ended before the shutdown, whose signal would overtake a queued
