@@ -85,6 +85,11 @@ pub(crate) fn spawn_child<A: Actor>(
     if let Some(name) = name {
         options = options.name(name);
     }
+    // Counted from before the child exists until it is listed: a kill of
+    // the supervisor meanwhile leaves it to whoever takes over its children.
+    let Some(spawning) = own.spawning() else {
+        return Err(ExitReason::Killed);
+    };
     let (started, subtree) = Subtree::capture(
         || {
             catch_unwind(AssertUnwindSafe(|| {
@@ -98,7 +103,7 @@ pub(crate) fn spawn_child<A: Actor>(
     );
     match started {
         Ok(Ok(actor)) => {
-            own.add(Member {
+            spawning.listed(Member {
                 actor: actor.clone(),
                 shutdown,
                 subtree,

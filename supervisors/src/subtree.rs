@@ -13,11 +13,21 @@
 //! shutdown (exit signal `Shutdown`, then a kill at its deadline owned by
 //! the timer thread) and is waited for, subtree and all.
 //!
+//! A kill takes effect while the supervisor's handler may still run on its
+//! thread, and that handler may be in the middle of spawning a child: the
+//! child is linked (so a trapping one survives the `Killed` signal) but not
+//! yet in the table. So a spawn is counted in the table from before it
+//! begins until its child is listed ([`Subtree::spawning`]), and whoever
+//! reads a dead supervisor's table ([`Subtree::alive`]) first waits for the
+//! spawns in flight (a child's construction, or its start when the spawn
+//! awaits it) and closes the table: a spawn that would begin afterwards
+//! fails, so no child can appear where nobody looks any more.
+//!
 //! [`Stopper`]: crate::lifecycle::Stopper
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use ferrotp::{ActorId, ActorRef, Down, ExitReason, Inbox, MonitorRef, System};
@@ -38,7 +48,25 @@ pub(crate) struct Member {
 pub(crate) struct Subtree {
     /// The supervisor's id, once it runs (0 before).
     owner: OnceLock<ActorId>,
-    members: Mutex<HashMap<ActorId, Member>>,
+    table: Mutex<Table>,
+    /// Signalled when the last spawn in flight has ended.
+    spawned: Condvar,
+}
+
+#[derive(Default)]
+struct Table {
+    members: HashMap<ActorId, Member>,
+    /// Spawns begun and not yet listed (see [`Subtree::spawning`]).
+    spawning: usize,
+    /// Set by the first read of the dead supervisor's children: no spawn
+    /// begins afterwards.
+    closed: bool,
+}
+
+/// A spawn of a child of the supervisor, counted until it is listed or
+/// failed (see [`Subtree::spawning`]).
+pub(crate) struct Spawning<'a> {
+    subtree: &'a Subtree,
 }
 
 thread_local! {
@@ -87,17 +115,31 @@ impl Subtree {
         self.owner.get().copied()
     }
 
-    fn members(&self) -> MutexGuard<'_, HashMap<ActorId, Member>> {
+    fn table(&self) -> MutexGuard<'_, Table> {
         // Only short, non-panicking sections hold the lock.
-        self.members.lock().unwrap_or_else(|e| e.into_inner())
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn add(&self, member: Member) {
-        self.members().insert(member.actor.id(), member);
+        self.table().members.insert(member.actor.id(), member);
     }
 
     pub fn remove(&self, id: ActorId) -> Option<Member> {
-        self.members().remove(&id)
+        self.table().members.remove(&id)
+    }
+
+    /// Counts a spawn of a child that begins now, until
+    /// [`Spawning::listed`] (or its drop, if the spawn failed); `None` if
+    /// the supervisor is dead and its children were taken over already: it
+    /// must spawn nothing more (its thread runs on only because a kill does
+    /// not wait for a handler to return).
+    pub fn spawning(&self) -> Option<Spawning<'_>> {
+        let mut table = self.table();
+        if table.closed {
+            return None;
+        }
+        table.spawning += 1;
+        Some(Spawning { subtree: self })
     }
 
     /// A child has ended: it leaves the table, and if it was a supervisor
@@ -113,17 +155,43 @@ impl Subtree {
     }
 
     pub fn get(&self, id: ActorId) -> Option<Member> {
-        self.members().get(&id).cloned()
+        self.table().members.get(&id).cloned()
     }
 
-    /// The members still alive (a dead supervisor's children it did not
-    /// get to stop).
+    /// The members still alive, for whoever takes over from the dead
+    /// supervisor the children it did not get to stop: once the spawns its
+    /// thread had in flight have ended (so that a child it was spawning
+    /// when it was killed is among them), and with the table closed to
+    /// further spawns.
     pub fn alive(&self) -> Vec<Member> {
-        self.members()
+        let mut table = self.table();
+        while table.spawning > 0 {
+            table = self.spawned.wait(table).unwrap_or_else(|e| e.into_inner());
+        }
+        table.closed = true;
+        table
+            .members
             .values()
             .filter(|m| m.actor.is_alive())
             .cloned()
             .collect()
+    }
+}
+
+impl Spawning<'_> {
+    /// The spawn succeeded: the child is listed, and the spawn ends.
+    pub fn listed(self, member: Member) {
+        self.subtree.add(member);
+    }
+}
+
+impl Drop for Spawning<'_> {
+    fn drop(&mut self) {
+        let mut table = self.subtree.table();
+        table.spawning -= 1;
+        if table.spawning == 0 {
+            self.subtree.spawned.notify_all();
+        }
     }
 }
 

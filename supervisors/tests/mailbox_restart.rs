@@ -6,54 +6,10 @@
 
 mod common;
 
-use std::thread;
-use std::time::Instant;
-
+use common::mid_restart::*;
 use common::*;
-use ferrotp::{Actor, ActorId, Context, Executor, ExitReason, Handlers, Stopped, System};
-use ferrotp_supervisors::{ChildSpec, Shutdown, Strategy, Supervisor, SupervisorSpec};
-
-/// A worker that ends with an error on [`Crash`]; `trap` makes it trap
-/// exits (then it ends on its supervisor's `Shutdown` as a message, as a
-/// gen_server that traps exits does, and a killed supervisor's exit signal
-/// leaves it running: an orphan, unless it is stopped for it).
-struct Crashy {
-    trap: bool,
-}
-
-impl Actor for Crashy {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new()
-            .on(|_: &mut Self, Crash, ctx: &mut Context<Self>| {
-                ctx.stop(ExitReason::error("crash"));
-            })
-            .on(|_: &mut Self, stopped: Stopped, ctx: &mut Context<Self>| {
-                if stopped.reason == ExitReason::Shutdown {
-                    ctx.stop(ExitReason::Shutdown);
-                }
-            })
-    }
-
-    fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
-        if self.trap {
-            ctx.trap_exit(true);
-        }
-        Ok(())
-    }
-}
-
-const WORKERS: usize = 4;
-
-fn workers(strategy: Strategy, trap: bool) -> SupervisorSpec {
-    let mut spec = SupervisorSpec::new(strategy).intensity(1_000_000, HOUR);
-    for w in 0..WORKERS {
-        spec = spec.child(
-            ChildSpec::worker(format!("w{w}"), move || Crashy { trap })
-                .shutdown(Shutdown::Timeout(WAIT)),
-        );
-    }
-    spec
-}
+use ferrotp::{ActorId, Executor, System};
+use ferrotp_supervisors::{ChildSpec, Strategy, Supervisor};
 
 fn actors(sup: &Supervisor) -> Vec<ActorId> {
     sup.which_children()
@@ -67,19 +23,6 @@ fn rounds(executor: Executor, pool: usize, threads: usize) -> usize {
     match executor {
         Executor::Pool => pool,
         _ => threads,
-    }
-}
-
-/// Waits until `system` has no actor left (10 s at most).
-fn wait_empty(system: &System, what: &str) {
-    let deadline = Instant::now() + WAIT;
-    while system.actor_count() > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: {} actors left behind",
-            system.actor_count()
-        );
-        thread::yield_now();
     }
 }
 
@@ -131,41 +74,14 @@ fn requests_during_a_restart_are_served_after_it() {
 
 /// A crash, and at once a stop of the tree, a kill of the restarting
 /// supervisor, or a stop of it: wherever the restart is at that moment
-/// (stopping siblings, or starting them), every actor ends.
+/// (stopping siblings, or starting them), every actor ends (see
+/// `stress_supervisors.rs` for the same looped for a time budget).
 #[test]
 fn a_supervisor_stopped_or_killed_mid_restart_leaves_nothing() {
     for executor in [Executor::Pool, Executor::Threads] {
         let system = System::builder().executor(executor).build();
         for round in 0..rounds(executor, 1_500, 150) {
-            let context = format!("{executor:?} round {round}");
-            let strategy = if round % 2 == 0 {
-                Strategy::OneForAll
-            } else {
-                Strategy::RestForOne
-            };
-            let inner = workers(strategy, round % 4 < 2);
-            let root = Supervisor::start(
-                &system,
-                SupervisorSpec::one_for_one()
-                    .intensity(1_000_000, HOUR)
-                    .child(ChildSpec::supervisor("s", inner)),
-            )
-            .unwrap();
-            let s = root.child_supervisor("s").unwrap();
-            let victim = actor_of(&s.which_children().unwrap(), &format!("w{}", round % 3));
-            victim.send(Crash);
-            match round % 3 {
-                0 => {}
-                1 => {
-                    let s_actor = actor_of(&root.which_children().unwrap(), "s");
-                    s_actor.kill();
-                }
-                _ => {
-                    let _ = s.stop(WAIT);
-                }
-            }
-            root.stop(WAIT).unwrap_or_else(|e| panic!("{context}: {e}"));
-            wait_empty(&system, &context);
+            stop_or_kill_mid_restart(&system, round as u64);
         }
     }
 }

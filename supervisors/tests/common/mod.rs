@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod mid_restart;
+
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
