@@ -102,8 +102,22 @@ impl Stopping {
         &self.reason
     }
 
+    /// Goes on with the stop: asks the next running child or, after
+    /// `down`, notes that end first. `true` once none is left.
+    pub fn advance<A: Actor>(
+        &mut self,
+        down: Option<Down>,
+        ctx: &Context<A>,
+        parts: Parts<'_>,
+    ) -> bool {
+        match down {
+            Some(down) => self.on_down(down, ctx, parts),
+            None => self.next(ctx, parts),
+        }
+    }
+
     /// Asks the next running child to stop; `true` once none is left.
-    pub fn next<A: Actor>(&mut self, ctx: &Context<A>, parts: Parts<'_>) -> bool {
+    fn next<A: Actor>(&mut self, ctx: &Context<A>, parts: Parts<'_>) -> bool {
         if self.current.is_some() {
             return false;
         }
@@ -137,7 +151,7 @@ impl Stopping {
 
     /// A `Down` came: if it ends the child being stopped (and what it left
     /// behind), the next child is asked. `true` once none is left.
-    pub fn on_down<A: Actor>(&mut self, down: Down, ctx: &Context<A>, parts: Parts<'_>) -> bool {
+    fn on_down<A: Actor>(&mut self, down: Down, ctx: &Context<A>, parts: Parts<'_>) -> bool {
         let Some(current) = self.current.as_mut() else {
             return false;
         };

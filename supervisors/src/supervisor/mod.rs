@@ -27,6 +27,15 @@ pub use handle::Supervisor;
 use restart::Restarting;
 use starting::{Deferred, Starting};
 
+/// Which of the supervisor's stops a step is for.
+#[derive(Clone, Copy)]
+enum Phase {
+    /// Its own shutdown.
+    Shutdown,
+    /// A restart's stop phase (or a handle's `terminate_child`).
+    Restart,
+}
+
 /// The supervisor actor.
 pub(crate) struct SupervisorActor {
     strategy: Strategy,
@@ -96,21 +105,32 @@ impl SupervisorActor {
     /// Goes on with the shutdown: asks the next child, or after `down`,
     /// notes that end; terminates once every child is gone.
     fn step_stopping(&mut self, ctx: &mut Context<Self>, down: Option<Down>) {
-        let Some(stopping) = self.stopping.as_mut() else {
-            return;
+        if self.advance_stop(Phase::Shutdown, down, ctx) == Some(true) {
+            if let Some(stopping) = &self.stopping {
+                ctx.stop(stopping.reason().clone());
+            }
+        }
+    }
+
+    /// Goes on with the stop `phase` names (see [`Stopping::advance`]):
+    /// `Some(true)` once it has no child left to stop, `None` if it is not
+    /// under way.
+    fn advance_stop(
+        &mut self,
+        phase: Phase,
+        down: Option<Down>,
+        ctx: &mut Context<Self>,
+    ) -> Option<bool> {
+        let stopping = match phase {
+            Phase::Shutdown => self.stopping.as_mut()?,
+            Phase::Restart => self.restarting.as_mut()?.stop_phase()?,
         };
         let parts = Parts {
             children: &mut self.children,
             subtree: &self.subtree,
             reporter: &self.reporter,
         };
-        let done = match down {
-            Some(down) => stopping.on_down(down, ctx, parts),
-            None => stopping.next(ctx, parts),
-        };
-        if done {
-            ctx.stop(stopping.reason().clone());
-        }
+        Some(stopping.advance(down, ctx, parts))
     }
 
     fn on_down(&mut self, down: Down, ctx: &mut Context<Self>) {

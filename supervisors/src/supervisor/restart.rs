@@ -35,12 +35,12 @@ use ferrotp::{ActorId, ActorRef, Context, Down, ExitReason, StartAck};
 
 use super::requests::answer;
 use super::starting::Deferred;
-use super::SupervisorActor;
+use super::{Phase, SupervisorActor};
 use crate::children::Child;
 use crate::error::SupervisorError;
 use crate::lifecycle::{clean_end, spawn_spec, Ack, Stopper};
 use crate::spec::{Restart, Strategy};
-use crate::stopping::{Parts, Stopping};
+use crate::stopping::Stopping;
 
 /// Sent by a supervisor to itself after a child failed to start during a
 /// restart, so that other requests are served before it tries again.
@@ -79,6 +79,11 @@ impl Restarting {
     /// Keeps `deferred` for when the restart is done.
     pub(super) fn defer(&mut self, deferred: Deferred) {
         self.deferred.push(deferred);
+    }
+
+    /// Its stop phase, while it is in it.
+    pub(super) fn stop_phase(&mut self) -> Option<&mut Stopping> {
+        self.stopping.as_mut()
     }
 
     /// The stop phase, if the restart is in it (for a shutdown that cuts
@@ -139,26 +144,17 @@ impl SupervisorActor {
     /// Goes on with the restart: in its stop phase, asks the next sibling
     /// or, after `down`, notes that end; then starts the next child.
     pub(super) fn step_restart(&mut self, ctx: &mut Context<Self>, down: Option<Down>) {
-        let Some(restarting) = self.restarting.as_mut() else {
-            return;
-        };
-        if let Some(stopping) = restarting.stopping.as_mut() {
-            let parts = Parts {
-                children: &mut self.children,
-                subtree: &self.subtree,
-                reporter: &self.reporter,
-            };
-            let done = match down {
-                Some(down) => stopping.on_down(down, ctx, parts),
-                None => stopping.next(ctx, parts),
-            };
-            if !done {
-                return;
+        let noticed = down.is_some();
+        match self.advance_stop(Phase::Restart, down, ctx) {
+            Some(false) => return,
+            Some(true) => {
+                if let Some(restarting) = self.restarting.as_mut() {
+                    restarting.stopping = None;
+                }
             }
-            restarting.stopping = None;
-        } else if down.is_some() {
             // Not ours: the stop phase is over.
-            return;
+            None if noticed => return,
+            None => {}
         }
         self.start_next_restarted(ctx);
     }
