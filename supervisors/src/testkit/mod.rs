@@ -84,14 +84,13 @@ mod schedule;
 mod shape;
 mod snapshot;
 mod strategies;
+mod trace;
 mod worker;
 
-pub use runner::{
-    LiveTree, Outcome, Refusal, RunError, Runner, Skip, StepTrace, Trace, WorkerFactory,
-    DEFAULT_RUNNER_TIMEOUT, TEST_WORKER_SHUTDOWN,
-};
+pub use runner::{LiveTree, Runner, WorkerFactory, DEFAULT_RUNNER_TIMEOUT, TEST_WORKER_SHUTDOWN};
 pub use schedule::{CrashReason, Schedule, Step, INJECTED_ERROR};
 pub use shape::{ChildShape, Path, ShapeKind, TreeShape};
 pub use snapshot::{ChildSnapshot, TreeSnapshot};
 pub use strategies::{crash_schedules, trees, ScheduleConfig, TreeConfig};
+pub use trace::{Outcome, Refusal, RunError, Skip, StepTrace, Trace};
 pub use worker::{Hold, Ping, Pong, TestWorker};
