@@ -179,6 +179,9 @@ pub struct ActorStats {
     /// Messages waiting in its mailbox (including internal wake-ups).
     pub mailbox_len: usize,
     /// Pieces of mail it has handled: messages, `Down`s and exit signals.
+    /// Brought up to date as each turn (a pooled actor's run of messages, or
+    /// one message on its own thread) ends, so it can lag behind a reply the
+    /// handler has already sent.
     pub messages_handled: u64,
     /// What it was doing at the snapshot.
     pub activity: Activity,
@@ -211,9 +214,14 @@ impl ActorRef {
     /// let system = System::new();
     /// let echo = system.spawn(Echo);
     /// let _: u32 = system.bridge().call(&echo, 7u32, Duration::from_secs(5)).unwrap();
-    /// let stats = echo.stats();
-    /// assert_eq!(stats.messages_handled, 1);
-    /// assert_eq!(stats.mailbox_len, 0);
+    /// assert_eq!(echo.stats().mailbox_len, 0);
+    /// // The count is brought up to date as the actor's turn ends, which can
+    /// // be just after the caller has its answer.
+    /// let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    /// while echo.stats().messages_handled < 1 && std::time::Instant::now() < deadline {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(echo.stats().messages_handled, 1);
     /// ```
     pub fn stats(&self) -> ActorStats {
         self.stats_at(now_ms())
