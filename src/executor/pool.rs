@@ -58,6 +58,7 @@
 
 mod blocked;
 mod entry;
+mod handoff;
 mod parking;
 mod run_queue;
 mod turn;
@@ -76,6 +77,7 @@ use crate::error::SpawnError;
 
 pub(crate) use blocked::blocking;
 pub(crate) use entry::PoolEntry;
+use handoff::Searchers;
 use worker::current_worker;
 pub(crate) use worker::WorkerShared;
 
@@ -94,8 +96,10 @@ pub(crate) struct Pool {
     injector: Injector<Arc<Core>>,
     workers: RwLock<Vec<Arc<WorkerShared>>>,
     sleepers: Mutex<Vec<Arc<WorkerShared>>>,
-    sleeping: AtomicUsize,
-    searching: AtomicUsize,
+    /// How many workers search and sleep, and the actor handed to a
+    /// searcher: a line of its own, which the workers' other traffic
+    /// (the list's lock, the counts) does not touch.
+    searchers: Searchers,
     /// Threads in the worker loop, blocked and abandoned ones included.
     live: AtomicUsize,
     /// Of those, blocked in [`blocking`] or abandoned.
@@ -134,8 +138,7 @@ impl Pool {
             injector: Injector::new(),
             workers: RwLock::new(Vec::new()),
             sleepers: Mutex::new(Vec::new()),
-            sleeping: AtomicUsize::new(0),
-            searching: AtomicUsize::new(0),
+            searchers: Searchers::default(),
             live: AtomicUsize::new(0),
             blocked: AtomicUsize::new(0),
             sizing: Mutex::new(()),
@@ -226,5 +229,6 @@ impl Pool {
         while !self.injector.is_empty() {
             let _ = self.injector.steal();
         }
+        drop(self.searchers.take());
     }
 }

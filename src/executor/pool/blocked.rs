@@ -67,7 +67,7 @@ impl Pool {
     /// to run anything.)
     pub(super) fn retire_if_surplus(&self, worker: &Arc<WorkerShared>) -> bool {
         let _sizing = lock(&self.sizing);
-        let surplus = self.unblocked() > self.size && self.injector.is_empty();
+        let surplus = self.unblocked() > self.size && !self.injector_waits();
         if surplus {
             self.remove_worker(worker);
         }

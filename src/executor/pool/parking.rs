@@ -34,13 +34,16 @@ impl Pool {
         // Pairs with the fence in `park`: either this sees the sleeper, or
         // the sleeper's last look sees the work just queued.
         fence(Ordering::SeqCst);
-        if self.searching.load(Ordering::SeqCst) > 0 || self.sleeping.load(Ordering::SeqCst) == 0 {
+        let searchers = &self.searchers;
+        if searchers.searching.load(Ordering::SeqCst) > 0
+            || searchers.sleeping.load(Ordering::SeqCst) == 0
+        {
             return;
         }
         let sleeper = {
             let mut sleepers = lock(&self.sleepers);
             let sleeper = sleepers.pop();
-            self.sleeping.store(sleepers.len(), Ordering::SeqCst);
+            searchers.sleeping.store(sleepers.len(), Ordering::SeqCst);
             sleeper
         };
         if let Some(worker) = sleeper {
@@ -58,13 +61,15 @@ impl Local {
     /// new work a wake-up.
     pub(super) fn spin_for_work(&self) -> Option<Arc<Core>> {
         let pool = &self.pool;
-        pool.searching.fetch_add(1, Ordering::SeqCst);
+        pool.searchers.searching.fetch_add(1, Ordering::SeqCst);
         let wait = SpinWait::new(WORKER_POLLS);
         let mut found = None;
+        let mut looks = 0u32;
         while found.is_none() && wait.pause() {
-            found = self.find_work();
+            looks = looks.wrapping_add(1);
+            found = self.look_for_work(looks);
         }
-        let last = pool.searching.fetch_sub(1, Ordering::SeqCst) == 1;
+        let last = pool.searchers.searching.fetch_sub(1, Ordering::SeqCst) == 1;
         // Work came while no one else looked: if more waits, another worker
         // takes it. Looked at after this worker stopped counting as
         // searching (the fences pair with `notify_one`'s): work queued
@@ -74,7 +79,7 @@ impl Local {
         // needs.
         if found.is_some() && last {
             fence(Ordering::SeqCst);
-            if !self.queue.is_empty() || !pool.injector.is_empty() {
+            if !self.queue.is_empty() || !pool.injector.is_empty() || pool.searchers.has_next() {
                 pool.notify_one();
             }
         }
@@ -90,10 +95,13 @@ impl Local {
         {
             let mut sleepers = lock(&pool.sleepers);
             sleepers.push(self.shared.clone());
-            pool.sleeping.store(sleepers.len(), Ordering::SeqCst);
+            pool.searchers
+                .sleeping
+                .store(sleepers.len(), Ordering::SeqCst);
         }
         fence(Ordering::SeqCst);
         let work_waits = !pool.injector.is_empty()
+            || pool.searchers.has_next()
             || pool
                 .workers
                 .read()
@@ -111,7 +119,9 @@ impl Local {
         {
             let mut sleepers = lock(&pool.sleepers);
             sleepers.retain(|w| !Arc::ptr_eq(w, &self.shared));
-            pool.sleeping.store(sleepers.len(), Ordering::SeqCst);
+            pool.searchers
+                .sleeping
+                .store(sleepers.len(), Ordering::SeqCst);
         }
         !(surplus && pool.retire_if_surplus(&self.shared))
     }

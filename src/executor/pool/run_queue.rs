@@ -20,11 +20,14 @@ use crate::cell::ActorCell;
 pub(crate) const LIFO_STREAK: u32 = 16;
 /// How often (in turns) a worker looks at the injector first.
 const INJECTOR_EVERY: u32 = 61;
+/// How often (in looks) a searching worker looks at other workers' queues.
+const FULL_LOOK_EVERY: u32 = 8;
 
 impl Pool {
-    /// Whether actors wait in the injector (the shared queue).
+    /// Whether actors wait in the injector (the shared queue) or for a
+    /// searching worker to take them.
     pub(crate) fn injector_waits(&self) -> bool {
-        !self.injector.is_empty()
+        !self.injector.is_empty() || self.searchers.has_next()
     }
 
     /// Hands a new actor to the pool: `cell` runs its first turn soon.
@@ -42,7 +45,15 @@ impl Pool {
                 None => return,
                 Some(core) => core,
             },
-            _ => core,
+            // From outside the pool (a plain thread's request): straight to
+            // a worker that spins for work, if one does.
+            _ => match self.searchers.hand_over(core) {
+                Ok(()) => {
+                    self.notify_one();
+                    return;
+                }
+                Err(core) => core,
+            },
         };
         self.injector.push(core);
         self.notify_one();
@@ -58,7 +69,11 @@ impl Pool {
                 Steal::Empty => {}
             }
             let workers = self.workers.read().unwrap_or_else(|e| e.into_inner());
-            for other in workers.iter().filter(|w| !Arc::ptr_eq(w, me)) {
+            // An empty queue is seen without a steal's epoch pin and fence.
+            for other in workers
+                .iter()
+                .filter(|w| !Arc::ptr_eq(w, me) && !w.stealer.is_empty())
+            {
                 match other.stealer.steal() {
                     Steal::Success(core) => return Some(core),
                     Steal::Retry => retry = true,
@@ -123,6 +138,26 @@ impl Local {
             return Some(core);
         }
         self.streak.set(0);
-        self.pool.steal(&self.queue, &self.shared)
+        self.pool
+            .searchers
+            .take()
+            .or_else(|| self.pool.steal(&self.queue, &self.shared))
+    }
+
+    /// One look of a searching worker (the `looks`-th): the actor handed
+    /// over, else the injector if something is in it, else, every few
+    /// looks, the whole round of [`find_work`](Self::find_work). A look
+    /// that finds nothing so reads a line or two that no one writes until
+    /// work comes, instead of taking the workers' lock and pinning an
+    /// epoch, which would slow the caller whose request it waits for.
+    #[inline]
+    pub(super) fn look_for_work(&self, looks: u32) -> Option<Arc<Core>> {
+        if let Some(core) = self.pool.searchers.take() {
+            return Some(core);
+        }
+        if looks % FULL_LOOK_EVERY == 0 || !self.pool.injector.is_empty() {
+            return self.find_work();
+        }
+        None
     }
 }
