@@ -37,24 +37,32 @@ pub(super) struct ReplyAddress {
 }
 
 /// Where the messages sent to a reply address wait.
+///
+/// What a call's answer touches (the flag, the lock, the first message)
+/// fills one cache line of its own, away from the `Arc`'s counts: the
+/// answering thread writes it and the caller reads it, one line moved
+/// each way, where the fields in their natural order spread over three.
 #[derive(Default)]
+#[repr(C, align(64))]
 struct Slot {
-    /// The address's id (for the dead letters it counts).
-    id: OnceLock<ActorId>,
     /// Mail waits in `held`: read without the lock by a spinning caller.
     ready: AtomicBool,
     held: Mutex<Held>,
     /// Where a caller that waited long sleeps.
     arrived: Condvar,
+    /// The address's id (for the dead letters it counts).
+    id: OnceLock<ActorId>,
 }
 
 #[derive(Default)]
+#[repr(C)]
 struct Held {
     /// The first message waiting: kept beside the lock, so that the common
     /// answer touches no other memory.
     first: Option<Envelope>,
-    /// What came after it (a `Down`, a second answer): rare.
-    more: VecDeque<Envelope>,
+    /// What came after it (a `Down`, a second answer): rare, so boxed, to
+    /// keep the line small.
+    more: Option<Box<VecDeque<Envelope>>>,
     /// Callers asleep on `arrived`.
     sleepers: u32,
     /// The address has ended: what comes now is a dead letter.
@@ -64,8 +72,15 @@ struct Held {
 impl Held {
     fn take(&mut self) -> Option<Envelope> {
         let first = self.first.take();
-        self.first = self.more.pop_front();
+        self.first = self.more.as_mut().and_then(|more| more.pop_front());
         first
+    }
+
+    fn put(&mut self, envelope: Envelope) {
+        match self.first {
+            None => self.first = Some(envelope),
+            Some(_) => self.more.get_or_insert_default().push_back(envelope),
+        }
     }
 }
 
@@ -76,10 +91,7 @@ impl Slot {
         if held.closed {
             return Err(envelope);
         }
-        match held.first {
-            None => held.first = Some(envelope),
-            Some(_) => held.more.push_back(envelope),
-        }
+        held.put(envelope);
         self.ready.store(true, Ordering::Release);
         let sleeping = held.sleepers > 0;
         drop(held);
@@ -95,7 +107,7 @@ impl Slot {
         let mut held = self.held.lock();
         held.closed |= close;
         let first = held.first.take();
-        let more = std::mem::take(&mut held.more);
+        let more = held.more.take().map(|more| *more).unwrap_or_default();
         self.ready.store(false, Ordering::Relaxed);
         first.into_iter().chain(more).collect()
     }
@@ -241,5 +253,39 @@ impl Drop for ReplyAddress {
         self.actor().core.close(&crate::ExitReason::Normal);
         let left = self.slot.drain(true);
         self.drop_letters(left);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_an_answer_touches_fits_one_cache_line() {
+        assert_eq!(std::mem::align_of::<Slot>(), 64);
+        assert!(
+            std::mem::offset_of!(Slot, arrived) <= 64,
+            "the flag, the lock and the first message spill past one line"
+        );
+    }
+
+    #[test]
+    fn messages_wait_in_the_order_they_came() {
+        let system = crate::System::new();
+        let slot = Slot::default();
+        for n in 0..3u32 {
+            slot.put(Envelope::new(n, None)).expect("an open slot");
+        }
+        for n in 0..3u32 {
+            let got = slot.take().expect("a message").downcast::<u32>();
+            assert_eq!(got.ok(), Some(n));
+        }
+        assert!(slot.take().is_none());
+        assert!(!slot.ready.load(Ordering::SeqCst));
+        slot.put(Envelope::new(7u32, None)).expect("an open slot");
+        slot.put(Envelope::new(8u32, None)).expect("an open slot");
+        assert_eq!(slot.drain(true).len(), 2);
+        assert!(slot.put(Envelope::new(9u32, None)).is_err(), "closed");
+        drop(system);
     }
 }

@@ -145,7 +145,7 @@ mod tests {
         let system = System::new();
         let core = a_core(&system);
         let slot = NextSlot::default();
-        slot.put(core.clone()).expect("an empty slot");
+        assert!(slot.put(core.clone()).is_ok(), "an empty slot");
         drop(slot);
         assert_eq!(Arc::strong_count(&core), 1);
     }
