@@ -27,7 +27,7 @@ use std::sync::Arc;
 use crate::exit::ExitReason;
 
 pub(crate) use self::core::{Core, Driver, EXITING, RUNNING};
-pub(crate) use current::{current_actor_in, sender_was_killed, CurrentGuard};
+pub(crate) use current::{current_actor_in, running, sender_was_killed};
 pub use id::ActorId;
 pub(crate) use id::IdHasher;
 pub use info::ActorInfo;

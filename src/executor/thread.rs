@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::long_handler::{coarse_now, ThreadClock, STARTED};
 use crate::actor::Actor;
-use crate::address::{ActorId, CurrentGuard};
+use crate::address::ActorId;
 use crate::cell::{ActorCell, Flow, LastHandler};
 use crate::error::SpawnError;
 use crate::introspect::{ms, now_ms};
@@ -18,38 +18,39 @@ use crate::introspect::{ms, now_ms};
 /// Drives `cell` on the calling thread until the actor terminates.
 fn drive<A: Actor>(mut cell: ActorCell<A>) {
     let core = cell.core().clone();
-    let _current = CurrentGuard::enter(&core);
-    let clock = ThreadClock::start(core.system.long_handler());
-    core.stats.running(now_ms());
-    let flow = cell.start();
-    let ended = coarse_now();
-    core.stats.idle(ms(ended));
-    if let Some(clock) = &clock {
-        clock.lap(&core, STARTED, ended);
-    }
-    if flow == Flow::Continue {
-        let mut last = LastHandler::default();
-        // Read before each take: only this actor's own handlers change it.
-        while let Some(mail) = core
-            .mailbox
-            .recv(None, core.trapping.load(Ordering::Acquire))
-        {
-            let what = mail.type_name();
-            core.stats.running(now_ms());
-            let flow = cell.handle(mail, &mut last);
-            let ended = coarse_now();
-            core.stats.handled(1);
-            core.stats.idle(ms(ended));
-            if let Some(clock) = &clock {
-                clock.lap(&core, what, ended);
-            }
-            if flow == Flow::Done {
-                break;
+    crate::address::running(&core, || {
+        let clock = ThreadClock::start(core.system.long_handler());
+        core.stats.running(now_ms());
+        let flow = cell.start();
+        let ended = coarse_now();
+        core.stats.idle(ms(ended));
+        if let Some(clock) = &clock {
+            clock.lap(&core, STARTED, ended);
+        }
+        if flow == Flow::Continue {
+            let mut last = LastHandler::default();
+            // Read before each take: only this actor's own handlers change it.
+            while let Some(mail) = core
+                .mailbox
+                .recv(None, core.trapping.load(Ordering::Acquire))
+            {
+                let what = mail.type_name();
+                core.stats.running(now_ms());
+                let flow = cell.handle(mail, &mut last);
+                let ended = coarse_now();
+                core.stats.handled(1);
+                core.stats.idle(ms(ended));
+                if let Some(clock) = &clock {
+                    clock.lap(&core, what, ended);
+                }
+                if flow == Flow::Done {
+                    break;
+                }
             }
         }
-    }
-    drop(clock);
-    cell.finish();
+        drop(clock);
+        cell.finish();
+    });
 }
 
 /// Threads this process's ferrotp systems have running, against

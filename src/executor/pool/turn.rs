@@ -19,6 +19,11 @@ use crate::mailbox::{user_messages, Mail};
 
 /// What a turn gets from the worker that runs it.
 pub(crate) struct TurnEnv<'a> {
+    /// The actor whose turn it is, held by the worker for the turn (its
+    /// cell holds it too, but a count taken here would write the line of
+    /// the `Arc`'s counts, which the thread that scheduled the actor has
+    /// just written: a cache miss on the way to the handler).
+    pub(super) core: &'a Core,
     /// The most pieces of mail to handle.
     pub(super) quota: usize,
     /// Where the turn tells the worker how many messages of its batch are
@@ -71,12 +76,12 @@ impl<A: Actor> Turn for PooledCell<A> {
         let Some(cell) = self.cell.as_mut() else {
             return TurnEnd::Done;
         };
-        let core = cell.core().clone();
+        let core = env.core;
         let (quota, in_hand) = (env.quota, env.in_hand);
         let mut end = TurnEnd::Busy;
         if !self.started {
             self.started = true;
-            if env.time(&core, || STARTED, || cell.start()) == Flow::Done {
+            if env.time(core, || STARTED, || cell.start()) == Flow::Done {
                 end = TurnEnd::Done;
             }
         }
@@ -117,7 +122,7 @@ impl<A: Actor> Turn for PooledCell<A> {
             // Beyond the quota, a batch's rest is not in this turn's hands.
             in_hand.set(batch.len().min(quota - handled));
             let what = mail.type_namer();
-            if env.time(&core, what, || cell.handle(mail, &mut last)) == Flow::Done {
+            if env.time(core, what, || cell.handle(mail, &mut last)) == Flow::Done {
                 end = TurnEnd::Done;
             }
         }

@@ -16,7 +16,7 @@ use crossbeam_utils::sync::{Parker, Unparker};
 use super::entry::{FINISHED, IDLE};
 use super::turn::{TurnEnd, TurnEnv};
 use super::{lock, Pool};
-use crate::address::{Core, CurrentGuard, Driver};
+use crate::address::{running, Core, Driver};
 use crate::error::SpawnError;
 use crate::executor::watchdog::Probe;
 use crate::introspect::{now_ms, set_turn_ms};
@@ -185,17 +185,17 @@ impl Local {
         self.shared.probe.turn_started();
         self.pool.watchdog.turn_started();
         self.queued_this_turn.set(0);
-        let end = {
-            let _current = CurrentGuard::enter(&core);
+        let end = running(&core, || {
             let mut batch = self.batch.borrow_mut();
             let env = TurnEnv {
+                core: &core,
                 quota: self.pool.quota,
                 in_hand: &self.in_hand,
                 probe: &self.shared.probe,
                 epoch: self.pool.epoch,
             };
             turn.run(&env, &mut batch)
-        };
+        });
         set_turn_ms(0);
         let now = now_ms();
         self.last_turn_end.set(now);
