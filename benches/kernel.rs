@@ -18,6 +18,8 @@
 //!                  # targets take turns, round after round; medians and
 //!                  # ratios to raw (FERROTP_CALL_ONLY=pool|threads|raw_threads
 //!                  # runs one target, FERROTP_CALLS=n calls per round)
+//! FERROTP_INTERLEAVED=all cargo bench --bench kernel  # likewise bridge_call,
+//!                  # ping_pong, fan_in and spawn (or a list: =ping_pong,fan_in)
 //! ```
 //!
 //! The pooled spawn workload spawns 100,000 actors per iteration; set
@@ -617,53 +619,155 @@ criterion_group! {
         .measurement_time(Duration::from_secs(5));
     targets = ping_pong, bridge_call, fan_in, ring, spawn_stop, lifecycle_events
 }
-/// `bridge_call` with its targets taking turns, round after round, so that
-/// each sees the same load on a shared machine: the median time per call
-/// of each, and its ratio to the raw anchor of the same rounds.
-fn bridge_call_interleaved() {
-    const ROUNDS: usize = 21;
-    let calls = env_size("FERROTP_CALLS", 20_000) as u32;
+/// One target of an interleaved run: its label, and one round of its
+/// workload, which returns the time per unit (call, round trip, message,
+/// actor).
+type Target = (&'static str, Box<dyn FnMut() -> Duration>);
+
+/// Rounds of an interleaved run: enough for a median that one preempted
+/// round does not move.
+const INTERLEAVED_ROUNDS: usize = 21;
+
+/// The workloads of an interleaved run (`FERROTP_INTERLEAVED=1`:
+/// `bridge_call`; `all`, or a comma-separated list of groups, for more).
+const INTERLEAVED_GROUPS: [&str; 4] = ["bridge_call", "ping_pong", "fan_in", "spawn"];
+
+/// Runs each wanted group with its targets taking turns, round after
+/// round, so that each sees the same load on a shared machine, and prints
+/// the median time per unit of each and its ratio to the group's first
+/// target (the raw anchor, or for `spawn`, the pool).
+fn interleaved(groups: &str) {
     let only = std::env::var("FERROTP_CALL_ONLY").ok();
     let wanted = |label: &str| only.as_deref().map_or(true, |only| only == label);
-    let raw = RawEcho::new();
-    /// A label and one call.
-    type Target = (&'static str, Box<dyn Fn()>);
-    let mut targets: Vec<Target> = Vec::new();
-    if wanted("raw_threads") {
-        targets.push(("raw_threads", Box::new(move || assert_eq!(raw.call(7), 7))));
-    }
-    for (label, executor) in EXECUTORS {
-        if wanted(label) {
-            let system = system_on(executor);
-            let bridge = system.bridge();
-            let ponger = system.spawn(Ponger);
-            targets.push((
-                label,
-                Box::new(move || {
-                    let _system = &system;
-                    let Pong(n) = bridge.call(&ponger, Ping(7), WAIT).expect("a reply");
-                    assert_eq!(n, 7);
-                }),
-            ));
+    for group in INTERLEAVED_GROUPS {
+        let asked = match groups {
+            "1" => group == "bridge_call",
+            "all" => true,
+            list => list.split(',').any(|g| g.trim() == group),
+        };
+        if !asked {
+            continue;
         }
+        let targets: Vec<Target> = group_targets(group)
+            .into_iter()
+            .filter(|(label, _)| wanted(label))
+            .collect();
+        run_interleaved(group, targets);
     }
-    let mut samples = vec![Vec::with_capacity(ROUNDS); targets.len()];
-    for _ in 0..ROUNDS {
-        for (samples, (_, call)) in samples.iter_mut().zip(&targets) {
-            let start = Instant::now();
-            for _ in 0..calls {
-                call();
-            }
-            samples.push(start.elapsed() / calls);
+}
+
+fn run_interleaved(group: &str, mut targets: Vec<Target>) {
+    let mut samples = vec![Vec::with_capacity(INTERLEAVED_ROUNDS); targets.len()];
+    for _ in 0..INTERLEAVED_ROUNDS {
+        for (samples, (_, round)) in samples.iter_mut().zip(&mut targets) {
+            samples.push(round());
         }
     }
     let labels: Vec<&str> = targets.iter().map(|(label, _)| *label).collect();
-    common::print_medians("bridge_call", &labels, &mut samples);
+    common::print_medians(group, &labels, &mut samples);
+}
+
+/// The time per unit of `units` done by `work`.
+fn per_unit(units: u64, work: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    work();
+    start.elapsed() / u32::try_from(units).expect("units per round fit a u32")
+}
+
+/// The targets of one group, raw anchor first.
+fn group_targets(group: &str) -> Vec<Target> {
+    let mut targets: Vec<Target> = Vec::new();
+    match group {
+        "bridge_call" => {
+            let calls = env_size("FERROTP_CALLS", 20_000) as u64;
+            let raw = RawEcho::new();
+            targets.push((
+                "raw_threads",
+                Box::new(move || {
+                    per_unit(calls, || {
+                        for _ in 0..calls {
+                            assert_eq!(raw.call(7), 7);
+                        }
+                    })
+                }),
+            ));
+            for (label, executor) in EXECUTORS {
+                let system = system_on(executor);
+                let bridge = system.bridge();
+                let ponger = system.spawn(Ponger);
+                targets.push((
+                    label,
+                    Box::new(move || {
+                        let _system = &system;
+                        per_unit(calls, || {
+                            for _ in 0..calls {
+                                let Pong(n) = bridge.call(&ponger, Ping(7), WAIT).expect("a reply");
+                                assert_eq!(n, 7);
+                            }
+                        })
+                    }),
+                ));
+            }
+        }
+        "ping_pong" => {
+            let raw = RawRally::new();
+            targets.push((
+                "raw_threads",
+                Box::new(move || per_unit(ROUNDS, || raw.run(ROUNDS))),
+            ));
+            for (label, executor) in EXECUTORS {
+                let rally = Rally::new(executor);
+                targets.push((
+                    label,
+                    Box::new(move || per_unit(ROUNDS, || rally.run(ROUNDS))),
+                ));
+            }
+        }
+        "fan_in" => {
+            let items = PRODUCERS as u64 * PER_PRODUCER;
+            targets.push((
+                "raw_threads",
+                Box::new(move || per_unit(items, || raw_fan_in(PER_PRODUCER))),
+            ));
+            for (label, executor) in EXECUTORS {
+                let system = system_on(executor);
+                let done = system.inbox();
+                let counter = system.spawn(Count::new());
+                done.monitor(&counter);
+                targets.push((
+                    label,
+                    Box::new(move || {
+                        let _system = &system;
+                        per_unit(items, || actor_fan_in(&counter, &done, PER_PRODUCER))
+                    }),
+                ));
+            }
+        }
+        "spawn" => {
+            for (label, executor) in EXECUTORS {
+                // A tenth of the criterion bench's batch: 21 rounds of it.
+                let batch = match executor {
+                    Executor::Pool => common::env_size("FERROTP_POOL_SPAWN", 10_000),
+                    Executor::Threads => 1_000,
+                };
+                let system = system_on(executor);
+                let inbox = system.inbox();
+                targets.push((
+                    label,
+                    Box::new(move || {
+                        per_unit(batch as u64, || spawn_greet_stop(&system, &inbox, batch))
+                    }),
+                ));
+            }
+        }
+        other => unreachable!("no interleaved group {other}"),
+    }
+    targets
 }
 
 fn main() {
-    if std::env::var_os("FERROTP_INTERLEAVED").is_some() {
-        bridge_call_interleaved();
+    if let Ok(groups) = std::env::var("FERROTP_INTERLEAVED") {
+        interleaved(&groups);
         return;
     }
     benches();
