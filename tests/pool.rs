@@ -462,3 +462,34 @@ fn chatty_pairs_on_every_worker_do_not_starve_a_new_actor() {
     }
     system.shutdown(WAIT).unwrap();
 }
+
+/// Calls from plain threads reach a pooled actor however the workers
+/// wait: spinning (the call is handed to a spinning worker directly),
+/// yielding, or parked (the call goes through the injector and wakes
+/// one). The pauses between calls cover each.
+#[test]
+fn calls_from_plain_threads_are_answered_whether_workers_spin_or_sleep() {
+    let system = pool(2);
+    let inbox = system.inbox();
+    let bridge = std::sync::Arc::new(system.bridge());
+    let actors: Vec<ActorRef> = (0..3)
+        .map(|_| spawn_puppet(&system, &inbox, false))
+        .collect();
+    let pauses = [0u64, 0, 1, 3, 10, 30, 100, 2_000];
+    std::thread::scope(|scope| {
+        for caller in 0..3usize {
+            let (bridge, actors) = (&bridge, &actors);
+            scope.spawn(move || {
+                for i in 0..400usize {
+                    let actor = &actors[(caller + i) % actors.len()];
+                    assert!(answers_ping(bridge, actor), "call {i} of caller {caller}");
+                    let pause = pauses[(i * 7 + caller) % pauses.len()];
+                    if pause > 0 {
+                        std::thread::sleep(Duration::from_micros(pause));
+                    }
+                }
+            });
+        }
+    });
+    system.shutdown(WAIT).unwrap();
+}

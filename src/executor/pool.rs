@@ -25,10 +25,15 @@
 //! - the injector (FIFO), for actors scheduled from outside the pool and for
 //!   actors whose quota ran out, which so go to the back of the line (an
 //!   actor whose quota ran out while nothing else waits goes on in its
-//!   worker's own queue instead: a wake-up per quota would only move it).
+//!   worker's own queue instead: a wake-up per quota would only move it);
+//! - the [`handoff`] slot: an actor scheduled from outside the pool while a
+//!   worker searches (a plain thread's `Bridge::call`, the common case)
+//!   is handed to that worker through one cache line instead.
 //!
 //! A worker that finds nothing spins briefly, looking again after every
-//! pause (it is *searching*), then parks until new work is queued. New work
+//! pause (it is *searching*: the slot at each look, the queues when the
+//! injector shows work or every few looks), then parks until new work is
+//! queued. New work
 //! wakes a parked worker only when no worker is searching; a searcher that
 //! finds work wakes another if more waits, so the pool widens as work
 //! arrives without a wake-up per message (nor one per lone request).
@@ -53,6 +58,7 @@
 //! - [`worker`]: the worker threads and their loop;
 //! - [`run_queue`]: where work waits and how workers find and steal it;
 //! - [`parking`]: searching, parking and waking idle workers;
+//! - [`handoff`]: the searchers' counts and the slot for a searcher;
 //! - [`blocked`]: workers that block or are stuck in a killed actor's
 //!   turn, and the workers added in their place.
 
