@@ -3,11 +3,13 @@
 //! both supervisor handles share.
 
 use std::any::TypeId;
+use std::ops::Range;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use ferrotp::{
-    Actor, ActorId, ActorRef, CallError, ExitReason, SpawnError, SpawnOptions, Stopped, System,
+    Actor, ActorId, ActorRef, CallError, Context, ExitReason, SpawnError, SpawnOptions, Stopped,
+    System,
 };
 
 use crate::error::SupervisorError;
@@ -235,5 +237,41 @@ pub(crate) fn name_option(name: Option<&str>) -> SpawnOptions {
     match name {
         Some(name) => SpawnOptions::new().name(name),
         None => SpawnOptions::new(),
+    }
+}
+
+/// Answers the sender of a request a supervisor serves now or later, from
+/// its mailbox (a request sent without a sender cannot be answered: its
+/// answer is dropped).
+pub(crate) fn answer<A: Actor, M: Send + 'static>(ctx: &Context<A>, to: Option<&ActorRef>, msg: M) {
+    match to {
+        Some(to) => ctx.send(to, msg),
+        None => tracing::debug!(
+            supervisor = %ctx.myself().id(),
+            answer = std::any::type_name::<M>(),
+            "request without a sender: answer dropped"
+        ),
+    }
+}
+
+/// A request that reads a supervisor's children, answered at once unless
+/// the supervisor is busy changing them (a static one's restart, a
+/// dynamic one's `terminate_child`): then once it is done.
+pub(crate) enum Read {
+    WhichChildren,
+    CountChildren,
+    Describe,
+    Inspect(Range<usize>),
+}
+
+impl Read {
+    /// Its name, for the debug log of a request left unanswered.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Read::WhichChildren => "WhichChildren",
+            Read::CountChildren => "CountChildren",
+            Read::Describe => "Describe",
+            Read::Inspect(_) => "Inspect",
+        }
     }
 }

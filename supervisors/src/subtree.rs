@@ -181,17 +181,26 @@ impl Subtree {
 impl Spawning<'_> {
     /// The spawn succeeded: the child is listed, and the spawn ends.
     pub fn listed(self, member: Member) {
-        self.subtree.add(member);
-    }
-}
-
-impl Drop for Spawning<'_> {
-    fn drop(&mut self) {
         let mut table = self.subtree.table();
+        table.members.insert(member.actor.id(), member);
+        self.end(&mut table);
+        // Ended under the lock taken once: nothing left for `drop`.
+        std::mem::forget(self);
+    }
+
+    fn end(&self, table: &mut Table) {
         table.spawning -= 1;
         if table.spawning == 0 {
             self.subtree.spawned.notify_all();
         }
+    }
+}
+
+impl Drop for Spawning<'_> {
+    /// The spawn failed (or panicked): it ends with no child listed.
+    fn drop(&mut self) {
+        let mut table = self.subtree.table();
+        self.end(&mut table);
     }
 }
 

@@ -11,7 +11,8 @@
 //! supervisor's `start_child`) left that child running when it trapped
 //! exits, 1 round in about 5,000 on the pool: the kill took effect before
 //! the child was listed where whoever takes over a killed supervisor's
-//! children looks (see `subtree`).
+//! children looks (see `subtree`). And a kill of a dynamic supervisor in
+//! the middle of a `terminate_child` served from its mailbox.
 
 #[path = "../../tests/common/budget.rs"]
 mod budget;
@@ -22,13 +23,15 @@ use std::thread;
 use budget::for_budget;
 use common::mid_restart::{stop_or_kill_mid_restart, wait_empty, Crashy};
 use common::*;
-use ferrotp::System;
+use ferrotp::{ActorRef, System};
 use ferrotp_supervisors::{ChildSpec, DynamicSupervisorSpec, Shutdown, Supervisor, SupervisorSpec};
 
 /// A dynamic supervisor of workers that trap exits, killed at a point that
-/// moves with `round` while a batch of children is being started: every
-/// actor ends once the tree is stopped.
-fn kill_dynamic_mid_start(system: &System, round: u64) {
+/// moves with `round` while a batch of children is being started, or
+/// while its children are terminated one by one (each from its mailbox,
+/// answered on the child's `Down`): every actor ends once the tree is
+/// stopped.
+fn kill_dynamic_mid_start_or_terminate(system: &System, round: u64) {
     let context = format!("{:?} round {round}", system.executor());
     let template = DynamicSupervisorSpec::worker("w", |trap: bool| Crashy { trap })
         .shutdown(Shutdown::Timeout(WAIT));
@@ -41,12 +44,27 @@ fn kill_dynamic_mid_start(system: &System, round: u64) {
     .unwrap();
     let d = root.child_dynamic_supervisor::<bool>("d").unwrap();
     let d_actor = d.actor().clone();
+    let terminate = round % 2 == 1;
+    let children: Vec<ActorRef> = if terminate {
+        let started = d.start_children(vec![true; 4]).unwrap();
+        started.into_iter().map(Result::unwrap).collect()
+    } else {
+        Vec::new()
+    };
     thread::scope(|scope| {
         scope.spawn(|| {
             // Answered, or not (the supervisor was killed first).
-            let _ = d.start_children(vec![true; 8]);
+            if terminate {
+                for child in &children {
+                    if d.terminate_child(child).is_err() {
+                        break;
+                    }
+                }
+            } else {
+                let _ = d.start_children(vec![true; 8]);
+            }
         });
-        for _ in 0..round % 64 {
+        for _ in 0..(round / 2) % 64 {
             thread::yield_now();
         }
         d_actor.kill();
@@ -68,10 +86,10 @@ ferrotp::on_each_executor! {
 
     #[test]
     #[ignore = "stress: run with --ignored stress"]
-    fn stress_dynamic_supervisor_killed_mid_start_leaves_nothing() {
+    fn stress_dynamic_supervisor_killed_mid_start_or_terminate_leaves_nothing() {
         let system = new_system();
-        for_budget("kill dynamic mid-start", |round| {
-            kill_dynamic_mid_start(&system, round);
+        for_budget("kill dynamic mid-start or mid-terminate", |round| {
+            kill_dynamic_mid_start_or_terminate(&system, round);
         });
         system.shutdown(WAIT).unwrap();
     }

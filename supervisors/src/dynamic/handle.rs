@@ -151,9 +151,15 @@ impl<Args: Clone + Send + 'static> DynamicSupervisor<Args> {
             .call(StartDynamicMany(args.into_iter().collect::<Vec<_>>()))
     }
 
-    /// Stops `child` per the template's `Shutdown` and forgets it.
+    /// Stops `child` per the template's `Shutdown` and forgets it; returns
+    /// once it is gone (its subtree too, if it is a supervisor).
     /// [`NoSuchChild`](SupervisorError::NoSuchChild) if it is not a running
     /// child of this supervisor.
+    ///
+    /// The supervisor does not block while the child stops: it answers on
+    /// the child's `Down`. What other callers ask meanwhile (start a child,
+    /// read the children, stop the supervisor) is served after it, in
+    /// arrival order.
     pub fn terminate_child(&self, child: &ActorRef) -> Result<(), SupervisorError> {
         self.handle.try_call(TerminateDynamic(child.id()))
     }

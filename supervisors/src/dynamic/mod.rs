@@ -1,25 +1,24 @@
 //! [`DynamicSupervisor`]: many children of one template, started on demand
 //! (OTP's `simple_one_for_one`, Elixir's `DynamicSupervisor`).
 
-use std::any::TypeId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ferrotp::{Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Stop, Stopped};
 
-use crate::error::SupervisorError;
-use crate::inspect::{page, Inspect, SupervisorSnapshot, KIND_LABEL, SUPERVISORS_GROUP};
+use crate::inspect::{Inspect, KIND_LABEL, SUPERVISORS_GROUP};
 use crate::intensity::RestartWindow;
 use crate::lifecycle::{clean_end, spawn_child, Ack, Parent, Stopper};
-use crate::protocol::{
-    ChildCount, ChildInfo, CountChildren, Describe, StartReply, Summary, WhichChildren,
-};
+use crate::protocol::Read;
+use crate::protocol::{ChildInfo, CountChildren, Describe, StartReply, WhichChildren};
 use crate::report::Reporter;
-use crate::spec::{ChildKind, Restart};
+use crate::spec::Restart;
 use crate::subtree::Subtree;
+use requests::{Deferred, Request, Terminating};
 use stopping::Stopping;
 
 mod handle;
+mod requests;
 mod spec;
 mod stopping;
 
@@ -59,6 +58,8 @@ pub(crate) struct DynamicSupervisorActor<Args> {
     subtree: Arc<Subtree>,
     /// Its shutdown, once an exit signal, a `Stop` or an escalation began it.
     stopping: Option<Stopping>,
+    /// A handle's `terminate_child` under way (see [`requests`]).
+    terminating: Option<Terminating<Args>>,
 }
 
 impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
@@ -82,34 +83,58 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
             start_reply,
             subtree: Subtree::for_new_supervisor(),
             stopping: None,
+            terminating: None,
         }
     }
 
     /// Begins the shutdown: every child is asked to stop at once, and the
     /// supervisor terminates with `reason` once all are gone (see
-    /// [`stopping`]).
+    /// [`stopping`]). A child being terminated for a handle is waited for
+    /// too; what waited for that goes unanswered.
     fn begin_stopping(&mut self, reason: ExitReason, ctx: &mut Context<Self>) {
         if self.stopping.is_some() {
             return;
         }
-        self.reporter.shutting_down(&reason, self.running.len());
+        let terminating = self.terminating.take();
+        let running = self.running.len() + usize::from(terminating.is_some());
+        self.reporter.shutting_down(&reason, running);
         self.restarting.clear();
         let children: Vec<ActorRef> = self.running.values().map(|(a, _)| a.clone()).collect();
-        let stopping = Stopping::begin(reason, &children, self.spec.shutdown, ctx);
+        let mut stopping = Stopping::begin(reason, &children, self.spec.shutdown, ctx);
+        if let Some(terminating) = terminating {
+            stopping.merge(terminating.stop);
+        }
         self.stop_if_done(stopping, ctx);
     }
 
+    /// A `Down`: the next step of the `terminate_child` or of the shutdown
+    /// under way.
     fn on_down(&mut self, down: Down, ctx: &mut Context<Self>) {
+        if let Some(mut terminating) = self.terminating.take() {
+            self.note_end(&mut terminating.stop, &down, ctx);
+            let done = terminating.stop.is_done();
+            self.terminating = Some(terminating);
+            if done {
+                self.end_terminating(ctx);
+            }
+            return;
+        }
         let Some(mut stopping) = self.stopping.take() else {
             return;
         };
-        if let Some(reason) = stopping.on_down(&down, ctx, &self.subtree) {
+        self.note_end(&mut stopping, &down, ctx);
+        self.stop_if_done(stopping, ctx);
+    }
+
+    /// Notes `down` in `stopping`, and reports it if it ends a child asked
+    /// to stop.
+    fn note_end(&mut self, stopping: &mut Stopping, down: &Down, ctx: &Context<Self>) {
+        if let Some(reason) = stopping.on_down(down, ctx, &self.subtree) {
             self.running.remove(&down.actor);
             let clean = clean_end(self.spec.shutdown, self.spec.restart, &reason);
             self.reporter
                 .child_stopped(&self.spec.id, down.actor, &reason, clean);
         }
-        self.stop_if_done(stopping, ctx);
     }
 
     /// Terminates once the shutdown is done; else keeps it for the next `Down`.
@@ -122,10 +147,17 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
 
     /// `Stop`: the children stop (see [`begin_stopping`](Self::begin_stopping)),
     /// then the supervisor terminates with `Normal` and the stopper hears
-    /// `Stopped`.
+    /// `Stopped`. During a `terminate_child`, once it is done.
     fn on_stop(&mut self, _: Stop, ctx: &mut Context<Self>) {
-        if let Some(stopper) = ctx.sender().cloned() {
-            ctx.answer_stop(&stopper);
+        let stopper = ctx.sender().cloned();
+        if let Some(Deferred::Stop(stopper)) = self.defer(Deferred::Stop(stopper)) {
+            self.stop_asked(stopper.as_ref(), ctx);
+        }
+    }
+
+    fn stop_asked(&mut self, stopper: Option<&ActorRef>, ctx: &mut Context<Self>) {
+        if let Some(stopper) = stopper {
+            ctx.answer_stop(stopper);
         }
         self.begin_stopping(ExitReason::Normal, ctx);
     }
@@ -183,6 +215,12 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
             self.begin_stopping(reason, ctx);
             return;
         }
+        let Some(Deferred::Exit(Stopped { actor, reason })) =
+            self.defer(Deferred::Exit(Stopped { actor, reason }))
+        else {
+            // Handled once the `terminate_child` under way is done.
+            return;
+        };
         let is_dead_child = self
             .running
             .get(&actor)
@@ -243,7 +281,16 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
     }
 
     fn on_retry(&mut self, RetryDynamic(token): RetryDynamic, ctx: &mut Context<Self>) {
-        if ctx.sender() != Some(ctx.myself()) || self.stopping.is_some() {
+        if ctx.sender() != Some(ctx.myself()) {
+            return;
+        }
+        if let Some(Deferred::Retry(token)) = self.defer(Deferred::Retry(token)) {
+            self.retry(token, ctx);
+        }
+    }
+
+    fn retry(&mut self, token: u64, ctx: &mut Context<Self>) {
+        if self.stopping.is_some() {
             return;
         }
         if let Some(child) = self.restarting.remove(&token) {
@@ -252,11 +299,7 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
     }
 
     fn start_child(&mut self, StartDynamic(args): StartDynamic<Args>, ctx: &mut Context<Self>) {
-        if self.shutting_down("StartChild") {
-            return;
-        }
-        let result = self.start_one(ctx, args);
-        ctx.reply(result);
+        self.request(Request::Start(args), ctx);
     }
 
     fn start_children(
@@ -264,127 +307,27 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
         StartDynamicMany(many): StartDynamicMany<Args>,
         ctx: &mut Context<Self>,
     ) {
-        if self.shutting_down("StartChildren") {
-            return;
-        }
-        let results: Vec<Result<ActorRef, SupervisorError>> = many
-            .into_iter()
-            .map(|args| self.start_one(ctx, args))
-            .collect();
-        ctx.reply(results);
-    }
-
-    fn start_one(
-        &mut self,
-        ctx: &mut Context<Self>,
-        args: Args,
-    ) -> Result<ActorRef, SupervisorError> {
-        match self.spawn(ctx, &args) {
-            Ok(actor) => {
-                self.reporter.child_started(&self.spec.id, actor.id());
-                let child = DynChild {
-                    args,
-                    restarts: 0,
-                    last: actor.id(),
-                };
-                self.running.insert(actor.id(), (actor.clone(), child));
-                Ok(actor)
-            }
-            Err(reason) => {
-                self.reporter.start_failed(&self.spec.id, &reason);
-                Err(SupervisorError::StartFailed {
-                    id: self.spec.id.clone(),
-                    reason,
-                })
-            }
-        }
+        self.request(Request::StartMany(many), ctx);
     }
 
     fn terminate_child(&mut self, TerminateDynamic(id): TerminateDynamic, ctx: &mut Context<Self>) {
-        if self.shutting_down("TerminateChild") {
-            return;
-        }
-        let result = match self.running.remove(&id) {
-            None => Err(SupervisorError::NoSuchChild(id.to_string())),
-            Some((actor, _)) => {
-                let reason =
-                    Stopper::new(ctx.system()).stop(ctx, &self.subtree, &actor, self.spec.shutdown);
-                let clean = clean_end(self.spec.shutdown, self.spec.restart, &reason);
-                self.reporter
-                    .child_stopped(&self.spec.id, id, &reason, clean);
-                Ok(())
-            }
-        };
-        ctx.reply(result);
+        self.request(Request::Terminate(id), ctx);
     }
 
     fn which_children(&mut self, _: WhichChildren, ctx: &mut Context<Self>) {
-        if self.shutting_down("WhichChildren") {
-            return;
-        }
-        ctx.reply(self.infos());
+        self.read(Read::WhichChildren, ctx);
     }
 
     fn count_children(&mut self, _: CountChildren, ctx: &mut Context<Self>) {
-        if self.shutting_down("CountChildren") {
-            return;
-        }
-        let all = self.running.len() + self.restarting.len();
-        let active = self.running.values().filter(|(a, _)| a.is_alive()).count();
-        let (supervisors, workers) = match self.spec.kind {
-            ChildKind::Supervisor => (all, 0),
-            ChildKind::Worker => (0, all),
-        };
-        ctx.reply(ChildCount {
-            specs: 1,
-            active,
-            supervisors,
-            workers,
-        });
+        self.read(Read::CountChildren, ctx);
     }
 
     fn inspect(&mut self, Inspect(range): Inspect, ctx: &mut Context<Self>) {
-        let restarts_in_window = self.window.count();
-        let running = self
-            .running
-            .values()
-            .map(|(actor, child)| self.info(Some(actor.clone()), child));
-        let waiting = self.restarting.values().map(|child| self.info(None, child));
-        let all = self.running.values().map(|(_, child)| child);
-        let snapshot = SupervisorSnapshot {
-            id: ctx.myself().id(),
-            name: self.reporter.name.clone(),
-            strategy: "dynamic".to_string(),
-            restarts_in_window,
-            max_restarts: self.window.max_restarts(),
-            period: self.window.period(),
-            child_count: self.running.len() + self.restarting.len(),
-            total_restarts: all
-                .chain(self.restarting.values())
-                .map(|c| u64::from(c.restarts))
-                .sum(),
-            children: page(running.chain(waiting), range),
-        };
-        ctx.reply(snapshot);
+        self.read(Read::Inspect(range), ctx);
     }
 
     fn describe(&mut self, _: Describe, ctx: &mut Context<Self>) {
-        if self.shutting_down("Describe") {
-            return;
-        }
-        let summary = Summary {
-            id: ctx.myself().id(),
-            name: self.reporter.name.clone(),
-            strategy: "dynamic".to_string(),
-            restarts_in_window: self.window.count(),
-            max_restarts: self.window.max_restarts(),
-            period: self.window.period(),
-            children: self.infos(),
-            dynamic_args: Some(TypeId::of::<Args>()),
-            subtree: self.subtree.clone(),
-            restarting: self.restarting.len(),
-        };
-        ctx.reply(summary);
+        self.read(Read::Describe, ctx);
     }
 }
 
@@ -423,12 +366,17 @@ impl<Args: Clone + Send + 'static> Actor for DynamicSupervisorActor<Args> {
         // Its shutdown ran (the children it stopped are gone from
         // `running`), or was cut short by an untrappable signal, or never
         // began: what is left is stopped here, blocking.
+        let terminating = self.terminating.take();
         if self.stopping.take().is_none() {
-            self.reporter.shutting_down(reason, self.running.len());
+            let running = self.running.len() + usize::from(terminating.is_some());
+            self.reporter.shutting_down(reason, running);
         }
         self.restarting.clear();
         let running = std::mem::take(&mut self.running);
-        let children: Vec<ActorRef> = running.into_values().map(|(actor, _)| actor).collect();
+        let mut children: Vec<ActorRef> = running.into_values().map(|(actor, _)| actor).collect();
+        // A child a handle's `terminate_child` asked to stop is waited for
+        // too (asked again: a stop of a stopping child changes nothing).
+        children.extend(terminating.map(|t| t.child));
         if children.is_empty() {
             return;
         }

@@ -52,6 +52,13 @@ impl Stopping {
         }
     }
 
+    /// Waits also for what `other` waits for (a `terminate_child` that a
+    /// shutdown cuts short).
+    pub fn merge(&mut self, other: Stopping) {
+        self.children.extend(other.children);
+        self.orphans.extend(other.orphans);
+    }
+
     pub fn reason(&self) -> &ExitReason {
         &self.reason
     }

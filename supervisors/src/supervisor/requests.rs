@@ -11,8 +11,8 @@ use crate::children::Child;
 use crate::error::SupervisorError;
 use crate::inspect::{page, Inspect, SupervisorSnapshot};
 use crate::protocol::{
-    ChildCount, ChildInfo, CountChildren, DeleteChild, Describe, RestartChild, StartChild, Summary,
-    TerminateChild, WhichChildren,
+    answer, ChildCount, ChildInfo, CountChildren, DeleteChild, Describe, Read, RestartChild,
+    StartChild, Summary, TerminateChild, WhichChildren,
 };
 use crate::spec::{ChildKind, ChildSpec};
 
@@ -23,26 +23,6 @@ pub(super) enum Request {
     Terminate(String),
     Restart(String),
     Delete(String),
-}
-
-/// A request that reads the children: answered at once, except during a
-/// restart (see [`restart`](super::restart)).
-pub(super) enum Read {
-    WhichChildren,
-    CountChildren,
-    Describe,
-    Inspect(Range<usize>),
-}
-
-impl Read {
-    fn name(&self) -> &'static str {
-        match self {
-            Read::WhichChildren => "WhichChildren",
-            Read::CountChildren => "CountChildren",
-            Read::Describe => "Describe",
-            Read::Inspect(_) => "Inspect",
-        }
-    }
 }
 
 impl Request {
@@ -266,22 +246,5 @@ impl SupervisorActor {
                 Ok(())
             }
         }
-    }
-}
-
-/// Answers the sender of a request served now or later (a request sent
-/// without a sender cannot be answered: its answer is dropped).
-pub(super) fn answer<M: Send + 'static>(
-    ctx: &Context<SupervisorActor>,
-    to: Option<&ActorRef>,
-    msg: M,
-) {
-    match to {
-        Some(to) => ctx.send(to, msg),
-        None => tracing::debug!(
-            supervisor = %ctx.myself().id(),
-            answer = std::any::type_name::<M>(),
-            "request without a sender: answer dropped"
-        ),
     }
 }

@@ -33,12 +33,12 @@
 
 use ferrotp::{ActorId, ActorRef, Context, Down, ExitReason, StartAck};
 
-use super::requests::answer;
 use super::starting::Deferred;
 use super::{Phase, SupervisorActor};
 use crate::children::Child;
 use crate::error::SupervisorError;
 use crate::lifecycle::{clean_end, spawn_spec, Ack, Stopper};
+use crate::protocol::answer;
 use crate::spec::{Restart, Strategy};
 use crate::stopping::Stopping;
 

@@ -29,12 +29,13 @@ use std::mem;
 
 use ferrotp::{ActorId, ActorRef, Context, ExitReason, StartAck, Stopped};
 
-use super::requests::{Read, Request};
+use super::requests::Request;
 use super::restart::RetryRestart;
 use super::SupervisorActor;
 use crate::children::Child;
 use crate::error::SupervisorError;
 use crate::lifecycle::{spawn_spec, Ack};
+use crate::protocol::Read;
 use crate::spec::ChildSpec;
 use crate::stopping::Stopping;
 
