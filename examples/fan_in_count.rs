@@ -14,7 +14,9 @@
 //! callgrind_annotate --inclusive=yes fan_in.out | grep -E 'send_all|Local::run|drive'
 //! ```
 //!
-//! Pass `threads` instead of `pool` for the thread-per-actor executor.
+//! Pass `threads` instead of `pool` for the thread-per-actor executor, or
+//! `raw` for the anchor: one crossbeam channel, `raw_send_all` and
+//! `raw_drain` on either side.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -75,17 +77,55 @@ fn send_all(sink: &ActorRef, n: u64) {
     }
 }
 
+/// The anchor's sending side.
+#[inline(never)]
+fn raw_send_all(tx: &crossbeam_channel::Sender<Item>, n: u64) {
+    for seq in 0..n {
+        tx.send(Item {
+            producer: (seq & 1) as usize,
+            seq: seq >> 1,
+        })
+        .expect("the receiver is alive");
+    }
+}
+
+/// The anchor's receiving side, with the sink's checks.
+#[inline(never)]
+fn raw_drain(rx: &crossbeam_channel::Receiver<Item>) -> u64 {
+    let mut next = [0u64; 2];
+    let mut seen = 0;
+    for Item { producer, seq } in rx.iter() {
+        assert_eq!(next[producer], seq, "producer {producer}: out of order");
+        next[producer] = seq + 1;
+        seen += 1;
+    }
+    seen
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let executor = match args.next().as_deref() {
         None | Some("pool") => Executor::Pool,
         Some("threads") => Executor::Threads,
-        Some(other) => panic!("executor `{other}`: `pool` or `threads`"),
+        Some("raw") => Executor::Pool,
+        Some(other) => panic!("executor `{other}`: `pool`, `threads` or `raw`"),
     };
+    let raw = std::env::args().nth(1).as_deref() == Some("raw");
     let n: u64 = args
         .next()
         .map(|n| n.parse().expect("a number of messages"))
         .unwrap_or(200_000);
+    if raw {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        raw_send_all(&tx, n);
+        drop(tx);
+        let seen = std::thread::spawn(move || raw_drain(&rx))
+            .join()
+            .expect("the drain checks the order");
+        assert_eq!(seen, n);
+        println!("{n} messages sent and received");
+        return;
+    }
     let system = System::builder().executor(executor).build();
     let inbox = system.inbox();
     let (open, gate) = mpsc::channel();
