@@ -15,7 +15,7 @@ use crate::exit::{ExitReason, Stop, Stopped};
 use crate::groups;
 use crate::handlers::Handlers;
 use crate::links;
-use crate::mailbox::{Envelope, ExitSignal, Mail};
+use crate::mailbox::{Envelope, ExitSignal, Mail, Notice};
 use crate::panic::guard;
 use crate::payload::{Payload, TypeKey};
 
@@ -126,13 +126,20 @@ impl<A: Actor> ActorCell<A> {
         }
     }
 
-    /// Exit signals, `Down` and wake-ups.
+    /// A message the turn's last handler does not take, or a notice.
     fn on_other(&mut self, mail: Mail) -> Flow {
         match mail {
-            Mail::Wake => Flow::Continue,
             Mail::Message(envelope) => self.on_new(envelope, &mut LastHandler::default()),
-            Mail::Exit(signal) => self.on_exit_signal(signal),
-            Mail::Down(down) => {
+            Mail::Notice(notice) => self.on_notice(*notice),
+        }
+    }
+
+    /// Exit signals, `Down` and wake-ups.
+    fn on_notice(&mut self, notice: Notice) -> Flow {
+        match notice {
+            Notice::Wake => Flow::Continue,
+            Notice::Exit(signal) => self.on_exit_signal(signal),
+            Notice::Down(down) => {
                 if !links::accept_down(self.myself(), down.monitor) {
                     return Flow::Continue;
                 }

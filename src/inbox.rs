@@ -11,7 +11,7 @@ use crate::error::RecvError;
 use crate::exit::{ExitReason, Stopped};
 use crate::groups;
 use crate::links::{self, MonitorRef};
-use crate::mailbox::{user_messages, Envelope, Mail, Received};
+use crate::mailbox::{user_messages, Envelope, Mail, Notice, Received};
 use crate::system::{System, SystemInner};
 
 /// A mailbox for code that is not an actor: tests, `main`, services.
@@ -178,11 +178,14 @@ impl Inbox {
 
     /// Turns mail into the message plain code sees, dropping what is void.
     fn open(&self, mail: Mail) -> Option<(Envelope, Origin)> {
-        match mail {
+        let notice = match mail {
             Mail::Message(envelope) => {
-                groups::screen(&self.actor.core, envelope).map(|e| (e, Origin::Sent))
+                return groups::screen(&self.actor.core, envelope).map(|e| (e, Origin::Sent))
             }
-            Mail::Exit(signal) => {
+            Mail::Notice(notice) => *notice,
+        };
+        match notice {
+            Notice::Exit(signal) => {
                 if !links::accept_exit(&self.actor, &signal) {
                     return None;
                 }
@@ -197,9 +200,9 @@ impl Inbox {
                 };
                 Some((Envelope::new(stopped, None), origin))
             }
-            Mail::Down(down) => links::accept_down(&self.actor, down.monitor)
+            Notice::Down(down) => links::accept_down(&self.actor, down.monitor)
                 .then(|| (Envelope::new(down, None), Origin::Monitor)),
-            Mail::Wake => None,
+            Notice::Wake => None,
         }
     }
 

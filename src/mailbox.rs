@@ -46,7 +46,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use crate::address::ActorId;
 use bound::Bound;
 pub use mail::Envelope;
-pub(crate) use mail::{user_messages, ExitSignal, Mail};
+pub(crate) use mail::{user_messages, ExitSignal, Mail, Notice};
 pub(crate) use push::{Pushed, Refused};
 use queues::Queues;
 pub(crate) use receive::Received;

@@ -111,14 +111,14 @@ impl Core {
         if let Driver::Function(slot) = &self.driver {
             return slot.down(self, down);
         }
-        if !self.is_dead() && self.mailbox.push(Mail::Down(down)).is_ok() {
+        if !self.is_dead() && self.mailbox.push(Mail::down(down)).is_ok() {
             self.schedule();
         }
     }
 
     /// Makes the driver look at the actor's status.
     pub fn wake(self: &Arc<Self>) {
-        if self.mailbox.push(Mail::Wake).is_ok() {
+        if self.mailbox.push(Mail::wake()).is_ok() {
             self.schedule();
         }
     }

@@ -1,6 +1,6 @@
 //! One thread per actor, and the thread bookkeeping both executors share.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
@@ -14,6 +14,7 @@ use crate::address::ActorId;
 use crate::cell::{ActorCell, Flow, LastHandler};
 use crate::error::SpawnError;
 use crate::introspect::{ms, now_ms};
+use crate::mailbox::user_messages;
 
 /// Drives `cell` on the calling thread until the actor terminates.
 fn drive<A: Actor>(mut cell: ActorCell<A>) {
@@ -28,30 +29,67 @@ fn drive<A: Actor>(mut cell: ActorCell<A>) {
             clock.lap(&core, STARTED, ended);
         }
         if flow == Flow::Continue {
-            let mut last = LastHandler::default();
-            // Read before each take: only this actor's own handlers change it.
-            while let Some(mail) = core
-                .mailbox
-                .recv(None, core.trapping.load(Ordering::Acquire))
-            {
-                let what = mail.type_name();
-                core.stats.running(now_ms());
-                let flow = cell.handle(mail, &mut last);
-                let ended = coarse_now();
-                core.stats.handled(1);
-                core.stats.idle(ms(ended));
-                if let Some(clock) = &clock {
-                    clock.lap(&core, what, ended);
-                }
-                if flow == Flow::Done {
-                    break;
-                }
-            }
+            handle_mail(&mut cell, clock.as_ref());
         }
         drop(clock);
         cell.finish();
     });
 }
+
+/// Handles mail until the actor terminates. Mail is taken in batches,
+/// each under one lock, as a pool turn takes it; the thread is `running`
+/// from a batch's first handler until it finds the mailbox empty.
+fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, clock: Option<&ThreadClock>) {
+    let core = cell.core().clone();
+    let mut last = LastHandler::default();
+    let mut batch = VecDeque::new();
+    let mut running = false;
+    loop {
+        // Read before each piece of mail: only this actor's own handlers
+        // change it. A signal that may overtake messages goes before the
+        // batch's rest.
+        let trapping = core.trapping.load(Ordering::Acquire);
+        let signal = match core.mailbox.signal_overtakes(trapping) {
+            true => core.mailbox.pop_signal(trapping),
+            false => None,
+        };
+        let Some(mail) = signal.or_else(|| batch.pop_front()) else {
+            if !(core.mailbox.may_have_mail()
+                && core.mailbox.take_batch(&mut batch, BATCH, trapping) > 0)
+            {
+                if running {
+                    running = false;
+                    core.stats.idle(now_ms());
+                }
+                core.mailbox.recv_batch(&mut batch, BATCH, trapping);
+            }
+            continue;
+        };
+        if !running {
+            running = true;
+            core.stats.running(now_ms());
+        }
+        // Taken to be handled: its place in a bounded mailbox is free.
+        core.mailbox.release(&mail);
+        let what = mail.type_namer();
+        let flow = cell.handle(mail, &mut last);
+        core.stats.handled(1);
+        if let Some(clock) = clock {
+            clock.lap(&core, what(), coarse_now());
+        }
+        if flow == Flow::Done {
+            break;
+        }
+    }
+    let left = user_messages(batch.drain(..), core.id);
+    if left > 0 {
+        core.system.dead_letters_dropped(core.id, left);
+    }
+}
+
+/// The most messages a dedicated thread takes from its mailbox at a time
+/// (more when a backlog is taken whole, see `Mailbox::take_batch`).
+const BATCH: usize = 64;
 
 /// Threads this process's ferrotp systems have running, against
 /// [`thread_limit`].

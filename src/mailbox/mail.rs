@@ -79,9 +79,25 @@ pub(crate) struct ExitSignal {
     pub force: bool,
 }
 
-/// What a mailbox carries.
+/// What a mailbox carries: a message, or a notice from the runtime.
+///
+/// A notice is boxed: notices are rare (an actor gets a few in its life),
+/// and inline an exit signal would make every message's mail twice as
+/// large (64 bytes, not 32) to move at every step and to keep in an idle
+/// actor's buffer. Two variants, not four, so that the tag fits in the
+/// one value an envelope never holds (a null payload table).
 pub(crate) enum Mail {
     Message(Envelope),
+    Notice(Box<Notice>),
+}
+
+// Every message's mail is moved several times on its way to a handler, and
+// an idle actor keeps a buffer of one: this holds it to four words.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Mail>() == 32);
+
+/// What the runtime tells an actor through its mailbox.
+pub(crate) enum Notice {
     Exit(ExitSignal),
     Down(Down),
     /// Nothing: makes the driver look at the actor's status (after `kill`).
@@ -89,20 +105,38 @@ pub(crate) enum Mail {
 }
 
 impl Mail {
-    /// The type of the message a handler sees for this mail.
-    pub fn type_name(&self) -> &'static str {
-        (self.type_namer())()
+    /// An exit signal's mail.
+    pub fn exit(signal: ExitSignal) -> Self {
+        Mail::Notice(Box::new(Notice::Exit(signal)))
     }
 
-    /// What gives [`type_name`](Self::type_name), to call only when the
-    /// name is needed (a handler that ran long), not for every message.
+    /// A `Down`'s mail.
+    pub fn down(down: Down) -> Self {
+        Mail::Notice(Box::new(Notice::Down(down)))
+    }
+
+    /// A wake-up's mail.
+    pub fn wake() -> Self {
+        Mail::Notice(Box::new(Notice::Wake))
+    }
+
+    /// Whether this is an exit signal.
+    pub fn is_exit(&self) -> bool {
+        matches!(self, Mail::Notice(notice) if matches!(**notice, Notice::Exit(_)))
+    }
+
+    /// What gives the name of the type of the message a handler sees for
+    /// this mail, to call only when the name is needed (a handler that ran
+    /// long), not for every message.
     #[inline]
     pub fn type_namer(&self) -> fn() -> &'static str {
         match self {
             Mail::Message(envelope) => envelope.payload.type_namer(),
-            Mail::Exit(_) => std::any::type_name::<crate::exit::Stopped>,
-            Mail::Down(_) => std::any::type_name::<Down>,
-            Mail::Wake => || "wake",
+            Mail::Notice(notice) => match **notice {
+                Notice::Exit(_) => std::any::type_name::<crate::exit::Stopped>,
+                Notice::Down(_) => std::any::type_name::<Down>,
+                Notice::Wake => || "wake",
+            },
         }
     }
 }

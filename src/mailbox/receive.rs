@@ -67,7 +67,7 @@ impl Mailbox {
         let mail = if queues.signal_due(trapping) {
             let signal = queues.signals.pop_front().map(|(_, signal)| signal);
             self.publish_signals(queues);
-            signal.map(Mail::Exit)
+            signal.map(Mail::exit)
         } else {
             let message = queues.messages.pop_front();
             queues.taken += u64::from(message.is_some());
@@ -164,7 +164,7 @@ impl Mailbox {
         }
         // Only messages: a batch holding an exit signal holds it alone,
         // and the turn handles it first.
-        debug_assert!(!batch.iter().any(|mail| matches!(mail, Mail::Exit(_))));
+        debug_assert!(!batch.iter().any(Mail::is_exit));
         let mut queues = self.queues();
         queues.taken -= batch.len() as u64;
         batch.extend(queues.messages.drain(..));
@@ -172,26 +172,41 @@ impl Mailbox {
         self.has_mail.store(true, Ordering::Release);
     }
 
-    /// The next item, waiting until `deadline` (forever if `None`).
+    /// [`take_batch`](Self::take_batch) for a dedicated thread, into an
+    /// empty `batch`, waiting as long as it takes for mail: what its thread
+    /// does between two batches. (The thread never gives a batch back: it
+    /// handles it all, or ends and drops the rest.)
     ///
     /// Spins briefly before it sleeps, looking after every pause (see
     /// [`SpinWait`]): an answer often arrives within microseconds, and
     /// sleeping costs more than that.
-    pub fn recv(&self, deadline: Option<Instant>, trapping: bool) -> Option<Mail> {
+    pub fn recv_batch(&self, batch: &mut VecDeque<Mail>, max: usize, trapping: bool) {
         let wait = SpinWait::new(RECEIVER_POLLS);
         loop {
-            if self.has_mail.load(Ordering::Acquire) {
-                if let Some(mail) = self.pop(trapping) {
-                    return Some(mail);
-                }
+            // Mail in either queue makes a batch of at least one: a signal
+            // that is due, or the messages before the first signal's place.
+            if self.has_mail.load(Ordering::Acquire) && self.take_batch(batch, max, trapping) > 0 {
+                return;
             }
             if !wait.pause() {
                 break;
             }
         }
-        match crate::executor::pool::blocking(|| self.sleep_until_mail(deadline, false, trapping)) {
-            Received::Mail(mail) => Some(mail),
-            Received::Stashed | Received::Timeout => None,
+        loop {
+            crate::executor::pool::blocking(|| self.sleep_until_any());
+            if self.take_batch(batch, max, trapping) > 0 {
+                return;
+            }
+        }
+    }
+
+    /// Sleeps until either queue holds something.
+    fn sleep_until_any(&self) {
+        let mut queues = self.queues();
+        while queues.messages.is_empty() && queues.signals.is_empty() {
+            queues.sleepers += 1;
+            self.arrived.wait(&mut queues);
+            queues.sleepers -= 1;
         }
     }
 
@@ -214,15 +229,10 @@ impl Mailbox {
                 break;
             }
         }
-        crate::executor::pool::blocking(|| self.sleep_until_mail(Some(deadline), true, true))
+        crate::executor::pool::blocking(|| self.sleep_until_mail(deadline, true, true))
     }
 
-    fn sleep_until_mail(
-        &self,
-        deadline: Option<Instant>,
-        shared: bool,
-        trapping: bool,
-    ) -> Received {
+    fn sleep_until_mail(&self, deadline: Instant, shared: bool, trapping: bool) -> Received {
         let mut queues = self.queues();
         loop {
             if let Some(mail) = self.pop_from(&mut queues, trapping) {
@@ -233,16 +243,11 @@ impl Mailbox {
             if shared && self.stashed.load(Ordering::Acquire) {
                 return Received::Stashed;
             }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            if Instant::now() >= deadline {
                 return Received::Timeout;
             }
             queues.sleepers += 1;
-            match deadline {
-                None => self.arrived.wait(&mut queues),
-                Some(deadline) => {
-                    self.arrived.wait_until(&mut queues, deadline);
-                }
-            }
+            self.arrived.wait_until(&mut queues, deadline);
             queues.sleepers -= 1;
         }
     }
@@ -298,7 +303,7 @@ mod tests {
         let mut order = Vec::new();
         while let Some(mail) = mailbox.pop(true) {
             order.push(match mail {
-                Mail::Exit(_) => "exit".to_string(),
+                other if other.is_exit() => "exit".to_string(),
                 other => number(other).expect("a number").to_string(),
             });
         }
@@ -329,6 +334,6 @@ mod tests {
             [0, 1]
         );
         assert_eq!(mailbox.take_batch(&mut batch, 64, true), 1);
-        assert!(matches!(batch.pop_front(), Some(Mail::Exit(_))));
+        assert!(batch.pop_front().is_some_and(|mail| mail.is_exit()));
     }
 }
