@@ -23,6 +23,11 @@
 //!   actor against one raw crossbeam send+receive; median of 3:
 //!   `tree/pool: … x`.
 //!
+//! - dynamic_terminate (printed, not timed): `terminate_child` of each of
+//!   min(N, 10,000) children of a dynamic supervisor, one call after the
+//!   other, as a ratio to spawning as many plain actors; median of 3:
+//!   `dynamic_terminate/pool: … x`.
+//!
 //! N is `FERROTP_SCALE` (default 1,000,000; `_` separators allowed).
 //!
 //! ```text
@@ -41,7 +46,9 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use ferrotp::{Actor, ActorRef, Context, Executor, ExitReason, Handlers, SpawnOptions};
-use ferrotp_supervisors::{ChildSpec, Supervisor, SupervisorSpec};
+use ferrotp_supervisors::{
+    ChildSpec, DynamicSupervisor, DynamicSupervisorSpec, Supervisor, SupervisorSpec,
+};
 
 /// How long one scale iteration may take before the bench declares it lost.
 const SCALE_WAIT: Duration = Duration::from_secs(300);
@@ -412,10 +419,55 @@ fn tree(_c: &mut Criterion) {
     );
 }
 
+// ---- dynamic_terminate: a dynamic supervisor's children terminated one by one (printed) ----
+
+/// `terminate_child` of each of min(N, 10,000) children of a dynamic
+/// supervisor, one call after the other from plain code, against spawning
+/// as many plain actors (each handles one message) in the same process:
+/// printed as a ratio, median of three runs, not timed by criterion.
+fn dynamic_terminate(_c: &mut Criterion) {
+    if !wanted("dynamic_terminate/pool") {
+        return;
+    }
+    let n = scale().min(10_000);
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let system = system_on(Executor::Pool);
+        let template = DynamicSupervisorSpec::worker("w", |_: u32| Worker);
+        let sup = DynamicSupervisor::start(&system, template).expect("it starts");
+        let children: Vec<ActorRef> = sup
+            .start_children(0..n as u32)
+            .expect("answered")
+            .into_iter()
+            .map(|child| child.expect("started"))
+            .collect();
+        let started = Instant::now();
+        for child in &children {
+            sup.terminate_child(child).expect("terminated");
+        }
+        let took = started.elapsed();
+        sup.stop(SCALE_WAIT).expect("it stops");
+        drop(system);
+        let (spawn, _, _) = spawn_then(n, |system, _| {
+            system.shutdown(SCALE_WAIT).expect("every actor stopped");
+        });
+        runs.push((took, spawn, took.as_secs_f64() / spawn.as_secs_f64()));
+    }
+    runs.sort_by(|a, b| a.2.total_cmp(&b.2));
+    let (took, spawn, ratio) = runs[1];
+    println!(
+        "dynamic_terminate/pool: terminate_child of {n} children one by one {:.0} ms \
+         ({:.1} µs each), spawning them {:.0} ms: {ratio:.1}x (median of 3)",
+        took.as_secs_f64() * 1e3,
+        took.as_secs_f64() * 1e6 / n as f64,
+        spawn.as_secs_f64() * 1e3,
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1));
     // `memory` first: it reads the resident set of a fresh process.
-    targets = memory, spawn_1m, skynet, mass_stop, tree
+    targets = memory, spawn_1m, skynet, mass_stop, tree, dynamic_terminate
 }
 criterion_main!(benches);
