@@ -301,6 +301,65 @@ impl<A: Actor> Context<A> {
         self.myself.core.trapping.load(Ordering::Acquire)
     }
 
+    /// Whether [`System::shutdown`](crate::System::shutdown) asks this
+    /// actor to stop (`true`) or stops it (`false`, the default).
+    ///
+    /// By default shutdown sends every actor an untrappable `Shutdown`:
+    /// its `stopped` hook runs and it ends, whatever it traps. An actor
+    /// that must end in its own time — a supervisor stopping its children
+    /// one by one from its mailbox, a service draining its requests —
+    /// asks for a trappable one instead: like
+    /// [`ActorRef::exit`](crate::ActorRef::exit)`(Shutdown)` from plain
+    /// code, it reaches a trapping actor as `Stopped { actor:
+    /// ActorId::EXTERNAL, reason: Shutdown }`, and shutdown waits for the
+    /// actor to end. It still waits no longer than its deadline: an actor
+    /// alive then is killed, as any other. A later pass of the same
+    /// shutdown (for what outlived its root) may ask it again.
+    ///
+    /// It changes nothing for an actor that does not trap exits: a
+    /// `Shutdown` ends it either way. To be asked even by a shutdown that
+    /// comes before the `started` hook runs, spawn with
+    /// [`SpawnOptions::trap_system_shutdown`](crate::SpawnOptions::trap_system_shutdown).
+    ///
+    /// ```
+    /// use ferrotp::{Actor, ActorId, Context, ExitReason, Handlers, SpawnOptions, Stopped, System};
+    /// # use std::time::Duration;
+    ///
+    /// /// Ends one message after shutdown asked it to.
+    /// struct Drainer(std::sync::mpsc::Sender<&'static str>);
+    /// struct LastOne;
+    ///
+    /// impl Drainer {
+    ///     fn asked(&mut self, stopped: Stopped, ctx: &mut Context<Self>) {
+    ///         assert_eq!(stopped.actor, ActorId::EXTERNAL);
+    ///         ctx.myself().send(LastOne);
+    ///     }
+    ///     fn last(&mut self, _: LastOne, ctx: &mut Context<Self>) {
+    ///         let _ = self.0.send("drained");
+    ///         ctx.stop(ExitReason::Shutdown);
+    ///     }
+    /// }
+    ///
+    /// impl Actor for Drainer {
+    ///     fn handlers() -> Handlers<Self> {
+    ///         Handlers::new().on(Self::asked).on(Self::last)
+    ///     }
+    /// }
+    ///
+    /// let system = System::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let options = SpawnOptions::new().trap_exit(true).trap_system_shutdown();
+    /// system.spawn_with(Drainer(tx), options).unwrap();
+    /// system.shutdown(Duration::from_secs(10)).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok("drained"));
+    /// ```
+    pub fn trap_system_shutdown(&self, trap: bool) {
+        self.myself
+            .core
+            .graceful_shutdown
+            .store(trap, Ordering::Release);
+    }
+
     /// Watches `target`: when it terminates, this actor receives one
     /// [`Down`](crate::Down). A dead target yields `Down` with `NoProc` at once.
     pub fn monitor(&self, target: &ActorRef) -> MonitorRef {

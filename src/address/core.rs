@@ -56,6 +56,9 @@ pub(crate) struct Core {
     /// The actor asked to be told of links and monitors others place on
     /// it ([`TieNotice`](crate::TieNotice)); set before anyone can reach it.
     pub tie_notices: AtomicBool,
+    /// `System::shutdown` sends this actor a trappable `Shutdown`, not an
+    /// untrappable one (see `Context::trap_system_shutdown`).
+    pub graceful_shutdown: AtomicBool,
     /// The actor whose code spawned this one (OTP's `$parent`), or
     /// `EXTERNAL` for none: an id is never 0, and an `Option` would cost
     /// 8 bytes more in every actor.
@@ -91,6 +94,7 @@ impl Core {
             #[cfg(feature = "tokio")]
             tasks_bound: AtomicBool::new(false),
             tie_notices: AtomicBool::new(false),
+            graceful_shutdown: AtomicBool::new(false),
             parent: parent.unwrap_or(ActorId::EXTERNAL),
             stats: Stats::new(),
             #[cfg(feature = "testkit")]

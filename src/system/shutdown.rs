@@ -30,7 +30,9 @@ impl System {
     /// New spawns fail from the moment this is called; a spawn already
     /// under way when it is called is waited for, so no actor outlives the
     /// system. Each actor gets an untrappable exit signal `Shutdown` (its
-    /// `stopped` hook runs), in waves:
+    /// `stopped` hook runs) — or a trappable one if it asked with
+    /// [`Context::trap_system_shutdown`](crate::Context::trap_system_shutdown),
+    /// as supervisors do — in waves:
     ///
     /// 1. the *roots* — actors linked to no actor of this system spawned
     ///    before them — all at once, and shutdown waits for them all. A
@@ -172,16 +174,18 @@ fn wait_gone(actor: &ActorRef, deadline: Instant) -> bool {
     }
 }
 
-/// Sends `Shutdown` to all `actors` at once (in the order given), then
+/// Sends `Shutdown` to all `actors` at once (in the order given;
+/// trappable to those that asked for it), then
 /// waits until `deadline` for them all to end; kills those that did not
 /// and adds them to `not_stopped`.
 fn stop_all(actors: Vec<(ActorId, ActorRef)>, deadline: Instant, not_stopped: &mut Vec<ActorId>) {
     for (_, actor) in &actors {
+        let asked = actor.core.graceful_shutdown.load(Ordering::Acquire);
         actor.core.deliver_exit(ExitSignal {
             from: ActorId::EXTERNAL,
             reason: ExitReason::Shutdown,
             link: None,
-            force: true,
+            force: !asked,
         });
     }
     for (id, actor) in actors {

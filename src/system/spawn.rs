@@ -43,6 +43,7 @@ pub struct SpawnOptions {
     mailbox: Option<usize>,
     pub(crate) monitored_by: Option<ActorRef>,
     tie_notices: bool,
+    trap_system_shutdown: bool,
 }
 
 impl SpawnOptions {
@@ -178,6 +179,15 @@ impl SpawnOptions {
     /// Like a `Down`, a notice is never refused by a full bounded mailbox.
     pub fn tie_notices(mut self) -> Self {
         self.tie_notices = true;
+        self
+    }
+
+    /// Has [`System::shutdown`] ask the actor to stop (a trappable
+    /// `Shutdown`) rather than stop it, from before it runs any code: see
+    /// [`Context::trap_system_shutdown`](crate::Context::trap_system_shutdown),
+    /// which can also turn it on or off later. Off by default.
+    pub fn trap_system_shutdown(mut self) -> Self {
+        self.trap_system_shutdown = true;
         self
     }
 
@@ -319,6 +329,9 @@ impl System {
         ));
         if options.tie_notices {
             core.tie_notices.store(true, Ordering::Relaxed);
+        }
+        if options.trap_system_shutdown {
+            core.graceful_shutdown.store(true, Ordering::Relaxed);
         }
         let actor_ref = ActorRef::from_core(core);
         if !options.labels.is_empty() {

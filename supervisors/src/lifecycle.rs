@@ -38,6 +38,13 @@ impl Parent {
     }
 }
 
+/// Whether an exit signal from `from` is `System::shutdown` asking the
+/// supervisor to stop (see `Context::trap_system_shutdown`). It obeys it
+/// like its parent's, whoever its parent is: the system is going away.
+pub(crate) fn is_system_shutdown<A: Actor>(from: ActorId, ctx: &Context<A>) -> bool {
+    from == ActorId::EXTERNAL && ctx.system().is_shutting_down()
+}
+
 /// How a supervisor learns that a child it spawns has started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Ack {

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use common::mid_restart::wait_empty;
 use common::*;
-use ferrotp::{Activity, ActorRef, ExitReason, System};
+use ferrotp::{ActorRef, ExitReason, System};
 use ferrotp_supervisors::{
     ChildSpec, DynamicSupervisor, DynamicSupervisorSpec, Shutdown, Supervisor, SupervisorError,
     SupervisorSpec,
@@ -60,20 +60,6 @@ fn handled(system: &System, actor: &ActorRef) -> u64 {
     system
         .actor_info(actor.id())
         .map_or(0, |info| info.messages_handled)
-}
-
-/// How many pieces of mail `actor` has handled, once it is idle with an
-/// empty mailbox (so the count includes the handler it was finishing).
-fn settled(system: &System, actor: &ActorRef) -> u64 {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let info = system.actor_info(actor.id()).expect("alive");
-        if info.activity == Activity::Idle && info.mailbox_len == 0 {
-            return info.messages_handled;
-        }
-        assert!(Instant::now() < deadline, "not idle within {WAIT:?}");
-        thread::yield_now();
-    }
 }
 
 /// Waits until `actor` has handled more than `than` pieces of mail.

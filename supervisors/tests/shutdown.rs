@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use common::*;
 use ferrotp::ExitReason;
-use ferrotp_supervisors::{ChildSpec, Shutdown, Supervisor, SupervisorError, SupervisorSpec};
+use ferrotp_supervisors::{
+    ChildSpec, DynamicSupervisor, DynamicSupervisorSpec, Shutdown, Supervisor, SupervisorError,
+    SupervisorSpec,
+};
 
 fn stubborn() -> Behaviour {
     Behaviour {
@@ -272,5 +275,56 @@ ferrotp::on_each_executor! {
         assert_eq!(stopped, vec!["a", "b", "x", "y"]);
         assert!(system.actors().is_empty());
         assert_eq!(system.threads(), 0);
+    }
+    /// `System::shutdown` asks a root supervisor (static or dynamic) to
+    /// stop, so it stops its children from its mailbox, one `Down` at a
+    /// time, as for any other shutdown: while a child takes its time, the
+    /// supervisor is idle, not blocked in its `stopped` hook holding a
+    /// thread.
+    #[test]
+    fn a_system_shutdown_lets_supervisors_stop_their_children_from_their_mailbox() {
+        for dynamic in [false, true] {
+            let system = new_system();
+            let probe = Probe::new();
+            let gate = Gate::new();
+            let slow = Behaviour {
+                gate: Some(gate.clone()),
+                ..cooperative()
+            };
+            let root = if dynamic {
+                let events = probe.sender();
+                let spec = DynamicSupervisorSpec::worker("w", move |tag: String| {
+                    Worker::new(&tag, events.clone(), slow.clone())
+                })
+                .shutdown(Shutdown::Timeout(WAIT));
+                let d = DynamicSupervisor::start(&system, spec).unwrap();
+                d.start_child("slow".to_string()).unwrap();
+                d.actor().clone()
+            } else {
+                let spec = SupervisorSpec::one_for_one()
+                    .child(worker_with("a", &probe, cooperative()))
+                    .child(worker_with("slow", &probe, slow).shutdown(Shutdown::Timeout(WAIT)));
+                let root = Supervisor::start(&system, spec).unwrap();
+                probe.started("a");
+                root.actor().clone()
+            };
+            probe.started("slow");
+            let stopping = {
+                let system = system.clone();
+                thread::spawn(move || system.shutdown(WAIT))
+            };
+            assert_eq!(probe.next(), Ev::ShutdownRequested { tag: "slow".into() });
+            // The child waits for the gate: the supervisor must be done
+            // with its handler and waiting for the child's `Down`.
+            settled(&system, &root);
+            gate.open();
+            stopping.join().unwrap().unwrap();
+            probe.stopped("slow", ExitReason::Shutdown);
+            if !dynamic {
+                assert_eq!(probe.next(), Ev::ShutdownRequested { tag: "a".into() });
+                probe.stopped("a", ExitReason::Shutdown);
+            }
+            assert!(system.actors().is_empty());
+        }
     }
 }

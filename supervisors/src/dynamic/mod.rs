@@ -8,7 +8,7 @@ use ferrotp::{Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Sto
 
 use crate::inspect::{Inspect, KIND_LABEL, SUPERVISORS_GROUP};
 use crate::intensity::RestartWindow;
-use crate::lifecycle::{clean_end, spawn_child, Ack, Parent, Stopper};
+use crate::lifecycle::{clean_end, is_system_shutdown, spawn_child, Ack, Parent, Stopper};
 use crate::protocol::Read;
 use crate::protocol::{ChildInfo, CountChildren, Describe, StartReply, WhichChildren};
 use crate::report::Reporter;
@@ -210,7 +210,7 @@ impl<Args: Clone + Send + 'static> DynamicSupervisorActor<Args> {
             // monitor, and none is restarted.
             return;
         }
-        if self.parent.is(actor) {
+        if self.parent.is(actor) || is_system_shutdown(actor, ctx) {
             self.reporter.parent_exited(actor, &reason);
             self.begin_stopping(reason, ctx);
             return;
@@ -352,6 +352,11 @@ impl<Args: Clone + Send + 'static> Actor for DynamicSupervisorActor<Args> {
 
     fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
         ctx.set_label(KIND_LABEL, "dynamic_supervisor");
+        // `System::shutdown` asks, rather than forces: the children then
+        // stop in order from the mailbox, as for any other shutdown, and
+        // the `stopped` hook (which blocks a thread per child) has nothing
+        // left to do.
+        ctx.trap_system_shutdown(true);
         ctx.join(SUPERVISORS_GROUP);
         self.subtree.set_owner(ctx.myself().id());
         self.reporter.id = ctx.myself().id();

@@ -16,7 +16,7 @@ use ferrotp::{Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Sto
 use crate::children::{Child, Children};
 use crate::inspect::{KIND_LABEL, SUPERVISORS_GROUP};
 use crate::intensity::RestartWindow;
-use crate::lifecycle::Parent;
+use crate::lifecycle::{is_system_shutdown, Parent};
 use crate::protocol::StartReply;
 use crate::report::Reporter;
 use crate::spec::{ChildSpec, Restart, Strategy, SupervisorSpec};
@@ -158,7 +158,7 @@ impl SupervisorActor {
             // by its monitor, and none is restarted.
             return;
         }
-        if self.parent.is(actor) {
+        if self.parent.is(actor) || is_system_shutdown(actor, ctx) {
             self.reporter.parent_exited(actor, &reason);
             self.begin_stopping(reason, ctx);
             return;
@@ -256,6 +256,11 @@ impl Actor for SupervisorActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
         ctx.set_label(KIND_LABEL, "supervisor");
+        // `System::shutdown` asks, rather than forces: the children then
+        // stop in order from the mailbox, as for any other shutdown, and
+        // the `stopped` hook (which blocks a thread per child) has nothing
+        // left to do.
+        ctx.trap_system_shutdown(true);
         ctx.join(SUPERVISORS_GROUP);
         self.subtree.set_owner(ctx.myself().id());
         self.reporter.id = ctx.myself().id();

@@ -7,10 +7,10 @@ pub mod mid_restart;
 
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferrotp::{
-    Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Inbox, Stopped, System,
+    Activity, Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Inbox, Stopped, System,
 };
 use ferrotp_supervisors::{ChildInfo, ChildSpec};
 
@@ -323,4 +323,18 @@ pub fn ids(children: &[ChildInfo]) -> Vec<(String, Option<ActorId>)> {
 /// The worker's counter.
 pub fn count(system: &System, actor: &ActorRef) -> u64 {
     system.bridge().call(actor, Get, WAIT).expect("Get")
+}
+
+/// How many pieces of mail `actor` has handled, once it is idle with an
+/// empty mailbox (so the count includes the handler it was finishing).
+pub fn settled(system: &System, actor: &ActorRef) -> u64 {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let info = system.actor_info(actor.id()).expect("alive");
+        if info.activity == Activity::Idle && info.mailbox_len == 0 {
+            return info.messages_handled;
+        }
+        assert!(Instant::now() < deadline, "not idle within {WAIT:?}");
+        std::thread::yield_now();
+    }
 }
