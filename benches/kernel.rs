@@ -19,7 +19,9 @@
 //!                  # ratios to raw (FERROTP_CALL_ONLY=pool|threads|raw_threads
 //!                  # runs one target, FERROTP_CALLS=n calls per round)
 //! FERROTP_INTERLEAVED=all cargo bench --bench kernel  # likewise bridge_call,
-//!                  # ping_pong, fan_in and spawn (or a list: =ping_pong,fan_in)
+//!                  # ping_pong, fan_in and spawn (or a list: =ping_pong,fan_in);
+//!                  # FERROTP_ROUNDS=n rounds (21), FERROTP_SPREAD=1 adds the
+//!                  # quartiles, slowest round and mean of each target
 //! ```
 //!
 //! The pooled spawn workload spawns 100,000 actors per iteration; set
@@ -624,8 +626,8 @@ criterion_group! {
 /// actor).
 type Target = (&'static str, Box<dyn FnMut() -> Duration>);
 
-/// Rounds of an interleaved run: enough for a median that one preempted
-/// round does not move.
+/// Rounds of an interleaved run (`FERROTP_ROUNDS` for more): enough for a
+/// median that one preempted round does not move.
 const INTERLEAVED_ROUNDS: usize = 21;
 
 /// The workloads of an interleaved run (`FERROTP_INTERLEAVED=1`:
@@ -657,8 +659,9 @@ fn interleaved(groups: &str) {
 }
 
 fn run_interleaved(group: &str, mut targets: Vec<Target>) {
-    let mut samples = vec![Vec::with_capacity(INTERLEAVED_ROUNDS); targets.len()];
-    for _ in 0..INTERLEAVED_ROUNDS {
+    let rounds = env_size("FERROTP_ROUNDS", INTERLEAVED_ROUNDS);
+    let mut samples = vec![Vec::with_capacity(rounds); targets.len()];
+    for _ in 0..rounds {
         for (samples, (_, round)) in samples.iter_mut().zip(&mut targets) {
             samples.push(round());
         }

@@ -124,6 +124,35 @@ pub fn print_medians(group: &str, labels: &[&str], samples: &mut [Vec<Duration>]
         let ratio = median.as_secs_f64() / medians[0].as_secs_f64();
         println!("{group:<12} {label:<28} {median:>10.2?} {ratio:>7.2}x");
     }
+    if std::env::var_os("FERROTP_SPREAD").is_some() {
+        print_spread(group, labels, samples);
+    }
+}
+
+/// With `FERROTP_SPREAD` set, the spread of each target's (sorted) samples
+/// beside the median: the quartiles, the slowest and the mean, which
+/// criterion's estimate follows and a few slow rounds pull up where the
+/// median does not move. The mean's ratio is to the first target's mean.
+/// `FERROTP_SPREAD=all` also prints every sample, sorted, in nanoseconds.
+fn print_spread(group: &str, labels: &[&str], samples: &[Vec<Duration>]) {
+    let mean = |samples: &[Duration]| samples.iter().sum::<Duration>() / samples.len() as u32;
+    let anchor = mean(&samples[0]).as_secs_f64();
+    for (label, samples) in labels.iter().zip(samples) {
+        let at = |q: usize| samples[(samples.len() - 1) * q / 4];
+        let mean = mean(samples);
+        let ratio = mean.as_secs_f64() / anchor;
+        if std::env::var("FERROTP_SPREAD").as_deref() == Ok("all") {
+            let ns: Vec<u128> = samples.iter().map(|d| d.as_nanos()).collect();
+            println!("{label} {ns:?}");
+        }
+        println!(
+            "{group:<12} {label:<28} min {:.2?} q1 {:.2?} q3 {:.2?} max {:.2?} mean {mean:.2?} {ratio:.2}x",
+            at(0),
+            at(1),
+            at(3),
+            at(4)
+        );
+    }
 }
 
 // ---- resident memory ----
