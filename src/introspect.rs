@@ -179,9 +179,10 @@ pub struct ActorStats {
     /// Messages waiting in its mailbox (including internal wake-ups).
     pub mailbox_len: usize,
     /// Pieces of mail it has handled: messages, `Down`s and exit signals.
-    /// Brought up to date as each turn (a pooled actor's run of messages, or
-    /// one message on its own thread) ends, so it can lag behind a reply the
-    /// handler has already sent.
+    /// Brought up to date as each run of messages ends (a pooled actor's
+    /// turn, at least once a turn's quota; the batch a dedicated thread took
+    /// from its mailbox), so it can lag behind a reply the handler has
+    /// already sent.
     pub messages_handled: u64,
     /// What it was doing at the snapshot.
     pub activity: Activity,

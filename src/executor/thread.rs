@@ -44,6 +44,10 @@ fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, clock: Option<&ThreadClock>) {
     let mut last = LastHandler::default();
     let mut batch = VecDeque::new();
     let mut running = false;
+    // Handled since the count in `stats` was last brought up to date: once
+    // per batch, not per message, whose write would land on the actor's
+    // shared lines its senders read at every send.
+    let mut handled = 0;
     loop {
         // Read before each piece of mail: only this actor's own handlers
         // change it. A signal that may overtake messages goes before the
@@ -54,6 +58,7 @@ fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, clock: Option<&ThreadClock>) {
             false => None,
         };
         let Some(mail) = signal.or_else(|| batch.pop_front()) else {
+            core.stats.handled(std::mem::take(&mut handled));
             if !(core.mailbox.may_have_mail()
                 && core.mailbox.take_batch(&mut batch, BATCH, trapping) > 0)
             {
@@ -73,7 +78,7 @@ fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, clock: Option<&ThreadClock>) {
         core.mailbox.release(&mail);
         let what = mail.type_namer();
         let flow = cell.handle(mail, &mut last);
-        core.stats.handled(1);
+        handled += 1;
         if let Some(clock) = clock {
             clock.lap(&core, what(), coarse_now());
         }
@@ -81,6 +86,7 @@ fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, clock: Option<&ThreadClock>) {
             break;
         }
     }
+    core.stats.handled(handled);
     let left = user_messages(batch.drain(..), core.id);
     if left > 0 {
         core.system.dead_letters_dropped(core.id, left);
