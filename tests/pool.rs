@@ -176,6 +176,40 @@ fn a_flooding_actor_and_a_chatty_pair_do_not_starve_the_others() {
     system.shutdown(WAIT).unwrap();
 }
 
+/// A turn whose quota runs out while no other actor waits goes on (a
+/// fan-in's consumer keeps its batch), but only while none does: an actor
+/// that never runs out of mail and has the only worker still lets a call
+/// from outside (the injector) and an actor it wakes itself (the worker's
+/// own queue) run, at its next quota.
+#[test]
+fn a_turn_that_goes_on_past_its_quota_still_lets_the_others_run() {
+    let system = System::builder()
+        .executor(Executor::Pool)
+        .workers(1)
+        .turn_quota(4)
+        .build();
+    let inbox = system.inbox();
+    let bridge = system.bridge();
+    let flooder = spawn_puppet(&system, &inbox, false);
+    tell(&flooder, flood);
+    let newcomer = spawn_puppet(&system, &inbox, false);
+    for _ in 0..20 {
+        assert!(answers_ping(&bridge, &newcomer));
+    }
+    let report = inbox.actor().clone();
+    for round in 0..20u32 {
+        let partner = spawn_puppet(&system, &inbox, false);
+        let report = report.clone();
+        // Queued on the worker the flooder holds, by the flooder's handler.
+        tell(&flooder, move |_| {
+            tell(&partner, move |ctx| ctx.send(&report, round));
+        });
+        let (ran, _) = next::<u32>(&inbox);
+        assert_eq!(ran, round);
+    }
+    system.shutdown(WAIT).unwrap();
+}
+
 /// Counts `(producer, sequence)` items and checks each producer's order.
 struct Tally {
     expected: u64,

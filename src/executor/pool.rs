@@ -4,10 +4,13 @@
 //! [`Core::schedule`](crate::address::Core) claims it (`IDLE → SCHEDULED`,
 //! so it is queued once and run by one worker at a time) and hands it to the
 //! pool. A worker runs one *turn*: up to `quota` pieces of mail, then the
-//! actor goes back in line (if mail is left) or to idle. Ending a turn
-//! stores `IDLE` and then looks at the mailbox again, so mail that arrived in
-//! between is never stranded: either the sender saw `IDLE` and scheduled the
-//! actor, or the worker sees the mail and does.
+//! actor goes back in line (if mail is left) or to idle. A turn whose
+//! quota runs out while no other actor waits for its worker (its own
+//! queue and the injector are empty) goes on for another quota instead: a
+//! consumer that plain threads keep busy keeps its batch and its core.
+//! Ending a turn stores `IDLE` and then looks at the mailbox again, so
+//! mail that arrived in between is never stranded: either the sender saw
+//! `IDLE` and scheduled the actor, or the worker sees the mail and does.
 //!
 //! Where work waits:
 //! - each worker's own queue (crossbeam-deque, LIFO for its owner): the

@@ -63,7 +63,9 @@ impl SystemBuilder {
 
     /// The most messages a pooled actor handles in one turn before the
     /// worker moves on to other actors (default 64): lower is fairer,
-    /// higher is faster for an actor with a backlog.
+    /// higher is faster for an actor with a backlog. A turn whose quota
+    /// runs out while no other actor waits for its worker goes on for
+    /// another quota.
     pub fn turn_quota(mut self, messages: usize) -> Self {
         self.turn_quota = Some(messages.max(1));
         self

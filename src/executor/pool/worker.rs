@@ -138,6 +138,14 @@ impl Pool {
 }
 
 impl Local {
+    /// Whether no other actor waits for this worker: its own queue and the
+    /// injector are empty (and it was not abandoned).
+    fn alone(&self) -> bool {
+        self.queue.is_empty()
+            && self.pool.injector.is_empty()
+            && !self.shared.abandoned.load(Ordering::Acquire)
+    }
+
     fn work(&self) {
         let pool = &self.pool;
         loop {
@@ -185,6 +193,13 @@ impl Local {
         self.shared.probe.turn_started();
         self.pool.watchdog.turn_started();
         self.queued_this_turn.set(0);
+        let alone = || {
+            let alone = self.alone();
+            if alone {
+                self.queued_this_turn.set(0);
+            }
+            alone
+        };
         let end = running(&core, || {
             let mut batch = self.batch.borrow_mut();
             let env = TurnEnv {
@@ -193,6 +208,7 @@ impl Local {
                 in_hand: &self.in_hand,
                 probe: &self.shared.probe,
                 epoch: self.pool.epoch,
+                alone: &alone,
             };
             turn.run(&env, &mut batch)
         });
@@ -208,8 +224,7 @@ impl Local {
             TurnEnd::Busy => {
                 core.stats.queued(now);
                 *lock(&entry.turn) = Some(turn);
-                let alone = self.queue.is_empty() && self.pool.injector.is_empty();
-                if alone && !self.shared.abandoned.load(Ordering::Acquire) {
+                if self.alone() {
                     // Nothing else waits: the actor goes on here, in this
                     // worker's queue, where an idle worker can still steal
                     // it. Waking one for it would cost a wake-up per quota
