@@ -138,9 +138,10 @@ where
     M: Send + 'static,
 {
     let was_alive = target.is_alive();
+    // The sender is this call's own address, which sends nothing else.
     if let Err(request) = target
         .core
-        .offer(Envelope::new(request, Some(sender)), None)
+        .offer_request(Envelope::new(request, Some(sender)))
     {
         crate::panic::discard(request, target.id());
         return Err(CallError::Full);

@@ -55,6 +55,39 @@ impl Core {
         Ok(())
     }
 
+    /// [`offer`](Self::offer) for a request whose sender sends nothing
+    /// else (a call's, from its own reply address): no order between
+    /// messages hangs on when it enters the mailbox. An idle pooled actor
+    /// with an unbounded mailbox is claimed first and handed with the
+    /// request to a worker that searches for work, which puts the request
+    /// in the mailbox on its own core (see `Pool::schedule_request`): the
+    /// caller touches none of the mailbox's lines, which that worker wrote
+    /// last and writes next.
+    #[inline]
+    pub fn offer_request(self: &Arc<Self>, envelope: Envelope) -> Result<(), Envelope> {
+        if let Driver::Pool(entry) = &self.driver {
+            if entry.takes_requests()
+                && !sender_was_killed()
+                && !self.is_dead()
+                && entry.claim_idle()
+            {
+                match self.system.pool() {
+                    Some(pool) => pool.schedule_request(self.clone(), envelope),
+                    // No pool, no turn: the request waits as any mail would.
+                    None => {
+                        if let Err(Mail::Message(envelope)) =
+                            self.mailbox.push(Mail::Message(envelope))
+                        {
+                            self.refuse(envelope, "actor is dead");
+                        }
+                    }
+                }
+                return Ok(());
+            }
+        }
+        self.offer(envelope, None)
+    }
+
     /// The sender to attach to a message for this actor: `sender`, unless
     /// this is a function address that never reads it (a call's reply
     /// address), which so costs the sender no clone of its address.

@@ -31,7 +31,10 @@
 //!   worker's own queue instead: a wake-up per quota would only move it);
 //! - the [`handoff`] slot: an actor scheduled from outside the pool while a
 //!   worker searches (a plain thread's `Bridge::call`, the common case)
-//!   is handed to that worker through one cache line instead.
+//!   is handed to that worker through one cache line instead; a call's
+//!   request travels with it there (the caller claims the idle actor
+//!   first), and the worker puts it in the mailbox, whose lines so stay
+//!   on the worker's core.
 //!
 //! A worker that finds nothing spins briefly, looking again after every
 //! pause (it is *searching*: the slot at each look, the queues when the
@@ -238,6 +241,10 @@ impl Pool {
         while !self.injector.is_empty() {
             let _ = self.injector.steal();
         }
-        drop(self.searchers.take());
+        if let Some((core, request)) = self.searchers.take() {
+            if let Some(request) = request {
+                core.refuse(request, "pool stopped");
+            }
+        }
     }
 }

@@ -20,14 +20,21 @@ pub(super) const FINISHED: u8 = 2;
 /// What the pool keeps in a pooled actor's core.
 pub(crate) struct PoolEntry {
     pub(super) state: AtomicU8,
+    /// The mailbox has no capacity: a request may reach it through the
+    /// pool's hand-off (see [`Pool::schedule_request`](super::Pool::schedule_request)),
+    /// which cannot refuse it. Kept here, beside `state`, which such a
+    /// request reads anyway, not in the mailbox's lines.
+    pub(super) unbounded: bool,
     pub(super) turn: Mutex<Option<Box<dyn Turn>>>,
 }
 
 impl PoolEntry {
-    /// The entry of an actor about to be scheduled for its first turn.
-    pub fn new() -> Self {
+    /// The entry of an actor about to be scheduled for its first turn;
+    /// `unbounded` if its mailbox has no capacity.
+    pub fn new(unbounded: bool) -> Self {
         PoolEntry {
             state: AtomicU8::new(SCHEDULED),
+            unbounded,
             turn: Mutex::new(None),
         }
     }
@@ -51,6 +58,24 @@ impl PoolEntry {
             && self
                 .state
                 .compare_exchange(IDLE, SCHEDULED, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+    }
+
+    /// Whether a request may reach the actor through the pool's hand-off
+    /// (its mailbox has no capacity to refuse it by).
+    pub fn takes_requests(&self) -> bool {
+        self.unbounded
+    }
+
+    /// Claims an idle actor before any mail is pushed for it: `true` if
+    /// the caller must queue it. No fence: no mail of the caller's waits
+    /// for a worker to see (a caller that fails sends the usual way, which
+    /// claims with [`claim`](Self::claim)).
+    pub fn claim_idle(&self) -> bool {
+        self.state.load(Ordering::Relaxed) == IDLE
+            && self
+                .state
+                .compare_exchange(IDLE, SCHEDULED, Ordering::SeqCst, Ordering::Relaxed)
                 .is_ok()
     }
 }

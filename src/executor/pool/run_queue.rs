@@ -15,6 +15,8 @@ use super::Pool;
 use crate::actor::Actor;
 use crate::address::{Core, Driver};
 use crate::cell::ActorCell;
+use crate::introspect::queued_at;
+use crate::mailbox::{Envelope, Mail};
 
 /// Turns a worker takes from the top of its queue before it takes the oldest.
 pub(crate) const LIFO_STREAK: u32 = 16;
@@ -47,16 +49,51 @@ impl Pool {
             },
             // From outside the pool (a plain thread's request): straight to
             // a worker that spins for work, if one does.
-            _ => match self.searchers.hand_over(core) {
+            _ => match self.searchers.hand_over((core, None)) {
                 Ok(()) => {
                     self.notify_one();
                     return;
                 }
-                Err(core) => core,
+                Err((core, _)) => core,
             },
         };
         self.injector.push(core);
         self.notify_one();
+    }
+
+    /// Queues an actor that was claimed idle for `request`, a message whose
+    /// sender sends nothing else (a call's; see `Core::offer_request`), so
+    /// that no order between messages hangs on when it enters the mailbox.
+    /// From outside the pool, while a worker searches, the request travels
+    /// with the actor through the hand-off slot and the worker puts it in
+    /// the mailbox; otherwise it goes in here and the actor is queued as
+    /// any other.
+    pub fn schedule_request(self: &Arc<Self>, core: Arc<Core>, request: Envelope) {
+        let inside = matches!(current_worker(), Some(local) if Arc::ptr_eq(&local.pool, self));
+        let (core, request) = match inside {
+            true => (core, request),
+            false => match self.searchers.hand_over((core, Some(request))) {
+                Ok(()) => {
+                    self.notify_one();
+                    return;
+                }
+                Err((core, request)) => (core, request.expect("given back as it came")),
+            },
+        };
+        deliver_request(&core, request);
+        core.stats.queued(queued_at());
+        self.schedule(core);
+    }
+
+    /// The actor handed over through the slot, with its request in its
+    /// mailbox.
+    #[inline]
+    fn take_handed(&self) -> Option<Arc<Core>> {
+        let (core, request) = self.searchers.take()?;
+        if let Some(request) = request {
+            deliver_request(&core, request);
+        }
+        Some(core)
     }
 
     /// Takes work from the injector or another worker's queue.
@@ -84,6 +121,15 @@ impl Pool {
                 return None;
             }
         }
+    }
+}
+
+/// Puts `request` in the mailbox of `core`, an actor claimed for it (its
+/// turn takes it); a closed mailbox (the actor ended meanwhile) makes it a
+/// dead letter, as for any message to a dead actor.
+fn deliver_request(core: &Core, request: Envelope) {
+    if let Err(Mail::Message(request)) = core.mailbox.push(Mail::Message(request)) {
+        core.refuse(request, "actor is dead");
     }
 }
 
@@ -139,8 +185,7 @@ impl Local {
         }
         self.streak.set(0);
         self.pool
-            .searchers
-            .take()
+            .take_handed()
             .or_else(|| self.pool.steal(&self.queue, &self.shared))
     }
 
@@ -152,7 +197,7 @@ impl Local {
     /// epoch, which would slow the caller whose request it waits for.
     #[inline]
     pub(super) fn look_for_work(&self, looks: u32) -> Option<Arc<Core>> {
-        if let Some(core) = self.pool.searchers.take() {
+        if let Some(core) = self.pool.take_handed() {
             return Some(core);
         }
         if looks % FULL_LOOK_EVERY == 0 || !self.pool.injector.is_empty() {
