@@ -241,10 +241,8 @@ impl Pool {
         while !self.injector.is_empty() {
             let _ = self.injector.steal();
         }
-        if let Some((core, request)) = self.searchers.take() {
-            if let Some(request) = request {
-                core.refuse(request, "pool stopped");
-            }
+        if let Some((core, Some(request))) = self.searchers.take() {
+            core.refuse(request, "pool stopped");
         }
     }
 }

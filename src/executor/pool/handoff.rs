@@ -227,7 +227,7 @@ mod tests {
 
     #[test]
     fn a_dropped_slot_lets_its_actor_and_request_go() {
-        struct Counted(Arc<()>);
+        struct Counted(#[allow(dead_code)] Arc<()>);
         let system = System::new();
         let core = a_core(&system);
         let payload = Arc::new(());
