@@ -170,6 +170,9 @@ impl Node {
         // Written by this thread, as its sends to the same address are:
         // the call keeps its place after them; both in one write.
         inner.send_ctls(&node, [monitor, inner.send_message(&target, None, message)]);
+        // A reader thread lent to a local actor's turn must not wait for
+        // a reply it would read itself: reading goes on elsewhere.
+        crate::reader::before_wait();
         let outcome = match slot.wait(Instant::now() + timeout) {
             Some(outcome) => Some(outcome),
             // An outcome may have come in just now: it is this call's.

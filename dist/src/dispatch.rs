@@ -73,6 +73,21 @@ pub(crate) fn handle(inner: &NodeInner, peer: Option<&Arc<Peer>>, message: Messa
     }
 }
 
+/// Whether `message` is a `gen_server` call to a local process (which
+/// waits for its reply): the reader runs such a request's actor itself.
+pub(crate) fn is_call(message: &Message) -> bool {
+    let term = match message {
+        Message::Send(m) => &m.message,
+        Message::SendTt(m) => &m.message,
+        Message::SendSender(m) => &m.message,
+        Message::SendSenderTt(m) => &m.message,
+        Message::RegSend(m) => &m.message,
+        Message::RegSendTt(m) => &m.message,
+        _ => return false,
+    };
+    matches!(term, Term::Tuple(t) if t.elements.len() == 3 && is_atom(&t.elements[0], "$gen_call"))
+}
+
 /// A reply to one of this node's calls.
 fn reply(inner: &NodeInner, message: Term) {
     if !inner.calls.reply(message) {

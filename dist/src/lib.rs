@@ -70,6 +70,7 @@ mod outgoing;
 mod peer;
 mod pids;
 mod proxies;
+mod reader;
 pub mod reason;
 mod remote;
 mod routing;

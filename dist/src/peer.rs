@@ -8,7 +8,6 @@
 //! is greater keeps its own attempt (the other side answers `nok`).
 
 use std::collections::HashMap;
-use std::io::BufReader;
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -25,9 +24,9 @@ use parking_lot::{Condvar, Mutex};
 use crate::blocking::{run, Blocking};
 use crate::node::{NodeInner, Target};
 use crate::outgoing::Outgoing;
+use crate::reader::{self, ReadState};
 use crate::remote::RemoteDown;
-use crate::wire::{self, Frame, FrameError};
-use crate::{dispatch, epmd, reason};
+use crate::{epmd, reason};
 
 enum State {
     Connecting,
@@ -47,6 +46,9 @@ pub(crate) struct Peer {
     /// The sender of the last message the reader delivered, and its proxy
     /// (see `dispatch`).
     pub last_sender: Mutex<Option<(Pid, ActorRef)>>,
+    /// The reader's state while its thread runs an actor's turn, for a
+    /// relief to take (see `reader`).
+    pub reading: Mutex<Option<ReadState>>,
 }
 
 impl Peer {
@@ -58,6 +60,7 @@ impl Peer {
             changed: Condvar::new(),
             monitors: Mutex::default(),
             last_sender: Mutex::default(),
+            reading: Mutex::default(),
         })
     }
 
@@ -330,14 +333,8 @@ fn attach(inner: &NodeInner, peer: &Arc<Peer>, stream: TcpStream) {
     let Some(me) = inner.arc() else { return };
     inner.counters.connections.fetch_add(1, Ordering::Relaxed);
     tracing::info!(node = %inner.name, peer = %peer.name, "connection up");
-    let (reader_inner, reader_peer) = (me.clone(), peer.clone());
+    let reader = reader::start(&me, peer, reading);
     let writer_peer = peer.clone();
-    let reader = std::thread::Builder::new()
-        .name(format!("ferrotp-dist-read-{}", peer.name))
-        // The term decoder recurses once per nesting level (bounded by
-        // `wire::MAX_DEPTH`): give it room.
-        .stack_size(8 << 20)
-        .spawn(move || read_loop(&reader_inner, &reader_peer, reading));
     let writer = std::thread::Builder::new()
         .name(format!("ferrotp-dist-write-{}", peer.name))
         .spawn(move || {
@@ -346,41 +343,11 @@ fn attach(inner: &NodeInner, peer: &Arc<Peer>, stream: TcpStream) {
             }
             drop(stream);
         });
-    if reader.is_err() || writer.is_err() {
+    if !reader || writer.is_err() {
         lost(inner, peer, "cannot start the connection's threads");
         return;
     }
     inner.notify_watchers(true, &peer.name, "");
-}
-
-fn read_loop(inner: &NodeInner, peer: &Arc<Peer>, stream: TcpStream) {
-    // Silence for four ticks means the peer or the network is gone.
-    let _ = stream.set_read_timeout(Some(inner.config.tick * 4));
-    let mut reader = BufReader::with_capacity(64 << 10, stream);
-    let mut body = Vec::new();
-    loop {
-        match wire::read_frame_into(&mut reader, inner.config.max_frame, &mut body) {
-            Ok(Frame::Tick) => {}
-            Ok(Frame::Control(message)) => {
-                let handled = catch_unwind(AssertUnwindSafe(|| {
-                    dispatch::handle(inner, Some(peer), *message)
-                }));
-                if handled.is_err() {
-                    tracing::error!(peer = %peer.name, "handling a control message panicked");
-                }
-            }
-            Err(FrameError::Io(e)) => {
-                lost(inner, peer, &format!("connection closed: {e}"));
-                return;
-            }
-            Err(bad) => {
-                inner.counters.bad_frames.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(node = %inner.name, peer = %peer.name, error = %bad, "bad frame: closing the connection");
-                lost(inner, peer, &format!("bad frame: {bad}"));
-                return;
-            }
-        }
-    }
 }
 
 /// The connection is gone: close it, forget it, and fire `noconnection`

@@ -22,6 +22,10 @@ pub struct NodeStats {
     pub proxies: u64,
     /// Proxies retired because there were more than the bound.
     pub retired_proxies: u64,
+    /// Times a connection's reading moved to a new thread because a local
+    /// actor's turn, run on the reader's thread, waited or ran long (see
+    /// [`System::run_woken`](ferrotp::System::run_woken)).
+    pub reader_reliefs: u64,
 }
 
 #[derive(Default)]
@@ -32,6 +36,7 @@ pub(crate) struct Counters {
     pub undeliverable: AtomicU64,
     pub unencodable: AtomicU64,
     pub retired_proxies: AtomicU64,
+    pub reader_reliefs: AtomicU64,
 }
 
 impl Node {
@@ -46,6 +51,7 @@ impl Node {
             unencodable: c.unencodable.load(Ordering::Relaxed),
             proxies: self.inner.proxies.lock().pid_proxies() as u64,
             retired_proxies: c.retired_proxies.load(Ordering::Relaxed),
+            reader_reliefs: c.reader_reliefs.load(Ordering::Relaxed),
         }
     }
 }

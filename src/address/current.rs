@@ -55,6 +55,11 @@ pub(crate) fn current_actor_in(system: &Arc<SystemInner>) -> Option<ActorId> {
     })
 }
 
+/// True when this thread runs some actor's code now (any system's).
+pub(crate) fn runs_an_actor() -> bool {
+    !CURRENT.with(Cell::get).is_null()
+}
+
 /// True when this thread runs the handler of an actor that was killed:
 /// whatever it sends now is discarded.
 pub(crate) fn sender_was_killed() -> bool {

@@ -65,12 +65,15 @@
 //! - [`run_queue`]: where work waits and how workers find and steal it;
 //! - [`parking`]: searching, parking and waking idle workers;
 //! - [`handoff`]: the searchers' counts and the slot for a searcher;
+//! - [`lent`]: a plain thread that runs the turn of the actor it woke
+//!   (`System::run_woken`), and its relief;
 //! - [`blocked`]: workers that block or are stuck in a killed actor's
 //!   turn, and the workers added in their place.
 
 mod blocked;
 mod entry;
 mod handoff;
+mod lent;
 mod parking;
 mod run_queue;
 mod turn;
@@ -122,6 +125,9 @@ pub(crate) struct Pool {
     sizing: Mutex<()>,
     stuck: AtomicUsize,
     stopping: AtomicBool,
+    /// Turns that plain threads run for the pool (`System::run_woken`),
+    /// for the watchdog.
+    lent: Mutex<Vec<Arc<lent::LentTurn>>>,
     next_worker: AtomicUsize,
     threads: ThreadSet<usize>,
     watchdog: Watchdog,
@@ -156,6 +162,7 @@ impl Pool {
             sizing: Mutex::new(()),
             stuck: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
+            lent: Mutex::new(Vec::new()),
             next_worker: AtomicUsize::new(0),
             threads: ThreadSet::new(stack_size),
             watchdog,

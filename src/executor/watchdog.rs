@@ -166,7 +166,8 @@ fn sleep(pool: &Pool, parker: &Parker) {
     let watchdog = pool.watchdog();
     watchdog.asleep.store(true, Ordering::SeqCst);
     fence(Ordering::SeqCst);
-    let running = pool.with_workers(|workers| workers.iter().any(|w| w.running() != 0));
+    let running = pool.with_workers(|workers| workers.iter().any(|w| w.running() != 0))
+        || pool.lent_turns_run();
     if !running && !pool.is_stopping() {
         parker.park();
     }
@@ -236,7 +237,8 @@ fn tick(pool: &Pool, seen: &mut Vec<Seen>) -> bool {
     for _ in 0..stuck {
         pool.wake_idle_worker();
     }
-    any_running
+    // Plain threads' turns (`System::run_woken`): relieved when long.
+    pool.tick_lent() || any_running
 }
 
 #[cfg(test)]

@@ -19,6 +19,9 @@ use crate::introspect::restart_turn_ms;
 /// added if too few would be left to run them.
 pub(crate) fn blocking<T>(wait: impl FnOnce() -> T) -> T {
     let Some(local) = current_worker() else {
+        // What this thread caught to run itself may be what it waits for,
+        // and a turn lent to the pool must not hold the thread's duties.
+        super::lent::before_wait();
         let out = wait();
         long_handler::restart_thread_clock();
         return out;

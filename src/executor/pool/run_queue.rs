@@ -47,14 +47,18 @@ impl Pool {
                 None => return,
                 Some(core) => core,
             },
-            // From outside the pool (a plain thread's request): straight to
-            // a worker that spins for work, if one does.
-            _ => match self.searchers.hand_over((core, None)) {
-                Ok(()) => {
-                    self.notify_one();
-                    return;
-                }
-                Err((core, _)) => core,
+            // From outside the pool (a plain thread's request): to the
+            // thread itself if it lends itself (`System::run_woken`), else
+            // straight to a worker that spins for work, if one does.
+            _ => match super::lent::catch(self, core) {
+                Ok(()) => return,
+                Err(core) => match self.searchers.hand_over((core, None)) {
+                    Ok(()) => {
+                        self.notify_one();
+                        return;
+                    }
+                    Err((core, _)) => core,
+                },
             },
         };
         self.injector.push(core);
