@@ -168,14 +168,15 @@ impl System {
     /// let system = System::new();
     /// let (tx, rx) = std::sync::mpsc::channel();
     /// let echo = system.spawn(Echo(tx));
-    /// echo.send(0u32); // started, and idle once it answered
-    /// rx.recv().unwrap();
-    /// # while !matches!(echo.stats().map(|s| s.activity), Some(ferrotp::Activity::Idle)) {
-    /// #     std::thread::yield_now();
-    /// # }
-    /// system.run_woken(|| echo.send(1u32), || {});
-    /// // Handled on this thread, before `run_woken` returned.
-    /// assert_eq!(rx.try_recv().unwrap(), std::thread::current().id());
+    /// // Once the actor is idle (it has started), the message's turn runs
+    /// // on this thread, before `run_woken` returns.
+    /// let me = std::thread::current().id();
+    /// loop {
+    ///     system.run_woken(|| echo.send(1u32), || {});
+    ///     if rx.recv().unwrap() == me {
+    ///         break;
+    ///     }
+    /// }
     /// ```
     pub fn run_woken<T>(&self, f: impl FnOnce() -> T, relief: impl FnOnce() + Send + 'static) -> T {
         let Some(pool) = self.inner().pool().cloned() else {
