@@ -273,6 +273,9 @@ impl Pool {
                 in_hand: &in_hand,
                 probe: &probe,
                 epoch: self.epoch,
+                // One quota at most: the thread has duties of its own, and
+                // what is left goes to the pool.
+                alone: &|| false,
             };
             turn.run(&env, &mut batch)
         });
