@@ -172,7 +172,7 @@ impl Node {
         inner.send_ctls(&node, [monitor, inner.send_message(&target, None, message)]);
         // A reader thread lent to a local actor's turn must not wait for
         // a reply it would read itself: reading goes on elsewhere.
-        crate::reader::before_wait();
+        crate::reader::before_wait(&node);
         let outcome = match slot.wait(Instant::now() + timeout) {
             Some(outcome) => Some(outcome),
             // An outcome may have come in just now: it is this call's.

@@ -85,11 +85,18 @@ fn relieve(inner: &Arc<NodeInner>, peer: &Arc<Peer>) {
     }
 }
 
-/// Called before this thread waits for a remote reply: if it is a reader
-/// lent to an actor's turn, reading goes on in another thread (the reply
-/// may come on this very connection).
-pub(crate) fn before_wait() {
-    let lent = LENT.with(|l| l.try_borrow().ok().and_then(|l| l.clone()));
+/// Called before this thread waits for a reply from `node`: if it is the
+/// reader of the connection to `node`, lent to an actor's turn, reading
+/// goes on in another thread (the reply comes on this very connection).
+/// A wait on another node's reply that comes back round to this
+/// connection is relieved by the watchdog, a millisecond on.
+pub(crate) fn before_wait(node: &str) {
+    let lent = LENT.with(|l| {
+        l.try_borrow()
+            .ok()
+            .and_then(|l| l.clone())
+            .filter(|(_, peer)| peer.name == node)
+    });
     if let Some((inner, peer)) = lent {
         relieve(&inner, &peer);
     }
