@@ -30,7 +30,10 @@
 //! traffic is not encrypted: the node listens on 127.0.0.1 unless told
 //! otherwise ([`NodeConfig::listen`]).
 //!
-//! Inside, each connection has a reader thread on a blocking socket; the
+//! Inside, each connection has a reader thread on a blocking socket, which
+//! runs the turn of the actor a `gen_server` call from the other node
+//! wakes on its own thread (`System::run_woken`; reading moves to a new
+//! thread if that turn waits or runs long); the
 //! threads that send write to it themselves, and a writer thread takes
 //! over when the socket is full or a stream of messages comes faster than
 //! one `send` each (it writes them in batches). erl_dist's async
