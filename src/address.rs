@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use crate::exit::ExitReason;
 
-pub(crate) use self::core::{Core, Driver, EXITING, RUNNING};
+pub(crate) use self::core::{Core, Driver, DriverKind, EXITING, RUNNING};
 pub(crate) use current::{current_actor_in, running, runs_an_actor, sender_was_killed};
 pub use id::ActorId;
 pub(crate) use id::IdHasher;

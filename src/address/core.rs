@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::ActorId;
-use crate::executor::pool::PoolEntry;
+use crate::executor::pool::{Claim, PoolEntry};
 use crate::introspect::Stats;
 use crate::links::Relations;
 use crate::mailbox::Mailbox;
@@ -34,12 +34,44 @@ pub(crate) enum Driver {
     Function(Box<crate::fn_address::FnSlot>),
 }
 
+/// Which [`Driver`] an actor has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DriverKind {
+    Thread,
+    Pool,
+    #[cfg(feature = "tokio")]
+    Waker,
+    Function,
+}
+
+impl Driver {
+    pub(crate) fn kind(&self) -> DriverKind {
+        match self {
+            Driver::Thread => DriverKind::Thread,
+            Driver::Pool(_) => DriverKind::Pool,
+            #[cfg(feature = "tokio")]
+            Driver::Waker(_) => DriverKind::Waker,
+            Driver::Function(_) => DriverKind::Function,
+        }
+    }
+}
+
 /// What every address of one actor shares.
+///
+/// Laid out by hand (`repr(C)`), in three parts, because a call's request
+/// and the turn that answers it run on two cores: what a sender reads or
+/// writes (its status and flags, the pool's claim, which driver it has,
+/// the system) comes first,
+/// on the line of the `Arc`'s counts, which it writes too; then what is
+/// rarely touched (the id, the parent, the relations); then what only the
+/// actor's driver writes at each turn (a pooled actor's turn, its stats,
+/// the mailbox). The middle part is at least 48 bytes, so that wherever the
+/// allocator puts a core (16-byte aligned), no cache line holds both a
+/// sender's fields and a turn's: neither side's writes take the line the
+/// other reads next.
+#[repr(C)]
 pub(crate) struct Core {
-    pub id: ActorId,
-    pub system: Arc<SystemInner>,
-    pub mailbox: Mailbox,
-    pub driver: Driver,
+    // ---- what a sender touches ----
     pub status: AtomicU8,
     pub trapping: AtomicBool,
     /// Set by the `kill` that terminated the actor, and only by it (under
@@ -49,26 +81,39 @@ pub(crate) struct Core {
     pub killed: AtomicBool,
     /// Set once a timer is bound to this actor, so that its end drops them.
     pub timers_bound: AtomicBool,
-    /// Set (under the relations lock) once a tokio task is registered for
-    /// this actor, so that its end aborts them.
-    #[cfg(feature = "tokio")]
-    pub tasks_bound: AtomicBool,
     /// The actor asked to be told of links and monitors others place on
     /// it ([`TieNotice`](crate::TieNotice)); set before anyone can reach it.
     pub tie_notices: AtomicBool,
     /// `System::shutdown` sends this actor a trappable `Shutdown`, not an
     /// untrappable one (see `Context::trap_system_shutdown`).
     pub graceful_shutdown: AtomicBool,
+    /// A pooled actor's scheduling state (claimed by the sender that
+    /// queues it).
+    pub claim: Claim,
+    /// Which driver runs the actor: what a sender asks of it, without
+    /// reading the driver, which sits with what a turn writes.
+    pub kind: DriverKind,
+    /// Set (under the relations lock) once a tokio task is registered for
+    /// this actor, so that its end aborts them.
+    #[cfg(feature = "tokio")]
+    pub tasks_bound: AtomicBool,
+    pub system: Arc<SystemInner>,
+    // ---- rarely touched ----
+    pub id: ActorId,
     /// The actor whose code spawned this one (OTP's `$parent`), or
     /// `EXTERNAL` for none: an id is never 0, and an `Option` would cost
     /// 8 bytes more in every actor.
     parent: ActorId,
+    relations: Mutex<Relations>,
+    // ---- what the driver writes at each turn ----
+    /// Who runs the actor (a pooled actor's turn waits here between turns).
+    pub driver: Driver,
     /// Messages handled, and what it does now (see `introspect`).
     pub stats: Stats,
+    pub mailbox: Mailbox,
     /// Counts down the messages before an injected panic (0: none pending).
     #[cfg(feature = "testkit")]
     pub fault_countdown: std::sync::atomic::AtomicU64,
-    relations: Mutex<Relations>,
 }
 
 impl Core {
@@ -82,6 +127,8 @@ impl Core {
         parent: Option<ActorId>,
         capacity: Option<usize>,
     ) -> Self {
+        let kind = driver.kind();
+        let takes_requests = kind == DriverKind::Pool && capacity.is_none();
         Core {
             id,
             system,
@@ -95,6 +142,8 @@ impl Core {
             tasks_bound: AtomicBool::new(false),
             tie_notices: AtomicBool::new(false),
             graceful_shutdown: AtomicBool::new(false),
+            claim: Claim::new(takes_requests),
+            kind,
             parent: parent.unwrap_or(ActorId::EXTERNAL),
             stats: Stats::new(),
             #[cfg(feature = "testkit")]
@@ -136,5 +185,26 @@ impl Core {
     #[inline]
     pub fn is_dead(&self) -> bool {
         self.status.load(Ordering::Acquire) == DEAD
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Core;
+    use std::mem::{offset_of, size_of};
+
+    /// See `Core`'s layout: 48 bytes or more between what a sender touches
+    /// and what a turn writes keep them on different cache lines wherever
+    /// a 16-byte aligned allocation puts the core.
+    #[test]
+    fn a_senders_fields_and_a_turns_never_share_a_line() {
+        let senders_end = offset_of!(Core, system) + size_of::<usize>();
+        let turns_start = offset_of!(Core, driver);
+        assert!(
+            turns_start >= senders_end + 48,
+            "{senders_end}..{turns_start}"
+        );
+        assert!(offset_of!(Core, stats) > turns_start);
+        assert!(offset_of!(Core, mailbox) > turns_start);
     }
 }

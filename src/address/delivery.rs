@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::current::sender_was_killed;
-use super::{ActorRef, Core, Driver};
+use super::{ActorRef, Core, Driver, DriverKind};
 use crate::exit::Down;
 use crate::introspect::queued_at;
 use crate::mailbox::{Envelope, ExitSignal, Mail, Pushed, Refused};
@@ -42,9 +42,13 @@ impl Core {
             self.refuse(envelope, "actor is dead");
             return Ok(());
         }
-        if let Driver::Function(slot) = &self.driver {
-            slot.message(self, envelope);
-            return Ok(());
+        // Asked of the kind first: a pooled or dedicated actor's driver sits
+        // with what its turns write.
+        if self.kind == DriverKind::Function {
+            if let Driver::Function(slot) = &self.driver {
+                slot.message(self, envelope);
+                return Ok(());
+            }
         }
         match self.mailbox.offer(envelope, deadline, || self.is_dead()) {
             Ok(Pushed::Behind) => {}
@@ -65,25 +69,24 @@ impl Core {
     /// last and writes next.
     #[inline]
     pub fn offer_request(self: &Arc<Self>, envelope: Envelope) -> Result<(), Envelope> {
-        if let Driver::Pool(entry) = &self.driver {
-            if entry.takes_requests()
-                && !sender_was_killed()
-                && !self.is_dead()
-                && entry.claim_idle()
-            {
-                match self.system.pool() {
-                    Some(pool) => pool.schedule_request(self.clone(), envelope),
-                    // No pool, no turn: the request waits as any mail would.
-                    None => {
-                        if let Err(Mail::Message(envelope)) =
-                            self.mailbox.push(Mail::Message(envelope))
-                        {
-                            self.refuse(envelope, "actor is dead");
-                        }
+        // A pooled actor is told by its claim, in the line a sender reads
+        // anyway.
+        if self.claim.takes_requests()
+            && !sender_was_killed()
+            && !self.is_dead()
+            && self.claim.claim_idle()
+        {
+            match self.system.pool() {
+                Some(pool) => pool.schedule_request(self.clone(), envelope),
+                // No pool, no turn: the request waits as any mail would.
+                None => {
+                    if let Err(Mail::Message(envelope)) = self.mailbox.push(Mail::Message(envelope))
+                    {
+                        self.refuse(envelope, "actor is dead");
                     }
                 }
-                return Ok(());
             }
+            return Ok(());
         }
         self.offer(envelope, None)
     }
@@ -159,9 +162,11 @@ impl Core {
     /// Tells the driver that mail arrived: a pooled actor is queued for a
     /// turn unless it already is (a blocked thread was woken by the push).
     fn schedule(self: &Arc<Self>) {
-        match &self.driver {
-            Driver::Pool(entry) => {
-                if entry.claim() {
+        // Asked of the kind, in the line a sender reads anyway; the driver
+        // itself is only read for a task's waker.
+        match self.kind {
+            DriverKind::Pool => {
+                if self.claim.claim() {
                     // Claimed and not yet queued: no worker can hold it, so
                     // this thread is the one writer of its activity.
                     self.stats.queued(queued_at());
@@ -170,9 +175,13 @@ impl Core {
                     }
                 }
             }
-            Driver::Thread | Driver::Function(_) => {}
+            DriverKind::Thread | DriverKind::Function => {}
             #[cfg(feature = "tokio")]
-            Driver::Waker(slot) => slot.wake(),
+            DriverKind::Waker => {
+                if let Driver::Waker(slot) = &self.driver {
+                    slot.wake();
+                }
+            }
         }
     }
 }

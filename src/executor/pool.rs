@@ -91,7 +91,7 @@ use crate::address::Core;
 use crate::error::SpawnError;
 
 pub(crate) use blocked::blocking;
-pub(crate) use entry::PoolEntry;
+pub(crate) use entry::{Claim, PoolEntry};
 use handoff::Searchers;
 use worker::current_worker;
 pub(crate) use worker::WorkerShared;

@@ -315,7 +315,7 @@ impl System {
         let id = inner.next_id();
         let executor = options.executor.unwrap_or(inner.default_executor);
         let driver = match executor {
-            Executor::Pool => Driver::Pool(PoolEntry::new(options.mailbox.is_none())),
+            Executor::Pool => Driver::Pool(PoolEntry::new()),
             Executor::Threads => Driver::Thread,
         };
         let parent = current_actor_in(inner);

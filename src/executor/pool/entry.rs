@@ -1,9 +1,12 @@
-//! [`PoolEntry`]: what the pool keeps in a pooled actor's core — its
-//! scheduling state (`IDLE → SCHEDULED`, so it is queued once) and its turn
-//! while no worker runs it.
+//! What the pool keeps in a pooled actor's core: its scheduling state
+//! ([`Claim`]: `IDLE → SCHEDULED`, so it is queued once) and its turn while
+//! no worker runs it ([`PoolEntry`]).
 //!
 //! Apart from the turn because it is what senders touch: claiming an actor
-//! is on every send's path, and pairs with the fence at a turn's end.
+//! is on every send's path, and pairs with the fence at a turn's end. The
+//! two live apart in the core (see `Core`'s layout): a sender writes the
+//! claim, and the worker alone takes and puts back the turn, so a turn's
+//! start does not wait for the line the sender just wrote.
 
 use std::sync::atomic::{fence, AtomicU8, Ordering};
 use std::sync::Mutex;
@@ -17,24 +20,15 @@ pub(super) const IDLE: u8 = 0;
 const SCHEDULED: u8 = 1;
 pub(super) const FINISHED: u8 = 2;
 
-/// What the pool keeps in a pooled actor's core.
+/// A pooled actor's turn while no worker runs it.
 pub(crate) struct PoolEntry {
-    pub(super) state: AtomicU8,
-    /// The mailbox has no capacity: a request may reach it through the
-    /// pool's hand-off (see [`Pool::schedule_request`](super::Pool::schedule_request)),
-    /// which cannot refuse it. Kept here, beside `state`, which such a
-    /// request reads anyway, not in the mailbox's lines.
-    pub(super) unbounded: bool,
     pub(super) turn: Mutex<Option<Box<dyn Turn>>>,
 }
 
 impl PoolEntry {
-    /// The entry of an actor about to be scheduled for its first turn;
-    /// `unbounded` if its mailbox has no capacity.
-    pub fn new(unbounded: bool) -> Self {
+    /// The entry of an actor about to be scheduled for its first turn.
+    pub fn new() -> Self {
         PoolEntry {
-            state: AtomicU8::new(SCHEDULED),
-            unbounded,
             turn: Mutex::new(None),
         }
     }
@@ -45,6 +39,29 @@ impl PoolEntry {
             cell: Some(cell),
             started: false,
         }));
+    }
+}
+
+/// A pooled actor's scheduling state, in its core beside what its senders
+/// read (every core has one; only a pooled actor's is used).
+pub(crate) struct Claim {
+    pub(super) state: AtomicU8,
+    /// A pooled actor whose mailbox has no capacity: a request may reach
+    /// it through the pool's hand-off (see
+    /// [`Pool::schedule_request`](super::Pool::schedule_request)), which
+    /// cannot refuse it. Kept here, beside `state`, which such a request
+    /// reads anyway, not in the mailbox's lines.
+    takes_requests: bool,
+}
+
+impl Claim {
+    /// The state of an actor about to be scheduled for its first turn;
+    /// `takes_requests` for a pooled actor whose mailbox has no capacity.
+    pub fn new(takes_requests: bool) -> Self {
+        Claim {
+            state: AtomicU8::new(SCHEDULED),
+            takes_requests,
+        }
     }
 
     /// Claims the actor for scheduling; `true` if the caller must queue it.
@@ -62,9 +79,9 @@ impl PoolEntry {
     }
 
     /// Whether a request may reach the actor through the pool's hand-off
-    /// (its mailbox has no capacity to refuse it by).
+    /// (it is pooled, and its mailbox has no capacity to refuse it by).
     pub fn takes_requests(&self) -> bool {
-        self.unbounded
+        self.takes_requests
     }
 
     /// Claims an idle actor before any mail is pushed for it: `true` if

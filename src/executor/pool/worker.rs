@@ -218,7 +218,7 @@ impl Local {
         self.shared.running.store(0, Ordering::SeqCst);
         match end {
             TurnEnd::Done => {
-                entry.state.store(FINISHED, Ordering::SeqCst);
+                core.claim.state.store(FINISHED, Ordering::SeqCst);
                 drop(turn);
             }
             TurnEnd::Busy => {
@@ -241,13 +241,13 @@ impl Local {
                 // and write its activity.
                 core.stats.idle(now);
                 *lock(&entry.turn) = Some(turn);
-                entry.state.store(IDLE, Ordering::SeqCst);
-                // Pairs with the fence in `PoolEntry::claim`: a sender
+                core.claim.state.store(IDLE, Ordering::SeqCst);
+                // Pairs with the fence in `Claim::claim`: a sender
                 // that saw the actor scheduled set the mailbox's flag
                 // before its fence, so this sees the flag (read without
                 // the lock the senders need).
                 fence(Ordering::SeqCst);
-                if core.mailbox.may_have_mail() && entry.claim() {
+                if core.mailbox.may_have_mail() && core.claim.claim() {
                     core.stats.queued(now);
                     self.pool.injector.push(core);
                     self.pool.notify_one();
