@@ -284,7 +284,7 @@ impl Pool {
         let now = now_ms();
         match end {
             TurnEnd::Done => {
-                entry.state.store(FINISHED, Ordering::SeqCst);
+                core.claim.state.store(FINISHED, Ordering::SeqCst);
                 drop(turn);
             }
             TurnEnd::Busy => {
@@ -296,11 +296,11 @@ impl Pool {
             TurnEnd::Idle => {
                 core.stats.idle(now);
                 *lock(&entry.turn) = Some(turn);
-                entry.state.store(IDLE, Ordering::SeqCst);
-                // Pairs with the fence in `PoolEntry::claim`, as at the end
+                core.claim.state.store(IDLE, Ordering::SeqCst);
+                // Pairs with the fence in `Claim::claim`, as at the end
                 // of a worker's turn: mail that came meanwhile is seen.
                 fence(Ordering::SeqCst);
-                if core.mailbox.may_have_mail() && entry.claim() {
+                if core.mailbox.may_have_mail() && core.claim.claim() {
                     core.stats.queued(now);
                     self.injector.push(core);
                     self.notify_one();
