@@ -340,6 +340,11 @@ pub fn scripts(
 pub fn normalize(initial: usize, raw: &[RawStep], exclusions: &[&Exclusion]) -> Script {
     let mut procs = initial;
     let mut monitors: Vec<(usize, Proc)> = Vec::new();
+    // Which name each process registers on hearing of an end: two that
+    // race for one name when they hear of the same end have no agreed
+    // winner (on the BEAM either may win), and every later use of the
+    // name would depend on it, so a second such reflex is left out.
+    let mut registers_on_end: Vec<Option<Name>> = vec![None; initial];
     let mut steps = Vec::new();
     for r in raw {
         let i = steps.len();
@@ -393,6 +398,14 @@ pub fn normalize(initial: usize, raw: &[RawStep], exclusions: &[&Exclusion]) -> 
             RawAction::Unregister(name) => Action::Unregister(name),
             RawAction::Whereis(name) => Action::Whereis(name),
             RawAction::SendNamed(name) => Action::SendNamed(name, 10 * n),
+            RawAction::Reflex(Some(Reflex::Register(name)))
+                if registers_on_end
+                    .iter()
+                    .enumerate()
+                    .any(|(p, reflex)| p != actor && *reflex == Some(name)) =>
+            {
+                Action::Nothing
+            }
             RawAction::Reflex(reflex) => Action::Reflex(reflex),
         };
         let mut step = Step {
@@ -402,6 +415,13 @@ pub fn normalize(initial: usize, raw: &[RawStep], exclusions: &[&Exclusion]) -> 
         };
         if excluded(&step, exclusions) {
             step.action = Action::Nothing;
+        }
+        registers_on_end.resize(procs, None);
+        if let Action::Reflex(reflex) = &step.action {
+            registers_on_end[step.actor] = match reflex {
+                Some(Reflex::Register(name)) => Some(*name),
+                _ => None,
+            };
         }
         steps.push(step);
     }
