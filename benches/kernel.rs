@@ -283,6 +283,24 @@ fn bridge_call(c: &mut Criterion) {
             })
         });
     }
+    // The other way plain code talks to actors: its own inbox as the
+    // sender, the answer taken with `recv` (no per-call reply address).
+    for (label, executor) in EXECUTORS {
+        let mut setup = None;
+        group.bench_function(format!("inbox_{label}"), |b| {
+            let (_system, inbox, ponger) = setup.get_or_insert_with(|| {
+                let system = system_on(executor);
+                let inbox = Inbox::new(&system);
+                let ponger = system.spawn(Ponger);
+                (system, inbox, ponger)
+            });
+            b.iter(|| {
+                inbox.send(ponger, Ping(7));
+                let reply = inbox.recv(WAIT).expect("a reply");
+                assert!(matches!(reply.downcast::<Pong>(), Ok(Pong(7))));
+            })
+        });
+    }
     let mut raw = None;
     group.bench_function("raw_threads", |b| {
         let raw = raw.get_or_insert_with(RawEcho::new);
