@@ -52,26 +52,21 @@ use queues::Queues;
 pub(crate) use receive::Received;
 
 /// An actor's two queues, shared by its senders and its driver.
-///
-/// The flags a reader spins on come first, beside the lock and the queue
-/// a sender writes next (`repr(C)`): a dedicated thread that sees mail
-/// has the line it takes it from.
 #[derive(Default)]
-#[repr(C)]
 pub(crate) struct Mailbox {
-    /// Whether either queue may hold something: a receiver spinning for
-    /// mail reads this instead of taking the lock its senders need.
-    has_mail: AtomicBool,
+    queues: Mutex<Queues>,
     /// What the signal queue holds (`SIGNALS`, `FORCED`): a driver working
     /// through a batch of messages looks here before each one.
     signal_state: AtomicU8,
+    /// Whether either queue may hold something: a receiver spinning for
+    /// mail reads this instead of taking the lock its senders need.
+    has_mail: AtomicBool,
+    /// Where a thread blocked in `recv` sleeps.
+    arrived: Condvar,
     /// A reader of a shared inbox holds mail it took in a batch and has not
     /// returned yet: another reader must take from there rather than sleep.
     /// Written under the queues' lock (see [`Mailbox::set_stashed`]).
     stashed: AtomicBool,
-    queues: Mutex<Queues>,
-    /// Where a thread blocked in `recv` sleeps.
-    arrived: Condvar,
     /// The capacity of a bounded mailbox; `None` (the default) for an
     /// unbounded one, which so pays one pointer.
     bound: Option<Box<Bound>>,
