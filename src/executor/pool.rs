@@ -79,7 +79,7 @@ mod run_queue;
 mod turn;
 mod worker;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
@@ -87,7 +87,7 @@ use crossbeam_deque::Injector;
 
 use super::thread::ThreadSet;
 use super::watchdog::{self, Watchdog};
-use crate::address::Core;
+use crate::address::{Core, Driver};
 use crate::error::SpawnError;
 
 pub(crate) use blocked::blocking;
@@ -190,6 +190,28 @@ impl Pool {
             tracing::error!(%error, "could not start the pool's watchdog");
         }
         Ok(pool)
+    }
+
+    /// Ends a turn that found no mail left (on a worker or a lending
+    /// thread): the actor goes idle with its `turn` put back, unless mail
+    /// came meanwhile, which queues it again.
+    fn end_idle_turn(&self, core: Arc<Core>, turn: Box<dyn turn::Turn>, now: u64) {
+        // Before `IDLE`: from then on a sender may claim the actor and
+        // write its activity.
+        core.stats.idle(now);
+        if let Driver::Pool(entry) = &core.driver {
+            *lock(&entry.turn) = Some(turn);
+        }
+        core.claim.state.store(entry::IDLE, Ordering::SeqCst);
+        // Pairs with the fence in `Claim::claim`: a sender that saw the
+        // actor scheduled set the mailbox's flag before its fence, so this
+        // sees the flag (read without the lock the senders need).
+        fence(Ordering::SeqCst);
+        if core.mailbox.may_have_mail() && core.claim.claim() {
+            core.stats.queued(now);
+            self.injector.push(core);
+            self.notify_one();
+        }
     }
 
     pub(crate) fn is_stopping(&self) -> bool {

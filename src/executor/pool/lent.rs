@@ -26,10 +26,10 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::entry::{FINISHED, IDLE};
+use super::entry::FINISHED;
 use super::turn::{TurnEnd, TurnEnv};
 use super::worker::current_worker;
 use super::{lock, Pool};
@@ -293,19 +293,7 @@ impl Pool {
                 self.injector.push(core);
                 self.notify_one();
             }
-            TurnEnd::Idle => {
-                core.stats.idle(now);
-                *lock(&entry.turn) = Some(turn);
-                core.claim.state.store(IDLE, Ordering::SeqCst);
-                // Pairs with the fence in `Claim::claim`, as at the end
-                // of a worker's turn: mail that came meanwhile is seen.
-                fence(Ordering::SeqCst);
-                if core.mailbox.may_have_mail() && core.claim.claim() {
-                    core.stats.queued(now);
-                    self.injector.push(core);
-                    self.notify_one();
-                }
-            }
+            TurnEnd::Idle => self.end_idle_turn(core, turn, now),
         }
     }
 

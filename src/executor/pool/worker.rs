@@ -7,13 +7,13 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crossbeam_deque::{Stealer, Worker};
 use crossbeam_utils::sync::{Parker, Unparker};
 
-use super::entry::{FINISHED, IDLE};
+use super::entry::FINISHED;
 use super::turn::{TurnEnd, TurnEnv};
 use super::{lock, Pool};
 use crate::address::{running, Core, Driver};
@@ -236,23 +236,7 @@ impl Local {
                     self.pool.notify_one();
                 }
             }
-            TurnEnd::Idle => {
-                // Before `IDLE`: from then on a sender may claim the actor
-                // and write its activity.
-                core.stats.idle(now);
-                *lock(&entry.turn) = Some(turn);
-                core.claim.state.store(IDLE, Ordering::SeqCst);
-                // Pairs with the fence in `Claim::claim`: a sender
-                // that saw the actor scheduled set the mailbox's flag
-                // before its fence, so this sees the flag (read without
-                // the lock the senders need).
-                fence(Ordering::SeqCst);
-                if core.mailbox.may_have_mail() && core.claim.claim() {
-                    core.stats.queued(now);
-                    self.pool.injector.push(core);
-                    self.pool.notify_one();
-                }
-            }
+            TurnEnd::Idle => self.pool.end_idle_turn(core, turn, now),
         }
     }
 }
