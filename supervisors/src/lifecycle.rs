@@ -7,6 +7,8 @@ use std::time::Instant;
 use crate::inspect::CHILD_ID_LABEL;
 use ferrotp::{Actor, ActorId, ActorRef, Context, ExitReason, SpawnError, SpawnOptions, System};
 
+use crate::inspect::{KIND_LABEL, SUPERVISORS_GROUP};
+use crate::report::Reporter;
 use crate::spec::{ChildSpec, Restart, Shutdown};
 use crate::subtree::{Member, Reaper, Subtree, Wait};
 
@@ -43,6 +45,27 @@ impl Parent {
 /// like its parent's, whoever its parent is: the system is going away.
 pub(crate) fn is_system_shutdown<A: Actor>(from: ActorId, ctx: &Context<A>) -> bool {
     from == ActorId::EXTERNAL && ctx.system().is_shutting_down()
+}
+
+/// What every supervisor does first in `started`: shows what it is (its
+/// `kind` label, the supervisors' group), asks for a trappable system
+/// shutdown, and learns its own id and system.
+pub(crate) fn enter<A: Actor>(
+    ctx: &Context<A>,
+    kind: &str,
+    own: &Subtree,
+    reporter: &mut Reporter,
+) {
+    ctx.set_label(KIND_LABEL, kind);
+    // `System::shutdown` asks, rather than forces: the children then stop
+    // in order from the mailbox, as for any other shutdown, and the
+    // `stopped` hook (which blocks a thread per child) has nothing left to
+    // do.
+    ctx.trap_system_shutdown(true);
+    ctx.join(SUPERVISORS_GROUP);
+    own.set_owner(ctx.myself().id());
+    reporter.id = ctx.myself().id();
+    reporter.system = Some(ctx.system().clone());
 }
 
 /// How a supervisor learns that a child it spawns has started.

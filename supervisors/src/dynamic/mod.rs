@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use ferrotp::{Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Stop, Stopped};
 
-use crate::inspect::{Inspect, KIND_LABEL, SUPERVISORS_GROUP};
+use crate::inspect::Inspect;
 use crate::intensity::RestartWindow;
-use crate::lifecycle::{clean_end, is_system_shutdown, spawn_child, Ack, Parent, Stopper};
+use crate::lifecycle::{self, clean_end, is_system_shutdown, spawn_child, Ack, Parent, Stopper};
 use crate::protocol::Read;
 use crate::protocol::{ChildInfo, CountChildren, Describe, StartReply, WhichChildren};
 use crate::report::Reporter;
@@ -351,16 +351,7 @@ impl<Args: Clone + Send + 'static> Actor for DynamicSupervisorActor<Args> {
     }
 
     fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
-        ctx.set_label(KIND_LABEL, "dynamic_supervisor");
-        // `System::shutdown` asks, rather than forces: the children then
-        // stop in order from the mailbox, as for any other shutdown, and
-        // the `stopped` hook (which blocks a thread per child) has nothing
-        // left to do.
-        ctx.trap_system_shutdown(true);
-        ctx.join(SUPERVISORS_GROUP);
-        self.subtree.set_owner(ctx.myself().id());
-        self.reporter.id = ctx.myself().id();
-        self.reporter.system = Some(ctx.system().clone());
+        lifecycle::enter(ctx, "dynamic_supervisor", &self.subtree, &mut self.reporter);
         if let Some(reply) = self.start_reply.take() {
             let _ = reply.send(Ok(ctx.system().clone()));
         }

@@ -14,9 +14,8 @@ use std::sync::Arc;
 use ferrotp::{Actor, ActorId, ActorRef, Context, Down, ExitReason, Handlers, Stop, Stopped};
 
 use crate::children::{Child, Children};
-use crate::inspect::{KIND_LABEL, SUPERVISORS_GROUP};
 use crate::intensity::RestartWindow;
-use crate::lifecycle::{is_system_shutdown, Parent};
+use crate::lifecycle::{self, is_system_shutdown, Parent};
 use crate::protocol::StartReply;
 use crate::report::Reporter;
 use crate::spec::{ChildSpec, Restart, Strategy, SupervisorSpec};
@@ -255,16 +254,7 @@ impl Actor for SupervisorActor {
     }
 
     fn started(&mut self, ctx: &mut Context<Self>) -> Result<(), ExitReason> {
-        ctx.set_label(KIND_LABEL, "supervisor");
-        // `System::shutdown` asks, rather than forces: the children then
-        // stop in order from the mailbox, as for any other shutdown, and
-        // the `stopped` hook (which blocks a thread per child) has nothing
-        // left to do.
-        ctx.trap_system_shutdown(true);
-        ctx.join(SUPERVISORS_GROUP);
-        self.subtree.set_owner(ctx.myself().id());
-        self.reporter.id = ctx.myself().id();
-        self.reporter.system = Some(ctx.system().clone());
+        lifecycle::enter(ctx, "supervisor", &self.subtree, &mut self.reporter);
         self.begin_starting(ctx);
         Ok(())
     }
