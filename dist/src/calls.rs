@@ -32,28 +32,69 @@ pub(crate) enum Outcome {
 
 /// Where a call's outcome is left for its thread, which sleeps on it
 /// (no spinning: on a busy machine a spinning caller takes the core the
-/// reply needs).
+/// reply needs), or, on Linux, polls the connection for it (see `reader`).
 #[derive(Default)]
 pub(crate) struct Slot {
-    outcome: Mutex<Option<Outcome>>,
+    state: Mutex<SlotState>,
     ready: Condvar,
+}
+
+#[derive(Default)]
+struct SlotState {
+    outcome: Option<Outcome>,
+    /// The eventfd of the call's thread while it polls the connection
+    /// for its reply (see `conn`): whoever ends the call signals it,
+    /// under this lock, so the thread (which unsets it under this lock
+    /// before it returns) still has it open.
+    #[cfg(target_os = "linux")]
+    waker: Option<std::os::fd::RawFd>,
 }
 
 impl Slot {
     fn put(&self, outcome: Outcome) {
-        *self.outcome.lock() = Some(outcome);
+        let mut state = self.state.lock();
+        state.outcome = Some(outcome);
+        #[cfg(target_os = "linux")]
+        if let Some(waker) = state.waker.take() {
+            crate::conn::signal(waker);
+        }
+        drop(state);
         self.ready.notify_one();
     }
 
     /// The outcome, waiting for it until `deadline`.
     fn wait(&self, deadline: Instant) -> Option<Outcome> {
-        let mut outcome = self.outcome.lock();
-        while outcome.is_none() {
-            if self.ready.wait_until(&mut outcome, deadline).timed_out() {
+        let mut state = self.state.lock();
+        while state.outcome.is_none() {
+            if self.ready.wait_until(&mut state, deadline).timed_out() {
                 break;
             }
         }
-        outcome.take()
+        state.outcome.take()
+    }
+
+    /// Whether the outcome is in.
+    #[cfg(target_os = "linux")]
+    pub fn is_done(&self) -> bool {
+        self.state.lock().outcome.is_some()
+    }
+
+    /// Before the call's thread polls for its reply: `waker` is to be
+    /// signalled when the outcome comes; `false` if it is in already.
+    #[cfg(target_os = "linux")]
+    pub fn arm(&self, waker: std::os::fd::RawFd) -> bool {
+        let mut state = self.state.lock();
+        if state.outcome.is_some() {
+            return false;
+        }
+        state.waker = Some(waker);
+        true
+    }
+
+    /// The call's thread no longer polls.
+    #[cfg(target_os = "linux")]
+    pub fn disarm(&self) {
+        self.state.lock().waker = None;
     }
 }
 
@@ -113,9 +154,18 @@ impl Calls {
 
     /// The connection to `node` is lost: every call to it ends with `reason`.
     pub fn node_down(&self, node: &str, reason: &ExitReason) {
+        self.down_where(|n| n == node, reason);
+    }
+
+    /// The node stopped: every call ends with `reason`.
+    pub fn all_down(&self, reason: &ExitReason) {
+        self.down_where(|_| true, reason);
+    }
+
+    fn down_where(&self, to: impl Fn(&str) -> bool, reason: &ExitReason) {
         // Put under the lock, as in `complete`.
         self.waiting.lock().retain(|_, call| {
-            if call.node != node {
+            if !to(&call.node) {
                 return true;
             }
             call.slot.put(Outcome::Down(reason.clone()));
@@ -161,6 +211,12 @@ impl Node {
         // Listed before anything is sent: a connection lost from now on
         // fails the call with `noconnection`.
         inner.calls.insert(tag.clone(), &node, slot.clone());
+        // A stopped node sends nothing: the call would only time out.
+        // (Listed first: a stop from now on ends it; see `NodeInner::stop`.)
+        if inner.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            inner.calls.remove(&tag);
+            return Err(RemoteCallError::Down(crate::reason::noconnection()));
+        }
         let request = request.into_term(&inner.codec());
         let from = tuple([Term::from(endpoint.clone()), Term::from(tag.clone())]);
         let message = tuple([atom("$gen_call"), from, request]);
@@ -173,10 +229,15 @@ impl Node {
         // A reader thread lent to a local actor's turn must not wait for
         // a reply it would read itself: reading goes on elsewhere.
         crate::reader::before_wait(&node);
-        let outcome = match slot.wait(Instant::now() + timeout) {
+        let deadline = Instant::now() + timeout;
+        // This thread reads its reply itself if no other caller reads the
+        // connection: one wake-up per round trip instead of two.
+        #[cfg(target_os = "linux")]
+        crate::reader::read_for_call(inner, &node, &slot, deadline);
+        let outcome = match slot.wait(deadline) {
             Some(outcome) => Some(outcome),
             // An outcome may have come in just now: it is this call's.
-            None if !inner.calls.remove(&tag) => slot.outcome.lock().take(),
+            None if !inner.calls.remove(&tag) => slot.state.lock().outcome.take(),
             None => None,
         };
         // Nobody waits for it: it goes with the connection's next write

@@ -30,10 +30,12 @@
 //! traffic is not encrypted: the node listens on 127.0.0.1 unless told
 //! otherwise ([`NodeConfig::listen`]).
 //!
-//! Inside, each connection has a reader thread on a blocking socket, which
-//! runs the turn of the actor a `gen_server` call from the other node
-//! wakes on its own thread (`System::run_woken`; reading moves to a new
-//! thread if that turn waits or runs long); the
+//! Inside, each connection has a reader thread, which runs the turn of
+//! the actor a `gen_server` call from the other node wakes on its own
+//! thread (`System::run_woken`; reading moves to a new thread if that turn
+//! waits or runs long). On Linux a thread waiting in [`Node::call`] reads
+//! the connection itself meanwhile (the reader thread is not woken for its
+//! reply, and whatever else comes is handled as the reader would); the
 //! threads that send write to it themselves, and a writer thread takes
 //! over when the socket is full or a stream of messages comes faster than
 //! one `send` each (it writes them in batches). erl_dist's async
@@ -64,9 +66,13 @@ mod blocking;
 mod calls;
 pub mod codec;
 mod config;
+#[cfg(target_os = "linux")]
+mod conn;
 mod dispatch;
 mod epmd;
 mod error;
+#[cfg(target_os = "linux")]
+mod frames;
 mod node;
 mod node_watchers;
 mod outgoing;

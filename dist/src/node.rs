@@ -285,6 +285,9 @@ impl NodeInner {
         for peer in peers {
             peer::lost(self, &peer, "node stopped");
         }
+        // Calls to a node whose connection was not made yet, or listed
+        // as the stop began, end too.
+        self.calls.all_down(&crate::reason::noconnection());
         self.epmd.lock().take();
         let proxies = self.proxies.lock().all();
         for proxy in proxies {

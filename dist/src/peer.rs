@@ -49,6 +49,10 @@ pub(crate) struct Peer {
     /// The reader's state while its thread runs an actor's turn, for a
     /// relief to take (see `reader`).
     pub reading: Mutex<Option<ReadState>>,
+    /// The connection's reading side, which callers read their replies
+    /// from too (see `reader`); set once the connection is up.
+    #[cfg(target_os = "linux")]
+    pub conn: std::sync::OnceLock<Arc<crate::conn::Conn>>,
 }
 
 impl Peer {
@@ -61,6 +65,8 @@ impl Peer {
             monitors: Mutex::default(),
             last_sender: Mutex::default(),
             reading: Mutex::default(),
+            #[cfg(target_os = "linux")]
+            conn: std::sync::OnceLock::new(),
         })
     }
 
@@ -367,6 +373,11 @@ pub(crate) fn lost(inner: &NodeInner, peer: &Arc<Peer>, why: &str) {
     };
     peer.changed.notify_all();
     peer.out.close();
+    // The reader thread may be waiting while a caller reads: it ends now.
+    #[cfg(target_os = "linux")]
+    if let Some(conn) = peer.conn.get() {
+        conn.wake_reader();
+    }
     {
         let mut peers = inner.peers.lock();
         if peers.get(&peer.name).is_some_and(|p| Arc::ptr_eq(p, peer)) {

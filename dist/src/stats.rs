@@ -26,6 +26,13 @@ pub struct NodeStats {
     /// actor's turn, run on the reader's thread, waited or ran long (see
     /// [`System::run_woken`](ferrotp::System::run_woken)).
     pub reader_reliefs: u64,
+    /// Replies to [`Node::call`] that the calling thread read from the
+    /// connection itself (on Linux, while no other caller reads it),
+    /// rather than being woken by the connection's reader thread.
+    pub caller_reads: u64,
+    /// Times a connection's reader thread woke up to read (on Linux; a
+    /// reply a caller read itself woke no reader).
+    pub reader_wakeups: u64,
 }
 
 #[derive(Default)]
@@ -37,6 +44,8 @@ pub(crate) struct Counters {
     pub unencodable: AtomicU64,
     pub retired_proxies: AtomicU64,
     pub reader_reliefs: AtomicU64,
+    pub caller_reads: AtomicU64,
+    pub reader_wakeups: AtomicU64,
 }
 
 impl Node {
@@ -52,6 +61,8 @@ impl Node {
             proxies: self.inner.proxies.lock().pid_proxies() as u64,
             retired_proxies: c.retired_proxies.load(Ordering::Relaxed),
             reader_reliefs: c.reader_reliefs.load(Ordering::Relaxed),
+            caller_reads: c.caller_reads.load(Ordering::Relaxed),
+            reader_wakeups: c.reader_wakeups.load(Ordering::Relaxed),
         }
     }
 }

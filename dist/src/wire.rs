@@ -14,7 +14,9 @@
 //! a frame that passes is handed to the decoder. That is what makes
 //! "nothing a peer sends can panic or exhaust the node" hold.
 
-use std::io::{self, Read, Write};
+#[cfg(any(test, not(target_os = "linux")))]
+use std::io::Read;
+use std::io::{self, Write};
 
 use erl_dist::message::Message;
 use thiserror::Error;
@@ -24,6 +26,7 @@ const PASS_THROUGH: u8 = 112;
 /// The version byte that starts each term in the external format.
 const VERSION: u8 = 131;
 /// A frame buffer larger than this is not kept for the next frame.
+#[cfg(any(test, not(target_os = "linux")))]
 const KEPT_BUFFER: usize = 64 << 10;
 /// Deeper terms are refused (the decoder recurses once per level).
 pub(crate) const MAX_DEPTH: usize = 512;
@@ -66,7 +69,9 @@ pub(crate) fn read_frame(reader: &mut impl Read, max: usize) -> Result<Frame, Fr
 }
 
 /// Reads one frame into `body` (a buffer kept from frame to frame),
-/// refusing lengths above `max` before allocating.
+/// refusing lengths above `max` before allocating. (On Linux frames are
+/// read without blocking: see `frames`.)
+#[cfg(any(test, not(target_os = "linux")))]
 pub(crate) fn read_frame_into(
     reader: &mut impl Read,
     max: usize,
