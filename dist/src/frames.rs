@@ -30,6 +30,11 @@ pub(crate) struct Frames {
     closed: bool,
     /// When bytes last came (a silent connection is lost).
     last_read: Instant,
+    /// The last `recv` filled less than it could: the socket had no more
+    /// then, and the next look for more is left to a wait on its
+    /// readiness (which ends at once if more came), not another `recv`
+    /// that would find nothing.
+    drained: bool,
 }
 
 impl Frames {
@@ -40,6 +45,7 @@ impl Frames {
             end: 0,
             closed: false,
             last_read: Instant::now(),
+            drained: false,
         }
     }
 
@@ -55,7 +61,9 @@ impl Frames {
     }
 
     /// The next whole frame, reading `fd` without waiting when the buffer
-    /// holds none; `Ok(None)` when the socket has nothing more for now.
+    /// holds none; `Ok(None)` when the socket has nothing more for now
+    /// (which may also mean that the last read emptied it: the caller
+    /// waits for the socket's readiness before it asks again).
     /// Refuses a length above `max` before making room for it. After an
     /// error every call fails with `NotConnected` (an error is reported,
     /// and counted, once).
@@ -93,7 +101,11 @@ impl Frames {
             } else {
                 4
             };
+            if std::mem::take(&mut self.drained) {
+                return Ok(None);
+            }
             self.make_room(need);
+            let room = self.buf.len() - self.end;
             match recv(fd, &mut self.buf[self.end..]) {
                 Ok(0) if held == 0 => {
                     return Err(FrameError::Io(io::ErrorKind::UnexpectedEof.into()))
@@ -104,6 +116,7 @@ impl Frames {
                 Ok(n) => {
                     self.end += n;
                     self.last_read = Instant::now();
+                    self.drained = n < room;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
