@@ -16,7 +16,7 @@
 //! cargo bench --bench kernel -- --test        # each once, as a check
 //! FERROTP_INTERLEAVED=1 cargo bench --bench kernel  # bridge_call only: the
 //!                  # targets take turns, round after round; medians and
-//!                  # ratios to raw (FERROTP_CALL_ONLY=pool|threads|raw_threads
+//!                  # ratios to raw (FERROTP_CALL_ONLY=pool|threads|inbox_pool|inbox_threads|raw_threads
 //!                  # runs one target, FERROTP_CALLS=n calls per round)
 //! FERROTP_INTERLEAVED=all cargo bench --bench kernel  # likewise bridge_call,
 //!                  # ping_pong, fan_in and spawn (or a list: =ping_pong,fan_in);
@@ -724,6 +724,28 @@ fn group_targets(group: &str) -> Vec<Target> {
                             for _ in 0..calls {
                                 let Pong(n) = bridge.call(&ponger, Ping(7), WAIT).expect("a reply");
                                 assert_eq!(n, 7);
+                            }
+                        })
+                    }),
+                ));
+            }
+            // The other way plain code talks to actors (see `bridge_call`).
+            for (label, executor) in [
+                ("inbox_pool", Executor::Pool),
+                ("inbox_threads", Executor::Threads),
+            ] {
+                let system = system_on(executor);
+                let inbox = Inbox::new(&system);
+                let ponger = system.spawn(Ponger);
+                targets.push((
+                    label,
+                    Box::new(move || {
+                        let _system = &system;
+                        per_unit(calls, || {
+                            for _ in 0..calls {
+                                inbox.send(&ponger, Ping(7));
+                                let reply = inbox.recv(WAIT).expect("a reply");
+                                assert!(matches!(reply.downcast::<Pong>(), Ok(Pong(7))));
                             }
                         })
                     }),

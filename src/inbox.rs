@@ -104,7 +104,13 @@ impl Inbox {
 
     /// Sends `msg` to `to` with this inbox as the sender.
     pub fn send<M: Send + 'static>(&self, to: &ActorRef, msg: M) {
-        to.send_from(msg, &self.actor);
+        // Plain code that sends from an inbox mostly waits for the answer
+        // next: an idle pooled actor is handed to a worker with the
+        // message, as a call's request is (see `Core::offer_request`).
+        let envelope = Envelope::new(msg, to.core.sender_for(&self.actor));
+        if let Err(envelope) = to.core.offer_request(envelope) {
+            to.core.refuse(envelope, "mailbox full");
+        }
     }
 
     /// Waits up to `timeout` for the next message.

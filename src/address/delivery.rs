@@ -50,6 +50,7 @@ impl Core {
                 return Ok(());
             }
         }
+        self.settle_request();
         match self.mailbox.offer(envelope, deadline, || self.is_dead()) {
             Ok(Pushed::Behind) => {}
             Ok(Pushed::First) => self.schedule(),
@@ -59,14 +60,14 @@ impl Core {
         Ok(())
     }
 
-    /// [`offer`](Self::offer) for a request whose sender sends nothing
-    /// else (a call's, from its own reply address): no order between
-    /// messages hangs on when it enters the mailbox. An idle pooled actor
+    /// [`offer`](Self::offer) for a request from plain code (a call's, an
+    /// inbox's), which then waits for the answer. An idle pooled actor
     /// with an unbounded mailbox is claimed first and handed with the
     /// request to a worker that searches for work, which puts the request
     /// in the mailbox on its own core (see `Pool::schedule_request`): the
     /// caller touches none of the mailbox's lines, which that worker wrote
-    /// last and writes next.
+    /// last and writes next. Mail that comes after the request waits
+    /// until it is in (see [`settle_request`](Self::settle_request)).
     #[inline]
     pub fn offer_request(self: &Arc<Self>, envelope: Envelope) -> Result<(), Envelope> {
         // A pooled actor is told by its claim, in the line a sender reads
@@ -91,6 +92,20 @@ impl Core {
         self.offer(envelope, None)
     }
 
+    /// Sees that a request handed with this actor through the pool's
+    /// hand-off slot is in the mailbox (see `Pool::schedule_request`)
+    /// before anything else goes in: what is sent after a request never
+    /// overtakes it. A look at the claim, on the line of the status that
+    /// every sender reads, unless a request was handed.
+    #[inline]
+    fn settle_request(self: &Arc<Self>) {
+        if self.claim.handed() {
+            if let Some(pool) = self.system.pool() {
+                pool.settle_request(self);
+            }
+        }
+    }
+
     /// The sender to attach to a message for this actor: `sender`, unless
     /// this is a function address that never reads it (a call's reply
     /// address), which so costs the sender no clone of its address.
@@ -113,6 +128,7 @@ impl Core {
         if let Driver::Function(slot) = &self.driver {
             return slot.message(self, envelope);
         }
+        self.settle_request();
         match self.mailbox.push(Mail::Message(envelope)) {
             // Mail already waited: whoever queued the first of it is
             // scheduling the actor, or its running turn will take this too.
@@ -138,6 +154,7 @@ impl Core {
         if let Driver::Function(slot) = &self.driver {
             return slot.exit(self, signal);
         }
+        self.settle_request();
         if !self.is_dead() && self.mailbox.push_signal(signal) {
             self.schedule();
         }
@@ -147,6 +164,7 @@ impl Core {
         if let Driver::Function(slot) = &self.driver {
             return slot.down(self, down);
         }
+        self.settle_request();
         if !self.is_dead() && self.mailbox.push(Mail::down(down)).is_ok() {
             self.schedule();
         }
@@ -154,6 +172,7 @@ impl Core {
 
     /// Makes the driver look at the actor's status.
     pub fn wake(self: &Arc<Self>) {
+        self.settle_request();
         if self.mailbox.push(Mail::wake()).is_ok() {
             self.schedule();
         }

@@ -32,9 +32,10 @@
 //! - the [`handoff`] slot: an actor scheduled from outside the pool while a
 //!   worker searches (a plain thread's `Bridge::call`, the common case)
 //!   is handed to that worker through one cache line instead; a call's
-//!   request travels with it there (the caller claims the idle actor
-//!   first), and the worker puts it in the mailbox, whose lines so stay
-//!   on the worker's core.
+//!   or an inbox's request travels with it there (the caller claims the
+//!   idle actor first), and the worker puts it in the mailbox, whose lines
+//!   so stay on the worker's core. Until it has, the actor's claim says
+//!   so, and mail that comes meanwhile waits for the request to be in.
 //!
 //! A worker that finds nothing spins briefly, looking again after every
 //! pause (it is *searching*: the slot at each look, the queues when the
@@ -270,8 +271,9 @@ impl Pool {
         while !self.injector.is_empty() {
             let _ = self.injector.steal();
         }
-        if let Some((core, Some(request))) = self.searchers.take() {
-            core.refuse(request, "pool stopped");
-        }
+        drop(
+            self.searchers
+                .take(|core, request| core.refuse(request, "pool stopped")),
+        );
     }
 }

@@ -19,6 +19,10 @@ use crate::cell::ActorCell;
 pub(super) const IDLE: u8 = 0;
 const SCHEDULED: u8 = 1;
 pub(super) const FINISHED: u8 = 2;
+/// Scheduled, and handed to a worker through the pool's hand-off slot
+/// with a request that may still wait there, outside the mailbox (see
+/// [`Claim::hand`]). Until the actor next goes idle.
+const HANDED: u8 = 3;
 
 /// A pooled actor's turn while no worker runs it.
 pub(crate) struct PoolEntry {
@@ -82,6 +86,30 @@ impl Claim {
     /// (it is pooled, and its mailbox has no capacity to refuse it by).
     pub fn takes_requests(&self) -> bool {
         self.takes_requests
+    }
+
+    /// Marks an actor this thread claimed (with [`claim_idle`](Self::claim_idle))
+    /// as handed with a request through the pool's hand-off slot, before
+    /// the request goes there. Until the actor next goes idle, whoever
+    /// puts mail in its mailbox first sees that the request is in
+    /// (`Pool::settle_request`), so nothing sent after the request, by
+    /// anyone who knows it was sent, overtakes it.
+    pub fn hand(&self) {
+        self.state.store(HANDED, Ordering::SeqCst);
+    }
+
+    /// Takes back [`hand`](Self::hand): the request did not go to the
+    /// slot (this thread puts it in the mailbox itself).
+    pub fn unhand(&self) {
+        self.state.store(SCHEDULED, Ordering::SeqCst);
+    }
+
+    /// Whether a request may wait in the pool's hand-off slot (see
+    /// [`hand`](Self::hand)): read by every sender, on the line of the
+    /// actor's status that it reads anyway.
+    #[inline]
+    pub fn handed(&self) -> bool {
+        self.state.load(Ordering::Acquire) == HANDED
     }
 
     /// Claims an idle actor before any mail is pushed for it: `true` if

@@ -3,8 +3,8 @@
 //! from outside the pool is handed straight to a searching worker.
 //!
 //! Apart from parking because it is about one cache line: a plain thread's
-//! request to a pooled actor (a `Bridge::call`) and the worker spinning for
-//! it meet here. Through the injector the request costs the caller a push
+//! request to a pooled actor (a `Bridge::call`, an `Inbox::send`) and the
+//! worker spinning for it meet here. Through the injector the request costs the caller a push
 //! (its tail, a slot in a block) and the worker a steal (the tail again,
 //! the slot, the head), with the searcher count on yet another line; here
 //! the caller writes one line and the worker, which was reading it, takes
@@ -56,10 +56,26 @@ impl Line {
         self.next.put(handed)
     }
 
-    /// The actor handed over, if any, and the request it came with.
+    /// The actor handed over, if any; the request it came with, if any,
+    /// goes to `deliver` before the slot is free again (see
+    /// [`take_request_of`](Self::take_request_of)).
     #[inline]
-    pub(super) fn take(&self) -> Option<Handed> {
-        self.next.take()
+    pub(super) fn take(&self, deliver: impl FnOnce(&Core, Envelope)) -> Option<Arc<Core>> {
+        self.next.take(deliver)
+    }
+
+    /// Takes `core` out of the slot if it waits there with a request
+    /// (which goes to `deliver`), for a sender whose mail must not overtake
+    /// that request; waits while another thread fills or empties the slot,
+    /// so that once this returns, a request handed with `core` before is
+    /// either delivered or taken here. Returns the actor if taken here: the
+    /// caller queues it.
+    pub(super) fn take_request_of(
+        &self,
+        core: &Arc<Core>,
+        deliver: impl Fn(&Core, Envelope),
+    ) -> Option<Arc<Core>> {
+        self.next.take_request_of(core, deliver)
     }
 
     /// Whether an actor waits in the slot.
@@ -75,7 +91,9 @@ pub(super) type Handed = (Arc<Core>, Option<Envelope>);
 /// The slot's word when it is empty.
 const EMPTY: usize = 0;
 /// The slot's word while one thread fills it or empties it: no one else
-/// touches the request meanwhile.
+/// touches the request meanwhile. A thread that empties it delivers the
+/// request before the word leaves `BUSY`: a sender that sees the word
+/// hold neither its actor nor `BUSY` knows the request is in the mailbox.
 const BUSY: usize = 1;
 /// The low bit of a published word: a request waits beside the actor.
 /// (A `Core` is aligned to 8: the pointer's low bits are free.)
@@ -137,28 +155,60 @@ impl NextSlot {
     }
 
     #[inline]
-    fn take(&self) -> Option<Handed> {
+    fn take(&self, deliver: impl FnOnce(&Core, Envelope)) -> Option<Arc<Core>> {
         // Looked at first: a spinning worker reads the line until the
         // caller writes it, rather than writing it at every look.
         let word = self.word.load(Ordering::Acquire);
         if word == EMPTY || word == BUSY {
             return None;
         }
+        self.take_word(word, deliver)
+    }
+
+    /// Moves the slot from `word` (a published actor) to `BUSY`, delivers
+    /// its request if it has one, and empties it; `None` if the word
+    /// changed meanwhile.
+    fn take_word(&self, word: usize, deliver: impl FnOnce(&Core, Envelope)) -> Option<Arc<Core>> {
         self.word
             .compare_exchange(word, BUSY, Ordering::AcqRel, Ordering::Relaxed)
             .ok()?;
-        let request = (word & WITH_REQUEST != 0).then(|| {
-            // SAFETY: the word said a request was written (before its
-            // Release, which the CAS's Acquire saw) and this thread moved
-            // the word to `BUSY`: the request is its alone to read, once.
-            unsafe { (*self.request.get()).assume_init_read() }
-        });
-        self.word.store(EMPTY, Ordering::Release);
         // SAFETY: the word held a pointer made by `Arc::into_raw` in `put`,
         // whose reference belonged to the slot; the CAS took it out, so
         // this thread alone owns that reference now.
         let core = unsafe { Arc::from_raw((word & !WITH_REQUEST) as *const Core) };
-        Some((core, request))
+        if word & WITH_REQUEST != 0 {
+            // SAFETY: the word said a request was written (before its
+            // Release, which the CAS's Acquire saw) and this thread moved
+            // the word to `BUSY`: the request is its alone to read, once.
+            let request = unsafe { (*self.request.get()).assume_init_read() };
+            // Still `BUSY`: see the constant.
+            deliver(&core, request);
+        }
+        self.word.store(EMPTY, Ordering::Release);
+        Some(core)
+    }
+
+    fn take_request_of(
+        &self,
+        core: &Arc<Core>,
+        deliver: impl Fn(&Core, Envelope),
+    ) -> Option<Arc<Core>> {
+        let mine = Arc::as_ptr(core) as usize | WITH_REQUEST;
+        let backoff = crossbeam_utils::Backoff::new();
+        loop {
+            match self.word.load(Ordering::Acquire) {
+                // Filled or emptied by another thread, which is quick
+                // about it (a worker delivering a request).
+                BUSY => backoff.snooze(),
+                word if word == mine => {
+                    if let Some(core) = self.take_word(word, &deliver) {
+                        return Some(core);
+                    }
+                }
+                // Empty, or another actor: the request was delivered.
+                _ => return None,
+            }
+        }
     }
 
     fn has_next(&self) -> bool {
@@ -168,7 +218,7 @@ impl NextSlot {
 
 impl Drop for NextSlot {
     fn drop(&mut self) {
-        drop(self.take());
+        drop(self.take(|_, request| drop(request)));
     }
 }
 
@@ -183,6 +233,13 @@ mod tests {
 
     fn request(n: u64) -> Option<Envelope> {
         Some(Envelope::new(n, None))
+    }
+
+    /// What the slot gives, with the request it delivered, if any.
+    fn take(slot: &NextSlot) -> Option<Handed> {
+        let mut delivered = None;
+        let core = slot.take(|_, request| delivered = Some(request))?;
+        Some((core, delivered))
     }
 
     #[test]
@@ -204,10 +261,10 @@ mod tests {
             1,
             "a refused actor is given back whole"
         );
-        let (taken, request) = slot.take().expect("the actor put in");
+        let (taken, request) = take(&slot).expect("the actor put in");
         assert!(Arc::ptr_eq(&taken, &first));
         assert!(request.is_none(), "it came without a request");
-        assert!(slot.take().is_none() && !slot.has_next());
+        assert!(take(&slot).is_none() && !slot.has_next());
         drop(taken);
         assert_eq!(Arc::strong_count(&first), 1);
     }
@@ -219,7 +276,7 @@ mod tests {
         let slot = NextSlot::default();
         assert!(slot.put((core.clone(), request(7))).is_ok());
         assert!(slot.has_next());
-        let (taken, request) = slot.take().expect("handed over");
+        let (taken, request) = take(&slot).expect("handed over");
         assert!(Arc::ptr_eq(&taken, &core));
         assert_eq!(request.map(|r| r.downcast::<u64>().ok()), Some(Some(7)));
         assert!(slot.put((core.clone(), None)).is_ok(), "free again");
@@ -251,7 +308,10 @@ mod tests {
         searchers.searching.store(1, Ordering::SeqCst);
         assert!(searchers.hand_over((core.clone(), None)).is_ok());
         assert!(searchers.has_next());
-        let (taken, _) = searchers.take().expect("handed over");
+        let (taken, _) = searchers
+            .take(|_, _| ())
+            .map(|core| (core, None::<Envelope>))
+            .expect("handed over");
         assert!(Arc::ptr_eq(&taken, &core));
     }
 
@@ -269,7 +329,7 @@ mod tests {
                 scope.spawn(|| {
                     let mut mine = Vec::new();
                     while !done.load(Ordering::SeqCst) || slot.has_next() {
-                        if let Some((core, request)) = slot.take() {
+                        if let Some((core, request)) = take(&slot) {
                             let address = Arc::as_ptr(&core) as usize;
                             // Every other actor came with its own address
                             // as its request.
@@ -307,5 +367,50 @@ mod tests {
         put.sort_unstable();
         assert_eq!(taken, put);
         assert!(cores.iter().all(|c| Arc::strong_count(c) == 1));
+    }
+
+    /// A sender whose mail must not overtake a handed request takes the
+    /// request out and delivers it if it still waits; leaves another
+    /// actor's alone; and, racing a worker that takes the slot, either
+    /// delivers it itself or returns once the worker has: each request is
+    /// delivered once, before the sender goes on.
+    #[test]
+    fn a_sender_settles_its_request_once_whoever_races_it() {
+        let system = System::new();
+        let slot = NextSlot::default();
+        let (core, other) = (a_core(&system), a_core(&system));
+        assert!(slot.put((other.clone(), request(1))).is_ok());
+        assert!(slot
+            .take_request_of(&core, |_, _| panic!("not ours"))
+            .is_none());
+        assert!(slot.has_next(), "another actor's request stays");
+        drop(take(&slot));
+        assert!(slot.put((core.clone(), request(2))).is_ok());
+        let delivered = std::sync::Mutex::new(Vec::new());
+        let deliver =
+            |_: &Core, r: Envelope| delivered.lock().unwrap().push(r.downcast::<u64>().ok());
+        let taken = slot.take_request_of(&core, deliver).expect("ours waited");
+        assert!(Arc::ptr_eq(&taken, &core) && !slot.has_next());
+        assert_eq!(*delivered.lock().unwrap(), [Some(2)]);
+        drop(taken);
+        for n in 0..2_000u64 {
+            assert!(slot.put((core.clone(), request(n))).is_ok());
+            let settled = std::sync::atomic::AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    drop(slot.take(|_, r| {
+                        // Delivered before the word leaves `BUSY`.
+                        delivered.lock().unwrap().push(r.downcast::<u64>().ok());
+                    }));
+                });
+                drop(slot.take_request_of(&core, deliver));
+                // Whoever delivered it, it was delivered by now.
+                let last = delivered.lock().unwrap().last().copied().flatten();
+                settled.store(last == Some(n), Ordering::SeqCst);
+            });
+            assert!(settled.load(Ordering::SeqCst), "request {n} not delivered");
+        }
+        assert_eq!(delivered.lock().unwrap().len(), 2_001);
+        assert_eq!(Arc::strong_count(&core), 1);
     }
 }

@@ -65,39 +65,59 @@ impl Pool {
         self.notify_one();
     }
 
-    /// Queues an actor that was claimed idle for `request`, a message whose
-    /// sender sends nothing else (a call's; see `Core::offer_request`), so
-    /// that no order between messages hangs on when it enters the mailbox.
-    /// From outside the pool, while a worker searches, the request travels
-    /// with the actor through the hand-off slot and the worker puts it in
-    /// the mailbox; otherwise it goes in here and the actor is queued as
-    /// any other.
+    /// Queues an actor that was claimed idle for `request` (see
+    /// `Core::offer_request`). From outside the pool, while a worker
+    /// searches, the request travels with the actor through the hand-off
+    /// slot and the worker puts it in the mailbox; otherwise it goes in
+    /// here and the actor is queued as any other.
+    ///
+    /// A handed request enters the mailbox later than the send returns:
+    /// the actor's claim says so ([`Claim::hand`](super::Claim::hand)),
+    /// and whoever puts mail in that mailbox meanwhile first sees the
+    /// request in ([`settle_request`](Self::settle_request)). So mail sent
+    /// after it (by the same sender, or by anyone who learnt that it was
+    /// sent) never overtakes it.
     pub fn schedule_request(self: &Arc<Self>, core: Arc<Core>, request: Envelope) {
         let inside = matches!(current_worker(), Some(local) if Arc::ptr_eq(&local.pool, self));
         let (core, request) = match inside {
             true => (core, request),
-            false => match self.searchers.hand_over((core, Some(request))) {
-                Ok(()) => {
-                    self.notify_one();
-                    return;
+            false => {
+                core.claim.hand();
+                match self.searchers.hand_over((core, Some(request))) {
+                    Ok(()) => {
+                        self.notify_one();
+                        return;
+                    }
+                    Err((core, request)) => {
+                        core.claim.unhand();
+                        (core, request.expect("given back as it came"))
+                    }
                 }
-                Err((core, request)) => (core, request.expect("given back as it came")),
-            },
+            }
         };
         deliver_request(&core, request);
         core.stats.queued(queued_at());
         self.schedule(core);
     }
 
+    /// Called before mail is put in the mailbox of `core`, whose claim
+    /// says a request was handed with it (see
+    /// [`schedule_request`](Self::schedule_request)): returns once that
+    /// request is in the mailbox. If it still waits in the hand-off slot,
+    /// this thread takes it out, puts it in, and queues the actor.
+    #[cold]
+    pub(crate) fn settle_request(self: &Arc<Self>, core: &Arc<Core>) {
+        if let Some(core) = self.searchers.take_request_of(core, deliver_request) {
+            core.stats.queued(queued_at());
+            self.schedule(core);
+        }
+    }
+
     /// The actor handed over through the slot, with its request in its
     /// mailbox.
     #[inline]
     fn take_handed(&self) -> Option<Arc<Core>> {
-        let (core, request) = self.searchers.take()?;
-        if let Some(request) = request {
-            deliver_request(&core, request);
-        }
-        Some(core)
+        self.searchers.take(deliver_request)
     }
 
     /// Takes work from the injector or another worker's queue.
