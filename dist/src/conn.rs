@@ -53,8 +53,48 @@ pub(crate) struct Conn {
     wake: OwnedFd,
     /// A caller reads for itself now (see [`Conn::lead`]).
     leading: AtomicBool,
-    /// The received bytes; whoever holds them reads the connection.
-    pub frames: Mutex<Frames>,
+    /// The received bytes; whoever holds them reads the connection (see
+    /// [`Conn::read`]).
+    frames: Mutex<Frames>,
+}
+
+thread_local! {
+    /// This thread holds some connection's received bytes (it reads, and
+    /// handles what it read).
+    static READING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread holds a connection's received bytes: code that
+/// the handling of a message runs (a function address's function) must
+/// not wait to read a connection, its own included, which it would never
+/// get.
+pub(crate) fn reading() -> bool {
+    READING.with(|r| r.get())
+}
+
+/// A connection's received bytes, held by this thread.
+pub(crate) struct Reading<'a> {
+    frames: parking_lot::MutexGuard<'a, Frames>,
+    was: bool,
+}
+
+impl std::ops::Deref for Reading<'_> {
+    type Target = Frames;
+    fn deref(&self) -> &Frames {
+        &self.frames
+    }
+}
+
+impl std::ops::DerefMut for Reading<'_> {
+    fn deref_mut(&mut self) -> &mut Frames {
+        &mut self.frames
+    }
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        READING.with(|r| r.set(self.was));
+    }
 }
 
 /// `Err` with the OS error when a system call returned -1.
@@ -123,6 +163,14 @@ impl Conn {
             WAKE,
         )?;
         Ok(conn)
+    }
+
+    /// Takes the received bytes, to read the connection (waits while
+    /// another thread reads).
+    pub fn read(&self) -> Reading<'_> {
+        let frames = self.frames.lock();
+        let was = READING.with(|r| r.replace(true));
+        Reading { frames, was }
     }
 
     /// The socket.

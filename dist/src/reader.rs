@@ -261,7 +261,7 @@ fn read_loop(inner: &Arc<NodeInner>, peer: &Arc<Peer>, mut state: ReadState) {
         if !peer.is_up() {
             return;
         }
-        let mut frames = conn.frames.lock();
+        let mut frames = conn.read();
         let call = loop {
             match next_message(inner, peer, &conn, &mut frames) {
                 // More is read already, or nobody waits for an answer:
@@ -290,7 +290,7 @@ fn read_loop(inner: &Arc<NodeInner>, peer: &Arc<Peer>, mut state: ReadState) {
             // Nothing was left to read before the turn: what came since
             // makes the wait below end at once (no `recv` to find nothing,
             // the usual case on a request's connection).
-            frames = conn.frames.lock();
+            frames = conn.read();
         }
         let quiet = frames.last_read().elapsed();
         drop(frames);
@@ -324,6 +324,12 @@ pub(crate) fn read_for_call(inner: &NodeInner, node: &str, slot: &Slot, deadline
     let Some(conn) = peer.conn.get() else {
         return;
     };
+    if conn::reading() {
+        // Called while this thread handles what it read (a function
+        // address's function, which must not block): it cannot read, and
+        // waits as before for its timeout.
+        return;
+    }
     conn::with_waker(|waker| {
         let Some(mut lead) = conn.lead() else {
             return;
@@ -339,7 +345,7 @@ pub(crate) fn read_for_call(inner: &NodeInner, node: &str, slot: &Slot, deadline
                 // The reader read it (it was reading when this call began).
                 break;
             }
-            let mut frames = conn.frames.lock();
+            let mut frames = conn.read();
             loop {
                 match next_message(inner, &peer, conn, &mut frames) {
                     Next::Message(message) => {

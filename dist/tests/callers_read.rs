@@ -189,3 +189,38 @@ fn callers_in_several_threads_and_a_stream_share_the_connection() {
     a.stop();
     b.stop();
 }
+
+/// A function address's function must not block, but one that calls a
+/// node over the connection whose reader is handling the message that
+/// runs it (so nobody can read the reply) ends by its timeout, as it
+/// always did, and does not hang the connection.
+#[test]
+fn a_call_from_code_the_reader_runs_ends_by_its_timeout() {
+    let (sys_a, a, sys_b, b) = pair(free_port());
+    sys_b
+        .spawn_with(Answer, ferrotp::SpawnOptions::new().name("answer"))
+        .unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let relay = {
+        let (a, answer) = (a.clone(), a.remote("answer", b.name()));
+        ferrotp::FnAddress::new(&sys_a, move |_| {
+            let got = a.call::<i64>(&answer, atom("get"), std::time::Duration::from_millis(200));
+            let _ = tx.send(got);
+        })
+    };
+    sys_a.register("relay", relay.actor()).unwrap();
+    b.send(&b.remote("relay", a.name()), atom("go"));
+    let got = rx.recv_timeout(WAIT).expect("the call ends");
+    assert!(
+        matches!(got, Ok(42) | Err(ferrotp_dist::RemoteCallError::Timeout)),
+        "{got:?}"
+    );
+    // The connection still works both ways.
+    let got: i64 = a
+        .call(&a.remote("answer", b.name()), atom("get"), WAIT)
+        .unwrap();
+    assert_eq!(got, 42);
+    drop(relay);
+    a.stop();
+    b.stop();
+}
