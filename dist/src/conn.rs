@@ -168,7 +168,10 @@ impl Conn {
     /// Takes the received bytes, to read the connection (waits while
     /// another thread reads).
     pub fn read(&self) -> Reading<'_> {
-        let frames = self.frames.lock();
+        let mut frames = self.frames.lock();
+        // Whoever takes them comes from a wait on the socket (or begins):
+        // what an earlier reader found drained says nothing now.
+        frames.look_again();
         let was = READING.with(|r| r.replace(true));
         Reading { frames, was }
     }

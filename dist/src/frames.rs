@@ -55,6 +55,12 @@ impl Frames {
         self.start < self.end
     }
 
+    /// The next look for bytes reads the socket, whatever the last read
+    /// found (a new reader, after a wait on the socket's readiness).
+    pub fn look_again(&mut self) {
+        self.drained = false;
+    }
+
     /// When bytes last came.
     pub fn last_read(&self) -> Instant {
         self.last_read
