@@ -11,8 +11,12 @@ use crate::error::RecvError;
 use crate::exit::{ExitReason, Stopped};
 use crate::groups;
 use crate::links::{self, MonitorRef};
-use crate::mailbox::{user_messages, Envelope, Mail, Notice, Received};
+use crate::mailbox::{user_messages, Envelope, Mail, Notice, RECEIVER_POLLS};
+use crate::spin::SpinWait;
 use crate::system::{System, SystemInner};
+
+mod lane;
+pub(crate) use lane::Lane;
 
 /// A mailbox for code that is not an actor: tests, `main`, services.
 ///
@@ -84,11 +88,11 @@ impl Inbox {
     }
 
     pub(crate) fn in_system(system: &Arc<SystemInner>) -> Self {
-        Self::with_driver(system, Driver::Thread)
+        Self::with_driver(system, Driver::Inbox(Box::default()))
     }
 
-    /// An inbox whose reader learns of mail through `driver` (a blocked
-    /// thread, or an async task's waker).
+    /// An inbox whose reader learns of mail through `driver` (a thread
+    /// that waits on its [`Lane`] and mailbox, or an async task's waker).
     pub(crate) fn with_driver(system: &Arc<SystemInner>, driver: Driver) -> Self {
         let core = Core::new(system.next_id(), system.clone(), driver, true, None, None);
         Inbox {
@@ -137,11 +141,8 @@ impl Inbox {
         loop {
             let mail = match self.take() {
                 Some(mail) => mail,
-                None => match self.actor.core.mailbox.recv_shared(deadline) {
-                    Received::Mail(mail) => mail,
-                    Received::Stashed => continue,
-                    Received::Timeout => return Err(RecvError::Timeout),
-                },
+                None if self.wait(deadline) => continue,
+                None => return Err(RecvError::Timeout),
             };
             if let Some(received) = self.open(mail) {
                 return Ok(received);
@@ -151,11 +152,6 @@ impl Inbox {
 
     /// The next message if one is waiting.
     pub fn try_recv(&self) -> Option<Envelope> {
-        // Read without the lock the senders need: a poll that finds
-        // nothing costs them nothing.
-        if !self.actor.core.mailbox.may_have_mail() {
-            return None;
-        }
         loop {
             let mail = self.take()?;
             if let Some((envelope, _)) = self.open(mail) {
@@ -164,22 +160,93 @@ impl Inbox {
         }
     }
 
-    /// The next mail already waiting, taking a batch from the mailbox if
-    /// none was taken before.
-    fn take(&self) -> Option<Mail> {
-        let mut taken = self.taken.lock();
-        let mailbox = &self.actor.core.mailbox;
-        if taken.mail.is_empty() {
-            mailbox.pop_batch(&mut taken.mail, BATCH, true);
+    /// The lane in front of the mailbox (an inbox read by threads has one).
+    fn lane(&self) -> Option<&Lane> {
+        match &self.actor.core.driver {
+            Driver::Inbox(lane) => Some(lane),
+            _ => None,
         }
+    }
+
+    /// Whether mail may wait, in the lane, the mailbox or a reader's
+    /// batch: read without a lock, so that a look that finds nothing costs
+    /// the senders nothing.
+    fn may_have_mail(&self) -> bool {
+        self.lane().is_some_and(Lane::is_ready) || self.actor.core.mailbox.may_have_mail()
+    }
+
+    /// The oldest mail waiting, if any: the lane's message (the oldest
+    /// there is, see [`Lane`]), else the next of a batch taken from the
+    /// mailbox. An untrappable exit signal goes before the lane's message.
+    fn take(&self) -> Option<Mail> {
+        if !self.may_have_mail() {
+            return None;
+        }
+        let mailbox = &self.actor.core.mailbox;
+        let lane = self.lane();
+        // The common answer: one message in the lane, no batch anywhere
+        // (while a reader holds one, nothing goes in the lane).
+        if let Some(lane) = lane.filter(|lane| lane.is_ready()) {
+            if !mailbox.signal_overtakes(true) {
+                if let Some(envelope) = lane.lock().take() {
+                    return Some(Mail::Message(envelope));
+                }
+            }
+        }
+        let mut taken = self.taken.lock();
+        if let Some(mail) = taken.mail.pop_front() {
+            self.flag_batch(&mut taken);
+            return Some(mail);
+        }
+        // Held while the mailbox is read: no message goes in the lane
+        // before the mailbox's mail, nor before the batch taken here is
+        // flagged (see `Lane`).
+        let mut held = lane.map(Lane::lock);
+        if let Some(held) = held.as_mut() {
+            if !mailbox.signal_overtakes(true) {
+                if let Some(envelope) = held.take() {
+                    return Some(Mail::Message(envelope));
+                }
+            }
+        }
+        mailbox.pop_batch(&mut taken.mail, BATCH, true);
         let mail = taken.mail.pop_front();
-        // Other readers asleep on the mailbox must know of mail held here.
+        self.flag_batch(&mut taken);
+        drop(held);
+        mail
+    }
+
+    /// Tells the mailbox whether this reader holds a batch: other readers
+    /// asleep on it must take from here, and no message may go in the lane.
+    fn flag_batch(&self, taken: &mut Taken) {
         let held = !taken.mail.is_empty();
         if held != taken.flagged {
             taken.flagged = held;
-            mailbox.set_stashed(held);
+            self.actor.core.mailbox.set_stashed(held);
         }
-        mail
+    }
+
+    /// Waits until mail may have come (`true`) or `deadline` passes: spins
+    /// briefly, looking after every pause (an answer often comes within
+    /// microseconds), then sleeps on the mailbox, where the lane's and the
+    /// mailbox's senders and a reader that takes a batch wake it.
+    fn wait(&self, deadline: Instant) -> bool {
+        let spin = SpinWait::new(RECEIVER_POLLS);
+        while spin.pause() {
+            if self.may_have_mail() {
+                return true;
+            }
+        }
+        let mailbox = &self.actor.core.mailbox;
+        let sleep = || {
+            crate::executor::pool::blocking(|| {
+                mailbox.wait_for_mail(deadline, || self.lane().is_some_and(Lane::is_ready))
+            })
+        };
+        match self.lane() {
+            Some(lane) => lane.asleep(sleep),
+            None => sleep(),
+        }
     }
 
     /// Turns mail into the message plain code sees, dropping what is void.
@@ -236,19 +303,23 @@ impl Inbox {
 
     /// Messages waiting (including internal wake-ups).
     pub fn len(&self) -> usize {
-        self.taken.lock().mail.len() + self.actor.core.mailbox.len()
+        let in_lane = self.lane().map_or(0, Lane::len);
+        in_lane + self.taken.lock().mail.len() + self.actor.core.mailbox.len()
     }
 
     /// Whether nothing is waiting.
     pub fn is_empty(&self) -> bool {
-        self.taken.lock().mail.is_empty() && self.actor.core.mailbox.is_empty()
+        self.len() == 0
     }
 }
 
 impl Drop for Inbox {
     fn drop(&mut self) {
         self.actor.core.close(&ExitReason::Normal);
-        let taken = std::mem::take(&mut self.taken.lock().mail);
+        let mut taken = std::mem::take(&mut self.taken.lock().mail);
+        if let Some(envelope) = self.lane().and_then(Lane::close) {
+            taken.push_front(Mail::Message(envelope));
+        }
         let id = self.actor.id();
         let dropped = self.actor.core.mailbox.close(id) + user_messages(taken, id);
         if dropped > 0 {

@@ -248,7 +248,7 @@ impl ActorRef {
             Driver::Pool(_) => Executor::Pool,
             // A function address runs on its senders' threads; never in
             // the actor table.
-            Driver::Thread | Driver::Function(_) => Executor::Threads,
+            Driver::Thread | Driver::Inbox(_) | Driver::Function(_) => Executor::Threads,
             // Only inboxes awaited by async code: never in the actor table.
             #[cfg(feature = "tokio")]
             Driver::Waker(_) => Executor::Threads,

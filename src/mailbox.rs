@@ -49,7 +49,7 @@ pub use mail::Envelope;
 pub(crate) use mail::{user_messages, ExitSignal, Mail, Notice};
 pub(crate) use push::{Pushed, Refused};
 use queues::Queues;
-pub(crate) use receive::Received;
+pub(crate) use receive::RECEIVER_POLLS;
 
 /// An actor's two queues, shared by its senders and its driver.
 #[derive(Default)]
@@ -90,6 +90,7 @@ impl Mailbox {
     }
 
     /// Whether nothing waits in either queue.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         let queues = self.queues();
         queues.messages.is_empty() && queues.signals.is_empty()

@@ -44,6 +44,37 @@ struct AnswerThenEnd {
     reason: ExitReason,
 }
 
+/// Send `count` numbered messages to `to`, tagged `from`, with an exit
+/// signal in place of every `exit_every`-th (its reason carries the number).
+struct Stream {
+    to: ActorRef,
+    from: u64,
+    count: u64,
+    exit_every: u64,
+}
+
+/// Streams numbered mail to an inbox.
+struct Streamer;
+
+impl Streamer {
+    fn stream(&mut self, stream: Stream, ctx: &mut Context<Self>) {
+        for n in 0..stream.count {
+            if stream.exit_every > 0 && n % stream.exit_every == 0 {
+                let text = format!("{} {n}", stream.from);
+                ctx.exit(&stream.to, ExitReason::Error(text));
+            } else {
+                ctx.send(&stream.to, (stream.from, n));
+            }
+        }
+    }
+}
+
+impl Actor for Streamer {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::stream)
+    }
+}
+
 /// Checks that the steps it gets come one after the other, however they
 /// were sent (a message, a call, a trapped exit signal).
 #[derive(Default)]
@@ -281,6 +312,73 @@ fn answer_before_the_end(system: &System) {
 fn stress_inbox_answer_before_the_end() {
     for system in systems() {
         answer_before_the_end(&system);
+        system.shutdown(WAIT).expect("the system shuts down");
+    }
+}
+
+/// Two actors and a plain thread stream numbered mail into one inbox (the
+/// actors with exit signals among their messages) while one thread reads
+/// it, sometimes at once, sometimes after a pause that lets mail pile up:
+/// each sender's mail comes in the order sent, exit signals in their
+/// place, whether it waited in the inbox's lane, its mailbox or a batch.
+fn one_reader_sees_each_senders_order(system: &System) {
+    let streamers: Vec<ActorRef> = (0..2).map(|_| system.spawn(Streamer)).collect();
+    for_budget("one reader sees each sender's order", |round| {
+        let inbox = Inbox::new(system);
+        let count = 60;
+        for (from, streamer) in streamers.iter().enumerate() {
+            streamer.send(Stream {
+                to: inbox.actor().clone(),
+                from: from as u64,
+                count,
+                exit_every: 7 + round % 5,
+            });
+        }
+        let mut next = [0u64; 3];
+        std::thread::scope(|scope| {
+            let plain = inbox.actor().clone();
+            scope.spawn(move || {
+                for n in 0..count {
+                    plain.send((2u64, n));
+                    if n % 20 == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+            });
+            for i in 0..3 * count {
+                if i % 25 == round % 25 {
+                    pause(round + i);
+                }
+                let got = inbox.recv(WAIT).expect("mail due");
+                let (from, n) = match got.downcast::<(u64, u64)>() {
+                    Ok(pair) => pair,
+                    Err(other) => {
+                        let stopped: Stopped = other.downcast().expect("a number or an exit");
+                        let ExitReason::Error(text) = stopped.reason else {
+                            panic!("a stray exit: {:?}", stopped.reason)
+                        };
+                        let (from, n) = text.split_once(' ').expect("'from n'");
+                        (from.parse().expect("from"), n.parse().expect("n"))
+                    }
+                };
+                let due = &mut next[from as usize];
+                assert_eq!(n, *due, "sender {from}: {n} came when {due} was due");
+                *due += 1;
+            }
+        });
+        assert_eq!(next, [count; 3]);
+        assert!(inbox.try_recv().is_none(), "nothing more came");
+    });
+    for streamer in streamers {
+        streamer.send(Stop);
+    }
+}
+
+#[test]
+#[ignore = "stress: run with --ignored"]
+fn stress_inbox_one_reader_sees_each_senders_order() {
+    for system in systems() {
+        one_reader_sees_each_senders_order(&system);
         system.shutdown(WAIT).expect("the system shuts down");
     }
 }

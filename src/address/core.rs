@@ -21,8 +21,11 @@ pub(crate) const DEAD: u8 = 2;
 
 /// Who runs an actor, and so how it learns of new mail.
 pub(crate) enum Driver {
-    /// A thread blocked in `Mailbox::recv`: a dedicated actor, or an inbox.
+    /// A thread blocked in `Mailbox::recv`: a dedicated actor.
     Thread,
+    /// The threads that read an inbox: the common answer waits for them in
+    /// the lane (see `inbox::Lane`), the rest in the mailbox.
+    Inbox(Box<crate::inbox::Lane>),
     /// A pool worker, once the actor is scheduled.
     Pool(PoolEntry),
     /// A task awaiting an async reply address (feature `tokio`), woken
@@ -38,6 +41,7 @@ pub(crate) enum Driver {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DriverKind {
     Thread,
+    Inbox,
     Pool,
     #[cfg(feature = "tokio")]
     Waker,
@@ -48,6 +52,7 @@ impl Driver {
     pub(crate) fn kind(&self) -> DriverKind {
         match self {
             Driver::Thread => DriverKind::Thread,
+            Driver::Inbox(_) => DriverKind::Inbox,
             Driver::Pool(_) => DriverKind::Pool,
             #[cfg(feature = "tokio")]
             Driver::Waker(_) => DriverKind::Waker,

@@ -12,15 +12,7 @@ use crate::spin::SpinWait;
 /// Looks a thread waiting for mail (a dedicated actor, an inbox's reader)
 /// takes before it sleeps: some 13 µs at 25 ns a `PAUSE`, as for a call's
 /// reply (see `bridge::reply`).
-const RECEIVER_POLLS: u32 = 512;
-
-/// What [`Mailbox::recv_shared`] brings back.
-pub(crate) enum Received {
-    Mail(Mail),
-    /// Mail waits outside the queues, in a batch another reader took.
-    Stashed,
-    Timeout,
-}
+pub(crate) const RECEIVER_POLLS: u32 = 512;
 
 impl Mailbox {
     /// A message was taken out of a batch ([`pop_batch`](Self::pop_batch))
@@ -59,6 +51,7 @@ impl Mailbox {
     /// The next item without waiting, for an actor that traps exits or not
     /// (see the module's rule): an exit signal that is due, else the oldest
     /// message.
+    #[cfg(test)]
     pub fn pop(&self, trapping: bool) -> Option<Mail> {
         self.pop_from(&mut self.queues(), trapping)
     }
@@ -210,45 +203,39 @@ impl Mailbox {
         }
     }
 
-    /// Like [`recv`](Self::recv), for a mailbox several threads read (an
-    /// inbox) where a reader may hold a batch it took: returns `Stashed`
-    /// instead of sleeping while one does ([`set_stashed`](Self::set_stashed)).
-    /// An inbox traps exits.
-    pub fn recv_shared(&self, deadline: Instant) -> Received {
-        let wait = SpinWait::new(RECEIVER_POLLS);
-        loop {
-            if self.stashed.load(Ordering::Acquire) {
-                return Received::Stashed;
-            }
-            if self.has_mail.load(Ordering::Acquire) {
-                if let Some(mail) = self.pop(true) {
-                    return Received::Mail(mail);
-                }
-            }
-            if !wait.pause() {
-                break;
-            }
-        }
-        crate::executor::pool::blocking(|| self.sleep_until_mail(deadline, true, true))
-    }
-
-    fn sleep_until_mail(&self, deadline: Instant, shared: bool, trapping: bool) -> Received {
+    /// For the readers of an inbox: sleeps until mail waits in the queues,
+    /// in a batch a reader took ([`set_stashed`](Self::set_stashed)), or
+    /// where `outside` says (the inbox's lane, whose sender calls
+    /// [`wake_reader`](Self::wake_reader)); `false` if `deadline` came
+    /// first. Each is looked at under the lock their senders take to wake
+    /// this thread.
+    pub fn wait_for_mail(&self, deadline: Instant, outside: impl Fn() -> bool) -> bool {
         let mut queues = self.queues();
         loop {
-            if let Some(mail) = self.pop_from(&mut queues, trapping) {
-                return Received::Mail(mail);
-            }
-            // Read under the lock `set_stashed` takes: a batch taken after
-            // this look wakes this thread.
-            if shared && self.stashed.load(Ordering::Acquire) {
-                return Received::Stashed;
+            if !queues.messages.is_empty()
+                || !queues.signals.is_empty()
+                || self.stashed.load(Ordering::Acquire)
+                || outside()
+            {
+                return true;
             }
             if Instant::now() >= deadline {
-                return Received::Timeout;
+                return false;
             }
             queues.sleepers += 1;
             self.arrived.wait_until(&mut queues, deadline);
             queues.sleepers -= 1;
+        }
+    }
+
+    /// Wakes a reader asleep in [`wait_for_mail`](Self::wait_for_mail):
+    /// mail came where `outside` looks.
+    pub fn wake_reader(&self) {
+        let queues = self.queues();
+        let sleeping = queues.sleepers > 0;
+        drop(queues);
+        if sleeping {
+            self.arrived.notify_one();
         }
     }
 }
