@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use erl_dist::message::Message;
 use erl_dist::term::{Atom, Pid, Term};
-use ferrotp::{
-    Actor, ActorId, ActorRef, Context, Down, ExitReason, FnAddress, Handlers, MonitorRef,
-};
+use ferrotp::{Actor, ActorRef, Context, Down, ExitReason, FnAddress, Handlers, MonitorRef};
 
 use crate::codec::{atom, tuple, untag};
 use crate::node::{NodeInner, Target};
@@ -56,7 +54,7 @@ pub(crate) enum KernelMsg {
 /// processes hold on local actors are the reader's, in `watches`.)
 pub(crate) struct Kernel {
     node: Arc<NodeInner>,
-    watching: HashMap<MonitorRef, ActorId>,
+    watching: HashMap<MonitorRef, ActorRef>,
 }
 
 impl Kernel {
@@ -71,19 +69,26 @@ impl Kernel {
         match msg {
             KernelMsg::Watch(actor) | KernelMsg::WatchProxy(actor) => {
                 let monitor = ctx.monitor(&actor);
-                self.watching.insert(monitor, actor.id());
+                self.watching.insert(monitor, actor);
             }
         }
     }
 
     fn down(&mut self, down: Down, _ctx: &mut Context<Self>) {
-        let Some(id) = self.watching.remove(&down.monitor) else {
+        let Some(actor) = self.watching.remove(&down.monitor) else {
             return;
         };
+        let id = actor.id();
         self.node.unexport(id);
+        // An address killed before this actor watched it is `noproc` to
+        // the monitor: its own reason says how it ended.
+        let reason = match down.reason {
+            ExitReason::NoProc => actor.exit_reason().unwrap_or(ExitReason::NoProc),
+            reason => reason,
+        };
         // A proxy still listed ended without its `stopped` hook: killed.
         if let Some(Target::Pid(pid)) = self.node.forget_proxy(id) {
-            if down.reason == ExitReason::Killed {
+            if reason == ExitReason::Killed {
                 let kill = Message::exit2(self.node.kernel_pid(), pid.clone(), atom("kill"));
                 self.node.send_ctl(&pid.node.name, kill);
             }

@@ -416,3 +416,28 @@ fn proxies_for_remote_pids_are_bounded_and_tied_ones_kept() {
     a.stop();
     b.stop();
 }
+
+/// A proxy killed as soon as it is made (before the node's kernel actor
+/// watches it) still kills its remote process: killing an address for a
+/// remote pid kills the process, however soon.
+#[test]
+fn a_proxy_killed_at_once_kills_its_remote_process() {
+    let (sys_a, a, sys_b, b) = pair(free_port());
+    let (sink_a, got_a) = sink(&sys_a, "sink");
+    a.accept::<(Atom, ActorRef)>(&sink_a);
+    let watcher = sys_b.inbox();
+    for round in 0..200 {
+        let worker = sys_b.spawn(Worker(0));
+        let monitor = watcher.monitor(&worker);
+        proxy_of(&b, &a, &got_a, &worker).kill();
+        let down = watcher.recv(WAIT).expect("the worker ends");
+        let down = down.downcast::<Down>().expect("a Down");
+        assert_eq!(
+            (down.monitor, down.reason),
+            (monitor, ExitReason::Killed),
+            "round {round}"
+        );
+    }
+    a.stop();
+    b.stop();
+}
