@@ -20,7 +20,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use budget::for_budget;
+use budget::{for_budget, pause};
 use common::WAIT;
 use ferrotp::{
     Actor, ActorRef, Bridge, CallError, Context, Executor, ExitReason, Handlers, Stop, System,
@@ -100,17 +100,6 @@ impl Actor for Server {
 }
 
 type Tallied = Result<[u64; 2], String>;
-
-/// A pause between two calls: none, a yield, or a sleep long enough for
-/// the pool's workers to park.
-fn pause(round: u64) {
-    match round % 7 {
-        0..=3 => {}
-        4 => std::thread::yield_now(),
-        5 => std::thread::sleep(Duration::from_micros(50)),
-        _ => std::thread::sleep(Duration::from_millis(1)),
-    }
-}
 
 /// Two plain threads call one actor while two others send it numbered
 /// messages: every call gets its own answer, and each sender's messages

@@ -21,9 +21,8 @@ mod common;
 
 use std::collections::HashSet;
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
 
-use budget::for_budget;
+use budget::{for_budget, pause};
 use common::WAIT;
 use ferrotp::{
     Actor, ActorRef, Context, Down, Executor, ExitReason, Handlers, Inbox, Stop, Stopped, System,
@@ -154,17 +153,6 @@ impl Server {
 impl Actor for Server {
     fn handlers() -> Handlers<Self> {
         Handlers::new().on(Self::echo).on(Self::answer_then_end)
-    }
-}
-
-/// A pause between two rounds: none, a yield, or a sleep long enough for
-/// the pool's workers to park.
-fn pause(round: u64) {
-    match round % 7 {
-        0..=3 => {}
-        4 => std::thread::yield_now(),
-        5 => std::thread::sleep(Duration::from_micros(50)),
-        _ => std::thread::sleep(Duration::from_millis(1)),
     }
 }
 

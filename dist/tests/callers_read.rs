@@ -9,7 +9,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
 
-use common::{cookie, eventually, free_port, next, node_name, on_epmd, sink, trace, WAIT};
+use common::{eventually, free_port, next, sink, Answer, WAIT};
 use ferrotp::{Actor, Context, Handlers, System};
 use ferrotp_dist::codec::{atom, is_atom};
 use ferrotp_dist::term::Term;
@@ -20,31 +20,12 @@ use ferrotp_dist::Node;
 /// the first connection to the second, which is not what these tests
 /// are about.)
 fn pair(epmd: u16) -> (System, Node, System, Node) {
-    trace();
-    let cookie = cookie();
-    let (sys_a, sys_b) = (System::new(), System::new());
-    let a = Node::start(&sys_a, on_epmd(node_name("a"), &cookie, epmd)).expect("node a");
-    let b = Node::start(&sys_b, on_epmd(node_name("b"), &cookie, epmd)).expect("node b");
+    let (sys_a, a, sys_b, b) = common::ferrotp_pair(epmd);
     assert!(a.connect(b.name(), WAIT), "a connects to b");
     eventually("b sees the connection", || {
         b.nodes().iter().any(|n| n == a.name())
     });
     (sys_a, a, sys_b, b)
-}
-
-/// Answers `get` with 42 and `{n, N}` with `N`.
-struct Answer;
-
-impl Actor for Answer {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(|_: &mut Self, term: Term, ctx: &mut Context<Self>| {
-            if is_atom(&term, "get") {
-                ctx.reply(42i64);
-            } else if let Term::Tuple(t) = term {
-                ctx.reply(t.elements[1].clone());
-            }
-        })
-    }
 }
 
 /// Answers `nap` with `woke` once told to go on.

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::ferrotp_pair as pair;
+
 use std::time::Duration;
 
 use common::{cookie, eventually, free_port, next, node_name, on_epmd, sink, trace, Got, WAIT};
@@ -11,15 +13,6 @@ use ferrotp::{Actor, ActorRef, Context, Down, ExitReason, Handlers, Stopped, Sys
 use ferrotp_dist::codec::{atom, is_atom};
 use ferrotp_dist::term::{Atom, Term};
 use ferrotp_dist::{is_noconnection, Node, NodeDown, RemoteCallError};
-
-fn pair(epmd: u16) -> (System, Node, System, Node) {
-    trace();
-    let cookie = cookie();
-    let (sys_a, sys_b) = (System::new(), System::new());
-    let a = Node::start(&sys_a, on_epmd(node_name("a"), &cookie, epmd)).expect("node a");
-    let b = Node::start(&sys_b, on_epmd(node_name("b"), &cookie, epmd)).expect("node b");
-    (sys_a, a, sys_b, b)
-}
 
 #[test]
 fn two_ferrotp_nodes_talk_through_their_own_epmd() {

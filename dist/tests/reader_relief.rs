@@ -5,23 +5,16 @@
 
 mod common;
 
+use common::ferrotp_pair as pair;
+
 use std::sync::mpsc;
 use std::sync::Mutex;
 
-use common::{cookie, free_port, next, node_name, on_epmd, sink, trace, WAIT};
-use ferrotp::{Actor, ActorRef, Context, Handlers, System};
+use common::{free_port, next, sink, WAIT};
+use ferrotp::{Actor, ActorRef, Context, Handlers};
 use ferrotp_dist::codec::{atom, is_atom};
 use ferrotp_dist::term::Term;
 use ferrotp_dist::Node;
-
-fn pair(epmd: u16) -> (System, Node, System, Node) {
-    trace();
-    let cookie = cookie();
-    let (sys_a, sys_b) = (System::new(), System::new());
-    let a = Node::start(&sys_a, on_epmd(node_name("a"), &cookie, epmd)).expect("node a");
-    let b = Node::start(&sys_b, on_epmd(node_name("b"), &cookie, epmd)).expect("node b");
-    (sys_a, a, sys_b, b)
-}
 
 /// Answers `get` with 42.
 struct Answer;

@@ -20,26 +20,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use budget::for_budget;
-use common::{cookie, free_port, node_name, on_epmd, trace, WAIT};
-use ferrotp::{Actor, Context, Executor, ExitReason, Handlers, System};
-use ferrotp_dist::codec::is_atom;
+use common::{cookie, free_port, node_name, on_epmd, trace, Answer, WAIT};
+use ferrotp::{Executor, ExitReason, System};
 use ferrotp_dist::term::Term;
 use ferrotp_dist::{is_noconnection, Node, RemoteCallError};
-
-/// Answers `get` with 42 and `{n, N}` with `N`.
-struct Answer;
-
-impl Actor for Answer {
-    fn handlers() -> Handlers<Self> {
-        Handlers::new().on(|_: &mut Self, term: Term, ctx: &mut Context<Self>| {
-            if is_atom(&term, "get") {
-                ctx.reply(42i64);
-            } else if let Term::Tuple(t) = term {
-                ctx.reply(t.elements[1].clone());
-            }
-        })
-    }
-}
 
 /// A call's end after the connection went: `noconnection`, or on the
 /// node that stopped (`here`) its addresses' end, `shutdown`; never a

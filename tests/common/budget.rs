@@ -1,5 +1,5 @@
-//! How long a stress scenario loops (`FERROTP_STRESS_SECS`), shared by the
-//! `stress_*` suites.
+//! How long a stress scenario loops (`FERROTP_STRESS_SECS`) and the
+//! pauses that vary its timing, shared by the `stress_*` suites.
 
 use std::time::{Duration, Instant};
 
@@ -28,4 +28,17 @@ pub fn for_budget(what: &str, mut iteration: impl FnMut(u64)) -> u64 {
     }
     eprintln!("{what}: {done} iterations");
     done
+}
+
+/// A pause between two rounds or calls, by `round`: none (four times in
+/// seven), a yield, or a sleep long enough for the pool's workers to
+/// spin, then park: varied timing for the loops that use it.
+#[allow(dead_code)]
+pub fn pause(round: u64) {
+    match round % 7 {
+        0..=3 => {}
+        4 => std::thread::yield_now(),
+        5 => std::thread::sleep(Duration::from_micros(50)),
+        _ => std::thread::sleep(Duration::from_millis(1)),
+    }
 }

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Receiver;
-use ferrotp::System;
+use ferrotp::{Actor, Context, Handlers, System};
+use ferrotp_dist::codec::is_atom;
+use ferrotp_dist::term::Term;
 use ferrotp_dist::{Node, NodeConfig};
 
 /// Generous: the machine is shared and loaded.
@@ -70,6 +72,32 @@ pub fn on_epmd(name: String, cookie: &str, epmd: u16) -> NodeConfig {
         .cookie(cookie)
         .epmd_port(epmd)
         .spawn_epmd(false)
+}
+
+/// Two ferrotp nodes, `a` and `b`, each in a system of its own, on the
+/// EPMD at `epmd`, with one random cookie; not yet connected.
+pub fn ferrotp_pair(epmd: u16) -> (System, Node, System, Node) {
+    trace();
+    let cookie = cookie();
+    let (sys_a, sys_b) = (System::new(), System::new());
+    let a = Node::start(&sys_a, on_epmd(node_name("a"), &cookie, epmd)).expect("node a");
+    let b = Node::start(&sys_b, on_epmd(node_name("b"), &cookie, epmd)).expect("node b");
+    (sys_a, a, sys_b, b)
+}
+
+/// Answers `get` with 42 and `{n, N}` with `N`.
+pub struct Answer;
+
+impl Actor for Answer {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(|_: &mut Self, term: Term, ctx: &mut Context<Self>| {
+            if is_atom(&term, "get") {
+                ctx.reply(42i64);
+            } else if let Term::Tuple(t) = term {
+                ctx.reply(t.elements[1].clone());
+            }
+        })
+    }
 }
 
 /// Whether `erl` is installed and runs.
@@ -222,8 +250,8 @@ pub struct Sink {
 }
 
 impl ferrotp::Actor for Sink {
-    fn handlers() -> ferrotp::Handlers<Self> {
-        ferrotp::Handlers::new().other(|sink: &mut Sink, msg, _type, ctx| {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().other(|sink: &mut Sink, msg, _type, ctx| {
             let _ = sink.tx.send((msg, ctx.sender().cloned()));
         })
     }
