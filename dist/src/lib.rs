@@ -73,6 +73,7 @@ mod epmd;
 mod error;
 #[cfg(target_os = "linux")]
 mod frames;
+mod handshake;
 mod node;
 mod node_watchers;
 mod outgoing;

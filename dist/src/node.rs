@@ -23,7 +23,7 @@ pub(crate) use crate::proxies::Target;
 use crate::stats::Counters;
 use crate::types::{Key, Types};
 use crate::watches::Watches;
-use crate::{epmd, peer};
+use crate::{epmd, handshake, peer};
 
 /// What a node's handles, threads and addresses share. Its methods are
 /// spread by concept: `pids` (which pid stands for which address),
@@ -142,7 +142,7 @@ impl Node {
             )
             .map_err(|_| NodeError::AlreadyStarted)?;
         let _ = inner.kernel.set(kernel);
-        peer::accept(inner.clone(), listener);
+        handshake::accept(inner.clone(), listener);
         tracing::info!(node = %inner.name, port, creation = creation.get(), "node started");
         Ok(Node { inner })
     }

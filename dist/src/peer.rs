@@ -4,42 +4,80 @@
 //! A [`Peer`] is one connection's life: created when first needed (by a
 //! send, or by an incoming handshake), up once a handshake completes, and
 //! down for good when the socket fails; the next use makes a new `Peer`.
-//! Simultaneous connects are settled as Erlang does: the node whose name
-//! is greater keeps its own attempt (the other side answers `nok`).
+//! Which handshake a `Peer` takes when both nodes connect at once is
+//! settled in `handshake`: a `Peer` that is connecting names the one
+//! [`Attempt`] whose result it takes, and any other ends quietly.
 
 use std::collections::HashMap;
-use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use erl_dist::handshake::{ClientSideHandshake, HandshakeStatus, ServerSideHandshake};
 use erl_dist::message::Message;
 use erl_dist::term::{Pid, Reference};
-use erl_dist::LOWEST_DISTRIBUTION_PROTOCOL_VERSION;
 use ferrotp::ActorRef;
 use parking_lot::{Condvar, Mutex};
 
-use crate::blocking::{run, Blocking};
+use crate::handshake;
 use crate::node::{NodeInner, Target};
 use crate::outgoing::Outgoing;
 use crate::reader::{self, ReadState};
+use crate::reason;
 use crate::remote::RemoteDown;
-use crate::{epmd, reason};
 
-enum State {
-    Connecting,
-    Up(TcpStream),
+/// One handshake with a peer node: a connect of ours (`dialing`) or one
+/// the peer made that we accept. A connecting [`Peer`] takes the result
+/// of one attempt only; another (a connect of ours overtaken by the
+/// peer's, see `handshake::settle`) ends without touching it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Attempt {
+    id: u64,
+    pub dialing: bool,
+}
+
+impl Attempt {
+    fn new(dialing: bool) -> Attempt {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Attempt {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            dialing,
+        }
+    }
+
+    /// A connect of ours.
+    pub fn dial() -> Attempt {
+        Attempt::new(true)
+    }
+
+    /// An incoming handshake.
+    pub fn accept() -> Attempt {
+        Attempt::new(false)
+    }
+}
+
+pub(crate) enum State {
+    Connecting(Attempt),
+    Up {
+        stream: TcpStream,
+        /// The peer's creation (its incarnation), when its handshake
+        /// said it: a new connection from the same creation is a
+        /// duplicate, from another a restarted node.
+        creation: Option<u32>,
+    },
     Down,
 }
 
 /// One connection to one other node.
 pub(crate) struct Peer {
     pub name: String,
+    /// Someone here uses this connection (made it, or found it in the
+    /// table): an incoming handshake that claimed it and then failed
+    /// connects in its place rather than dropping it (see `handshake`).
+    pub wanted: AtomicBool,
     /// What is written to the connection, and by whom.
     out: Outgoing,
-    state: Mutex<State>,
+    pub state: Mutex<State>,
     changed: Condvar,
     /// Monitors local actors hold on processes of this node, by reference.
     monitors: Mutex<HashMap<Reference, (ActorRef, Target)>>,
@@ -56,11 +94,13 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    fn new(name: &str) -> Arc<Self> {
+    /// A connection to `name` being made by `attempt`.
+    pub fn new(name: &str, attempt: Attempt, wanted: bool) -> Arc<Self> {
         Arc::new(Peer {
             name: name.to_string(),
+            wanted: AtomicBool::new(wanted),
             out: Outgoing::default(),
-            state: Mutex::new(State::Connecting),
+            state: Mutex::new(State::Connecting(attempt)),
             changed: Condvar::new(),
             monitors: Mutex::default(),
             last_sender: Mutex::default(),
@@ -71,7 +111,12 @@ impl Peer {
     }
 
     pub fn is_up(&self) -> bool {
-        matches!(*self.state.lock(), State::Up(_))
+        matches!(*self.state.lock(), State::Up { .. })
+    }
+
+    /// Whether `attempt` is the handshake this peer takes the result of.
+    pub fn awaits(&self, attempt: Attempt) -> bool {
+        matches!(*self.state.lock(), State::Connecting(a) if a == attempt)
     }
 
     /// Writes `message` now, on this thread (or queues it: see
@@ -107,7 +152,7 @@ impl Peer {
             // The reader sees the closed socket and declares the
             // connection lost (and fires what depends on it).
             tracing::debug!(peer = %self.name, error = %e, "write failed: closing");
-            if let State::Up(stream) = &*self.state.lock() {
+            if let State::Up { stream, .. } = &*self.state.lock() {
                 let _ = stream.shutdown(Shutdown::Both);
             }
         }
@@ -117,11 +162,11 @@ impl Peer {
         let mut state = self.state.lock();
         loop {
             match *state {
-                State::Up(_) => return true,
+                State::Up { .. } => return true,
                 State::Down => return false,
-                State::Connecting => {
+                State::Connecting(_) => {
                     if self.changed.wait_until(&mut state, deadline).timed_out() {
-                        return matches!(*state, State::Up(_));
+                        return matches!(*state, State::Up { .. });
                     }
                 }
             }
@@ -150,189 +195,61 @@ impl NodeInner {
     pub fn peer(&self, node: &str) -> Arc<Peer> {
         let mut peers = self.peers.lock();
         if let Some(peer) = peers.get(node) {
+            // Read first: the flag is written once, not on every send.
+            if !peer.wanted.load(Ordering::Relaxed) {
+                peer.wanted.store(true, Ordering::Relaxed);
+            }
             return peer.clone();
         }
-        let peer = Peer::new(node);
+        let attempt = Attempt::dial();
+        let peer = Peer::new(node, attempt, true);
         peers.insert(node.to_string(), peer.clone());
         drop(peers);
-        if let Some(inner) = self.arc() {
-            let connecting = peer.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("ferrotp-dist-connect-{node}"))
-                .spawn(move || connect(&inner, &connecting));
-            if spawned.is_err() {
-                lost(self, &peer, "cannot start a thread");
-            }
-        }
+        self.dial(&peer, attempt);
         peer
     }
-}
 
-/// Accepts connections on `listener` until the node stops.
-pub(crate) fn accept(inner: Arc<NodeInner>, listener: TcpListener) {
-    let spawned = std::thread::Builder::new()
-        .name(format!("ferrotp-dist-accept-{}", inner.name))
-        .spawn(move || {
-            for stream in listener.incoming() {
-                if inner.stopped.load(Ordering::Acquire) {
-                    return;
-                }
-                let Ok(stream) = stream else { continue };
-                let inner = inner.clone();
-                let _ = std::thread::Builder::new()
-                    .name("ferrotp-dist-handshake".into())
-                    .spawn(move || accept_one(&inner, stream));
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the accept thread");
-    }
-}
-
-fn refused(inner: &NodeInner, peer: &str, why: &str) {
-    inner
-        .counters
-        .refused_handshakes
-        .fetch_add(1, Ordering::Relaxed);
-    tracing::warn!(node = %inner.name, peer, why, "handshake refused");
-}
-
-fn accept_one(inner: &NodeInner, stream: TcpStream) {
-    let timeout = Some(inner.config.handshake_timeout);
-    if stream.set_read_timeout(timeout).is_err() || stream.set_write_timeout(timeout).is_err() {
-        return;
-    }
-    let _ = stream.set_nodelay(true);
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut handshake =
-            ServerSideHandshake::new(Blocking(stream), inner.local.clone(), &inner.cookie);
-        let name = match run(handshake.execute_recv_name()) {
-            Ok(Some(name)) => name.to_string(),
-            Ok(None) => {
-                let _ = run(handshake.execute_rest(HandshakeStatus::NotAllowed));
-                return Err(("?".to_string(), "dynamic node names are not served".into()));
-            }
-            Err(e) => return Err(("?".to_string(), e.to_string())),
-        };
-        // Settle a simultaneous connect before going on.
-        let existing = inner.peers.lock().get(&name).cloned();
-        let connecting = existing
-            .as_ref()
-            .is_some_and(|p| matches!(*p.state.lock(), State::Connecting));
-        if connecting && inner.name > name {
-            let _ = run(handshake.execute_rest(HandshakeStatus::Nok));
-            return Ok(None);
-        }
-        match run(handshake.execute_rest(HandshakeStatus::Ok)) {
-            Ok((Blocking(stream), peer)) if peer.name.to_string() == name => {
-                Ok(Some((name, stream, existing.filter(|_| connecting))))
-            }
-            Ok((_, peer)) => Err((name, format!("the peer changed its name to {}", peer.name))),
-            Err(e) => Err((name, e.to_string())),
-        }
-    }));
-    match outcome {
-        Ok(Ok(Some((name, stream, connecting)))) => {
-            let peer = match connecting {
-                Some(peer) => peer,
-                None => {
-                    // A new connection from a node we were connected to
-                    // means it lost the old one (it restarted): replace it.
-                    let fresh = Peer::new(&name);
-                    let old = inner.peers.lock().insert(name.clone(), fresh.clone());
-                    if let Some(old) = old {
-                        lost(inner, &old, "replaced by a new connection from the peer");
-                        inner.peers.lock().insert(name.clone(), fresh.clone());
-                    }
-                    fresh
-                }
-            };
-            attach(inner, &peer, stream);
-        }
-        Ok(Ok(None)) => {}
-        Ok(Err((peer, why))) => refused(inner, &peer, &why),
-        Err(_) => refused(inner, "?", "the handshake code panicked"),
-    }
-}
-
-fn resolve(host: &str, port: u16) -> Result<TcpStream, String> {
-    let addrs = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
-    let mut last = format!("no address for {host}");
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = format!("connect {addr}: {e}"),
-        }
-    }
-    Err(last)
-}
-
-/// Opens the connection to `peer`, or marks it lost.
-fn connect(inner: &NodeInner, peer: &Arc<Peer>) {
-    let attempt = || -> Result<Option<TcpStream>, String> {
-        let (alive, host) = peer
-            .name
-            .split_once('@')
-            .ok_or_else(|| format!("bad node name {:?}", peer.name))?;
-        let port = epmd::lookup(host, inner.config.epmd_port_from_env(), alive)?;
-        let stream = resolve(host, port)?;
-        let timeout = Some(inner.config.handshake_timeout);
-        stream
-            .set_read_timeout(timeout)
-            .and_then(|_| stream.set_write_timeout(timeout))
-            .and_then(|_| stream.set_nodelay(true))
-            .map_err(|e| e.to_string())?;
-        let mut handshake =
-            ClientSideHandshake::new(Blocking(stream), inner.local.clone(), &inner.cookie);
-        let status = run(handshake.execute_send_name(LOWEST_DISTRIBUTION_PROTOCOL_VERSION))
-            .map_err(|e| e.to_string())?;
-        if status == HandshakeStatus::Nok {
-            // The peer connects to us meanwhile and keeps its own attempt.
-            return Ok(None);
-        }
-        let (Blocking(stream), node) =
-            run(handshake.execute_rest(true)).map_err(|e| e.to_string())?;
-        if node.name.to_string() != peer.name {
-            return Err(format!("{} answered as {}", peer.name, node.name));
-        }
-        Ok(Some(stream))
-    };
-    match catch_unwind(AssertUnwindSafe(attempt)) {
-        Ok(Ok(Some(stream))) => attach(inner, peer, stream),
-        Ok(Ok(None)) => {
-            if !peer.wait_up(Instant::now() + inner.config.handshake_timeout) {
-                lost(inner, peer, "simultaneous connect did not complete");
-            }
-        }
-        Ok(Err(why)) => {
-            refused(inner, &peer.name, &why);
-            lost(inner, peer, &why);
-        }
-        Err(_) => {
-            refused(inner, &peer.name, "the handshake code panicked");
-            lost(inner, peer, "the handshake code panicked");
+    /// Starts `attempt`, a connect of ours, on a thread of its own.
+    pub fn dial(&self, peer: &Arc<Peer>, attempt: Attempt) {
+        let Some(inner) = self.arc() else { return };
+        let connecting = peer.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("ferrotp-dist-connect-{}", peer.name))
+            .spawn(move || handshake::connect(&inner, &connecting, attempt));
+        if spawned.is_err() {
+            give_up(self, peer, attempt, "cannot start a thread");
         }
     }
 }
 
-/// The handshake is done: start reading and writing on `stream`.
-fn attach(inner: &NodeInner, peer: &Arc<Peer>, stream: TcpStream) {
+/// The handshake `attempt` is done: start reading and writing on
+/// `stream`, unless `peer` no longer takes that attempt's result.
+pub(crate) fn attach(
+    inner: &NodeInner,
+    peer: &Arc<Peer>,
+    attempt: Attempt,
+    stream: TcpStream,
+    creation: Option<u32>,
+) {
     let (Ok(reading), Ok(kept), Ok(writing)) =
         (stream.try_clone(), stream.try_clone(), stream.try_clone())
     else {
-        lost(inner, peer, "cannot clone the socket");
+        give_up(inner, peer, attempt, "cannot clone the socket");
         return;
     };
     {
         let mut state = peer.state.lock();
-        if !matches!(*state, State::Connecting) {
-            // Another connection won, or the peer was given up: drop this one.
+        if !matches!(*state, State::Connecting(a) if a == attempt) {
+            // Another attempt took the peer, or it was given up: with
+            // both sides settling as `handshake::settle` does, the other
+            // side did not take this connection either.
             let _ = stream.shutdown(Shutdown::Both);
             return;
         }
-        *state = State::Up(kept);
+        *state = State::Up {
+            stream: kept,
+            creation,
+        };
         peer.out.up(writing);
     }
     peer.changed.notify_all();
@@ -359,16 +276,31 @@ fn attach(inner: &NodeInner, peer: &Arc<Peer>, stream: TcpStream) {
 /// The connection is gone: close it, forget it, and fire `noconnection`
 /// on every monitor (and so every proxy's links) across it.
 pub(crate) fn lost(inner: &NodeInner, peer: &Arc<Peer>, why: &str) {
+    end(inner, peer, None, why);
+}
+
+/// The handshake `attempt` failed: the connection is lost, if `peer`
+/// still waited for that attempt (another may have taken it over).
+pub(crate) fn give_up(inner: &NodeInner, peer: &Arc<Peer>, attempt: Attempt, why: &str) {
+    end(inner, peer, Some(attempt), why);
+}
+
+fn end(inner: &NodeInner, peer: &Arc<Peer>, attempt: Option<Attempt>, why: &str) {
     let was_up = {
         let mut state = peer.state.lock();
+        if let Some(attempt) = attempt {
+            if !matches!(*state, State::Connecting(a) if a == attempt) {
+                return;
+            }
+        }
         let was = std::mem::replace(&mut *state, State::Down);
         match was {
             State::Down => return,
-            State::Up(stream) => {
+            State::Up { stream, .. } => {
                 let _ = stream.shutdown(Shutdown::Both);
                 true
             }
-            State::Connecting => false,
+            State::Connecting(_) => false,
         }
     };
     peer.changed.notify_all();

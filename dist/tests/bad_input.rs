@@ -7,48 +7,16 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use common::{cookie, eventually, free_port, next, node_name, on_epmd, sink, trace};
-use erl_dist::handshake::{ClientSideHandshake, HandshakeStatus};
+use erl_dist::handshake::HandshakeStatus;
 use erl_dist::message::Message;
-use erl_dist::node::{Creation, LocalNode};
 use erl_dist::term::{Atom, FixInteger, List, Mfa, Pid, PidOrAtom, Reference};
 use ferrotp::System;
 use ferrotp_dist::codec::atom;
 use ferrotp_dist::term::Term;
 use ferrotp_dist::Node;
-
-/// A blocking socket seen through the async traits erl_dist wants.
-struct Blocking(TcpStream);
-
-impl futures::io::AsyncRead for Blocking {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Poll::Ready(self.get_mut().0.read(buf))
-    }
-}
-
-impl futures::io::AsyncWrite for Blocking {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Poll::Ready(self.get_mut().0.write(buf))
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(self.get_mut().0.flush())
-    }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
 
 fn start(system: &System, cookie: &str, epmd: u16) -> Node {
     trace();
@@ -63,18 +31,9 @@ fn raw_peer(node: &Node, cookie: &str) -> Result<TcpStream, String> {
 }
 
 fn raw_peer_named(node: &Node, cookie: &str, name: &str) -> Result<TcpStream, String> {
-    let stream = TcpStream::connect(("127.0.0.1", node.port())).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let local = LocalNode::new(name.parse().unwrap(), Creation::new(7));
-    let mut handshake = ClientSideHandshake::new(Blocking(stream), local, cookie);
-    let status =
-        futures::executor::block_on(handshake.execute_send_name(6)).map_err(|e| e.to_string())?;
+    let (status, stream) = common::raw::handshake(node, cookie, name, 7)?;
     assert_eq!(status, HandshakeStatus::Ok);
-    let (Blocking(stream), _) =
-        futures::executor::block_on(handshake.execute_rest(true)).map_err(|e| e.to_string())?;
-    Ok(stream)
+    Ok(stream.expect("the handshake completed"))
 }
 
 /// The peer closed the socket: a read sees the end (or a reset).

@@ -297,3 +297,6 @@ pub fn eventually(what: &str, cond: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+pub mod raw;
+pub mod simultaneous;

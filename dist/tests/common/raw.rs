@@ -1,0 +1,67 @@
+//! A raw peer: erl_dist's client handshake on a plain socket, under a
+//! name and creation the test picks, after which the test writes and
+//! reads what it likes.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use erl_dist::handshake::{ClientSideHandshake, HandshakeStatus};
+use erl_dist::node::{Creation, LocalNode};
+use ferrotp_dist::Node;
+
+/// A blocking socket seen through the async traits erl_dist wants.
+struct Blocking(TcpStream);
+
+impl futures::io::AsyncRead for Blocking {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.get_mut().0.read(buf))
+    }
+}
+
+impl futures::io::AsyncWrite for Blocking {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(self.get_mut().0.write(buf))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.get_mut().0.flush())
+    }
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Connects to `node` as `name` (of `creation`) with `cookie`: the
+/// status `node` answered, and the socket once the handshake completed
+/// (`None` when the status ended it: `nok`).
+pub fn handshake(
+    node: &Node,
+    cookie: &str,
+    name: &str,
+    creation: u32,
+) -> Result<(HandshakeStatus, Option<TcpStream>), String> {
+    let stream = TcpStream::connect(("127.0.0.1", node.port())).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let local = LocalNode::new(name.parse().unwrap(), Creation::new(creation));
+    let mut handshake = ClientSideHandshake::new(Blocking(stream), local, cookie);
+    let status =
+        futures::executor::block_on(handshake.execute_send_name(6)).map_err(|e| e.to_string())?;
+    if status == HandshakeStatus::Nok {
+        return Ok((status, None));
+    }
+    let (Blocking(stream), _) =
+        futures::executor::block_on(handshake.execute_rest(true)).map_err(|e| e.to_string())?;
+    Ok((status, Some(stream)))
+}

@@ -1,0 +1,109 @@
+//! Two ferrotp nodes that connect to each other at the same moment end
+//! with one connection, which both use: nothing sent while it was being
+//! made is lost, and nothing tied to it fires `noconnection` (see
+//! `peer::settle`). Hundreds of rounds here; `stress_simultaneous.rs`
+//! loops them for longer.
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{cookie, free_port, node_name, on_epmd, raw, trace, WAIT};
+use erl_dist::handshake::HandshakeStatus;
+use ferrotp::{Down, Executor, System};
+use ferrotp_dist::{is_noconnection, Node, NodeDown, NodeUp};
+
+#[test]
+fn nodes_connecting_to_each_other_at_once_keep_one_connection() {
+    for executor in [Executor::Pool, Executor::Threads] {
+        for round in 0..200 {
+            common::simultaneous::round(executor, round);
+        }
+    }
+}
+
+/// Reads `stream` until a frame that is not a tick: the node wrote
+/// something (here, the monitor placed across the connection).
+fn next_frame(stream: &mut TcpStream) {
+    loop {
+        let mut len = [0u8; 4];
+        stream.read_exact(&mut len).expect("a frame");
+        let len = u32::from_be_bytes(len) as usize;
+        if len > 0 {
+            let mut body = vec![0u8; len];
+            stream.read_exact(&mut body).expect("the frame's body");
+            return;
+        }
+    }
+}
+
+/// A second connection from a node that is connected already: from the
+/// same creation it is a duplicate, answered `nok` (the first stays and
+/// nothing fires); from a new creation the node restarted, and the new
+/// connection replaces the old, whose monitors fire `noconnection`.
+#[test]
+fn a_duplicate_is_refused_and_a_restarted_node_replaces_its_old_connection() {
+    trace();
+    let cookie = cookie();
+    let system = System::new();
+    let a = Node::start(&system, on_epmd(node_name("a"), &cookie, free_port())).unwrap();
+    let nodes = system.inbox();
+    a.monitor_nodes(nodes.actor());
+    let peer = node_name("raw");
+    let (status, first) = raw::handshake(&a, &cookie, &peer, 7).unwrap();
+    assert_eq!(status, HandshakeStatus::Ok);
+    let mut first = first.expect("connected");
+    let up = nodes
+        .recv(WAIT)
+        .expect("NodeUp")
+        .downcast::<NodeUp>()
+        .unwrap();
+    assert_eq!(up.node, peer);
+    let watcher = system.inbox();
+    let monitor = watcher.monitor(&a.remote("anyone", &peer));
+    next_frame(&mut first);
+
+    // The same node again (a connect that lost the race): `nok`.
+    let (status, none) = raw::handshake(&a, &cookie, &peer, 7).unwrap();
+    assert_eq!(status, HandshakeStatus::Nok);
+    assert!(none.is_none());
+    assert_eq!(a.nodes(), vec![peer.clone()]);
+    assert!(watcher.recv(Duration::ZERO).is_err(), "nothing fired");
+
+    // The node restarted (a new creation) before its old socket closed.
+    let (status, second) = raw::handshake(&a, &cookie, &peer, 8).unwrap();
+    assert_eq!(status, HandshakeStatus::Ok);
+    let second = second.expect("connected");
+    let down: Down = watcher.recv(WAIT).unwrap().downcast().unwrap();
+    assert_eq!(down.monitor, monitor);
+    assert!(is_noconnection(&down.reason), "{:?}", down.reason);
+    let gone = nodes.recv(WAIT).unwrap().downcast::<NodeDown>().unwrap();
+    assert_eq!(gone.node, peer);
+    let up = nodes.recv(WAIT).unwrap().downcast::<NodeUp>().unwrap();
+    assert_eq!(up.node, peer);
+    // The old socket is closed; the new one is the node's connection.
+    let mut buf = [0u8; 16];
+    loop {
+        match first.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => continue,
+        }
+    }
+    assert_eq!(a.nodes(), vec![peer.clone()]);
+    assert_eq!(a.stats().connections, 2);
+
+    // The same creation again, right after it closed its socket (it gave
+    // the connection up, whether or not our reader saw that yet): taken.
+    second.shutdown(std::net::Shutdown::Both).unwrap();
+    let (status, third) = raw::handshake(&a, &cookie, &peer, 8).unwrap();
+    assert_eq!(status, HandshakeStatus::Ok);
+    assert!(third.is_some());
+    let gone = nodes.recv(WAIT).unwrap().downcast::<NodeDown>().unwrap();
+    assert_eq!(gone.node, peer);
+    let up = nodes.recv(WAIT).unwrap().downcast::<NodeUp>().unwrap();
+    assert_eq!(up.node, peer);
+    assert_eq!(a.stats().connections, 3);
+    a.stop();
+}
