@@ -156,6 +156,51 @@ impl Actor for Server {
     }
 }
 
+/// The `n`-th message of sender `from`, answered with `n` if it came
+/// with a sender.
+struct Tagged {
+    from: usize,
+    n: u64,
+}
+
+/// How far each sender's messages came, or the first breach.
+type Counts = Result<[u64; 3], String>;
+
+/// Answers what asks, and checks that each sender's messages come in
+/// the order sent.
+#[derive(Default)]
+struct PerSender {
+    next: [u64; 3],
+    breach: Option<String>,
+}
+
+impl PerSender {
+    fn tagged(&mut self, Tagged { from, n }: Tagged, ctx: &mut Context<Self>) {
+        if self.breach.is_none() && self.next[from] != n {
+            let due = self.next[from];
+            self.breach = Some(format!("sender {from}: {n} came when {due} was due"));
+        }
+        self.next[from] = n + 1;
+        if ctx.sender().is_some() {
+            ctx.reply(n);
+        }
+    }
+
+    fn tally(&mut self, _: Tally, ctx: &mut Context<Self>) {
+        let counts: Counts = match self.breach.take() {
+            Some(breach) => Err(breach),
+            None => Ok(self.next),
+        };
+        ctx.reply(counts);
+    }
+}
+
+impl Actor for PerSender {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(Self::tagged).on(Self::tally)
+    }
+}
+
 fn systems() -> [System; 2] {
     [Executor::Pool, Executor::Threads].map(|executor| System::builder().executor(executor).build())
 }
@@ -457,6 +502,91 @@ fn dropped_while_answers_race_in(system: &System) {
 fn stress_inbox_dropped_while_answers_race_in() {
     for system in systems() {
         dropped_while_answers_race_in(&system);
+        system.shutdown(WAIT).expect("the system shuts down");
+    }
+}
+
+/// An inbox's requests sent the moment the last answer came, which on
+/// the pool find the actor still ending the turn that answered (the
+/// sender waits a moment for it to go idle, `Pool::claim_for_request`),
+/// while another thread streams mail to the actor and a second inbox
+/// sends without waiting for answers; in one round of four a thread
+/// kills the actor meanwhile. Each sender's messages arrive in order,
+/// each answer is its own request's, and a killed actor's `Down` comes
+/// (no request waits on an actor that ended).
+fn requests_racing_the_turns_end(system: &System) {
+    for_budget("requests racing the end of the turn", |round| {
+        let actor = system.spawn(PerSender::default());
+        let inbox = Inbox::new(system);
+        let monitor = inbox.monitor(&actor);
+        let kill = round % 4 == 3;
+        let (asks, streamed, sent) = (200u64, 300u64, 100u64);
+        let mut answered = 0;
+        std::thread::scope(|scope| {
+            let streamer = actor.clone();
+            scope.spawn(move || {
+                for n in 0..streamed {
+                    streamer.send(Tagged { from: 1, n });
+                    if n % 64 == round % 64 {
+                        std::thread::yield_now();
+                    }
+                }
+            });
+            let (other, to) = (Inbox::new(system), actor.clone());
+            scope.spawn(move || {
+                for n in 0..sent {
+                    other.send(&to, Tagged { from: 2, n });
+                }
+            });
+            if kill {
+                let victim = actor.clone();
+                scope.spawn(move || {
+                    for _ in 0..(round % 41) * 20 {
+                        std::hint::spin_loop();
+                    }
+                    victim.kill();
+                });
+            }
+            for n in 0..asks {
+                inbox.send(&actor, Tagged { from: 0, n });
+                let got = inbox.recv(WAIT).expect("an answer or the end");
+                match got.downcast::<u64>() {
+                    Ok(m) => {
+                        assert_eq!(m, n, "an answer to another request");
+                        answered += 1;
+                    }
+                    Err(other) => {
+                        let down: Down = other.downcast().expect("an answer or a Down");
+                        assert!(kill, "the actor ended unkilled: {:?}", down.reason);
+                        assert_eq!((down.monitor, down.reason), (monitor, ExitReason::Killed));
+                        break;
+                    }
+                }
+            }
+        });
+        if kill {
+            if answered == asks {
+                let down: Down = inbox
+                    .recv(WAIT)
+                    .expect("the killed actor's Down")
+                    .downcast()
+                    .expect("a Down");
+                assert_eq!(down.reason, ExitReason::Killed);
+            }
+        } else {
+            let counts: Counts = system.bridge().call(&actor, Tally, WAIT).expect("a tally");
+            assert_eq!(counts, Ok([asks, streamed, sent]));
+            actor.send(Stop);
+        }
+        pause(round);
+    });
+}
+
+#[test]
+#[ignore = "stress: run with --ignored"]
+fn stress_inbox_requests_racing_the_turns_end() {
+    for system in systems() {
+        requests_racing_the_turns_end(&system);
         system.shutdown(WAIT).expect("the system shuts down");
     }
 }

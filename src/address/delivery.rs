@@ -77,28 +77,33 @@ impl Core {
     /// request to a worker that searches for work, which puts the request
     /// in the mailbox on its own core (see `Pool::schedule_request`): the
     /// caller touches none of the mailbox's lines, which that worker wrote
-    /// last and writes next. Mail that comes after the request waits
+    /// last and writes next. An actor still ending the turn that answered
+    /// the caller's last request is waited for a moment (see
+    /// `Pool::claim_for_request`). Mail that comes after the request waits
     /// until it is in (see [`settle_request`](Self::settle_request)).
     #[inline]
     pub fn offer_request(self: &Arc<Self>, envelope: Envelope) -> Result<(), Envelope> {
         // A pooled actor is told by its claim, in the line a sender reads
         // anyway.
-        if self.claim.takes_requests()
-            && !sender_was_killed()
-            && !self.is_dead()
-            && self.claim.claim_idle()
-        {
+        if self.claim.takes_requests() && !sender_was_killed() && !self.is_dead() {
             match self.system.pool() {
-                Some(pool) => pool.schedule_request(self.clone(), envelope),
+                // An actor ending its turn is waited for a moment (see
+                // `Pool::claim_for_request`).
+                Some(pool) if pool.claim_for_request(self) => {
+                    pool.schedule_request(self.clone(), envelope);
+                    return Ok(());
+                }
+                Some(_) => {}
                 // No pool, no turn: the request waits as any mail would.
-                None => {
+                None if self.claim.claim_idle() => {
                     if let Err(Mail::Message(envelope)) = self.mailbox.push(Mail::Message(envelope))
                     {
                         self.refuse(envelope, "actor is dead");
                     }
+                    return Ok(());
                 }
+                None => {}
             }
-            return Ok(());
         }
         self.offer(envelope, None)
     }

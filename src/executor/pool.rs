@@ -36,6 +36,12 @@
 //!   idle actor first), and the worker puts it in the mailbox, whose lines
 //!   so stay on the worker's core. Until it has, the actor's claim says
 //!   so, and mail that comes meanwhile waits for the request to be in.
+//!   Plain code sends its next request as soon as it has the answer, often
+//!   before the turn that answered has ended: a worker whose turn ends
+//!   with nothing else queued for it counts itself searching before the
+//!   actor goes idle, and the caller waits a moment for an actor that is
+//!   ending its turn with an empty mailbox to go idle
+//!   ([`Pool::claim_for_request`]), so that request too takes the slot.
 //!
 //! A worker that finds nothing spins briefly, looking again after every
 //! pause (it is *searching*: the slot at each look, the queues when the

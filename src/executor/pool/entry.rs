@@ -112,6 +112,12 @@ impl Claim {
         self.state.load(Ordering::Acquire) == HANDED
     }
 
+    /// Whether the actor is queued or in a turn (claimed, not idle, not
+    /// finished).
+    pub fn scheduled(&self) -> bool {
+        matches!(self.state.load(Ordering::Acquire), SCHEDULED | HANDED)
+    }
+
     /// Claims an idle actor before any mail is pushed for it: `true` if
     /// the caller must queue it. No fence: no mail of the caller's waits
     /// for a worker to see (a caller that fails sends the usual way, which

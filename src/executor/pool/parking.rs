@@ -60,30 +60,53 @@ impl Local {
     /// at once. Meanwhile this worker counts as searching, which spares
     /// new work a wake-up.
     pub(super) fn spin_for_work(&self) -> Option<Arc<Core>> {
-        let pool = &self.pool;
-        pool.searchers.searching.fetch_add(1, Ordering::SeqCst);
+        // Counted in as its last turn ended (see `Local::run`), this
+        // worker has not looked since: it looks fully at once.
+        let mut found = match self.searching.get() {
+            true => self.find_work(),
+            false => {
+                self.start_searching();
+                None
+            }
+        };
         let wait = SpinWait::new(WORKER_POLLS);
-        let mut found = None;
         let mut looks = 0u32;
         while found.is_none() && wait.pause() {
             looks = looks.wrapping_add(1);
             found = self.look_for_work(looks);
         }
+        self.stop_searching(found.is_some());
+        found
+    }
+
+    /// Counts this worker among the searchers: from now on, work queued
+    /// from outside the pool may be handed to it through the slot, and
+    /// wakes no parked worker. It looks for work next.
+    pub(super) fn start_searching(&self) {
+        if !self.searching.replace(true) {
+            self.pool.searchers.searching.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Counts this worker out of the searchers; `took` says it goes on to
+    /// run (or, abandoned, to leave) rather than to park. Work that came
+    /// while no one else looked, if more waits than it took, goes to
+    /// another worker. Looked at after this worker stopped counting as
+    /// searching (the fences pair with `notify_one`'s): work queued later
+    /// wakes a worker itself. A lone request, the common case, so wakes
+    /// no one, where a wake-up would cost a syscall here and a thread
+    /// spinning for nothing on a core the request's answer needs. (One
+    /// that parks looks again once it is listed as a sleeper.)
+    pub(super) fn stop_searching(&self, took: bool) {
+        let pool = &self.pool;
+        self.searching.set(false);
         let last = pool.searchers.searching.fetch_sub(1, Ordering::SeqCst) == 1;
-        // Work came while no one else looked: if more waits, another worker
-        // takes it. Looked at after this worker stopped counting as
-        // searching (the fences pair with `notify_one`'s): work queued
-        // later wakes a worker itself. A lone request, the common case,
-        // so wakes no one, where a wake-up would cost a syscall here and
-        // a thread spinning for nothing on a core the request's answer
-        // needs.
-        if found.is_some() && last {
+        if took && last {
             fence(Ordering::SeqCst);
             if !self.queue.is_empty() || !pool.injector.is_empty() || pool.searchers.has_next() {
                 pool.notify_one();
             }
         }
-        found
     }
 
     /// Parks until woken; `false` if this surplus worker has left the

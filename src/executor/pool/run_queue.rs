@@ -24,6 +24,10 @@ pub(crate) const LIFO_STREAK: u32 = 16;
 const INJECTOR_EVERY: u32 = 61;
 /// How often (in looks) a searching worker looks at other workers' queues.
 const FULL_LOOK_EVERY: u32 = 8;
+/// Looks plain code takes, one `PAUSE` apart (some 1-3 µs in all), for an
+/// actor ending its turn to go idle before it sends its request the
+/// mailbox's way (see [`Pool::claim_for_request`]).
+pub(crate) const ENDING_POLLS: u32 = 64;
 
 impl Pool {
     /// Whether actors wait in the injector (the shared queue) or for a
@@ -63,6 +67,45 @@ impl Pool {
         };
         self.injector.push(core);
         self.notify_one();
+    }
+
+    /// Claims `core`, a pooled actor with an unbounded mailbox, for a
+    /// request from plain code (see `Core::offer_request`): `true` if it
+    /// was idle, and the caller now hands it the request with
+    /// [`schedule_request`](Self::schedule_request).
+    ///
+    /// An actor that is scheduled while its mailbox is empty is most
+    /// often ending the turn that just answered this caller: plain code
+    /// that has its answer sends the next request within a few hundred
+    /// nanoseconds, while the worker is still putting the turn away. The
+    /// request would then take the mailbox's way, whose lines the worker
+    /// wrote last and reads next, and the actor the injector's. So the
+    /// caller waits a moment ([`ENDING_POLLS`] looks) for the actor to go
+    /// idle, as long as nothing comes into its mailbox meanwhile (mail
+    /// sent meanwhile goes first; this request then follows it through
+    /// the mailbox). An actor whose handler runs on costs a caller that
+    /// wait once: from its request on, the mailbox holds mail. A worker
+    /// does not wait: the actor may be queued behind its own turn.
+    #[inline]
+    pub fn claim_for_request(&self, core: &Core) -> bool {
+        core.claim.claim_idle() || self.claim_when_idle(core)
+    }
+
+    #[inline(never)]
+    fn claim_when_idle(&self, core: &Core) -> bool {
+        if !core.claim.scheduled() || current_worker().is_some() {
+            return false;
+        }
+        for _ in 0..ENDING_POLLS {
+            if core.mailbox.may_have_mail() || core.is_dead() {
+                return false;
+            }
+            std::hint::spin_loop();
+            if core.claim.claim_idle() {
+                return true;
+            }
+        }
+        false
     }
 
     /// Queues an actor that was claimed idle for `request` (see

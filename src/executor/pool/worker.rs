@@ -69,6 +69,8 @@ pub(super) struct Local {
     /// When the last turn ended, if this worker went straight on to the
     /// next (0: it parked since): the next turn's start, without a clock read.
     pub(super) last_turn_end: Cell<u64>,
+    /// Counted among the pool's searchers (see `start_searching`).
+    pub(super) searching: Cell<bool>,
 }
 
 thread_local! {
@@ -115,6 +117,7 @@ impl Pool {
                         batch: RefCell::new(VecDeque::new()),
                         in_hand: Cell::new(0),
                         last_turn_end: Cell::new(0),
+                        searching: Cell::new(false),
                     });
                     WORKER.with(|w| *w.borrow_mut() = Some(local.clone()));
                     local.work();
@@ -149,10 +152,22 @@ impl Local {
     fn work(&self) {
         let pool = &self.pool;
         loop {
-            match self.find_work().or_else(|| self.spin_for_work()) {
+            // A worker that counted itself searching as its last turn
+            // ended (see `run`) goes straight to the search, which starts
+            // with a full look.
+            let found = match self.searching.get() {
+                true => self.spin_for_work(),
+                false => self.find_work().or_else(|| self.spin_for_work()),
+            };
+            match found {
                 Some(core) => {
                     self.run(core);
                     if self.shared.abandoned.load(Ordering::SeqCst) {
+                        if self.searching.get() {
+                            // It takes nothing more: whatever was handed
+                            // to it as a searcher goes to another worker.
+                            self.stop_searching(true);
+                        }
                         self.leave_abandoned();
                         return;
                     }
@@ -236,7 +251,20 @@ impl Local {
                     self.pool.notify_one();
                 }
             }
-            TurnEnd::Idle => self.pool.end_idle_turn(core, turn, now),
+            TurnEnd::Idle => {
+                // Nothing else waits for this worker: it searches next. It
+                // counts itself searching before the actor goes idle, so
+                // that a plain thread whose next request claims the actor
+                // at once (it had its answer before this turn ended) hands
+                // it here through the slot, rather than to the injector
+                // with a wake-up of a parked worker: a syscall on the
+                // caller's way, and a third thread spinning on two cores
+                // (see `handoff`).
+                if self.alone() {
+                    self.start_searching();
+                }
+                self.pool.end_idle_turn(core, turn, now)
+            }
         }
     }
 }
