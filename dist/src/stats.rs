@@ -10,7 +10,9 @@ pub struct NodeStats {
     /// Connections closed because a peer sent a bad frame (garbage,
     /// oversized, truncated, a malformed term or control message).
     pub bad_frames: u64,
-    /// Handshakes that failed (wrong cookie, garbage, timeout).
+    /// Handshakes that failed (wrong cookie, garbage, timeout, a socket
+    /// closed before the peer's name: an Erlang node closes a connect it
+    /// gave up for ours in a simultaneous connect).
     pub refused_handshakes: u64,
     /// Connections established (both directions).
     pub connections: u64,
