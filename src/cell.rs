@@ -99,7 +99,13 @@ impl<A: Actor> ActorCell<A> {
     #[inline]
     pub fn handle(&mut self, mail: Mail, last: &mut LastHandler) -> Flow {
         if self.core().is_dead() {
-            crate::panic::discard(mail, self.core().id);
+            // Killed: a message taken now is left unhandled, a dead letter
+            // as it would be had it waited in the mailbox.
+            let core = self.core();
+            let left = crate::mailbox::user_messages([mail], core.id);
+            if left > 0 {
+                core.system.dead_letters_dropped(core.id, left);
+            }
             return self.abandon();
         }
         match mail {
@@ -329,11 +335,11 @@ impl<A: Actor> ActorCell<A> {
         Flow::Done
     }
 
-    /// After `Done`: closes the mailbox and counts what is still queued as
-    /// dead letters.
+    /// After `Done`: closes the mailbox (and its lane) and counts what is
+    /// still queued as dead letters.
     pub fn finish(self) {
         let core = self.core().clone();
-        let dropped = core.mailbox.close(core.id);
+        let dropped = core.close_mailbox();
         if dropped > 0 {
             core.system.dead_letters_dropped(core.id, dropped);
         }

@@ -13,6 +13,11 @@
 //! These loops send that way among every other way in, with pauses that
 //! find workers spinning, yielding or parked, and read one inbox from
 //! several threads while actors answer, end and the inbox goes away.
+//!
+//! On threads, a request from plain code to an idle dedicated actor waits
+//! in the lane in front of its mailbox, as an answer to an inbox does:
+//! the same loops send that way, and one ends the actor while a request
+//! may wait there.
 
 #[path = "common/budget.rs"]
 mod budget;
@@ -20,9 +25,10 @@ mod budget;
 mod common;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
-use budget::{for_budget, pause};
+use budget::{for_budget, pause, wait_until};
 use common::WAIT;
 use ferrotp::{
     Actor, ActorRef, Context, Down, Executor, ExitReason, Handlers, Inbox, Stop, Stopped, System,
@@ -132,11 +138,31 @@ impl Actor for Recorder {
     }
 }
 
+/// Counts its drop: a message that is never handled must still be
+/// dropped, once.
+struct Token(Arc<AtomicU64>);
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Echo `n` back; the token counts the request's drop.
+struct Counted {
+    n: u64,
+    _token: Token,
+}
+
 /// Echoes, or answers and ends.
 struct Server;
 
 impl Server {
     fn echo(&mut self, Echo(n): Echo, ctx: &mut Context<Self>) {
+        ctx.reply(n);
+    }
+
+    fn counted(&mut self, Counted { n, .. }: Counted, ctx: &mut Context<Self>) {
         ctx.reply(n);
     }
 
@@ -152,7 +178,10 @@ impl Server {
 
 impl Actor for Server {
     fn handlers() -> Handlers<Self> {
-        Handlers::new().on(Self::echo).on(Self::answer_then_end)
+        Handlers::new()
+            .on(Self::echo)
+            .on(Self::counted)
+            .on(Self::answer_then_end)
     }
 }
 
@@ -587,6 +616,94 @@ fn requests_racing_the_turns_end(system: &System) {
 fn stress_inbox_requests_racing_the_turns_end() {
     for system in systems() {
         requests_racing_the_turns_end(&system);
+        system.shutdown(WAIT).expect("the system shuts down");
+    }
+}
+
+/// An inbox asks an actor one request at a time (on threads, each waits
+/// in the lane for the actor's idle thread, spinning or asleep) while
+/// another thread kills it, stops it or sends it an exit signal at a
+/// moment of its own: each request is answered before the actor's end
+/// comes, or is counted as a dead letter (one left in the lane, or taken
+/// by the woken driver after the kill, too); every request is dropped
+/// exactly once.
+fn requests_racing_the_end(system: &System) {
+    for_budget("requests racing the end", |round| {
+        let inbox = Inbox::new(system);
+        let server = system.spawn(Server);
+        let monitor = inbox.monitor(&server);
+        let drops = Arc::new(AtomicU64::new(0));
+        let dead_before = system.dead_letters();
+        let ask = |n| {
+            let _token = Token(drops.clone());
+            inbox.send(&server, Counted { n, _token });
+        };
+        let mut sent = 0;
+        let mut answered = 0;
+        std::thread::scope(|scope| {
+            let target = server.clone();
+            scope.spawn(move || {
+                for _ in 0..(round % 29) * 20 {
+                    std::hint::spin_loop();
+                }
+                pause(round / 2);
+                match round % 3 {
+                    0 => target.kill(),
+                    1 => target.send(Stop),
+                    _ => target.exit(ExitReason::Error("ends".into())),
+                }
+            });
+            loop {
+                ask(sent);
+                sent += 1;
+                let got = inbox.recv(WAIT).expect("an answer or the end");
+                match got.downcast::<u64>() {
+                    Ok(n) => {
+                        assert_eq!(n, answered, "an answer came out of order");
+                        answered += 1;
+                    }
+                    Err(end) => {
+                        let down: Down = end.downcast().expect("an answer or a Down");
+                        assert_eq!(down.monitor, monitor);
+                        break;
+                    }
+                }
+                if sent % 8 == 0 {
+                    pause(round + sent);
+                }
+            }
+        });
+        // Sent after the end: refused at once.
+        for _ in 0..round % 3 {
+            ask(sent);
+            sent += 1;
+        }
+        wait_until("every request dropped", WAIT, || {
+            drops.load(Ordering::SeqCst) == sent
+        });
+        let dead = || system.dead_letters() - dead_before;
+        wait_until("each unanswered request a dead letter", WAIT, || {
+            dead() >= sent - answered
+        });
+        assert_eq!(
+            dead(),
+            sent - answered,
+            "more dead letters than requests lost"
+        );
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            sent,
+            "a request was dropped twice"
+        );
+        assert!(inbox.try_recv().is_none(), "nothing came after the end");
+    });
+}
+
+#[test]
+#[ignore = "stress: run with --ignored"]
+fn stress_inbox_requests_racing_the_end() {
+    for system in systems() {
+        requests_racing_the_end(&system);
         system.shutdown(WAIT).expect("the system shuts down");
     }
 }

@@ -39,11 +39,7 @@ use scenarios::*;
 /// Waits for a pool counter to reach a state (they change without a
 /// message to wait on), for at most `WAIT`.
 fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {WAIT:?}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    budget::wait_until(what, WAIT, done);
 }
 
 // ---- the scenarios that held up ----

@@ -42,3 +42,14 @@ pub fn pause(round: u64) {
         _ => std::thread::sleep(Duration::from_millis(1)),
     }
 }
+
+/// Waits, with the generous bound `bound`, for `done`: for a count or a
+/// state that changes with no message to wait on.
+#[allow(dead_code)]
+pub fn wait_until(what: &str, bound: Duration, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + bound;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {bound:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
