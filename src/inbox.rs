@@ -11,12 +11,9 @@ use crate::error::RecvError;
 use crate::exit::{ExitReason, Stopped};
 use crate::groups;
 use crate::links::{self, MonitorRef};
-use crate::mailbox::{user_messages, Envelope, Mail, Notice, RECEIVER_POLLS};
+use crate::mailbox::{user_messages, Envelope, Lane, Mail, Notice, RECEIVER_POLLS};
 use crate::spin::SpinWait;
 use crate::system::{System, SystemInner};
-
-mod lane;
-pub(crate) use lane::Lane;
 
 /// A mailbox for code that is not an actor: tests, `main`, services.
 ///
@@ -162,10 +159,7 @@ impl Inbox {
 
     /// The lane in front of the mailbox (an inbox read by threads has one).
     fn lane(&self) -> Option<&Lane> {
-        match &self.actor.core.driver {
-            Driver::Inbox(lane) => Some(lane),
-            _ => None,
-        }
+        self.actor.core.lane()
     }
 
     /// Whether mail may wait, in the lane, the mailbox or a reader's

@@ -235,7 +235,7 @@ impl ActorRef {
             id: core.id,
             parent: core.parent(),
             executor: self.executor(),
-            mailbox_len: core.mailbox.len(),
+            mailbox_len: core.queued(),
             messages_handled: core.stats.handled_count(),
             activity,
             activity_for,
@@ -248,7 +248,7 @@ impl ActorRef {
             Driver::Pool(_) => Executor::Pool,
             // A function address runs on its senders' threads; never in
             // the actor table.
-            Driver::Thread | Driver::Inbox(_) | Driver::Function(_) => Executor::Threads,
+            Driver::Thread(_) | Driver::Inbox(_) | Driver::Function(_) => Executor::Threads,
             // Only inboxes awaited by async code: never in the actor table.
             #[cfg(feature = "tokio")]
             Driver::Waker(_) => Executor::Threads,
@@ -257,7 +257,7 @@ impl ActorRef {
 
     fn rank(&self, by: TopBy) -> u64 {
         match by {
-            TopBy::MailboxLen => self.core.mailbox.len() as u64,
+            TopBy::MailboxLen => self.core.queued() as u64,
             TopBy::MessagesHandled => self.core.stats.handled_count(),
         }
     }

@@ -19,8 +19,14 @@
 //! bytes and no allocation, where an unbounded crossbeam channel costs about
 //! 500 bytes empty and a 2 KiB block once used. Whoever drives the actor is
 //! told of new mail in one of two ways: a pool worker is handed the actor
-//! (`Core::deliver` schedules it), or a thread blocked in [`Mailbox::recv`]
-//! is woken.
+//! (`Core::deliver` schedules it), or a thread waiting for mail (a
+//! dedicated actor's, an inbox's reader) sees it, or is woken.
+//!
+//! A reader on a thread of its own also has a [`Lane`] (unless its mailbox
+//! is bounded): one message on one cache line in front of the mailbox, for
+//! the common one-at-a-time exchange with plain code (an answer to an
+//! inbox, a request to a dedicated actor). It holds the oldest mail not
+//! yet taken, or nothing.
 //!
 //! A mailbox is unbounded unless its actor was spawned with a capacity
 //! ([`bound`]): then a message that finds it full is refused
@@ -29,11 +35,13 @@
 //! internal wake-ups always get in (an actor must learn of an end whatever
 //! its backlog), so they may take the length past the capacity.
 //!
-//! The pieces: [`mail`] (what travels), [`queues`] (the two queues and the
-//! rule above), [`push`] (the senders' side), [`receive`] (the receivers'
-//! side) and [`bound`] (the capacity of a bounded mailbox).
+//! The pieces: [`mail`] (what travels), [`lane`] (the one message in
+//! front), [`queues`] (the two queues and the rule above), [`push`] (the
+//! senders' side), [`receive`] (the receivers' side) and [`bound`] (the
+//! capacity of a bounded mailbox).
 
 mod bound;
+mod lane;
 mod mail;
 mod push;
 mod queues;
@@ -45,6 +53,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::address::ActorId;
 use bound::Bound;
+pub(crate) use lane::{Lane, LaneGuard};
 pub use mail::Envelope;
 pub(crate) use mail::{user_messages, ExitSignal, Mail, Notice};
 pub(crate) use push::{Pushed, Refused};

@@ -11,7 +11,7 @@ use super::ActorId;
 use crate::executor::pool::{Claim, PoolEntry};
 use crate::introspect::Stats;
 use crate::links::Relations;
-use crate::mailbox::Mailbox;
+use crate::mailbox::{Lane, Mailbox};
 use crate::system::SystemInner;
 
 pub(crate) const RUNNING: u8 = 0;
@@ -21,11 +21,14 @@ pub(crate) const DEAD: u8 = 2;
 
 /// Who runs an actor, and so how it learns of new mail.
 pub(crate) enum Driver {
-    /// A thread blocked in `Mailbox::recv`: a dedicated actor.
-    Thread,
+    /// Its own thread, which spins, then sleeps on the mailbox, for mail:
+    /// a dedicated actor. The common request waits for it in the lane (see
+    /// `mailbox::Lane`), the rest in the mailbox; a bounded mailbox has no
+    /// lane. Boxed: only dedicated actors pay for its cache line.
+    Thread(Option<Box<Lane>>),
     /// The threads that read an inbox: the common answer waits for them in
-    /// the lane (see `inbox::Lane`), the rest in the mailbox.
-    Inbox(Box<crate::inbox::Lane>),
+    /// the lane (see `mailbox::Lane`), the rest in the mailbox.
+    Inbox(Box<Lane>),
     /// A pool worker, once the actor is scheduled.
     Pool(PoolEntry),
     /// A task awaiting an async reply address (feature `tokio`), woken
@@ -51,7 +54,7 @@ pub(crate) enum DriverKind {
 impl Driver {
     pub(crate) fn kind(&self) -> DriverKind {
         match self {
-            Driver::Thread => DriverKind::Thread,
+            Driver::Thread(_) => DriverKind::Thread,
             Driver::Inbox(_) => DriverKind::Inbox,
             Driver::Pool(_) => DriverKind::Pool,
             #[cfg(feature = "tokio")]
@@ -185,6 +188,34 @@ impl Core {
     /// The actor whose code spawned this one, if any.
     pub fn parent(&self) -> Option<ActorId> {
         Some(self.parent).filter(|&id| id != ActorId::EXTERNAL)
+    }
+
+    /// The lane in front of the mailbox, for a reader on a thread of its
+    /// own (a dedicated actor with an unbounded mailbox, an inbox).
+    #[inline]
+    pub fn lane(&self) -> Option<&Lane> {
+        match &self.driver {
+            Driver::Thread(lane) => lane.as_deref(),
+            Driver::Inbox(lane) => Some(lane),
+            _ => None,
+        }
+    }
+
+    /// Mail waiting, in the lane and the mailbox (including internal
+    /// wake-ups).
+    pub fn queued(&self) -> usize {
+        self.lane().map_or(0, Lane::len) + self.mailbox.len()
+    }
+
+    /// Closes the lane and the mailbox (what arrives later is refused) and
+    /// drops what is left: returns how many user messages there were.
+    pub fn close_mailbox(&self) -> u64 {
+        let lane = self.lane().and_then(Lane::close);
+        let in_lane = u64::from(lane.is_some());
+        if let Some(envelope) = lane {
+            crate::panic::discard(envelope, self.id);
+        }
+        in_lane + self.mailbox.close(self.id)
     }
 
     #[inline]

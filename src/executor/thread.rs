@@ -1,4 +1,17 @@
 //! One thread per actor, and the thread bookkeeping both executors share.
+//!
+//! A dedicated actor's thread handles the batch it took from its mailbox,
+//! then takes the next mail: an exit signal that overtakes messages, else
+//! the message in the lane in front of its mailbox (`mailbox::Lane`), else
+//! a batch from the mailbox. With none, it spins for some microseconds
+//! (looking at the lane's flag and the mailbox's), then sleeps on the
+//! mailbox, where a push to either wakes it. Plain code's request (a
+//! `Bridge::call`, an `Inbox::send`) goes into the lane when the actor
+//! waits with nothing queued: the caller and the thread then share one
+//! cache line each way, as two raw threads on a crossbeam channel do,
+//! rather than the mailbox's lock, queue and flags. Other mail (an actor's
+//! send, a stream from producers) goes into the mailbox, which the thread
+//! takes in batches.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,7 +27,8 @@ use crate::address::ActorId;
 use crate::cell::{ActorCell, Flow, LastHandler};
 use crate::error::SpawnError;
 use crate::introspect::{ms, now_ms};
-use crate::mailbox::user_messages;
+use crate::mailbox::{user_messages, Lane, LaneGuard, Mail, Mailbox, RECEIVER_POLLS};
+use crate::spin::SpinWait;
 
 /// Drives `cell` on the calling thread until the actor terminates.
 fn drive<A: Actor>(mut cell: ActorCell<A>) {
@@ -37,10 +51,13 @@ fn drive<A: Actor>(mut cell: ActorCell<A>) {
 }
 
 /// Handles mail until the actor terminates. Mail is taken in batches,
-/// each under one lock, as a pool turn takes it; the thread is `running`
-/// from a batch's first handler until it finds the mailbox empty.
+/// each under one lock, as a pool turn takes it, or one message at a time
+/// from the lane in front of the mailbox (see `mailbox::Lane`), where the
+/// common request waits when nothing else does; the thread is `running`
+/// from a handler until it finds neither holds anything.
 fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, clock: Option<&ThreadClock>) {
     let core = cell.core().clone();
+    let lane = core.lane();
     let mut last = LastHandler::default();
     let mut batch = VecDeque::new();
     let mut running = false;
@@ -51,23 +68,21 @@ fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, clock: Option<&ThreadClock>) {
     loop {
         // Read before each piece of mail: only this actor's own handlers
         // change it. A signal that may overtake messages goes before the
-        // batch's rest.
+        // batch's rest and before the lane's message.
         let trapping = core.trapping.load(Ordering::Acquire);
         let signal = match core.mailbox.signal_overtakes(trapping) {
             true => core.mailbox.pop_signal(trapping),
             false => None,
         };
-        let Some(mail) = signal.or_else(|| batch.pop_front()) else {
+        let Some(mail) = signal.or_else(|| batch.pop_front()).or_else(|| {
             core.stats.handled(std::mem::take(&mut handled));
-            if !(core.mailbox.may_have_mail()
-                && core.mailbox.take_batch(&mut batch, BATCH, trapping) > 0)
-            {
-                if running {
-                    running = false;
-                    core.stats.idle(now_ms());
-                }
-                core.mailbox.recv_batch(&mut batch, BATCH, trapping);
+            next(&core.mailbox, lane, &mut batch, trapping)
+        }) else {
+            if running {
+                running = false;
+                core.stats.idle(now_ms());
             }
+            wait(&core.mailbox, lane);
             continue;
         };
         if !running {
@@ -90,6 +105,52 @@ fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, clock: Option<&ThreadClock>) {
     let left = user_messages(batch.drain(..), core.id);
     if left > 0 {
         core.system.dead_letters_dropped(core.id, left);
+    }
+}
+
+/// The oldest mail after a handled batch, if any: the lane's message (the
+/// oldest there is when one waits), else the first of a batch taken from
+/// the mailbox into the empty `batch`. The lane is held while the mailbox
+/// is read: no message goes in it ahead of the mailbox's mail.
+fn next(
+    mailbox: &Mailbox,
+    lane: Option<&Lane>,
+    batch: &mut VecDeque<Mail>,
+    trapping: bool,
+) -> Option<Mail> {
+    if let Some(lane) = lane.filter(|lane| lane.is_ready()) {
+        if let Some(envelope) = lane.lock().take() {
+            return Some(Mail::Message(envelope));
+        }
+    }
+    if !mailbox.may_have_mail() {
+        return None;
+    }
+    let mut held = lane.map(Lane::lock);
+    if let Some(envelope) = held.as_mut().and_then(LaneGuard::take) {
+        return Some(Mail::Message(envelope));
+    }
+    mailbox.take_batch(batch, BATCH, trapping);
+    drop(held);
+    batch.pop_front()
+}
+
+/// Waits until mail may have come, in the lane or the mailbox: spins
+/// briefly, looking after every pause (a request often comes within
+/// microseconds, and sleeping costs more than that), then sleeps on the
+/// mailbox, where the senders of both wake it.
+fn wait(mailbox: &Mailbox, lane: Option<&Lane>) {
+    let in_lane = || lane.is_some_and(Lane::is_ready);
+    let spin = SpinWait::new(RECEIVER_POLLS);
+    while spin.pause() {
+        if in_lane() || mailbox.may_have_mail() {
+            return;
+        }
+    }
+    let sleep = || crate::executor::pool::blocking(|| mailbox.sleep_until_any(in_lane));
+    match lane {
+        Some(lane) => lane.asleep(sleep),
+        None => sleep(),
     }
 }
 

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use super::queues::{Queues, FORCED, SIGNALS};
 use super::{Mail, Mailbox};
-use crate::spin::SpinWait;
 
 /// Looks a thread waiting for mail (a dedicated actor, an inbox's reader)
 /// takes before it sleeps: some 13 µs at 25 ns a `PAUSE`, as for a call's
@@ -165,38 +164,13 @@ impl Mailbox {
         self.has_mail.store(true, Ordering::Release);
     }
 
-    /// [`take_batch`](Self::take_batch) for a dedicated thread, into an
-    /// empty `batch`, waiting as long as it takes for mail: what its thread
-    /// does between two batches. (The thread never gives a batch back: it
-    /// handles it all, or ends and drops the rest.)
-    ///
-    /// Spins briefly before it sleeps, looking after every pause (see
-    /// [`SpinWait`]): an answer often arrives within microseconds, and
-    /// sleeping costs more than that.
-    pub fn recv_batch(&self, batch: &mut VecDeque<Mail>, max: usize, trapping: bool) {
-        let wait = SpinWait::new(RECEIVER_POLLS);
-        loop {
-            // Mail in either queue makes a batch of at least one: a signal
-            // that is due, or the messages before the first signal's place.
-            if self.has_mail.load(Ordering::Acquire) && self.take_batch(batch, max, trapping) > 0 {
-                return;
-            }
-            if !wait.pause() {
-                break;
-            }
-        }
-        loop {
-            crate::executor::pool::blocking(|| self.sleep_until_any());
-            if self.take_batch(batch, max, trapping) > 0 {
-                return;
-            }
-        }
-    }
-
-    /// Sleeps until either queue holds something.
-    fn sleep_until_any(&self) {
+    /// For a dedicated actor's thread: sleeps until either queue holds
+    /// something or `outside` says mail came where it looks (the lane,
+    /// whose sender calls [`wake_reader`](Self::wake_reader)), each looked
+    /// at under the lock their senders take to wake this thread.
+    pub fn sleep_until_any(&self, outside: impl Fn() -> bool) {
         let mut queues = self.queues();
-        while queues.messages.is_empty() && queues.signals.is_empty() {
+        while queues.messages.is_empty() && queues.signals.is_empty() && !outside() {
             queues.sleepers += 1;
             self.arrived.wait(&mut queues);
             queues.sleepers -= 1;

@@ -22,6 +22,7 @@ use crate::exit::ExitReason;
 use crate::handlers::handlers_for;
 use crate::inbox::Inbox;
 use crate::links::{self, MonitorRef, Relations};
+use crate::mailbox::Lane;
 use crate::start_ack::{Spawner, StartWaiter};
 
 /// Options for [`System::spawn_with`].
@@ -316,7 +317,11 @@ impl System {
         let executor = options.executor.unwrap_or(inner.default_executor);
         let driver = match executor {
             Executor::Pool => Driver::Pool(PoolEntry::new()),
-            Executor::Threads => Driver::Thread,
+            // A bounded mailbox has no lane: what waits there counts
+            // against no capacity.
+            Executor::Threads => {
+                Driver::Thread(options.mailbox.is_none().then(Box::<Lane>::default))
+            }
         };
         let parent = current_actor_in(inner);
         let core = Arc::new(Core::new(
@@ -521,7 +526,7 @@ fn dead_on_arrival<A: Actor>(
     if let Err(text) = crate::panic::guard(move || drop(actor)) {
         tracing::error!(actor = %core.id, panic = %text, "dropping the actor panicked");
     }
-    let dropped = core.mailbox.close(core.id);
+    let dropped = core.close_mailbox();
     if dropped > 0 {
         core.system.dead_letters_dropped(core.id, dropped);
     }

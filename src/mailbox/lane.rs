@@ -1,19 +1,31 @@
-//! [`Lane`]: where a message for an inbox waits when nothing else does,
-//! on one cache line of its own.
+//! [`Lane`]: where a message for a thread that reads its own mailbox (an
+//! inbox's reader, a dedicated actor) waits when nothing else does, on one
+//! cache line of its own.
 //!
-//! Plain code mostly asks and waits: one answer at a time comes to its
-//! inbox. In the mailbox, that answer costs the answering thread the
-//! mailbox's lock, its queue's buffer and its flags (three or four cache
-//! lines the reader wrote last), and the reader as many back. Here the
-//! flag a reader spins on, the lock and the message share one line, as a
-//! call's reply slot does (`bridge::reply`): one line moves each way.
+//! Plain code mostly asks and waits: one request at a time comes to the
+//! dedicated actor it asks, one answer at a time to its inbox. In the
+//! mailbox, each costs its sender the mailbox's lock, its queue's buffer
+//! and its flags (three or four cache lines the reader wrote last), and
+//! the reader as many back: the unlock of a push waited on those lines
+//! for most of the push's time. Here the flag a reader spins on, the lock
+//! and the message share one line, as a call's reply slot does
+//! (`bridge::reply`): one line moves each way.
 //!
-//! The lane holds the *oldest* mail of the inbox, or nothing: a message
-//! goes in only while the mailbox is empty and no reader holds a batch it
-//! took from there, and a reader takes a batch from the mailbox only with
-//! the lane empty and locked. So a reader that takes from the lane first
-//! takes the inbox's mail in the order it came, and the mailbox's rule
-//! (a trapped exit in its place among the messages) holds as before.
+//! The lane holds the *oldest* mail not yet taken, or nothing: a message
+//! goes in only while the mailbox is empty and no inbox reader holds a
+//! batch it took from there (they flag theirs, see `Mailbox::set_stashed`),
+//! and a reader takes a batch from the mailbox only with the lane empty and
+//! locked. A dedicated actor has one reader, its thread, which handles the
+//! whole batch it took before it looks here: what comes into the lane
+//! meanwhile came after that batch. So a reader that takes from the lane
+//! before the mailbox takes its mail in the order it came,
+//! and the mailbox's rule (a trapped exit in its place among the
+//! messages, one that is not trapped before them all) holds as before, as
+//! long as the reader looks for an exit signal that overtakes messages
+//! before it takes from the lane.
+//!
+//! A bounded mailbox has no lane: what waits here is counted against no
+//! capacity.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -21,7 +33,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::mailbox::{Envelope, Mailbox};
 
-/// One message waiting for an inbox's reader, ahead of its mailbox.
+/// One message waiting for its reader, ahead of the mailbox.
 #[derive(Default)]
 #[repr(C, align(64))]
 pub(crate) struct Lane {
@@ -35,13 +47,14 @@ pub(crate) struct Lane {
 #[derive(Default)]
 pub(crate) struct Held {
     message: Option<Envelope>,
-    /// The inbox has ended: what comes now goes to its (closed) mailbox.
+    /// Its reader has ended: what comes now goes to the (closed) mailbox.
     closed: bool,
 }
 
 impl Lane {
     /// Puts `envelope` in if the lane is empty and open and nothing waits
-    /// in `mailbox` (the inbox's), in its queues or in a reader's batch;
+    /// in `mailbox` (the one behind it), in its queues or in a reader's
+    /// batch;
     /// gives it back otherwise, for the mailbox.
     ///
     /// Mail that was in the mailbox before this call is seen here (its
