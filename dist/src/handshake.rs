@@ -242,15 +242,24 @@ fn closed_by_peer(_stream: &TcpStream) -> bool {
 /// connected by us instead.
 fn release(inner: &NodeInner, peer: &Arc<Peer>, attempt: Attempt, why: &str) {
     let redial = {
+        // Under the table's lock, which `peer()` holds as it marks an
+        // entry wanted: it either is seen here, or finds the entry gone
+        // and connects afresh.
+        let mut peers = inner.peers.lock();
         let mut state = peer.state.lock();
         if !matches!(*state, State::Connecting(a) if a == attempt) {
             return;
         }
-        peer.wanted.load(Ordering::Relaxed).then(|| {
+        if peer.wanted.load(Ordering::Relaxed) {
             let dial = Attempt::dial();
             *state = State::Connecting(dial);
-            dial
-        })
+            Some(dial)
+        } else {
+            if peers.get(&peer.name).is_some_and(|p| Arc::ptr_eq(p, peer)) {
+                peers.remove(&peer.name);
+            }
+            None
+        }
     };
     match redial {
         Some(dial) => inner.dial(peer, dial),

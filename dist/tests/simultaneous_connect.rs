@@ -13,6 +13,8 @@ use std::time::Duration;
 use common::{cookie, free_port, node_name, on_epmd, raw, trace, WAIT};
 use erl_dist::handshake::HandshakeStatus;
 use ferrotp::{Down, Executor, System};
+use ferrotp_dist::codec::atom;
+use ferrotp_dist::term::Term;
 use ferrotp_dist::{is_noconnection, Node, NodeDown, NodeUp};
 
 #[test]
@@ -106,4 +108,30 @@ fn a_duplicate_is_refused_and_a_restarted_node_replaces_its_old_connection() {
     assert_eq!(up.node, peer);
     assert_eq!(a.stats().connections, 3);
     a.stop();
+}
+
+/// An incoming handshake claims the node's entry as it answers, so a
+/// local send meanwhile waits for that connection; when the handshake
+/// then fails, the send is not lost: the node connects in its place.
+#[test]
+fn a_send_waiting_on_a_failed_incoming_handshake_connects_instead() {
+    trace();
+    let cookie = cookie();
+    let epmd = free_port();
+    let (sys_a, sys_b) = (System::new(), System::new());
+    let a = Node::start(&sys_a, on_epmd(node_name("a"), &cookie, epmd)).unwrap();
+    let b = Node::start(&sys_b, on_epmd(node_name("b"), &cookie, epmd)).unwrap();
+    let sink = sys_b.inbox();
+    sys_b.register("sink", sink.actor()).unwrap();
+    // Someone claiming to be b begins a handshake with a, and stops.
+    let (status, socket) = raw::name_only(&a, &cookie, b.name(), 9).unwrap();
+    assert_eq!(status, HandshakeStatus::Ok);
+    a.send(&a.remote("sink", b.name()), atom("waited"));
+    drop(socket);
+    let got = sink.recv(WAIT).expect("the send arrives");
+    assert_eq!(got.downcast::<Term>().unwrap(), atom("waited"));
+    assert_eq!(a.nodes(), vec![b.name().to_string()]);
+    assert_eq!(a.stats().refused_handshakes, 1);
+    a.stop();
+    b.stop();
 }

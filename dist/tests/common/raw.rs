@@ -65,3 +65,20 @@ pub fn handshake(
         futures::executor::block_on(handshake.execute_rest(true)).map_err(|e| e.to_string())?;
     Ok((status, Some(stream)))
 }
+
+/// Begins a handshake with `node` as `name` and stops after its status:
+/// the status, and the socket (dropping it abandons the handshake).
+pub fn name_only(
+    node: &Node,
+    cookie: &str,
+    name: &str,
+    creation: u32,
+) -> Result<(HandshakeStatus, TcpStream), String> {
+    let stream = TcpStream::connect(("127.0.0.1", node.port())).map_err(|e| e.to_string())?;
+    let kept = stream.try_clone().map_err(|e| e.to_string())?;
+    let local = LocalNode::new(name.parse().unwrap(), Creation::new(creation));
+    let mut handshake = ClientSideHandshake::new(Blocking(stream), local, cookie);
+    let status =
+        futures::executor::block_on(handshake.execute_send_name(6)).map_err(|e| e.to_string())?;
+    Ok((status, kept))
+}
