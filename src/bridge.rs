@@ -126,12 +126,16 @@ impl Pending {
 /// on the way in and again on the way out. Only a caller about to sleep
 /// places a monitor; an end it missed fires that monitor at once. Either
 /// way a call to an actor that dies fails at once.
+///
+/// The `timeout` counts from the moment the request is sent: the clock is
+/// read then, while the answer is on its way, rather than on the request's
+/// way to the target.
 fn call_from<R, M>(
     reply_to: &ReplyAddress,
     sender: ActorRef,
     target: &ActorRef,
     request: M,
-    deadline: Instant,
+    timeout: Duration,
 ) -> Result<R, CallError>
 where
     R: Send + 'static,
@@ -149,6 +153,7 @@ where
     if !was_alive {
         return Err(CallError::Stopped(ExitReason::NoProc));
     }
+    let deadline = Instant::now() + timeout;
     let envelope = match reply_to.recv_spinning(|| target.is_alive()) {
         Some(envelope) => envelope,
         None => {
@@ -215,7 +220,8 @@ impl Bridge {
         }
     }
 
-    /// Sends `request` to `target` and waits up to `timeout` for a reply of type `R`.
+    /// Sends `request` to `target` and waits up to `timeout` for a reply of
+    /// type `R`, counted from the moment the request is sent.
     ///
     /// If `target`'s bounded mailbox is full, the request is not sent and
     /// the call fails at once with [`CallError::Full`]: the caller decides
@@ -230,7 +236,6 @@ impl Bridge {
         R: Send + 'static,
         M: Send + 'static,
     {
-        let deadline = Instant::now() + timeout;
         let spare = self.spare.lock().take();
         let (reply_to, sender) = match spare.and_then(|spare| {
             let sender = spare.lend()?;
@@ -243,7 +248,7 @@ impl Bridge {
                 (reply_to, sender)
             }
         };
-        let reply = call_from(&reply_to, sender, target, request, deadline);
+        let reply = call_from(&reply_to, sender, target, request, timeout);
         // The address a concurrent call left here, if any, is closed.
         let replaced = self.spare.lock().replace(reply_to);
         drop(replaced);
