@@ -5,7 +5,7 @@ use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use crossbeam_utils::atomic::AtomicCell;
 
 use crate::address::{ActorId, ActorRef, IdHasher};
 use crate::error::{CallError, RecvError};
@@ -53,7 +53,9 @@ pub struct Bridge {
     inbox: Inbox,
     /// The reply address of the last call, which the next call takes if
     /// no one else can reach it any more (see [`ReplyAddress::lend`]).
-    spare: Mutex<Option<ReplyAddress>>,
+    /// Taken and put back with one atomic swap each, where a lock costs
+    /// two atomics each way on the call's path.
+    spare: AtomicCell<Option<Box<ReplyAddress>>>,
 }
 
 /// How long [`Bridge::stop`] waits for answers before it first looks for
@@ -198,11 +200,14 @@ fn end_reason(target: &ActorRef, said: ExitReason) -> ExitReason {
     target.exit_reason().unwrap_or(said)
 }
 
-/// The reply as an `R`, or the error that names what came instead.
+/// The reply as an `R`, or the error that names what came instead. The
+/// common answer is told by its type's table, without a call (see
+/// `Payload::downcast_sent`), and no type's name is looked up for it.
 fn typed_reply<R: Send + 'static>(envelope: Envelope, to: ActorId) -> Result<R, CallError> {
-    let got = envelope.type_name();
-    envelope.downcast::<R>().map_err(|wrong| {
-        crate::panic::discard(wrong, to);
+    let Envelope { payload, sender } = envelope;
+    payload.downcast_sent::<R>().map_err(|payload| {
+        let got = payload.type_name();
+        crate::panic::discard(Envelope { payload, sender }, to);
         CallError::WrongReplyType {
             expected: std::any::type_name::<R>(),
             got,
@@ -216,7 +221,7 @@ impl Bridge {
             // A bridge does not keep its system alive.
             system: System::non_owning(system.inner().clone()),
             inbox: system.inbox(),
-            spare: Mutex::new(None),
+            spare: AtomicCell::new(None),
         }
     }
 
@@ -236,21 +241,21 @@ impl Bridge {
         R: Send + 'static,
         M: Send + 'static,
     {
-        let spare = self.spare.lock().take();
+        let spare = self.spare.take();
         let (reply_to, sender) = match spare.and_then(|spare| {
             let sender = spare.lend()?;
             Some((spare, sender))
         }) {
             Some(lent) => lent,
             None => {
-                let reply_to = ReplyAddress::new(self.system.inner());
+                let reply_to = Box::new(ReplyAddress::new(self.system.inner()));
                 let sender = reply_to.actor().clone();
                 (reply_to, sender)
             }
         };
         let reply = call_from(&reply_to, sender, target, request, timeout);
         // The address a concurrent call left here, if any, is closed.
-        let replaced = self.spare.lock().replace(reply_to);
+        let replaced = self.spare.swap(Some(reply_to));
         drop(replaced);
         reply
     }
@@ -414,5 +419,18 @@ impl Bridge {
     /// The system this bridge talks to.
     pub fn system(&self) -> &System {
         &self.system
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spare reply address moves between calls with one atomic swap
+    /// each way, not under the lock `AtomicCell` falls back to for types
+    /// no atomic holds.
+    #[test]
+    fn the_spare_moves_without_a_lock() {
+        assert!(AtomicCell::<Option<Box<ReplyAddress>>>::is_lock_free());
     }
 }

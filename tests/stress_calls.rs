@@ -41,6 +41,13 @@ struct Told {
 /// How many `Told` came from each sender, in order; or the first breach.
 struct Tally;
 
+/// Answers `n` twice, and once more, with `u64::MAX`, when the next
+/// `Echo` comes (from whoever): three answers that no later call of the
+/// same caller may take for its own.
+struct Thrice {
+    n: u64,
+}
+
 /// Calls `target` with `Echo` from inside its handler (a call from a pool
 /// worker) and answers what it got.
 struct Relay {
@@ -53,6 +60,8 @@ struct Relay {
 struct Server {
     next: [u64; 2],
     breach: Option<String>,
+    /// The sender of the last `Thrice`, answered again at the next `Echo`.
+    kept: Option<ActorRef>,
 }
 
 impl Server {
@@ -61,7 +70,16 @@ impl Server {
         while Instant::now() < until {
             std::hint::spin_loop();
         }
+        if let Some(kept) = self.kept.take() {
+            ctx.send(&kept, u64::MAX);
+        }
         ctx.reply(n);
+    }
+
+    fn thrice(&mut self, Thrice { n }: Thrice, ctx: &mut Context<Self>) {
+        ctx.reply(n);
+        ctx.reply(n);
+        self.kept = ctx.sender().cloned();
     }
 
     fn told(&mut self, Told { from, seq }: Told, _ctx: &mut Context<Self>) {
@@ -96,6 +114,7 @@ impl Actor for Server {
             .on(Self::told)
             .on(Self::tally)
             .on(Self::relay)
+            .on(Self::thrice)
     }
 }
 
@@ -258,6 +277,45 @@ fn calls_from_inside_and_outside(system: &System, round: u64) {
     target.send(Stop);
 }
 
+/// Three threads share one bridge (a `Bridge` is `Sync`) and call one
+/// actor: plain echoes, calls that time out while the answer is on its
+/// way, and calls the actor answers three times (twice at once, once
+/// more at a later request, from an address it kept). Every call gets its
+/// own answer: the bridge's reply addresses, passed between the threads'
+/// calls, never hand one call another's answer, nor a late or extra one.
+fn calls_sharing_one_bridge(system: &System, round: u64) {
+    let bridge = system.bridge();
+    let server = system.spawn(Server::default());
+    std::thread::scope(|scope| {
+        for caller in 0..3u64 {
+            let (bridge, server) = (&bridge, &server);
+            scope.spawn(move || {
+                for i in 0..24u64 {
+                    let n = (caller << 32) | (round << 8) | i;
+                    let (got, timeout): (Result<u64, _>, bool) = match i % 4 {
+                        0 => (bridge.call(server, Thrice { n }, WAIT), false),
+                        1 => {
+                            let spin_us = 5 + (round + i) % 20;
+                            let timeout = Duration::from_micros((round + i) % 15);
+                            (bridge.call(server, Echo { n, spin_us }, timeout), true)
+                        }
+                        _ => (bridge.call(server, Echo { n, spin_us: 0 }, WAIT), false),
+                    };
+                    match got {
+                        Ok(got) => assert_eq!(got, n, "call {i} of {caller} took another answer"),
+                        Err(CallError::Timeout) if timeout => {}
+                        Err(other) => panic!("call {i} of {caller}: {other}"),
+                    }
+                    if i % 6 == 0 {
+                        pause(round + i / 6);
+                    }
+                }
+            });
+        }
+    });
+    server.send(Stop);
+}
+
 fn small_system(executor: Executor) -> System {
     System::builder().executor(executor).workers(2).build()
 }
@@ -289,6 +347,14 @@ ferrotp::on_each_executor! {
             timeouts_leave_no_stale_answer(&system, &bridge, &server, round);
             pause(round);
         });
+        system.shutdown(WAIT).unwrap();
+    }
+
+    #[test]
+    #[ignore = "stress: run with --ignored stress"]
+    fn stress_calls_sharing_one_bridge() {
+        let system = small_system(EXECUTOR);
+        for_budget("calls sharing a bridge", |round| calls_sharing_one_bridge(&system, round));
         system.shutdown(WAIT).unwrap();
     }
 

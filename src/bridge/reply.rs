@@ -96,9 +96,17 @@ impl Slot {
             return Err(envelope);
         }
         held.put(envelope);
-        self.ready.store(true, Ordering::Release);
         let sleeping = held.sleepers > 0;
         drop(held);
+        // Set once the lock is free: a caller spinning on the flag then
+        // takes the lock at its first try, and the line moves to it once
+        // (set under the lock, a caller that saw it took the line, then
+        // the unlock took it back, then the caller's lock again). The
+        // flag stays true while mail waits: a reader that clears it holds
+        // the lock, so it either comes after this unlock and sees the
+        // message, or cleared it before this `put` took the lock. At
+        // worst it is true with nothing left, and a look finds nothing.
+        self.ready.store(true, Ordering::Release);
         if sleeping {
             self.arrived.notify_one();
         }
