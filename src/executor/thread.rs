@@ -17,11 +17,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::long_handler::{coarse_now, ThreadClock, STARTED};
+use super::long_handler::{coarse_nanos, ThreadClock, STARTED};
 use crate::actor::Actor;
 use crate::address::ActorId;
 use crate::cell::{ActorCell, Flow, LastHandler};
@@ -37,10 +37,10 @@ fn drive<A: Actor>(mut cell: ActorCell<A>) {
         let clock = ThreadClock::start(core.system.long_handler());
         core.stats.running(now_ms());
         let flow = cell.start();
-        let ended = coarse_now();
-        core.stats.idle(ms(ended));
+        let ended = coarse_nanos();
+        core.stats.idle(ms(Duration::from_nanos(ended)));
         if let Some(clock) = &clock {
-            clock.lap(&core, STARTED, ended);
+            clock.lap(&core, || STARTED, ended);
         }
         if flow == Flow::Continue {
             handle_mail(&mut cell, clock.as_ref());
@@ -95,7 +95,7 @@ fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, clock: Option<&ThreadClock>) {
         let flow = cell.handle(mail, &mut last);
         handled += 1;
         if let Some(clock) = clock {
-            clock.lap(&core, what(), coarse_now());
+            clock.lap(&core, what, coarse_nanos());
         }
         if flow == Flow::Done {
             break;
