@@ -73,6 +73,10 @@ unsafe fn into_box<M: Send + 'static>(slot: *mut Slot) -> Box<dyn Any + Send> {
 pub(crate) struct TypeKey(usize);
 
 /// A type-erased message value (see the module docs).
+///
+/// The value's slot comes first (`repr(C)`): see [`Envelope`](crate::Envelope)'s
+/// layout.
+#[repr(C)]
 pub(crate) struct Payload {
     slot: Slot,
     vtable: &'static VTable,
