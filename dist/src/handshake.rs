@@ -17,24 +17,27 @@
 //!   `ok_simultaneous` and takes the incoming handshake in place of its
 //!   own, whose result (the peer answers it `nok`) is then ignored — the
 //!   entry, and what was queued on it, stays the same;
-//! - a connection to it is up: from the same creation, and the old
-//!   socket not closed by the peer, the new one is a duplicate (`nok`);
-//!   from a new creation (the node restarted), or after the peer closed
-//!   the old one, the new connection replaces the old once its handshake
-//!   completes, and the old one's links and monitors fire `noconnection`;
+//! - a connection to it is up: from a new creation (the node restarted),
+//!   the new connection replaces the old once its handshake completes,
+//!   and the old one's links and monitors fire `noconnection`; from the
+//!   same creation we answer `alive` and the peer says whether it still
+//!   wants this connect: `true` when it has no connection to us (it closed
+//!   ours, or lost it to a cut network we have not noticed), and the new
+//!   one replaces the old as above; `false` when its side kept another
+//!   (a connect that lost a simultaneous race), and the new one is
+//!   dropped with nothing fired;
 //! - another incoming handshake from it is under way: `nok`.
 //!
-//! Erlang answers the `up` case with an `alive` exchange instead (the
-//! connecting side says whether it still wants the connection). erl_dist
-//! cannot do that as the accepting side (it sends `alive` and goes on
-//! without reading the answer), and hides the peer's creation until the
-//! handshake is over; the creation is read here from the name message's
-//! bytes (`N`, protocol 6, carries it). As the connecting side we answer
-//! an Erlang node's `alive` ourselves (erl_dist's client never flushes
-//! its answer).
+//! erl_dist's accepting side sends `alive` and goes on without reading
+//! the answer, so that exchange is made here on the socket itself and
+//! erl_dist's own status message is then held back ([`Recorded`]).
+//! erl_dist also hides the peer's creation until the handshake is over;
+//! it is read here from the name message's bytes (`N`, protocol 6,
+//! carries it). As the connecting side we answer a node's `alive`
+//! ourselves (erl_dist's client never flushes its answer).
 
 use std::cell::Cell;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -83,17 +86,24 @@ fn refused(inner: &NodeInner, peer: &str, why: &str) {
 }
 
 /// The stream of an incoming handshake, which keeps the first bytes it
-/// reads (the peer's name message) to find the peer's creation in.
+/// reads (the peer's name message) to find the peer's creation in, and
+/// can hold back erl_dist's `ok` status once we answered `alive` and
+/// read the peer's `true` ourselves.
 struct Recorded {
     stream: Blocking,
     seen: Vec<u8>,
     /// The creation, once the name message's head was read (shared: the
     /// handshake owns the recorder until it ends).
     creation: Rc<Cell<Option<u32>>>,
+    /// How many bytes of [`OK_STATUS`] are still to be held back.
+    hold_back: Rc<Cell<usize>>,
 }
 
 /// Length (2), tag `N` (1), flags (8), creation (4).
 const NAME_HEAD: usize = 15;
+
+/// The status message erl_dist writes for `ok`: length, tag `s`, `ok`.
+const OK_STATUS: &[u8] = b"\0\x03sok";
 
 impl Recorded {
     fn keep(&mut self, read: &[u8]) {
@@ -133,7 +143,22 @@ impl AsyncWrite for Recorded {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        let left = this.hold_back.get();
+        if left > 0 {
+            // The peer already had its status (`alive`, which it answered
+            // `true`): erl_dist's `ok` is not for the wire.
+            let due = &OK_STATUS[OK_STATUS.len() - left..];
+            let n = left.min(buf.len());
+            if buf[..n] != due[..n] {
+                let wrong =
+                    std::io::Error::other("the handshake wrote something other than its status");
+                return Poll::Ready(Err(wrong));
+            }
+            this.hold_back.set(left - n);
+            return Poll::Ready(Ok(n));
+        }
+        Pin::new(&mut this.stream).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -157,8 +182,11 @@ enum Settled {
         status: HandshakeStatus,
     },
     /// Go on; once the handshake completes, a new connection replaces
-    /// `old`, which the peer (restarted, or having closed it) gave up.
+    /// `old`, which the peer (restarted) gave up.
     Replace { old: Arc<Peer> },
+    /// Answer `alive`: `old` is up and the peer is the same incarnation;
+    /// if it still wants this connect, it replaces `old`.
+    AskAlive { old: Arc<Peer> },
 }
 
 /// Decides what an incoming handshake from `name` (of creation
@@ -203,38 +231,42 @@ fn settle(inner: &NodeInner, name: &str, creation: Option<u32>) -> Settled {
             }
         }
         State::Connecting(_) => Settled::Refuse("another handshake from it is under way"),
-        State::Up {
-            stream,
-            creation: up,
-        } => {
-            if creation.is_some() && creation == *up && !closed_by_peer(stream) {
-                return Settled::Refuse("a connection to it is up");
-            }
+        State::Up { creation: up, .. } => {
+            let restarted = creation.is_some() && up.is_some() && creation != *up;
             drop(state);
-            Settled::Replace { old: existing }
+            if restarted {
+                Settled::Replace { old: existing }
+            } else {
+                Settled::AskAlive { old: existing }
+            }
         }
     }
 }
 
-/// Whether the peer closed (or reset) `stream`: it gave that connection
-/// up, though our reader may not have seen it yet.
-#[cfg(target_os = "linux")]
-fn closed_by_peer(stream: &TcpStream) -> bool {
-    use std::os::fd::AsRawFd;
-    let mut fd = libc::pollfd {
-        fd: stream.as_raw_fd(),
-        events: libc::POLLRDHUP,
-        revents: 0,
-    };
-    // SAFETY: `fd` is one live, writable pollfd and 1 its count; the
-    // socket is open while `stream` lives; a zero timeout never blocks.
-    let n = unsafe { libc::poll(&mut fd, 1, 0) };
-    n > 0 && fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
-}
-
-#[cfg(not(target_os = "linux"))]
-fn closed_by_peer(_stream: &TcpStream) -> bool {
-    false
+/// Answers `alive` on `stream` (the peer is connected to us already) and
+/// reads whether the peer still wants this connect. erl_dist's accepting
+/// side cannot read that answer, so the exchange is made here.
+fn ask_alive(stream: &TcpStream) -> std::io::Result<bool> {
+    let mut stream = stream;
+    stream.write_all(b"\0\x06salive")?;
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len)?;
+    let len = usize::from(u16::from_be_bytes(len));
+    if len > 16 {
+        return Err(std::io::Error::other(format!(
+            "a {len}-byte answer to alive"
+        )));
+    }
+    let mut answer = vec![0u8; len];
+    stream.read_exact(&mut answer)?;
+    match answer.as_slice() {
+        b"strue" => Ok(true),
+        b"sfalse" => Ok(false),
+        other => Err(std::io::Error::other(format!(
+            "{:?} in answer to alive",
+            String::from_utf8_lossy(other)
+        ))),
+    }
 }
 
 /// An incoming handshake that answered `ok` and then failed: the entry
@@ -297,11 +329,16 @@ fn accept_one(inner: &NodeInner, stream: TcpStream) {
         return;
     }
     let _ = stream.set_nodelay(true);
+    let Ok(status_stream) = stream.try_clone() else {
+        return;
+    };
     let creation = Rc::new(Cell::new(None));
+    let hold_back = Rc::new(Cell::new(0));
     let recorded = Recorded {
         stream: Blocking(stream),
         seen: Vec::with_capacity(NAME_HEAD),
         creation: creation.clone(),
+        hold_back: hold_back.clone(),
     };
     let mut handshake = ServerSideHandshake::new(recorded, inner.local.clone(), &inner.cookie);
     let name = match catch_unwind(AssertUnwindSafe(|| run(handshake.execute_recv_name()))) {
@@ -325,6 +362,17 @@ fn accept_one(inner: &NodeInner, stream: TcpStream) {
             status,
         } => (status, Some((peer, attempt)), None),
         Settled::Replace { old } => (HandshakeStatus::Ok, None, Some(old)),
+        Settled::AskAlive { old } => match ask_alive(&status_stream) {
+            Ok(true) => {
+                hold_back.set(OK_STATUS.len());
+                (HandshakeStatus::Ok, None, Some(old))
+            }
+            Ok(false) => {
+                tracing::debug!(node = %inner.name, peer = %name, "a duplicate connect, given up by the peer");
+                return;
+            }
+            Err(e) => return refused(inner, &name, &format!("alive: {e}")),
+        },
     };
     let completed = catch_unwind(AssertUnwindSafe(|| {
         match run(handshake.execute_rest(status)) {

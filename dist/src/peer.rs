@@ -61,8 +61,9 @@ pub(crate) enum State {
     Up {
         stream: TcpStream,
         /// The peer's creation (its incarnation), when its handshake
-        /// said it: a new connection from the same creation is a
-        /// duplicate, from another a restarted node.
+        /// said it: a new connection from another creation is a
+        /// restarted node's; from the same one, the peer is asked
+        /// whether it still wants it (`alive`).
         creation: Option<u32>,
     },
     Down,

@@ -68,3 +68,25 @@ fn an_erlang_node_and_a_ferrotp_node_connecting_at_once_keep_one_connection() {
     // connect, given up for ours, as soon as it has opened the socket.)
     node.stop();
 }
+
+/// An Erlang node that drops its connection to us and connects again at
+/// once, over and over: each time its new connect is taken, whether our
+/// side saw the old one close first or still held it (then we answer
+/// `alive`, Erlang says it wants the new one, and it replaces the old).
+#[test]
+fn an_erlang_node_reconnecting_at_once_is_taken_back_each_time() {
+    let (_system, node, mut erl) = with_erlang();
+    let rounds = 50;
+    let again = format!(
+        "lists:usort([begin erlang:disconnect_node('{n}'), net_adm:ping('{n}') end \
+         || _ <- lists:seq(1, {rounds})]).",
+        n = node.name()
+    );
+    assert_eq!(erl.ok(&format!("net_adm:ping('{}').", node.name())), "pong");
+    assert_eq!(erl.ok(&again), "[pong]");
+    eventually("the last connection is the only one", || {
+        node.nodes() == vec![erl.name.clone()]
+    });
+    assert!(node.stats().connections > rounds, "{:?}", node.stats());
+    node.stop();
+}

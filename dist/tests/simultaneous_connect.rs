@@ -1,7 +1,7 @@
 //! Two ferrotp nodes that connect to each other at the same moment end
 //! with one connection, which both use: nothing sent while it was being
 //! made is lost, and nothing tied to it fires `noconnection` (see
-//! `peer::settle`). Hundreds of rounds here; `stress_simultaneous.rs`
+//! `handshake::settle`). Hundreds of rounds here; `stress_simultaneous.rs`
 //! loops them for longer.
 
 mod common;
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{cookie, free_port, node_name, on_epmd, raw, trace, WAIT};
 use erl_dist::handshake::HandshakeStatus;
-use ferrotp::{Down, Executor, System};
+use ferrotp::{Down, Executor, Inbox, MonitorRef, System};
 use ferrotp_dist::codec::atom;
 use ferrotp_dist::term::Term;
 use ferrotp_dist::{is_noconnection, Node, NodeDown, NodeUp};
@@ -41,12 +41,15 @@ fn next_frame(stream: &mut TcpStream) {
     }
 }
 
-/// A second connection from a node that is connected already: from the
-/// same creation it is a duplicate, answered `nok` (the first stays and
-/// nothing fires); from a new creation the node restarted, and the new
-/// connection replaces the old, whose monitors fire `noconnection`.
+/// A second connect from a node that is connected already. From the same
+/// creation we answer `alive`: a peer that says `false` kept another
+/// connection (a connect that lost a race), and nothing changes; one that
+/// says `true` has no connection to us any more (a cut network we did not
+/// notice, or it closed the old socket), and the new connection replaces
+/// the old, whose monitors fire `noconnection`. From a new creation the
+/// node restarted, and the new connection replaces the old at once.
 #[test]
-fn a_duplicate_is_refused_and_a_restarted_node_replaces_its_old_connection() {
+fn a_connected_node_connecting_again_is_asked_alive_unless_it_restarted() {
     trace();
     let cookie = cookie();
     let system = System::new();
@@ -67,17 +70,58 @@ fn a_duplicate_is_refused_and_a_restarted_node_replaces_its_old_connection() {
     let monitor = watcher.monitor(&a.remote("anyone", &peer));
     next_frame(&mut first);
 
-    // The same node again (a connect that lost the race): `nok`.
-    let (status, none) = raw::handshake(&a, &cookie, &peer, 7).unwrap();
-    assert_eq!(status, HandshakeStatus::Nok);
+    // The same node again, which kept its first connection: `false`.
+    let (status, none) = raw::handshake_answering(&a, &cookie, &peer, 7, false).unwrap();
+    assert_eq!(status, HandshakeStatus::Alive);
     assert!(none.is_none());
     assert_eq!(a.nodes(), vec![peer.clone()]);
+    assert_eq!(a.stats().connections, 1);
     assert!(watcher.recv(Duration::ZERO).is_err(), "nothing fired");
 
+    // The same node, which lost its side of the first connection without
+    // a close reaching us (a cut network): `true`, and it replaces it.
+    let (status, second) = raw::handshake_answering(&a, &cookie, &peer, 7, true).unwrap();
+    assert_eq!(status, HandshakeStatus::Alive);
+    let mut second = second.expect("connected");
+    replaced(&a, &nodes, &watcher, monitor, &peer, first);
+    assert_eq!(a.stats().connections, 2);
+    let monitor = watcher.monitor(&a.remote("anyone", &peer));
+    next_frame(&mut second);
+
     // The node restarted (a new creation) before its old socket closed.
-    let (status, second) = raw::handshake(&a, &cookie, &peer, 8).unwrap();
+    let (status, third) = raw::handshake(&a, &cookie, &peer, 8).unwrap();
     assert_eq!(status, HandshakeStatus::Ok);
-    let second = second.expect("connected");
+    let third = third.expect("connected");
+    replaced(&a, &nodes, &watcher, monitor, &peer, second);
+    assert_eq!(a.stats().connections, 3);
+
+    // The same creation again, right after it closed its socket (it gave
+    // the connection up, whether or not our reader saw that yet): taken.
+    third.shutdown(std::net::Shutdown::Both).unwrap();
+    let (status, fourth) = raw::handshake(&a, &cookie, &peer, 8).unwrap();
+    assert!(
+        matches!(status, HandshakeStatus::Ok | HandshakeStatus::Alive),
+        "{status:?}"
+    );
+    assert!(fourth.is_some());
+    let gone = nodes.recv(WAIT).unwrap().downcast::<NodeDown>().unwrap();
+    assert_eq!(gone.node, peer);
+    let up = nodes.recv(WAIT).unwrap().downcast::<NodeUp>().unwrap();
+    assert_eq!(up.node, peer);
+    assert_eq!(a.stats().connections, 4);
+    a.stop();
+}
+
+/// The connection `old` was replaced: `monitor` fired `noconnection`,
+/// the node went down and up again, and `old` was closed.
+fn replaced(
+    a: &Node,
+    nodes: &Inbox,
+    watcher: &Inbox,
+    monitor: MonitorRef,
+    peer: &str,
+    mut old: TcpStream,
+) {
     let down: Down = watcher.recv(WAIT).unwrap().downcast().unwrap();
     assert_eq!(down.monitor, monitor);
     assert!(is_noconnection(&down.reason), "{:?}", down.reason);
@@ -85,29 +129,14 @@ fn a_duplicate_is_refused_and_a_restarted_node_replaces_its_old_connection() {
     assert_eq!(gone.node, peer);
     let up = nodes.recv(WAIT).unwrap().downcast::<NodeUp>().unwrap();
     assert_eq!(up.node, peer);
-    // The old socket is closed; the new one is the node's connection.
     let mut buf = [0u8; 16];
     loop {
-        match first.read(&mut buf) {
+        match old.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(_) => continue,
         }
     }
-    assert_eq!(a.nodes(), vec![peer.clone()]);
-    assert_eq!(a.stats().connections, 2);
-
-    // The same creation again, right after it closed its socket (it gave
-    // the connection up, whether or not our reader saw that yet): taken.
-    second.shutdown(std::net::Shutdown::Both).unwrap();
-    let (status, third) = raw::handshake(&a, &cookie, &peer, 8).unwrap();
-    assert_eq!(status, HandshakeStatus::Ok);
-    assert!(third.is_some());
-    let gone = nodes.recv(WAIT).unwrap().downcast::<NodeDown>().unwrap();
-    assert_eq!(gone.node, peer);
-    let up = nodes.recv(WAIT).unwrap().downcast::<NodeUp>().unwrap();
-    assert_eq!(up.node, peer);
-    assert_eq!(a.stats().connections, 3);
-    a.stop();
+    assert_eq!(a.nodes(), vec![peer.to_string()]);
 }
 
 /// An incoming handshake claims the node's entry as it answers, so a

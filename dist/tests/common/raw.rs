@@ -43,23 +43,50 @@ impl futures::io::AsyncWrite for Blocking {
 
 /// Connects to `node` as `name` (of `creation`) with `cookie`: the
 /// status `node` answered, and the socket once the handshake completed
-/// (`None` when the status ended it: `nok`).
+/// (`None` when the status ended it: `nok`). Asked `alive`, it wants the
+/// connection.
 pub fn handshake(
     node: &Node,
     cookie: &str,
     name: &str,
     creation: u32,
 ) -> Result<(HandshakeStatus, Option<TcpStream>), String> {
+    handshake_answering(node, cookie, name, creation, true)
+}
+
+/// [`handshake`], answering `alive` with `wants` (`false` ends it there:
+/// the peer gave this connect up).
+pub fn handshake_answering(
+    node: &Node,
+    cookie: &str,
+    name: &str,
+    creation: u32,
+    wants: bool,
+) -> Result<(HandshakeStatus, Option<TcpStream>), String> {
     let stream = TcpStream::connect(("127.0.0.1", node.port())).map_err(|e| e.to_string())?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
+    let mut answers = stream.try_clone().map_err(|e| e.to_string())?;
     let local = LocalNode::new(name.parse().unwrap(), Creation::new(creation));
     let mut handshake = ClientSideHandshake::new(Blocking(stream), local, cookie);
     let status =
         futures::executor::block_on(handshake.execute_send_name(6)).map_err(|e| e.to_string())?;
-    if status == HandshakeStatus::Nok {
-        return Ok((status, None));
+    match status {
+        HandshakeStatus::Nok => return Ok((status, None)),
+        // erl_dist's client never writes its answer to `alive`.
+        HandshakeStatus::Alive => {
+            let answer: &[u8] = if wants {
+                b"\0\x05strue"
+            } else {
+                b"\0\x06sfalse"
+            };
+            answers.write_all(answer).map_err(|e| e.to_string())?;
+            if !wants {
+                return Ok((status, None));
+            }
+        }
+        _ => {}
     }
     let (Blocking(stream), _) =
         futures::executor::block_on(handshake.execute_rest(true)).map_err(|e| e.to_string())?;
