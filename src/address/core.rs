@@ -4,7 +4,7 @@
 //! The data only; what happens to it lives beside it: mail going in
 //! (`delivery`) and the end of the actor (`termination`).
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::ActorId;
@@ -87,6 +87,10 @@ pub(crate) struct Core {
     /// run, and what that thread sends from then on is void. A `kill` that
     /// finds the actor already closed changes nothing.
     pub killed: AtomicBool,
+    /// How many sends the actor's thread has under way, from their look at
+    /// `killed` to their delivery: a kill waits for them before it tells
+    /// anyone of the end (see `current::as_sender`).
+    pub sending: AtomicU32,
     /// Set once a timer is bound to this actor, so that its end drops them.
     pub timers_bound: AtomicBool,
     /// The actor asked to be told of links and monitors others place on
@@ -145,6 +149,7 @@ impl Core {
             status: AtomicU8::new(RUNNING),
             trapping: AtomicBool::new(trapping),
             killed: AtomicBool::new(false),
+            sending: AtomicU32::new(0),
             timers_bound: AtomicBool::new(false),
             #[cfg(feature = "tokio")]
             tasks_bound: AtomicBool::new(false),

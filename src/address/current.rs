@@ -6,7 +6,7 @@
 
 use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use super::{ActorId, Core};
@@ -19,6 +19,8 @@ thread_local! {
     /// the line of its `Arc` counts that the thread that scheduled the
     /// actor just wrote.
     static CURRENT: Cell<*const Core> = const { Cell::new(ptr::null()) };
+    /// How many sends counted by [`as_sender`] this thread is inside.
+    static SENDS_HERE: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Runs `f` marked as `core`'s code: what it sends is sent by `core`.
@@ -64,6 +66,39 @@ pub(crate) fn runs_an_actor() -> bool {
 /// whatever it sends now is discarded.
 pub(crate) fn sender_was_killed() -> bool {
     with_current(|core| core.is_some_and(|core| core.killed.load(Ordering::Acquire)))
+}
+
+/// Runs `deliver` (told whether the sending actor was killed) with the
+/// actor this thread runs, if any, counted as sending: a kill waits for
+/// the count to fall before it sends the notices of the end (see
+/// [`Core::wait_for_sends`]), so a message either sees the kill and is
+/// void, or arrives before the `Down` and exit signals the kill sends.
+/// (The count and `killed` are one Dekker pair: each side writes its own,
+/// then reads the other's, all sequentially consistent.)
+pub(crate) fn as_sender<T>(deliver: impl FnOnce(bool) -> T) -> T {
+    /// Takes the counts back, on return or unwinding alike.
+    struct Sending<'a>(&'a AtomicU32);
+    impl Drop for Sending<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Release);
+            SENDS_HERE.with(|n| n.set(n.get() - 1));
+        }
+    }
+    with_current(|core| match core {
+        None => deliver(false),
+        Some(core) => {
+            core.sending.fetch_add(1, Ordering::SeqCst);
+            SENDS_HERE.with(|n| n.set(n.get() + 1));
+            let _sending = Sending(&core.sending);
+            deliver(core.killed.load(Ordering::SeqCst))
+        }
+    })
+}
+
+/// True when this thread is inside a send of some actor's (whose
+/// delivery may run a function address's code, which may kill).
+pub(crate) fn sending_here() -> bool {
+    SENDS_HERE.with(Cell::get) > 0
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::current::sender_was_killed;
+use super::current::{as_sender, sender_was_killed};
 use super::{ActorRef, Core, Driver, DriverKind};
 use crate::exit::Down;
 use crate::introspect::queued_at;
@@ -52,10 +52,23 @@ impl Core {
         deadline: Option<Instant>,
         lane: bool,
     ) -> Result<(), Envelope> {
-        if sender_was_killed() {
-            self.refuse(envelope, "sender was killed");
-            return Ok(());
-        }
+        as_sender(|killed| {
+            if killed {
+                self.refuse(envelope, "sender was killed");
+                return Ok(());
+            }
+            self.deliver_to_live(envelope, deadline, lane)
+        })
+    }
+
+    /// [`offer_via`](Self::offer_via) once the sender is known not killed.
+    #[inline(always)]
+    fn deliver_to_live(
+        self: &Arc<Self>,
+        envelope: Envelope,
+        deadline: Option<Instant>,
+        lane: bool,
+    ) -> Result<(), Envelope> {
         if self.is_dead() {
             self.refuse(envelope, "actor is dead");
             return Ok(());

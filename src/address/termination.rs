@@ -9,6 +9,7 @@
 use std::sync::atomic::Ordering;
 
 use super::core::DEAD;
+use super::current::sending_here;
 use super::{ActorId, Core};
 use crate::events::LifecycleEvent;
 use crate::exit::{Down, ExitReason, Stopped};
@@ -40,8 +41,9 @@ impl Core {
             }
             if by_kill {
                 // Before `DEAD`: whoever sees the actor dead sees its
-                // thread's later sends void.
-                self.killed.store(true, Ordering::Release);
+                // thread's later sends void. Sequentially consistent: one
+                // half of the pair with `sending` (see `as_sender`).
+                self.killed.store(true, Ordering::SeqCst);
             }
             self.status.store(DEAD, Ordering::Release);
             rel.set_end(reason);
@@ -49,6 +51,9 @@ impl Core {
             let (name, waiter, ties) = rel.take_all();
             (name, waiter, ties, announced)
         };
+        if by_kill {
+            self.wait_for_sends();
+        }
         // Senders waiting for room go now: the mailbox of an actor killed
         // in a stuck handler closes only if that handler returns.
         self.mailbox.wake_senders();
@@ -90,6 +95,30 @@ impl Core {
             (*ties).notify_end(self.id, name, reason);
         }
         true
+    }
+}
+
+impl Core {
+    /// Waits until no send of the actor's thread that began before the
+    /// kill is under way (one that began after it sees `killed` and is
+    /// void): what the actor sent before its end arrives before the
+    /// notices of the end. A send takes a few hundred nanoseconds, unless
+    /// it waits for room in a full bounded mailbox, at most until its
+    /// deadline. Not from inside a send (a function address's code a
+    /// delivery runs), which could be the very send waited for.
+    fn wait_for_sends(&self) {
+        if sending_here() {
+            return;
+        }
+        let mut looks = 0u32;
+        while self.sending.load(Ordering::SeqCst) != 0 {
+            looks += 1;
+            if looks < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
     }
 }
 
