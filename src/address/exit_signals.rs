@@ -15,7 +15,10 @@ impl ActorRef {
     /// Takes effect at once, even if the actor's current handler never
     /// returns: the actor is marked dead, its name freed, its links and
     /// monitors fire with `Killed`, and whatever its thread sends afterwards
-    /// is discarded (its messages, exit signals and kills). Its `stopped` hook
+    /// is discarded (its messages, exit signals and kills); a message it is
+    /// sending at that moment arrives before the kill's notices (the kill
+    /// waits for that send, one waiting for room in a full bounded mailbox
+    /// up to its deadline). Its `stopped` hook
     /// does not run. A kill of an actor that has already terminated (or is
     /// sending the notices of its end) changes nothing; a kill while the
     /// `stopped` hook of a [`Stop`](crate::Stop) runs answers the `Stop`'s
