@@ -11,9 +11,10 @@
 //! tests), and the scenarios that held up in the run that found them:
 //! monitor/demonitor races, re-registering a name on `Down`, shutdown
 //! racing spawns and timers, pool exclusivity and lost wake-ups, surplus
-//! workers, and cancelling a timer at its deadline; and two found since:
-//! a spawn racing shutdown outliving it, and a kill during the only
-//! worker's turn leaving a pool with no worker.
+//! workers, and cancelling a timer at its deadline; and three found since:
+//! a spawn racing shutdown outliving it, a kill during the only
+//! worker's turn leaving a pool with no worker, and an exit signal a
+//! killed actor was sending arriving after its `Down`.
 
 #[path = "common/budget.rs"]
 mod budget;
@@ -296,6 +297,77 @@ fn timer_cancel_at_the_deadline(system: &System) {
     }
 }
 
+/// Sends exit signals to `to` on `Go` until `enough`, then says it is
+/// done (on a channel outside the system, which a kill does not void).
+struct Signaller {
+    to: ActorRef,
+    enough: Arc<AtomicBool>,
+    done: std::sync::mpsc::Sender<usize>,
+}
+struct Go;
+
+impl Actor for Signaller {
+    fn handlers() -> Handlers<Self> {
+        Handlers::new().on(|me: &mut Self, Go, ctx: &mut Context<Self>| {
+            let mut sent = 0;
+            while !me.enough.load(Ordering::Acquire) {
+                ctx.exit(&me.to, ExitReason::error("signal"));
+                sent += 1;
+            }
+            let _ = me.done.send(sent);
+        })
+    }
+}
+
+/// A handler streams exit signals to a trapping inbox that monitors it,
+/// while plain code kills it: every signal either is discarded or arrives
+/// before the sender's `Down`, never after it.
+fn exit_signals_racing_the_senders_kill(system: &System, round: u64) {
+    struct Fence;
+    let watcher = system.inbox();
+    let enough = Arc::new(AtomicBool::new(false));
+    let (done, finished) = std::sync::mpsc::channel();
+    let sender = system.spawn(Signaller {
+        to: watcher.actor().clone(),
+        enough: enough.clone(),
+        done,
+    });
+    watcher.monitor(&sender);
+    sender.send(Go);
+    // The kill lands at varied points of the stream, once it flows.
+    let first = watcher.recv(WAIT).expect("the first signal");
+    assert!(first.is::<ferrotp::Stopped>(), "{}", first.type_name());
+    for _ in 0..round % 128 {
+        std::hint::spin_loop();
+    }
+    sender.kill();
+    enough.store(true, Ordering::Release);
+    // Once the handler is done (it runs on after the kill, its signals
+    // discarded), nothing more of its can arrive.
+    finished.recv_timeout(WAIT).expect("the handler ends");
+    watcher.actor().send(Fence);
+    let (mut signals, mut down) = (1, false);
+    loop {
+        let envelope = watcher.recv(WAIT).expect("the fence comes");
+        if envelope.is::<Fence>() {
+            break;
+        }
+        match envelope.downcast::<ferrotp::Stopped>() {
+            Ok(stopped) => {
+                assert_eq!(stopped.actor, sender.id());
+                assert!(!down, "a signal after the sender's Down ({signals} before)");
+                signals += 1;
+            }
+            Err(envelope) => {
+                let down_now = envelope.downcast::<Down>().expect("a Down");
+                assert_eq!(down_now.reason, ExitReason::Killed);
+                down = true;
+            }
+        }
+    }
+    assert!(down, "the Down came");
+}
+
 ferrotp::on_each_executor! {
     // ---- issue 14's four races ----
 
@@ -359,6 +431,16 @@ ferrotp::on_each_executor! {
     }
 
     // ---- the scenarios that held up ----
+
+    #[test]
+    #[ignore = "stress: run with --ignored stress"]
+    fn stress_exit_signals_racing_the_senders_kill() {
+        let system = new_system();
+        for_budget("exit signals racing a kill", |round| {
+            exit_signals_racing_the_senders_kill(&system, round)
+        });
+        system.shutdown(WAIT).unwrap();
+    }
 
     #[test]
     #[ignore = "stress: run with --ignored stress"]

@@ -4,7 +4,7 @@
 //! Apart from sending because a signal is not mail: it can overtake a
 //! backlog, and a kill takes effect even while a handler never returns.
 
-use super::current::sender_was_killed;
+use super::current::{as_sender, sender_was_killed};
 use super::{ActorId, ActorRef, Driver};
 use crate::exit::ExitReason;
 use crate::mailbox::ExitSignal;
@@ -15,10 +15,13 @@ impl ActorRef {
     /// Takes effect at once, even if the actor's current handler never
     /// returns: the actor is marked dead, its name freed, its links and
     /// monitors fire with `Killed`, and whatever its thread sends afterwards
-    /// is discarded (its messages, exit signals and kills); a message it is
-    /// sending at that moment arrives before the kill's notices (the kill
-    /// waits for that send, one waiting for room in a full bounded mailbox
-    /// up to its deadline). Its `stopped` hook
+    /// is discarded (its messages, exit signals and kills); a message or an
+    /// exit signal it is sending at that moment arrives before the kill's
+    /// notices (the kill waits for that send, one waiting for room in a
+    /// full bounded mailbox up to its deadline). A kill it is making at
+    /// that moment is not waited for (two actors killing each other would
+    /// wait for each other): it may take effect after this kill's notices.
+    /// Its `stopped` hook
     /// does not run. A kill of an actor that has already terminated (or is
     /// sending the notices of its end) changes nothing; a kill while the
     /// `stopped` hook of a [`Stop`](crate::Stop) runs answers the `Stop`'s
@@ -54,21 +57,27 @@ impl ActorRef {
     }
 
     pub(crate) fn exit_from(&self, from: ActorId, reason: ExitReason) {
-        // Like its messages, the exit signals that a killed actor's stuck
-        // thread sends afterwards are discarded.
-        if sender_was_killed() {
-            tracing::debug!(actor = %self.id(), %reason, "exit signal from a killed actor discarded");
-            return;
-        }
         if reason == ExitReason::Killed {
             self.kill();
             return;
         }
-        self.core.deliver_exit(ExitSignal {
-            from,
-            reason,
-            link: None,
-            force: false,
-        });
+        // Like its messages, the exit signals that a killed actor's stuck
+        // thread sends afterwards are discarded; and like a message, a
+        // signal is counted as a send (`as_sender`), so a kill of the
+        // sender either voids it or waits for it: it never reaches someone
+        // after the sender's own `Down` (the look at `killed` and the
+        // delivery were two steps, and a kill between them came first).
+        as_sender(|killed| {
+            if killed {
+                tracing::debug!(actor = %self.id(), %reason, "exit signal from a killed actor discarded");
+                return;
+            }
+            self.core.deliver_exit(ExitSignal {
+                from,
+                reason,
+                link: None,
+                force: false,
+            });
+        })
     }
 }
