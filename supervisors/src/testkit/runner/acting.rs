@@ -15,7 +15,7 @@ use crate::spec::{ChildKind, ChildSpec};
 use crate::supervisor::Supervisor;
 use crate::testkit::schedule::{CrashReason, Step};
 use crate::testkit::shape::Path;
-use crate::testkit::snapshot::TreeSnapshot;
+use crate::testkit::snapshot::{ChildSnapshot, TreeSnapshot};
 use crate::testkit::trace::{Outcome, Refusal, RunError, Skip};
 use crate::testkit::worker::Hold;
 
@@ -94,14 +94,9 @@ impl LiveTree {
         path: &Path,
         reason: CrashReason,
     ) -> Result<Outcome, RunError> {
-        let Some(parent) = path.parent() else {
-            return Ok(Outcome::Skipped(Skip::NoSuchChild));
-        };
-        if before.supervisor(&parent).is_none() {
-            return Ok(Outcome::Skipped(Skip::NoSupervisor));
-        }
-        let Some(child) = before.get(path) else {
-            return Ok(Outcome::Skipped(Skip::NoSuchChild));
+        let (_, child) = match supervised_child(before, path) {
+            Ok(found) => found,
+            Err(skip) => return Ok(Outcome::Skipped(skip)),
         };
         let Some(actor) = &child.actor else {
             return Ok(Outcome::Skipped(Skip::NotRunning));
@@ -143,14 +138,9 @@ impl LiveTree {
         watch: &mut Watch,
         path: &Path,
     ) -> Result<Outcome, RunError> {
-        let Some(parent) = path.parent() else {
-            return Ok(Outcome::Skipped(Skip::NoSuchChild));
-        };
-        if before.supervisor(&parent).is_none() {
-            return Ok(Outcome::Skipped(Skip::NoSupervisor));
-        }
-        let Some(child) = before.get(path) else {
-            return Ok(Outcome::Skipped(Skip::NoSuchChild));
+        let (parent, child) = match supervised_child(before, path) {
+            Ok(found) => found,
+            Err(skip) => return Ok(Outcome::Skipped(skip)),
         };
         if child.kind != ChildKind::Supervisor {
             return Ok(Outcome::Skipped(Skip::NoSupervisor));
@@ -190,13 +180,12 @@ impl LiveTree {
             // Its parent (or its killed supervisor, if that had begun the
             // stop) arms the kill: on a timeout, say what they were doing.
             let worker = busy.and_then(|w| w.actor.as_ref());
-            let parent_actor = before.supervisor(&parent);
             watch.wait(worker_monitor, || {
                 format!(
                     "{path}/{id}, busy, to be killed at its shutdown deadline \
                      (worker: {}; parent supervisor: {}; pool workers: {})",
                     worker.map_or_else(String::new, describe),
-                    parent_actor.map_or_else(String::new, describe),
+                    describe(parent),
                     self.system.pool_workers(),
                 )
             })?;
@@ -248,4 +237,16 @@ fn answer(step: &Step, result: Result<(), SupervisorError>) -> Result<Outcome, R
         }
     };
     Ok(Outcome::Refused(refusal))
+}
+
+/// The child at `path` as `before` shows it and the supervisor that holds
+/// it; or why a step on it is skipped.
+fn supervised_child<'t>(
+    before: &'t TreeSnapshot,
+    path: &Path,
+) -> Result<(&'t ActorRef, &'t ChildSnapshot), Skip> {
+    let parent = path.parent().ok_or(Skip::NoSuchChild)?;
+    let supervisor = before.supervisor(&parent).ok_or(Skip::NoSupervisor)?;
+    let child = before.get(path).ok_or(Skip::NoSuchChild)?;
+    Ok((supervisor, child))
 }
