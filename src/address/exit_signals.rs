@@ -4,7 +4,7 @@
 //! Apart from sending because a signal is not mail: it can overtake a
 //! backlog, and a kill takes effect even while a handler never returns.
 
-use super::current::{as_sender, sender_was_killed};
+use super::current::as_sender;
 use super::{ActorId, ActorRef, Driver};
 use crate::exit::ExitReason;
 use crate::mailbox::ExitSignal;
@@ -18,23 +18,32 @@ impl ActorRef {
     /// is discarded (its messages, exit signals and kills); a message or an
     /// exit signal it is sending at that moment arrives before the kill's
     /// notices (the kill waits for that send, one waiting for room in a
-    /// full bounded mailbox up to its deadline). A kill it is making at
-    /// that moment is not waited for (two actors killing each other would
-    /// wait for each other): it may take effect after this kill's notices.
+    /// full bounded mailbox up to its deadline); a kill it is making at
+    /// that moment marks its target dead before them.
     /// Its `stopped` hook
     /// does not run. A kill of an actor that has already terminated (or is
     /// sending the notices of its end) changes nothing; a kill while the
     /// `stopped` hook of a [`Stop`](crate::Stop) runs answers the `Stop`'s
     /// sender with `Stopped { reason: Killed }` at once.
     pub fn kill(&self) {
-        // A killed actor's stuck thread can no longer act on the world.
-        if sender_was_killed() {
-            tracing::debug!(actor = %self.id(), "kill from a killed actor discarded");
-            return;
-        }
-        // Only a kill that terminates the actor marks it killed: one that
-        // comes too late must not void what the dying actor still sends.
-        if self.core.close_killed() {
+        // A killed actor's stuck thread can no longer act on the world; a
+        // kill made by an actor is decided inside a send of its own (the
+        // look at `killed` and the target's marking, `as_sender`), so a
+        // kill of the killer either voids it or waits for it. Only the
+        // marking is inside: the wait for the target's own sends comes
+        // after, so two actors killing each other never wait for each other.
+        let closing = as_sender(|killed| {
+            if killed {
+                tracing::debug!(actor = %self.id(), "kill from a killed actor discarded");
+                return None;
+            }
+            // Only a kill that terminates the actor marks it killed: one
+            // that comes too late must not void what the dying actor still
+            // sends.
+            self.core.begin_kill()
+        });
+        if let Some(closing) = closing {
+            self.core.finish_kill(closing);
             tracing::warn!(actor = %self.id(), "killed");
             self.core.wake();
             if let (Driver::Pool(_), Some(pool)) = (&self.core.driver, self.core.system.pool()) {

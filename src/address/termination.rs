@@ -15,6 +15,7 @@ use crate::events::LifecycleEvent;
 use crate::exit::{Down, ExitReason, Stopped};
 use crate::links::Ties;
 use crate::mailbox::{Envelope, ExitSignal};
+use crate::start_ack::StartWaiter;
 
 impl Core {
     /// Marks the actor dead and tells the world, exactly once: frees its
@@ -23,37 +24,64 @@ impl Core {
     /// holds, then sends exit signals along its links and `Down` to its
     /// watchers. Returns `false` if the actor was already dead.
     pub fn close(&self, reason: &ExitReason) -> bool {
-        self.close_as(reason, false)
-    }
-
-    /// `close` for `kill`: whether this kill is the one that terminated the
-    /// actor is decided under the relations lock, where `closed` is set, so
-    /// `killed` is set if and only if it did.
-    pub fn close_killed(&self) -> bool {
-        self.close_as(&ExitReason::Killed, true)
-    }
-
-    fn close_as(&self, reason: &ExitReason, by_kill: bool) -> bool {
-        let (held_name, start_waiter, ties, announced) = {
-            let mut rel = self.relations();
-            if rel.closed {
-                return false;
+        match self.begin_close(reason, false) {
+            Some(closing) => {
+                self.tell_the_end(closing, reason);
+                true
             }
-            if by_kill {
-                // Before `DEAD`: whoever sees the actor dead sees its
-                // thread's later sends void. Sequentially consistent: one
-                // half of the pair with `sending` (see `as_sender`).
-                self.killed.store(true, Ordering::SeqCst);
-            }
-            self.status.store(DEAD, Ordering::Release);
-            rel.set_end(reason);
-            let announced = rel.announced;
-            let (name, waiter, ties) = rel.take_all();
-            (name, waiter, ties, announced)
-        };
-        if by_kill {
-            self.wait_for_sends();
+            None => false,
         }
+    }
+
+    /// The first step of a kill: marks the actor killed and dead, if this
+    /// kill is the one that terminates it (decided under the relations
+    /// lock, where `closed` is set, so `killed` is set if and only if it
+    /// did). [`finish_kill`](Self::finish_kill) tells the world. Apart so
+    /// that a kill made by an actor can decide inside its own send (see
+    /// `ActorRef::kill`) and wait for the target's sends outside it.
+    pub(crate) fn begin_kill(&self) -> Option<Closing> {
+        self.begin_close(&ExitReason::Killed, true)
+    }
+
+    /// The second step of a kill: once no send of the actor's thread that
+    /// began before the kill is under way, tells the world as `close` does.
+    pub(crate) fn finish_kill(&self, closing: Closing) {
+        self.wait_for_sends();
+        self.tell_the_end(closing, &ExitReason::Killed);
+    }
+
+    /// Marks the actor dead, exactly once: `None` if it was already.
+    fn begin_close(&self, reason: &ExitReason, by_kill: bool) -> Option<Closing> {
+        let mut rel = self.relations();
+        if rel.closed {
+            return None;
+        }
+        if by_kill {
+            // Before `DEAD`: whoever sees the actor dead sees its
+            // thread's later sends void. Sequentially consistent: one
+            // half of the pair with `sending` (see `as_sender`).
+            self.killed.store(true, Ordering::SeqCst);
+        }
+        self.status.store(DEAD, Ordering::Release);
+        rel.set_end(reason);
+        let announced = rel.announced;
+        let (held_name, start_waiter, ties) = rel.take_all();
+        Some(Closing {
+            held_name,
+            start_waiter,
+            ties,
+            announced,
+        })
+    }
+
+    /// Tells the world of the end `begin_close` decided.
+    fn tell_the_end(&self, closing: Closing, reason: &ExitReason) {
+        let Closing {
+            held_name,
+            start_waiter,
+            ties,
+            announced,
+        } = closing;
         // Senders waiting for room go now: the mailbox of an actor killed
         // in a stuck handler closes only if that handler returns.
         self.mailbox.wake_senders();
@@ -94,8 +122,15 @@ impl Core {
         if let Some(ties) = ties {
             (*ties).notify_end(self.id, name, reason);
         }
-        true
     }
+}
+
+/// What closing an actor took from it, to tell the world of its end with.
+pub(crate) struct Closing {
+    held_name: Option<String>,
+    start_waiter: Option<StartWaiter>,
+    ties: Option<Box<Ties>>,
+    announced: bool,
 }
 
 impl Core {
