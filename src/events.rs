@@ -73,7 +73,10 @@ pub enum LifecycleEvent {
         /// `"started"` for its `started` hook.
         message_type: &'static str,
         /// How long it ran (waits in `Bridge::call`, `Inbox::recv` and the
-        /// like not counted; on the pool, to within about a millisecond).
+        /// like not counted), from the watcher's first look that saw it
+        /// running: short by up to one look's interval (on the pool a
+        /// millisecond; on a dedicated thread an eighth of the threshold,
+        /// at most 20 ms), and never below the threshold.
         elapsed: Duration,
         /// Where it ran.
         executor: Executor,

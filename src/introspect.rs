@@ -24,9 +24,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::address::{ActorId, ActorInfo, ActorRef, Driver};
-use crate::executor::long_handler::coarse_now;
 use crate::executor::Executor;
 use crate::system::System;
+
+mod clock;
+use clock::coarse_now;
 
 /// What an actor is doing at the moment of a snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -8,6 +8,7 @@
 pub(crate) mod long_handler;
 pub(crate) mod pool;
 pub(crate) mod thread;
+pub(crate) mod thread_watch;
 pub(crate) mod watchdog;
 
 /// Which executor runs an actor.

@@ -21,12 +21,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::long_handler::{coarse_nanos, ThreadClock, STARTED};
+use super::long_handler::{self, STARTED};
+use super::thread_watch::{self, Registration, Watched};
+use super::Executor;
 use crate::actor::Actor;
-use crate::address::ActorId;
+use crate::address::{ActorId, Core};
 use crate::cell::{ActorCell, Flow, LastHandler};
 use crate::error::SpawnError;
-use crate::introspect::{ms, now_ms};
+use crate::introspect::now_ms;
 use crate::mailbox::{user_messages, Lane, LaneGuard, Mail, Mailbox, RECEIVER_POLLS};
 use crate::spin::SpinWait;
 
@@ -34,18 +36,25 @@ use crate::spin::SpinWait;
 fn drive<A: Actor>(mut cell: ActorCell<A>) {
     let core = cell.core().clone();
     crate::address::running(&core, || {
-        let clock = ThreadClock::start(core.system.long_handler());
+        // Handlers are timed by the thread watch, which this thread only
+        // tells when each starts (see `thread_watch`).
+        let watch = thread_watch::register(core.system.long_handler());
+        let watched = watch.as_ref().map(Registration::watched);
         core.stats.running(now_ms());
+        if let Some(watched) = watched {
+            watched.handler_started();
+        }
         let flow = cell.start();
-        let ended = coarse_nanos();
-        core.stats.idle(ms(Duration::from_nanos(ended)));
-        if let Some(clock) = &clock {
-            clock.lap(&core, || STARTED, ended);
+        if let Some(elapsed) = watched.and_then(Watched::handler_ended) {
+            ran_long(&core, || STARTED, elapsed);
         }
+        core.stats.idle(now_ms());
         if flow == Flow::Continue {
-            handle_mail(&mut cell, clock.as_ref());
+            handle_mail(&mut cell, watched);
         }
-        drop(clock);
+        // Unwatched before the thread ends: whoever joined it finds no
+        // registration of it left.
+        drop(watch);
         cell.finish();
     });
 }
@@ -55,7 +64,7 @@ fn drive<A: Actor>(mut cell: ActorCell<A>) {
 /// from the lane in front of the mailbox (see `mailbox::Lane`), where the
 /// common request waits when nothing else does; the thread is `running`
 /// from a handler until it finds neither holds anything.
-fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, clock: Option<&ThreadClock>) {
+fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, watched: Option<&Watched>) {
     let core = cell.core().clone();
     let lane = core.lane();
     let mut last = LastHandler::default();
@@ -92,10 +101,13 @@ fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, clock: Option<&ThreadClock>) {
         // Taken to be handled: its place in a bounded mailbox is free.
         core.mailbox.release(&mail);
         let what = mail.type_namer();
+        if let Some(watched) = watched {
+            watched.handler_started();
+        }
         let flow = cell.handle(mail, &mut last);
         handled += 1;
-        if let Some(clock) = clock {
-            clock.lap(&core, what, coarse_nanos());
+        if let Some(elapsed) = watched.and_then(Watched::handler_ended) {
+            ran_long(&core, what, elapsed);
         }
         if flow == Flow::Done {
             break;
@@ -106,6 +118,14 @@ fn handle_mail<A: Actor>(cell: &mut ActorCell<A>, clock: Option<&ThreadClock>) {
     if left > 0 {
         core.system.dead_letters_dropped(core.id, left);
     }
+}
+
+/// Reports a handler the thread watch found running long (named by `what`
+/// only now: naming every message's type cost the hot path).
+#[cold]
+#[inline(never)]
+fn ran_long(core: &Core, what: fn() -> &'static str, elapsed: Duration) {
+    long_handler::report(core, Executor::Threads, what(), elapsed);
 }
 
 /// The oldest mail after a handled batch, if any: the lane's message (the

@@ -33,11 +33,13 @@ pub(crate) const TICK: Duration = Duration::from_millis(1);
 /// Ticks without a running turn before the watchdog parks.
 const IDLE_TICKS: u32 = 10;
 
-/// What the watchdog sees of one worker. The worker writes it (plain
-/// stores of its own counters, no read-modify-write), the watchdog reads it.
+/// What a watcher sees of one thread that runs handlers: a pool worker,
+/// for the watchdog, or a dedicated actor's thread, for the thread watch
+/// ([`super::thread_watch`]). The thread writes it (plain stores of its own
+/// counters, no read-modify-write), the watcher reads it.
 #[derive(Default)]
 pub(crate) struct Probe {
-    /// Turns started.
+    /// Turns started (pool workers only).
     turns: AtomicU64,
     /// Handlers started (and restarts of the clock after a wait).
     handlers: AtomicU64,
@@ -84,6 +86,46 @@ impl Probe {
             return None;
         }
         self.long_handler_ended(epoch)
+    }
+
+    /// One look by a watcher at `now`, which remembers in `seen` the
+    /// handler it saw running and since when: flags that handler long once
+    /// it has run `threshold` since the watcher first saw it, for the
+    /// thread to report when it returns. `true` while the thread is in a
+    /// handler not yet flagged (one to look at again); `false` while it
+    /// waits, or its handler is flagged (its end is the thread's to tell).
+    pub fn look(
+        &self,
+        seen: &mut Option<(u64, Instant)>,
+        now: Instant,
+        threshold: Option<Duration>,
+        epoch: Instant,
+    ) -> bool {
+        if self.waiting.load(Ordering::Relaxed) {
+            *seen = None;
+            return false;
+        }
+        let handler = self.handlers.load(Ordering::Relaxed);
+        let since = match *seen {
+            Some((n, since)) if n == handler => since,
+            _ => {
+                *seen = Some((handler, now));
+                return true;
+            }
+        };
+        if self.long.load(Ordering::Relaxed) == handler {
+            return false;
+        }
+        match threshold {
+            Some(threshold) if now.duration_since(since) >= threshold => {
+                let nanos = since.duration_since(epoch).as_nanos();
+                self.long_since
+                    .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
+                self.long.store(handler, Ordering::Release);
+                false
+            }
+            _ => true,
+        }
     }
 
     /// [`handler_ended`](Self::handler_ended) for a handler the watchdog
@@ -210,29 +252,7 @@ fn tick(pool: &Pool, seen: &mut Vec<Seen>) -> bool {
         }
         s.turn = Some(turn);
 
-        if probe.waiting.load(Ordering::Relaxed) {
-            s.handler = None;
-            continue;
-        }
-        let handler = probe.handlers.load(Ordering::Relaxed);
-        let since = match s.handler {
-            Some((n, since)) if n == handler => since,
-            _ => {
-                s.handler = Some((handler, now));
-                continue;
-            }
-        };
-        if let Some(threshold) = threshold {
-            if now.duration_since(since) >= threshold
-                && probe.long.load(Ordering::Relaxed) != handler
-            {
-                let nanos = since.duration_since(pool.epoch()).as_nanos();
-                probe
-                    .long_since
-                    .store(u64::try_from(nanos).unwrap_or(u64::MAX), Ordering::Relaxed);
-                probe.long.store(handler, Ordering::Release);
-            }
-        }
+        probe.look(&mut s.handler, now, threshold, pool.epoch());
     }
     for _ in 0..stuck {
         pool.wake_idle_worker();

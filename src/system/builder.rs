@@ -79,8 +79,20 @@ impl SystemBuilder {
     /// a handler holds a worker, so the actor may belong on a dedicated
     /// thread; `debug` on a dedicated thread). Time spent waiting in the
     /// runtime's own blocking calls (`Bridge::call`, `Inbox::recv`) does
-    /// not count. On the pool, handlers are timed by a watchdog that looks
-    /// every millisecond, so the hot path only bumps a counter.
+    /// not count.
+    ///
+    /// No thread reads a clock per handler: a thread that runs handlers
+    /// only bumps a counter of its own as each starts, and a watcher looks
+    /// at the counters (on the pool, its watchdog, every millisecond while
+    /// turns run; for dedicated threads, one thread watch per process,
+    /// every eighth of the threshold, between 1 and 20 ms, while some
+    /// dedicated thread is in a handler, parked otherwise). A handler whose
+    /// counter has not moved for `threshold` since a look first saw it is
+    /// flagged, and its thread reports it when it returns, with the time
+    /// since that look (at least `threshold`). So a handler is reported
+    /// only once it returns, and one that runs less than about a look's
+    /// interval past the threshold, or during which the watcher's thread
+    /// waits that long for a core, can go unreported.
     ///
     /// ```
     /// use ferrotp::System;

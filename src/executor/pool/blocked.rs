@@ -11,7 +11,7 @@ use std::sync::{Arc, MutexGuard};
 use super::worker::{current_worker, Local, WorkerShared};
 use super::{lock, Pool};
 use crate::address::ActorId;
-use crate::executor::long_handler;
+use crate::executor::thread_watch;
 use crate::introspect::restart_turn_ms;
 
 /// Runs `wait`, which may block the calling thread for long. On a pool
@@ -22,9 +22,8 @@ pub(crate) fn blocking<T>(wait: impl FnOnce() -> T) -> T {
         // What this thread caught to run itself may be what it waits for,
         // and a turn lent to the pool must not hold the thread's duties.
         super::lent::before_wait();
-        let out = wait();
-        long_handler::restart_thread_clock();
-        return out;
+        // On a dedicated actor's thread, the wait is not handler time.
+        return thread_watch::waiting(wait);
     };
     local.hand_off();
     let pool = local.pool.clone();
