@@ -166,7 +166,10 @@ impl<A: Actor> ActorCell<A> {
         }
         let Envelope { payload, sender } = envelope;
         self.ctx.sender = sender;
-        let outcome = self.run_at(at, payload);
+        // SAFETY: the payload has the table of the payload `last` was
+        // remembered for (`handle`), whose TypeId keyed the handler at
+        // `at` (`on_message`); one table is one type's.
+        let outcome = unsafe { self.run_at(at, payload) };
         self.ctx.sender = None;
         self.after_handler(outcome)
     }
@@ -191,9 +194,11 @@ impl<A: Actor> ActorCell<A> {
                 if let Some(last) = last {
                     last.0 = Some((payload.type_key(), at));
                 }
-                self.run_at(at, payload)
+                // SAFETY: the handler at `at` is keyed by the payload's
+                // own TypeId.
+                unsafe { self.run_at(at, payload) }
             }
-            None => self.run_handler(payload, type_id),
+            None => self.run_handler(payload),
         };
         self.ctx.sender = None;
         self.after_handler(outcome)
@@ -229,20 +234,25 @@ impl<A: Actor> ActorCell<A> {
     }
 
     /// Runs the handler at `at` in the table, for `payload`.
+    ///
+    /// # Safety
+    /// As for [`Handlers::call`]: the handler at `at` takes the payload's
+    /// type.
     #[inline]
-    fn run_at(&mut self, at: usize, payload: Payload) -> Result<(), ExitReason> {
+    unsafe fn run_at(&mut self, at: usize, payload: Payload) -> Result<(), ExitReason> {
         let Some(state) = self.state.as_mut() else {
             return Ok(());
         };
         let handlers = &self.handlers;
         let ctx = &mut self.ctx;
-        guard(|| handlers.call(at, state, payload, ctx))
+        // SAFETY: this function's own contract.
+        guard(|| unsafe { handlers.call(at, state, payload, ctx) })
             .unwrap_or_else(|text| Err(ExitReason::Panic(text)))
     }
 
     /// Runs the fallback for a payload no handler takes, or drops it as a
     /// dead letter.
-    fn run_handler(&mut self, payload: Payload, type_id: TypeId) -> Result<(), ExitReason> {
+    fn run_handler(&mut self, payload: Payload) -> Result<(), ExitReason> {
         let Some(state) = self.state.as_mut() else {
             return Ok(());
         };
@@ -252,19 +262,16 @@ impl<A: Actor> ActorCell<A> {
         // A message no handler takes is dropped here, inside the guard: it
         // was delivered to this actor, so a panic in its `Drop` is this
         // actor's own panic, like one in a handler that takes it.
-        let dispatched =
-            guard(
-                || match handlers.dispatch(state, payload, type_id, type_name, ctx) {
-                    Ok(outcome) => outcome,
-                    Err(unhandled) => {
-                        let core = &ctx.myself().core;
-                        core.system
-                            .dead_letter(core.id, type_name, "no handler for this type");
-                        drop(unhandled);
-                        Ok(())
-                    }
-                },
-            );
+        let dispatched = guard(|| match handlers.dispatch(state, payload, type_name, ctx) {
+            Ok(outcome) => outcome,
+            Err(unhandled) => {
+                let core = &ctx.myself().core;
+                core.system
+                    .dead_letter(core.id, type_name, "no handler for this type");
+                drop(unhandled);
+                Ok(())
+            }
+        });
         dispatched.unwrap_or_else(|text| Err(ExitReason::Panic(text)))
     }
 

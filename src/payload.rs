@@ -155,12 +155,13 @@ impl Payload {
         Ok(unsafe { self.take::<M>() })
     }
 
-    /// Moves the value out.
+    /// Moves the value out, its type not looked at (a handler's, whose
+    /// table already told the type: see `Handlers::call`).
     ///
     /// # Safety
     /// The value held is an `M`.
     #[inline]
-    unsafe fn take<M: 'static>(self) -> M {
+    pub(crate) unsafe fn take<M: 'static>(self) -> M {
         // Not dropped: the value is moved out below.
         let mut this = ManuallyDrop::new(self);
         let slot = this.slot.as_mut_ptr();
