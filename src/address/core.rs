@@ -72,25 +72,16 @@ impl Driver {
 /// the system) comes first,
 /// on the line of the `Arc`'s counts, which it writes too; then what is
 /// rarely touched (the id, the parent, the relations); then what only the
-/// actor's driver writes at each turn (a pooled actor's turn, its stats,
-/// the mailbox). The middle part is at least 48 bytes, so that wherever the
-/// allocator puts a core (16-byte aligned), no cache line holds both a
-/// sender's fields and a turn's: neither side's writes take the line the
-/// other reads next.
+/// actor's driver writes at each turn (a pooled actor's turn, the count
+/// of its handlers' sends under way, its stats, the mailbox). The middle
+/// part is at least 48 bytes, so that wherever the allocator puts a core
+/// (16-byte aligned), no cache line holds both a sender's fields and a
+/// turn's: neither side's writes take the line the other reads next.
 #[repr(C)]
 pub(crate) struct Core {
     // ---- what a sender touches ----
     pub status: AtomicU8,
     pub trapping: AtomicBool,
-    /// Set by the `kill` that terminated the actor, and only by it (under
-    /// the relations lock, as it closes them): the actor's thread may still
-    /// run, and what that thread sends from then on is void. A `kill` that
-    /// finds the actor already closed changes nothing.
-    pub killed: AtomicBool,
-    /// How many sends the actor's thread has under way, from their look at
-    /// `killed` to their delivery: a kill waits for them before it tells
-    /// anyone of the end (see `current::as_sender`).
-    pub sending: AtomicU32,
     /// Set once a timer is bound to this actor, so that its end drops them.
     pub timers_bound: AtomicBool,
     /// The actor asked to be told of links and monitors others place on
@@ -120,6 +111,20 @@ pub(crate) struct Core {
     // ---- what the driver writes at each turn ----
     /// Who runs the actor (a pooled actor's turn waits here between turns).
     pub driver: Driver,
+    /// Set by the `kill` that terminated the actor, and only by it (under
+    /// the relations lock, as it closes them): the actor's thread may still
+    /// run, and what that thread sends from then on is void. A `kill` that
+    /// finds the actor already closed changes nothing. Here, not with what
+    /// senders read: only the actor's own thread reads it (at each send).
+    pub killed: AtomicBool,
+    /// How many sends the actor's thread has under way, from their look at
+    /// `killed` to their delivery: a kill waits for them before it tells
+    /// anyone of the end (see `current::as_sender`). Written twice by every
+    /// send of a handler, so it lives with what the driver writes: on the
+    /// senders' line, each of those writes took the line from the plain
+    /// thread that spins on the actor's status while it waits for the
+    /// answer, on the answer's way (`Bridge::call`).
+    pub sending: AtomicU32,
     /// Messages handled, and what it does now (see `introspect`).
     pub stats: Stats,
     pub mailbox: Mailbox,
@@ -247,5 +252,8 @@ mod tests {
         );
         assert!(offset_of!(Core, stats) > turns_start);
         assert!(offset_of!(Core, mailbox) > turns_start);
+        // A handler's every send writes these: not where its callers spin.
+        assert!(offset_of!(Core, sending) > turns_start);
+        assert!(offset_of!(Core, killed) > turns_start);
     }
 }
