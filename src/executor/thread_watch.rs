@@ -273,7 +273,8 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        CURRENT.with(|current| current.borrow_mut().take());
+        // `try_with`: this thread's locals may be going (see `with_current`).
+        let _ = CURRENT.try_with(|current| current.borrow_mut().take());
         self.watched.watch.unregister(&self.watched);
     }
 }
@@ -307,8 +308,13 @@ pub(crate) fn waiting<T>(wait: impl FnOnce() -> T) -> T {
 }
 
 /// Runs `f` on this thread's registration, if any; whether there was one.
+/// A wait in another thread-local's destructor (a `Bridge::call` there)
+/// may come after this one is gone: then there is none (`with` would
+/// panic, and a panic in a destructor aborts).
 fn with_current(f: impl FnOnce(&Watched)) -> bool {
-    CURRENT.with(|current| current.borrow().as_deref().map(f).is_some())
+    CURRENT
+        .try_with(|current| current.borrow().as_deref().map(f).is_some())
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

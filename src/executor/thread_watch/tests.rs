@@ -67,6 +67,35 @@ fn a_wait_on_an_unwatched_thread_is_just_the_wait() {
     assert_eq!(waiting(|| 7), 7);
 }
 
+#[test]
+fn a_wait_in_a_thread_locals_destructor_is_just_the_wait() {
+    /// Waits when its thread's locals are destroyed, possibly after
+    /// `CURRENT` (their order is not specified).
+    struct WaitsWhenDropped(Option<std::sync::mpsc::Sender<u32>>);
+    impl Drop for WaitsWhenDropped {
+        fn drop(&mut self) {
+            let answer = waiting(|| 7);
+            if let Some(tell) = self.0.take() {
+                let _ = tell.send(answer);
+            }
+        }
+    }
+    thread_local! {
+        static LAST: RefCell<Option<WaitsWhenDropped>> = const { RefCell::new(None) };
+    }
+    let (tell, told) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Set first, so destroyed last (thread-locals go in the reverse of
+        // their first use on Linux): after `CURRENT`, which a registration
+        // uses.
+        LAST.with(|last| *last.borrow_mut() = Some(WaitsWhenDropped(Some(tell))));
+        drop(private_watch().register(Duration::from_secs(60)));
+    })
+    .join()
+    .expect("the thread ends without a panic");
+    assert_eq!(told.recv_timeout(WAIT), Ok(7));
+}
+
 struct Echo;
 
 impl Echo {
