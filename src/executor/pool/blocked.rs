@@ -5,7 +5,7 @@
 //! Apart from the worker loop because it is about the pool's size, not
 //! about running turns.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, MutexGuard};
 
 use super::worker::{current_worker, Local, WorkerShared};
@@ -35,6 +35,43 @@ pub(crate) fn blocking<T>(wait: impl FnOnce() -> T) -> T {
     local.shared.probe.waiting(false);
     restart_turn_ms();
     out
+}
+
+/// Whether a worker was abandoned in a killed actor's turn: not, marked
+/// (by the kill), or taken (by the worker, as it leaves).
+#[derive(Default)]
+pub(crate) struct Abandon(AtomicU8);
+
+const MARKED: u8 = 1;
+const TAKEN: u8 = 2;
+
+impl Abandon {
+    /// Marked or taken: the worker is on its way out.
+    pub(super) fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst) != 0
+    }
+
+    /// The kill marks it; `false` if it was already.
+    fn mark(&self) -> bool {
+        self.0
+            .compare_exchange(0, MARKED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// The kill takes its mark back; `false` if the worker took it first.
+    fn withdraw(&self) -> bool {
+        self.0
+            .compare_exchange(MARKED, 0, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// The worker, after a turn, takes the mark if there is one: then it
+    /// leaves, and takes the kill's counts back.
+    pub(super) fn take(&self) -> bool {
+        self.0
+            .compare_exchange(MARKED, TAKEN, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
 }
 
 impl Pool {
@@ -92,8 +129,22 @@ impl Pool {
             // must never run below what is true.
             self.stuck.fetch_add(1, Ordering::SeqCst);
             self.blocked.fetch_add(1, Ordering::SeqCst);
-            if worker.abandoned.swap(true, Ordering::SeqCst) {
-                // An earlier kill abandoned it already.
+            // Not marked now: an earlier kill abandoned it already. Marked,
+            // but the worker has left the turn meanwhile (it ended the turn
+            // between our look and the mark, and may have looked for the
+            // mark before we set it): the mark is withdrawn, unless the
+            // worker took it. Left there, the worker would stay counted
+            // blocked while it idles, and a pool that then seems short of
+            // nothing keeps its surplus workers parked for good
+            // (stress_races blocking_chains: "surplus workers leave", once
+            // in ~20 five-second runs). The SeqCst pair: we mark, then
+            // look at `running`; the worker clears `running`, then takes
+            // the mark: either we see it still in the turn, or it sees the
+            // mark.
+            if !worker.abandoned.mark()
+                || (worker.running.load(Ordering::SeqCst) != id.as_u64()
+                    && worker.abandoned.withdraw())
+            {
                 self.stuck.fetch_sub(1, Ordering::SeqCst);
                 self.blocked.fetch_sub(1, Ordering::SeqCst);
                 return;
@@ -129,7 +180,7 @@ impl Local {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+    use std::sync::atomic::{AtomicU64, AtomicUsize};
     use std::sync::Barrier;
     use std::time::{Duration, Instant};
 
@@ -146,7 +197,7 @@ mod tests {
             stealer: Worker::new_lifo().stealer(),
             unparker: Parker::new().unparker().clone(),
             running: AtomicU64::new(0),
-            abandoned: AtomicBool::new(false),
+            abandoned: Abandon::default(),
             probe: Probe::default(),
         })
     }

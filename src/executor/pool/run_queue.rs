@@ -5,7 +5,6 @@
 //! request-reply fast path, fairness against chatty pairs), which a reader
 //! tunes without touching the threads.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crossbeam_deque::{Steal, Worker};
@@ -204,7 +203,7 @@ impl Local {
     /// Queues `core` on this worker; returns it if it must go elsewhere
     /// (this worker was abandoned).
     fn push(&self, core: Arc<Core>) -> Option<Arc<Core>> {
-        if self.shared.abandoned.load(Ordering::Acquire) {
+        if self.shared.abandoned.is_set() {
             return Some(core);
         }
         self.queue.push(core);

@@ -7,12 +7,13 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crossbeam_deque::{Stealer, Worker};
 use crossbeam_utils::sync::{Parker, Unparker};
 
+use super::blocked::Abandon;
 use super::entry::FINISHED;
 use super::turn::{TurnEnd, TurnEnv};
 use super::{lock, Pool};
@@ -29,7 +30,7 @@ pub(crate) struct WorkerShared {
     /// The actor whose turn this worker runs (0: none).
     pub(super) running: AtomicU64,
     /// An actor it ran was killed mid-turn: a replacement took its place.
-    pub(super) abandoned: AtomicBool,
+    pub(super) abandoned: Abandon,
     /// Its turns and handlers, for the watchdog.
     pub(super) probe: Probe,
 }
@@ -90,7 +91,7 @@ impl Pool {
             stealer: queue.stealer(),
             unparker: parker.unparker().clone(),
             running: AtomicU64::new(0),
-            abandoned: AtomicBool::new(false),
+            abandoned: Abandon::default(),
             probe: Probe::default(),
         });
         self.live.fetch_add(1, Ordering::SeqCst);
@@ -144,9 +145,7 @@ impl Local {
     /// Whether no other actor waits for this worker: its own queue and the
     /// injector are empty (and it was not abandoned).
     fn alone(&self) -> bool {
-        self.queue.is_empty()
-            && self.pool.injector.is_empty()
-            && !self.shared.abandoned.load(Ordering::Acquire)
+        self.queue.is_empty() && self.pool.injector.is_empty() && !self.shared.abandoned.is_set()
     }
 
     fn work(&self) {
@@ -162,7 +161,7 @@ impl Local {
             match found {
                 Some(core) => {
                     self.run(core);
-                    if self.shared.abandoned.load(Ordering::SeqCst) {
+                    if self.shared.abandoned.take() {
                         if self.searching.get() {
                             // It takes nothing more: whatever was handed
                             // to it as a searcher goes to another worker.
