@@ -233,6 +233,9 @@ pub fn kill_in_started_frees_a_plain_spawner(system: &System) {
     let fresh = spawn_puppet(system, &inbox, false);
     assert!(answers_ping(&system.bridge(), &fresh));
     let _ = open.send(());
+    // A stress loop runs this thousands of times: on threads, an actor
+    // left alive each round is a thread left, up to the process's limit.
+    fresh.kill();
 }
 
 /// Race 3 from an actor on a one-worker pool: the spawner (a pooled actor)
@@ -262,6 +265,9 @@ pub fn kill_in_started_frees_an_actor_spawner(system: &System) {
     let fresh = spawn_puppet(system, &inbox, false);
     assert!(answers_ping(&bridge, &fresh));
     let _ = open.send(());
+    // As above: nothing of the round is left alive.
+    fresh.kill();
+    parent.kill();
 }
 
 /// What the job M1 sends to the test when B handles it.
