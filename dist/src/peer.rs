@@ -257,6 +257,11 @@ pub(crate) fn attach(
     let Some(me) = inner.arc() else { return };
     inner.counters.connections.fetch_add(1, Ordering::Relaxed);
     tracing::info!(node = %inner.name, peer = %peer.name, "connection up");
+    // Watchers hear `NodeUp` before the reader starts: as in Erlang, it
+    // comes before any message from the peer through this connection (and
+    // before the `NodeDown` of its loss). Told after, a message read at
+    // once could be delivered first (stress_simultaneous saw it).
+    inner.notify_watchers(true, &peer.name, "");
     let reader = reader::start(&me, peer, reading);
     let writer_peer = peer.clone();
     let writer = std::thread::Builder::new()
@@ -269,9 +274,7 @@ pub(crate) fn attach(
         });
     if !reader || writer.is_err() {
         lost(inner, peer, "cannot start the connection's threads");
-        return;
     }
-    inner.notify_watchers(true, &peer.name, "");
 }
 
 /// The connection is gone: close it, forget it, and fire `noconnection`
